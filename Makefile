@@ -1,0 +1,42 @@
+# tinydeploy set-up and entry points. Both main targets are idempotent and start from a
+# fresh Debian machine: system packages (apt, as root), a private virtualenv, Python deps.
+#   make demo   the main job: end to end on the default QEMU Cortex-M4 target
+#   make test   the test suite (ruff + pytest)
+
+VENV      ?= .venv
+PYTHON    ?= python3
+PY        := $(VENV)/bin/python
+PIP       := $(PY) -m pip --disable-pip-version-check -q
+STAMP     := $(VENV)/.installed
+# Datasets: the shared offline copy when it exists, else whatever TINYDEPLOY_DATA says,
+# else tinydeploy downloads them (checksum-verified) into ~/.cache/tinydeploy.
+SHARED_DATA := $(abspath ../shared/datasets)
+export TINYDEPLOY_DATA ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup system lint clean
+
+demo: setup
+	$(VENV)/bin/tinydeploy train --dataset mnist --out runs/demo --force
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: system $(STAMP)
+
+system:
+	@bash scripts/setup-system.sh
+
+# torch 2.13.0 (CPU) goes in first and pinned: otherwise pip pulls the CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -c constraints.txt -e '.[dev]'
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) build runs .pytest_cache .ruff_cache

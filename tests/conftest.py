@@ -1,0 +1,33 @@
+"""Shared test set-up: tests read datasets from ../shared/datasets (or $TINYDEPLOY_DATA) and
+never touch the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "datasets"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TINYDEPLOY_DATA", str(DEFAULT_DATA))
+    # A private cache so tests never see (or download into) the user's cache.
+    os.environ.setdefault("XDG_CACHE_HOME", str(REPO / "build" / "test-cache"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = Path(os.environ["TINYDEPLOY_DATA"])
+    if not (path / "mnist").is_dir():
+        pytest.fail(f"test datasets not found in {path}; set TINYDEPLOY_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir: Path):
+    from tinydeploy.data import load_dataset
+
+    return load_dataset("mnist", data_dir)

@@ -1,0 +1,74 @@
+"""The `tinydeploy` command.
+
+Each subcommand lives in its own module under `tinydeploy.cli.commands` and registers itself
+with `register(app)`. Command modules import only typer at import time; heavy libraries
+(torch, TensorFlow) are imported inside the command bodies so `tinydeploy --help` is fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from tinydeploy import __version__
+from tinydeploy.cli import commands
+from tinydeploy.errors import TinydeployError
+
+app = typer.Typer(
+    name="tinydeploy",
+    help="Train, prune, export to int8 and benchmark small CNNs on Cortex-M (QEMU or boards).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tinydeploy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """tinydeploy: from a PyTorch model to instructions counted on a Cortex-M."""
+
+
+for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+    importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and exit code 2; bugs keep tracebacks."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except TinydeployError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors carry their own exit codes
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

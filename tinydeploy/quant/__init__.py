@@ -1,0 +1,1 @@
+"""Integer quantization arithmetic shared by the IR, the reference executor and kernel tests."""

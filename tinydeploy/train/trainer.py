@@ -1,0 +1,200 @@
+"""The training loop. It knows nothing about pruning: masks live on the model itself, so
+fine-tuning a pruned model is plain training (a `step_callback` can verify invariants)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from torch import nn
+
+from tinydeploy.errors import TinydeployError
+from tinydeploy.train.evaluate import accuracy
+from tinydeploy.train.loaders import ArrayLoader, Augment
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "adamw"  # adamw | adam | sgd
+    lr: float = 3e-3  # peak learning rate (one-cycle) or constant rate
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"  # onecycle | cosine | constant
+    label_smoothing: float = 0.0
+    shift: int = 0  # augmentation: random translation in pixels
+    hflip: bool = False  # augmentation: random horizontal flip
+    rotate: float = 0.0  # augmentation: random rotation, degrees
+    scale: float = 0.0  # augmentation: random zoom, relative
+    erase: float = 0.0  # augmentation: random-erasing probability
+    val_size: int = 5000  # held out from train for model selection
+    patience: int = 0  # early stopping on validation accuracy (0 = off)
+    restore_best: bool = False  # keep the weights of the best validation epoch
+    seed: int = 0
+    train_limit: int | None = None  # use only the first N training images (tests, smoke runs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_acc: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochStats] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_acc: float = 0.0
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "history": [asdict(h) for h in self.history],
+            "best_epoch": self.best_epoch,
+            "best_val_acc": self.best_val_acc,
+            "seconds": self.seconds,
+            "images_per_second": self.images_per_second,
+        }
+
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adamw": lambda params, cfg: torch.optim.AdamW(
+        params, lr=cfg.lr, weight_decay=cfg.weight_decay
+    ),
+    "adam": lambda params, cfg: torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
+    "sgd": lambda params, cfg: torch.optim.SGD(
+        params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+    ),
+}
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    raise TinydeployError(f"unknown schedule {cfg.schedule!r}; choose onecycle, cosine or constant")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+def make_progress(transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=transient,
+    )
+
+
+def train(
+    model: nn.Module,
+    train_loader: ArrayLoader,
+    val_loader: ArrayLoader | None,
+    cfg: TrainConfig,
+    *,
+    step_callback: Callable[[nn.Module], None] | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train `model` in place with `cfg`; returns per-epoch history."""
+    if cfg.optimizer not in OPTIMIZERS:
+        raise TinydeployError(f"unknown optimizer {cfg.optimizer!r}; choose {sorted(OPTIMIZERS)}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = OPTIMIZERS[cfg.optimizer](params, cfg)
+    steps = max(1, cfg.epochs * len(train_loader))
+    sched = _scheduler(opt, cfg, steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    augment = Augment(cfg.shift, cfg.hflip, cfg.rotate, cfg.scale, cfg.erase)
+    if augment.active:
+        train_loader.augment = augment
+    result = TrainResult()
+    best_state = None
+    stale = 0
+    own_progress = progress is None
+    progress = progress or make_progress()
+    start = time.perf_counter()
+    with progress if own_progress else _nullcontext():
+        task = progress.add_task("train", total=steps, status="")
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            loss_sum = correct = seen = 0.0
+            for x, y in train_loader:
+                opt.zero_grad(set_to_none=True)
+                out = model(x)
+                loss = loss_fn(out, y)
+                if not math.isfinite(loss.item()):
+                    raise TinydeployError(
+                        f"training diverged at epoch {epoch} (loss {loss.item()}); lower the lr"
+                    )
+                loss.backward()
+                opt.step()
+                sched.step()
+                if step_callback is not None:
+                    step_callback(model)
+                loss_sum += loss.item() * len(y)
+                correct += int((out.argmax(1) == y).sum())
+                seen += len(y)
+                progress.update(
+                    task, advance=1, status=f"epoch {epoch}/{cfg.epochs} loss {loss.item():.3f}"
+                )
+            val_acc = accuracy(model, val_loader) if val_loader is not None else float("nan")
+            stats = EpochStats(epoch, loss_sum / seen, 100 * correct / seen, val_acc,
+                               time.perf_counter() - t0)
+            result.history.append(stats)
+            if log:
+                log(f"epoch {epoch}: train loss {stats.train_loss:.4f} "
+                    f"train acc {stats.train_acc:.2f}% val acc {val_acc:.2f}%")
+            if val_loader is not None and val_acc > result.best_val_acc:
+                result.best_val_acc, result.best_epoch, stale = val_acc, epoch, 0
+                if cfg.restore_best:
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if cfg.patience and stale >= cfg.patience:
+                    if log:
+                        log(f"early stop after epoch {epoch} (no val gain for {stale} epochs)")
+                    break
+        progress.remove_task(task) if not own_progress else None
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.seconds = time.perf_counter() - start
+    total_images = sum(1 for _ in result.history) * train_loader.num_samples
+    result.images_per_second = total_images / max(result.seconds, 1e-9)
+    return result
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
