@@ -1,0 +1,268 @@
+"""`tinydeploy firmware build|run|boards|setup`, `tinydeploy flash` and `tinydeploy bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+BoardOpt = typer.Option("qemu-m4", "--board", "-b", help="Board profile name (boards/*.toml).")
+ModelDirOpt = typer.Option(
+    None, "--model-dir", "-m",
+    help="Generated model directory (model.h, model.c; optional test_vectors.npz).",
+)
+TfliteOpt = typer.Option(
+    None, "--tflite",
+    help="Instead of --model-dir: an int8 .tflite; the C model and test vectors (dataset "
+    "test images + reference outputs) are generated into the work directory.",
+)
+DatasetOpt = typer.Option("mnist", "--dataset", "-d", help="Test images for --tflite.")
+DataDirOpt = typer.Option(None, "--data-dir", help="Dataset folder (see `tinydeploy train`).")
+SamplesOpt = typer.Option(
+    None, "--samples", "-n",
+    help="Test images to run (from test_vectors.npz; default all). Chunked when they do not "
+    "fit in flash.",
+)
+FormatOpt = typer.Option(
+    "auto", "--format",
+    help="Weight format when generating from --tflite: auto, dense, csr, nm or nm<N>_<M>.",
+)
+KernelsOpt = typer.Option(
+    "auto", "--kernels", help="Link the tdnn kernel library: auto (when the model uses it), "
+    "yes or no.",
+)
+OptOpt = typer.Option("O2", "--opt", help="GCC optimisation level: O2 (default), Os, O3...")
+TimeoutOpt = typer.Option(
+    None, "--timeout", help="Seconds allowed per run (default 120 + 0.1 per image)."
+)
+SilenceOpt = typer.Option(30.0, "--silence-timeout", help="Longest serial silence in seconds.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Echo the UART report lines.")
+
+
+OutOpt = typer.Option(
+    None, "--out", "-o", help="Work directory (default runs/firmware/<board>)."
+)
+
+
+def register(app: typer.Typer) -> None:
+    fw = typer.Typer(help="Build and run the on-device benchmark firmware.",
+                     no_args_is_help=True)
+    fw.command("build")(build_cmd)
+    fw.command("run")(run_cmd)
+    fw.command("boards")(boards_cmd)
+    fw.command("setup")(setup_cmd)
+    app.add_typer(fw, name="firmware")
+    app.command("flash")(flash_cmd)
+    app.command("bench")(bench_cmd)
+
+
+def _work_dir(out: Path | None, board: str) -> Path:
+    return out if out is not None else Path("runs") / "firmware" / board
+
+
+def _model_dir(model_dir: Path | None, tflite: Path | None, fmt: str, work: Path,
+               dataset: str, data_dir: Path | None, samples: int | None) -> Path:
+    """--model-dir as given, or a model directory generated from --tflite."""
+    from tinydeploy.errors import FirmwareError
+
+    if (model_dir is None) == (tflite is None):
+        raise FirmwareError("give exactly one of --model-dir or --tflite")
+    if model_dir is not None:
+        return model_dir
+    from tinydeploy.firmware.fromtflite import model_dir_from_tflite
+
+    out = work / "model"
+    info = model_dir_from_tflite(tflite, out, fmt=fmt, dataset=dataset, data_dir=data_dir,
+                                 samples=samples or 100)
+    typer.echo(f"generated {out} ({fmt}); host int8 reference: {info['host_int8_correct']}/"
+               f"{info['samples']} correct", err=True)
+    return out
+
+
+def build_cmd(
+    board: str = BoardOpt,
+    model_dir: Path = ModelDirOpt,
+    samples: int | None = SamplesOpt,
+    fmt: str = FormatOpt,
+    kernels: str = KernelsOpt,
+    opt: str = OptOpt,
+    tflite: Path | None = TfliteOpt,
+    dataset: str = DatasetOpt,
+    data_dir: Path | None = DataDirOpt,
+    out: Path | None = OutOpt,
+) -> None:
+    """Check the model fits, then build the firmware (first chunk of test images)."""
+    from tinydeploy.firmware.bench import build_chunk, plan
+    from tinydeploy.firmware.boards import get_board
+    from tinydeploy.firmware.build import BuildSettings
+    from tinydeploy.rundir import write_json_atomic
+
+    profile = get_board(board)
+    settings = BuildSettings(opt=opt, kernels=kernels)
+    work = _work_dir(out, board)
+    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
+    bp = plan(profile, model_dir, work, samples=samples, settings=settings)
+    elf, size = build_chunk(bp, 0, settings)
+    f = size.flash
+    info = {
+        "board": profile.name, "elf": str(elf), "chunks": bp.chunks, "flash_bytes": f,
+        "test_data_bytes": size.test_data_bytes, "ram_static_bytes": size.ram_static,
+        "stack_reserved_bytes": size.stack_reserved,
+    }
+    write_json_atomic(bp.work_dir / "build.json", info)
+    typer.echo(
+        f"built {elf}\nflash {f['total']} B (code {f['code']}, weights {f['weights']}, other "
+        f"{f['other']}; test data {size.test_data_bytes} B not counted), static RAM "
+        f"{size.ram_static} B, {len(bp.chunks)} chunk(s) of test images"
+    )
+
+
+def _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose, port=None,
+           flash=True, tflite=None, fmt="auto", dataset="mnist", data_dir=None) -> None:
+    from tinydeploy.firmware.bench import plan, run_plan
+    from tinydeploy.firmware.boards import get_board
+    from tinydeploy.firmware.build import BuildSettings
+
+    profile = get_board(board)
+    if not profile.is_qemu and not port:
+        from tinydeploy.errors import FirmwareError
+
+        raise FirmwareError(f"{board} is a real board: pass --port (e.g. /dev/ttyACM0)")
+    settings = BuildSettings(opt=opt, kernels=kernels)
+    work = _work_dir(out, board)
+    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
+    bp = plan(profile, model_dir, work, samples=samples, settings=settings)
+    echo = typer.echo if verbose else None
+    report = run_plan(bp, settings, port=port, flash=flash, timeout=timeout,
+                      silence_timeout=silence, echo=echo,
+                      progress=lambda m: typer.echo(m, err=True))
+    _summary(report)
+    typer.echo(f"report {bp.work_dir / 'bench.json'}")
+    if report["status"] != "ok":
+        typer.secho(f"status: {report['status']}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def _summary(report: dict) -> None:
+    m = report["measured"]
+    unit = m["unit"]
+    acc = m["accuracy"]
+    exp = m["expected_outputs"]
+    top1 = "n/a" if acc["top1"] is None else f"{acc['top1']:.2f}%"
+    typer.echo(
+        f"{report['board']['name']}: {m['images']} image(s), {unit}/inference "
+        f"{m['per_inference'][unit + '_mean']:.0f}, accuracy {top1}, int8 mismatches "
+        f"{exp['mismatch_images']} image(s)"
+    )
+    for layer in m["per_layer"]:
+        typer.echo(f"  {layer['name']:<24} {layer[unit + '_mean']:>12.0f}")
+    f, r = report["flash_bytes"], report["ram_bytes"]
+    typer.echo(
+        f"flash {f['total']} B (code {f['code']}, weights {f['weights']}, other {f['other']}); "
+        f"peak RAM {r['peak']} B (static {r['static_total']} + stack {r['stack_high_water']})"
+    )
+
+
+def run_cmd(
+    board: str = BoardOpt,
+    model_dir: Path = ModelDirOpt,
+    samples: int | None = SamplesOpt,
+    fmt: str = FormatOpt,
+    kernels: str = KernelsOpt,
+    opt: str = OptOpt,
+    tflite: Path | None = TfliteOpt,
+    dataset: str = DatasetOpt,
+    data_dir: Path | None = DataDirOpt,
+    out: Path | None = OutOpt,
+    timeout: float | None = TimeoutOpt,
+    silence: float = SilenceOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Build and run on QEMU (all chunks); writes bench.json. Non-zero exit on a mismatch."""
+    from tinydeploy.errors import FirmwareError
+    from tinydeploy.firmware.boards import get_board
+
+    if not get_board(board).is_qemu:
+        raise FirmwareError(f"{board} is a real board: use `tinydeploy bench --board {board} "
+                            "--port /dev/ttyACM0`")
+    _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose,
+           tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir)
+
+
+def bench_cmd(
+    board: str = BoardOpt,
+    model_dir: Path = ModelDirOpt,
+    port: str | None = typer.Option(None, "--port", help="Serial port of a real board."),
+    samples: int | None = SamplesOpt,
+    fmt: str = FormatOpt,
+    kernels: str = KernelsOpt,
+    opt: str = OptOpt,
+    tflite: Path | None = TfliteOpt,
+    dataset: str = DatasetOpt,
+    data_dir: Path | None = DataDirOpt,
+    no_flash: bool = typer.Option(False, "--no-flash", help="Board already flashed."),
+    out: Path | None = OutOpt,
+    timeout: float | None = TimeoutOpt,
+    silence: float = SilenceOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Benchmark on a board (flash + read the report over --port) or on QEMU."""
+    _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose, port=port,
+           flash=not no_flash, tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir)
+
+
+def flash_cmd(
+    board: str = typer.Option(..., "--board", "-b", help="Real board profile name."),
+    model_dir: Path = ModelDirOpt,
+    samples: int | None = SamplesOpt,
+    fmt: str = FormatOpt,
+    kernels: str = KernelsOpt,
+    opt: str = OptOpt,
+    tflite: Path | None = TfliteOpt,
+    dataset: str = DatasetOpt,
+    data_dir: Path | None = DataDirOpt,
+    out: Path | None = OutOpt,
+) -> None:
+    """Build and flash a real board with PlatformIO (upload)."""
+    from tinydeploy.errors import FirmwareError
+    from tinydeploy.firmware.bench import build_chunk, plan
+    from tinydeploy.firmware.boards import get_board
+    from tinydeploy.firmware.build import BuildSettings
+
+    profile = get_board(board)
+    if profile.is_qemu:
+        raise FirmwareError(
+            f"{board} is a QEMU board: there is nothing to flash; use `tinydeploy firmware run "
+            f"--board {board} --model-dir DIR` to build and run it"
+        )
+    settings = BuildSettings(opt=opt, kernels=kernels)
+    work = _work_dir(out, board)
+    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
+    bp = plan(profile, model_dir, work, samples=samples, settings=settings)
+    elf, _ = build_chunk(bp, 0, settings, targets=["upload"])
+    typer.echo(f"flashed {elf} to {board}; read the report with `tinydeploy bench --no-flash`")
+
+
+def boards_cmd() -> None:
+    """List the board profiles."""
+    from tinydeploy.firmware.boards import board_names, get_board
+
+    for name in board_names():
+        b = get_board(name)
+        typer.echo(f"{name:<16} {b.core:<11} {b.flash_bytes // 1024:>5} KB flash "
+                   f"{b.ram_bytes // 1024:>5} KB RAM  {b.description}")
+
+
+def setup_cmd() -> None:
+    """Check the toolchain and QEMU, and create PlatformIO's offline tool-scons shim."""
+    from tinydeploy.firmware.toolchain import (
+        BUILD_TOOLS,
+        RUN_TOOLS,
+        ensure_scons_shim,
+        pio_executable,
+        require_tools,
+    )
+
+    tools = require_tools([*BUILD_TOOLS, *RUN_TOOLS])
+    typer.echo("\n".join(f"{k}: {v}" for k, v in tools.items()))
+    typer.echo(f"pio: {pio_executable()}\ntool-scons shim: {ensure_scons_shim()}")

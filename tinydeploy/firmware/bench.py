@@ -1,0 +1,195 @@
+"""The on-device benchmark: budget check, chunked builds, runs (QEMU or a board), JSON report.
+
+One call does everything `tinydeploy firmware run` and `tinydeploy bench` need:
+measure the model and refuse it when it cannot fit the board; plan the test images into
+chunks that fit next to it; for each chunk generate test_data.c, build, run (QEMU through
+`-serial pty`, or a board flashed with PlatformIO and read over its serial port), parse the
+report; merge the chunks; add flash/RAM measured from the ELF.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinydeploy.errors import FirmwareError
+from tinydeploy.firmware.boards import BoardProfile
+from tinydeploy.firmware.budget import (
+    ModelFootprint,
+    check_budget,
+    measure_model,
+    samples_per_chunk,
+)
+from tinydeploy.firmware.build import BuildSettings, pio_run
+from tinydeploy.firmware.elfsize import ImageSize, image_size
+from tinydeploy.firmware.report import ChunkReport, merge_chunks, parse_report
+from tinydeploy.firmware.testdata import (
+    TestVectors,
+    load_vectors,
+    plan_chunks,
+    write_test_data,
+)
+from tinydeploy.rundir import write_json_atomic, write_text_atomic
+
+DEFAULT_CHUNK_CAP = 5000
+
+
+@dataclass
+class BenchPlan:
+    board: BoardProfile
+    model_dir: Path
+    work_dir: Path
+    footprint: ModelFootprint
+    vectors: TestVectors | None
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # (offset, count)
+
+
+def plan(
+    board: BoardProfile,
+    model_dir: Path,
+    work_dir: Path,
+    *,
+    samples: int | None = None,
+    settings: BuildSettings | None = None,
+    vectors: TestVectors | None = None,
+    chunk_cap: int = DEFAULT_CHUNK_CAP,
+) -> BenchPlan:
+    """Budget check (before any build) and chunk plan."""
+    settings = settings or BuildSettings()
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FirmwareError(f"model directory {model_dir} does not exist")
+    fp = measure_model(model_dir, board, settings.opt)
+    check_budget(fp, board)
+    vectors = vectors if vectors is not None else load_vectors(model_dir)
+    bp = BenchPlan(board, model_dir, Path(work_dir), fp, vectors)
+    if vectors is None:
+        if samples not in (None, 1):
+            raise FirmwareError(
+                f"{model_dir} has no test_vectors.npz: only the golden vector can be run "
+                "(omit --samples)"
+            )
+        bp.chunks = [(0, 1)]
+        return bp
+    if vectors.inputs.shape[1] != fp.input_size or vectors.expected.shape[1] != fp.output_size:
+        raise FirmwareError(
+            f"test vectors have {vectors.inputs.shape[1]} inputs/{vectors.expected.shape[1]} "
+            f"outputs per image but the model has {fp.input_size}/{fp.output_size}"
+        )
+    n = len(vectors) if samples is None else min(samples, len(vectors))
+    if n < 1:
+        raise FirmwareError("--samples must be at least 1")
+    per = samples_per_chunk(fp, board, vectors.bytes_per_sample(), chunk_cap)
+    bp.chunks = plan_chunks(n, per)
+    return bp
+
+
+def build_chunk(bp: BenchPlan, index: int, settings: BuildSettings,
+                targets: list[str] | None = None) -> tuple[Path, ImageSize]:
+    offset, count = bp.chunks[index]
+    gen_dir = None
+    if bp.vectors is not None:
+        gen_dir = bp.work_dir / "gen"
+        write_test_data(gen_dir, bp.vectors.select(offset, count), offset)
+    elf = pio_run(bp.board, bp.model_dir, bp.work_dir, gen_dir=gen_dir, settings=settings,
+                  targets=targets)
+    return elf, image_size(elf)
+
+
+def default_timeout(count: int) -> float:
+    return 120.0 + 0.1 * count
+
+
+def run_plan(
+    bp: BenchPlan,
+    settings: BuildSettings,
+    *,
+    port: str | None = None,
+    flash: bool = True,
+    timeout: float | None = None,
+    silence_timeout: float = 30.0,
+    echo: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Build and run every chunk; returns the benchmark report (also written to work_dir)."""
+    reports: list[ChunkReport] = []
+    size: ImageSize | None = None
+    t_start = time.monotonic()
+    for i, (offset, count) in enumerate(bp.chunks):
+        if progress:
+            progress(f"chunk {i + 1}/{len(bp.chunks)}: images {offset}..{offset + count - 1}")
+        limit = timeout or default_timeout(count)
+        if bp.board.is_qemu:
+            from tinydeploy.firmware.qemu import run_qemu
+
+            elf, size = build_chunk(bp, i, settings)
+            lines = run_qemu(bp.board, elf, timeout=limit, silence_timeout=silence_timeout,
+                             echo=echo).lines
+        else:
+            lines, size = _run_on_board(bp, i, settings, port, flash, limit, silence_timeout,
+                                        echo)
+        write_text_atomic(bp.work_dir / f"uart-chunk{i}.log", "\n".join(lines) + "\n")
+        rep = parse_report(lines)
+        if not rep.complete:
+            raise FirmwareError(f"chunk {i}: the report has no TD:END line (log kept in "
+                                f"{bp.work_dir / f'uart-chunk{i}.log'})")
+        if rep.status == "invoke_error":
+            raise FirmwareError(f"tdm_invoke failed on the device: {rep.errors}")
+        reports.append(rep)
+    assert size is not None
+    report = make_report(bp, settings, reports, size)
+    report["wall_seconds"] = round(time.monotonic() - t_start, 2)
+    write_json_atomic(bp.work_dir / "bench.json", report)
+    return report
+
+
+def _run_on_board(bp, i, settings, port, flash, timeout, silence_timeout, echo):
+    from tinydeploy.firmware.serialio import open_port, read_report
+
+    if not port:
+        raise FirmwareError(f"{bp.board.name} is a real board: pass --port (e.g. /dev/ttyACM0)")
+    _elf, size = build_chunk(bp, i, settings, targets=["upload"] if flash else None)
+    ser = open_port(port, bp.board.serial_baud)
+    try:
+        ser.write(b"S")  # the harness waits for this start byte (at most 10 s)
+        cap = read_report(ser, timeout=timeout, silence_timeout=silence_timeout, echo=echo,
+                          ack=False)
+    finally:
+        ser.close()
+    return cap.lines, size
+
+
+def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkReport],
+                size: ImageSize) -> dict[str, Any]:
+    board = bp.board
+    measured = merge_chunks(reports, board.counts_per_tick(), board.unit)
+    arena = size.symbols.get("td_arena", 0)
+    output = size.symbols.get("td_output", 0)
+    hwm = measured["stack"]["high_water_bytes"]
+    return {
+        "board": {
+            "name": board.name, "core": board.core, "clock_hz": board.clock_hz,
+            "counter": board.counter, "qemu_machine": board.qemu_machine,
+        },
+        "model_dir": str(bp.model_dir),
+        "build": {"opt": settings.opt, "kernels": settings.kernels},
+        "chunks": [{"offset": o, "count": c} for o, c in bp.chunks],
+        "measured": measured,
+        "flash_bytes": {**size.flash, "test_data_excluded": size.test_data_bytes},
+        "ram_bytes": {
+            "activations": arena + output,  # td_arena + td_output (static)
+            "static_total": size.ram_static,  # all .data + .bss of the firmware
+            "stack_high_water": hwm,
+            "peak": size.ram_static + hwm,
+            "peak_model": arena + output + hwm,  # activations + stack
+        },
+        "estimated": {
+            "note": "from the model compiled alone, before building (budget check)",
+            "weights_bytes": bp.footprint.weights_bytes,
+            "arena_bytes": bp.footprint.arena_size,
+        },
+        "status": measured["status"],
+    }
