@@ -19,11 +19,13 @@ PYTEST_ARGS ?=
 demo: setup
 	$(VENV)/bin/tinydeploy train --dataset mnist --out runs/demo --force
 
+# CI and `make test` run every test: missing firmware tools are a failure, not a skip.
 test: setup
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	TINYDEPLOY_REQUIRE_FIRMWARE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 setup: system $(STAMP)
+	@$(VENV)/bin/tinydeploy firmware setup >/dev/null
 
 system:
 	@bash scripts/setup-system.sh

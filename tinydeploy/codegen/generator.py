@@ -1,0 +1,576 @@
+"""Generate `model.h` + `model.c` for one model from the IR, calling the tdnn kernels.
+
+Contract with the firmware (keep exactly): TDM_INPUT_SIZE, TDM_OUTPUT_SIZE, TDM_ARENA_SIZE,
+TDM_NUM_LAYERS, TDM_INPUT_SCALE / _ZERO_POINT, TDM_OUTPUT_SCALE / _ZERO_POINT,
+tdm_layer_names, tdm_invoke(input, output, arena) -> 0 on success, tdm_golden_input /
+tdm_golden_output, and the TDM_PROFILE hooks tdm_layer_begin / tdm_layer_end.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinydeploy.codegen.formats import EncodedWeights, WeightFormatError, get_format
+from tinydeploy.codegen.memplan import Buffer, check_plan, plan
+from tinydeploy.codegen.select import CostModel, LayerStats, choose, validate_mode
+from tinydeploy.errors import ExportError, FirmwareError
+from tinydeploy.ir.graph import Graph, Op
+from tinydeploy.ir.reference import run as run_reference
+from tinydeploy.ir.transforms import FoldCandidate, fold_transposes
+
+C_SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D",
+               "AVERAGE_POOL_2D", "ADD", "RESHAPE", "TRANSPOSE")
+
+
+@dataclass
+class Layer:
+    """One executed layer of the generated code."""
+
+    name: str
+    kind: str  # conv, dwconv, fc, maxpool, avgpool, add, transpose
+    op: Op
+    inputs: list[str]  # root tensor keys
+    output: str  # root tensor key
+    fused_pool: Op | None = None
+    encoding: EncodedWeights | None = None
+    candidates: list[dict] = field(default_factory=list)
+    scratch: int = 0
+    macs: int = 0
+    positions: int = 1
+
+
+@dataclass
+class GeneratedModel:
+    header: str
+    source: str
+    graph: Graph  # the IR the C code implements (transposes folded where possible)
+    layers: list[Layer]
+    arena_size: int
+    report: dict[str, Any]
+    golden_input: np.ndarray
+    golden_output: np.ndarray
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {"model.h": self.header, "model.c": self.source}
+
+
+# ---- planning ----------------------------------------------------------------------------
+
+def _w2d(op) -> np.ndarray:
+    if op.kind == "DEPTHWISE_CONV_2D":
+        return np.ascontiguousarray(op.weights.reshape(-1, op.weights.shape[-1]).T)
+    return np.ascontiguousarray(op.weights.reshape(op.weights.shape[0], -1))
+
+
+def _stats(graph: Graph, op) -> LayerStats:
+    out = graph.tensors[op.output].shape
+    w = _w2d(op)
+    if op.kind == "FULLY_CONNECTED":
+        return LayerStats("fc", w.shape[0], w.shape[1], int(np.count_nonzero(w)), 1)
+    kind = "dwconv" if op.kind == "DEPTHWISE_CONV_2D" else "conv"
+    return LayerStats(kind, w.shape[0], w.shape[1], int(np.count_nonzero(w)), out[1] * out[2])
+
+
+def _keep_transpose(mode: str, graph: Graph, cost_model, objective):
+    """Keep an explicit TRANSPOSE when folding would break the FC's chosen N:M pattern."""
+    def keep(cand: FoldCandidate) -> bool:
+        if mode in ("dense", "csr"):
+            return False
+        stats = _stats(graph, cand.fc)
+        enc, _ = choose(_w2d(cand.fc), stats, cand.fc.name, mode, cost_model, objective)
+        if not enc.format.startswith("nm"):
+            return False
+        try:
+            get_format(enc.format).encode(cand.permuted_weights(), cand.fc.name)
+        except WeightFormatError:
+            return True
+        return False
+    return keep
+
+
+def _is_2x2_maxpool(op) -> bool:
+    return (op.kind == "MAX_POOL_2D" and op.filter == (2, 2) and op.stride == (2, 2)
+            and op.padding == (0, 0, 0, 0) and op.act_min == -128 and op.act_max == 127)
+
+
+def build_layers(graph: Graph, mode: str, cost_model: CostModel | None,
+                 objective: str) -> list[Layer]:
+    root: dict[str, str] = {graph.input: graph.input}
+    layers: list[Layer] = []
+    ops = graph.ops
+    fused: set[int] = set()
+    for i, op in enumerate(ops):
+        if i in fused:
+            continue
+        for key in (op.input, getattr(op, "input2", None)):
+            if key is not None and key not in root:
+                root[key] = key
+        if op.kind == "RESHAPE":
+            root[op.output] = root[op.input]
+            continue
+        root.setdefault(op.output, op.output)
+        kind = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "FULLY_CONNECTED": "fc",
+                "MAX_POOL_2D": "maxpool", "AVERAGE_POOL_2D": "avgpool", "ADD": "add",
+                "TRANSPOSE": "transpose"}[op.kind]
+        inputs = [root[op.input]] + ([root[op.input2]] if op.kind == "ADD" else [])
+        layer = Layer(op.name, kind, op, inputs, op.output)
+        if op.kind == "CONV_2D" and i + 1 < len(ops) and _is_2x2_maxpool(ops[i + 1]) \
+                and ops[i + 1].input == op.output and len(graph.consumers(op.output)) == 1 \
+                and op.output != graph.output:
+            pool = ops[i + 1]
+            layer.fused_pool = pool
+            layer.name = f"{op.name}+{pool.name}"
+            layer.output = pool.output
+            root[pool.output] = pool.output
+            fused.add(i + 1)
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            stats = _stats(graph, op)
+            layer.encoding, layer.candidates = choose(_w2d(op), stats, op.name, mode,
+                                                      cost_model, objective)
+            layer.macs = stats.dense_macs
+            layer.positions = stats.positions
+        layers.append(layer)
+    return layers
+
+
+def _scratch_sizes(graph: Graph, layers: list[Layer]) -> None:
+    """Kernel scratch per layer, from the tdnn *_get_buffer_size functions built for the host."""
+    host = None
+    try:
+        from tinydeploy.firmware.hostlib import ConvSpec, load_hostlib
+
+        host = load_hostlib()
+    except (ImportError, FirmwareError, OSError):
+        host = None
+    for layer in layers:
+        op = layer.op
+        if layer.kind not in ("conv", "fc"):
+            continue
+        x = graph.tensors[op.input].shape
+        if host is None:
+            layer.scratch = _scratch_fallback(layer, x)
+            continue
+        if layer.kind == "conv":
+            spec = ConvSpec(op.weights.shape[1], op.weights.shape[2], op.stride, op.padding,
+                            -op.input_zero_point, op.output_zero_point,
+                            (op.act_min, op.act_max), layer.fused_pool is not None)
+            layer.scratch = host.conv_buffer_size(tuple(x[1:]), layer.encoding, spec)
+        else:
+            layer.scratch = host.fc_buffer_size(int(np.prod(x[1:])), layer.encoding)
+
+
+def _scratch_fallback(layer: Layer, x) -> int:
+    """Mirror of tdnn's buffer-size formulas, used only when no host compiler is available;
+    the generated code re-checks the real size at run time."""
+    enc, op = layer.encoding, layer.op
+    a4 = lambda n: (n + 3) // 4 * 4  # noqa: E731
+    if layer.kind == "fc":
+        if enc.format == "dense":
+            return 0
+        k = int(np.prod(x[1:]))
+        if enc.format == "csr":
+            return 3 + 2 * k
+        m = enc.scalars["m"]
+        return 3 + 2 * (-(-k // m) * m)
+    rows, k = enc.shape
+    pad = op.padding
+    padded = a4((x[1] + pad[0] + pad[2]) * (x[2] + pad[1] + pad[3]) * x[3] * 2)
+    if enc.format == "dense":
+        k4 = a4(k)
+        return 3 + 4 * k4 + k4 + 4 + (4 * rows if layer.fused_pool is not None else 0)
+    slots = enc.scalars["nnz"] if enc.format == "csr" else \
+        rows * -(-k // enc.scalars["m"]) * enc.scalars["n"]
+    return 3 + 4 * rows + 4 * (rows + 1) + a4(2 * slots) + padded
+
+
+# ---- C text ------------------------------------------------------------------------------
+
+def _ident(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _c_array(name: str, ctype: str, values: np.ndarray, *, static: bool = True) -> str:
+    flat = np.asarray(values).reshape(-1)
+    body = []
+    per_line = 16 if flat.dtype.itemsize <= 2 else 8
+    for i in range(0, len(flat), per_line):
+        body.append("    " + ", ".join(str(int(v)) for v in flat[i : i + per_line]) + ",")
+    if not body:
+        body = ["    0,"]  # C forbids empty initialisers; size stays explicit
+    storage = "static " if static else ""
+    return (f"{storage}alignas(16) const {ctype} {name}[{max(len(flat), 1)}] = {{\n"
+            + "\n".join(body) + "\n};\n")
+
+
+def _float(x: float) -> str:
+    return f"{float(np.float32(x)):.9g}f"
+
+
+def _dims(shape) -> str:
+    s = tuple(int(v) for v in shape)
+    if len(s) == 4:
+        return f"{{{s[0]}, {s[1]}, {s[2]}, {s[3]}}}"
+    return f"{{1, 1, 1, {int(np.prod(s[1:]))}}}"
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, layers: list[Layer], offsets: dict[str, int]) -> None:
+        self.g = graph
+        self.layers = layers
+        self.offsets = offsets
+        self.decls: list[str] = []
+        self.calls: list[str] = []
+        self.uses_permute = False
+
+    def ptr(self, key: str) -> str:
+        if key == self.g.input:
+            return "input"
+        if key == self.out_root:
+            return "output"
+        return f"(arena + {self.offsets[key]})"
+
+    def quant_arrays(self, p: str, op) -> None:
+        self.decls.append(_c_array(f"{p}_bias", "int32_t", op.bias.astype(np.int32)))
+        self.decls.append(_c_array(f"{p}_multiplier", "int32_t", op.multiplier))
+        self.decls.append(_c_array(f"{p}_shift", "int32_t", op.shift))
+        self.decls.append(f"static const td_quant_params {p}_quant = "
+                          f"{{{p}_multiplier, {p}_shift}};\n")
+
+    def weights(self, p: str, enc: EncodedWeights) -> str:
+        """Emit the weight arrays (+ descriptor); return the C expression passed to the kernel."""
+        for field_name, arr in enc.arrays.items():
+            self.decls.append(_c_array(f"{p}_{field_name}", enc.c_type(field_name), arr))
+        if enc.format == "dense":
+            return f"{p}_values"
+        if enc.format == "csr":
+            s = enc.scalars
+            f = {k: (f"{p}_{k}" if k in enc.arrays else "NULL")
+                 for k in ("col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32")}
+            self.decls.append(
+                f"static const td_csr_weights {p}_csr = {{\n    .rows = {s['rows']}, "
+                f".cols = {s['cols']}, .nnz = {s['nnz']}, .values = {p}_values,\n"
+                f"    .col_idx_u8 = {f['col_idx_u8']}, .col_idx_u16 = {f['col_idx_u16']},\n"
+                f"    .row_ptr_u16 = {f['row_ptr_u16']}, .row_ptr_u32 = {f['row_ptr_u32']}}};\n")
+            return f"&{p}_csr"
+        s = enc.scalars
+        self.decls.append(
+            f"static const td_nm_weights {p}_nm = {{\n    .rows = {s['rows']}, .cols = "
+            f"{s['cols']}, .n = {s['n']}, .m = {s['m']}, .meta_row_bytes = "
+            f"{s['meta_row_bytes']},\n    .values = {p}_values, .meta = {p}_meta}};\n")
+        return f"&{p}_nm"
+
+    def call(self, idx: int, layer: Layer, scratch_off: int | None) -> None:
+        op, p = layer.op, _ident(layer.op.name)
+        ins = [self.ptr(k) for k in layer.inputs]
+        out = self.ptr(layer.output)
+        scratch = f"(arena + {scratch_off})" if layer.scratch else "NULL"
+        fail = f"return {idx + 1};"
+        lines = [f"    /* {idx}: {layer.name} */", f"    TDM_BEGIN({idx});"]
+        g = self.g
+        if layer.kind == "conv":
+            kind = _kernel_kind(layer.encoding)
+            pad = op.padding
+            self.decls.append(
+                f"static const td_conv_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
+                f".stride_w = {op.stride[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]}, "
+                f".pad_bottom = {pad[2]}, .pad_right = {pad[3]},\n    .input_offset = "
+                f"{-op.input_zero_point}, .output_offset = {op.output_zero_point},\n"
+                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}, "
+                f".fused_maxpool = {1 if layer.fused_pool is not None else 0}}};\n")
+            self.quant_arrays(p, op)
+            w = self.weights(p, layer.encoding)
+            self.decls.append(
+                f"static const td_dims {p}_input_dims = {_dims(g.tensors[op.input].shape)};\n"
+                f"static const td_dims {p}_filter_dims = {_dims(op.weights.shape)};\n"
+                f"static const td_dims {p}_output_dims = "
+                f"{_dims(g.tensors[layer.output].shape)};\n")
+            size_args = f"&{p}_params, &{p}_input_dims, &{p}_filter_dims"
+            if kind != "dense":
+                size_args += f", {w}"
+            lines.append(f"    if (td_conv_{kind}_s8_get_buffer_size({size_args}) > "
+                         f"{layer.scratch}) {fail}")
+            lines.append(
+                f"    st = td_conv_{kind}_s8(&{p}_params, &{p}_quant, &{p}_input_dims, {ins[0]}, "
+                f"&{p}_filter_dims, {w}, {p}_bias, &{p}_output_dims, {out}, {scratch});")
+        elif layer.kind == "dwconv":
+            pad = op.padding
+            self.decls.append(
+                f"static const td_dwconv_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
+                f".stride_w = {op.stride[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]}, "
+                f".pad_bottom = {pad[2]}, .pad_right = {pad[3]},\n    .depth_multiplier = "
+                f"{op.depth_multiplier}, .input_offset = {-op.input_zero_point}, "
+                f".output_offset = {op.output_zero_point},\n"
+                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n")
+            self.quant_arrays(p, op)
+            self.decls.append(_c_array(f"{p}_values", "int8_t", op.weights))
+            self.decls.append(
+                f"static const td_dims {p}_input_dims = {_dims(g.tensors[op.input].shape)};\n"
+                f"static const td_dims {p}_filter_dims = {_dims(op.weights.shape)};\n"
+                f"static const td_dims {p}_output_dims = {_dims(g.tensors[op.output].shape)};\n")
+            lines.append(
+                f"    st = td_dwconv_dense_s8(&{p}_params, &{p}_quant, &{p}_input_dims, {ins[0]}, "
+                f"&{p}_filter_dims, {p}_values, {p}_bias, &{p}_output_dims, {out});")
+        elif layer.kind == "fc":
+            kind = _kernel_kind(layer.encoding)
+            self.decls.append(
+                f"static const td_fc_params {p}_params = {{.input_offset = "
+                f"{-op.input_zero_point}, .output_offset = {op.output_zero_point},\n"
+                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n")
+            self.quant_arrays(p, op)
+            w = self.weights(p, layer.encoding)
+            rows, k = op.weights.shape
+            size_args = f"{k}, {rows}" if kind == "dense" else f"{k}, {w}"
+            lines.append(f"    if (td_fc_{kind}_s8_get_buffer_size({size_args}) > "
+                         f"{layer.scratch}) {fail}")
+            lines.append(
+                f"    st = td_fc_{kind}_s8(&{p}_params, &{p}_quant, {k}, {ins[0]}, {rows}, {w}, "
+                f"{p}_bias, {out}, {scratch});")
+        elif layer.kind in ("maxpool", "avgpool"):
+            pad = op.padding
+            self.decls.append(
+                f"static const td_pool_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
+                f".stride_w = {op.stride[1]}, .filter_h = {op.filter[0]}, .filter_w = "
+                f"{op.filter[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]},\n"
+                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n"
+                f"static const td_dims {p}_input_dims = {_dims(g.tensors[op.input].shape)};\n"
+                f"static const td_dims {p}_output_dims = {_dims(g.tensors[op.output].shape)};\n")
+            lines.append(f"    st = td_{layer.kind}_s8(&{p}_params, &{p}_input_dims, {ins[0]}, "
+                         f"&{p}_output_dims, {out});")
+        elif layer.kind == "add":
+            self.decls.append(
+                f"static const td_add_params {p}_params = {{\n    .input1_offset = "
+                f"{op.input1_offset}, .input1_multiplier = {op.input1_multiplier}, "
+                f".input1_shift = {op.input1_shift},\n    .input2_offset = {op.input2_offset}, "
+                f".input2_multiplier = {op.input2_multiplier}, .input2_shift = "
+                f"{op.input2_shift},\n    .left_shift = {op.left_shift}, .output_offset = "
+                f"{op.output_offset}, .output_multiplier = {op.output_multiplier}, "
+                f".output_shift = {op.output_shift},\n    .activation = {{.min = {op.act_min}, "
+                f".max = {op.act_max}}}}};\n")
+            size = g.tensors[op.output].size
+            lines.append(f"    st = td_add_s8(&{p}_params, {ins[0]}, {ins[1]}, {out}, {size});")
+        elif layer.kind == "transpose":
+            self.uses_permute = True
+            shape = (1,) * (4 - len(g.tensors[op.input].shape)) + g.tensors[op.input].shape
+            extra = 4 - len(op.perm)
+            perm = tuple(range(extra)) + tuple(q + extra for q in op.perm)
+            self.decls.append(
+                f"static const int32_t {p}_in_dims[4] = {{{', '.join(map(str, shape))}}};\n"
+                f"static const int32_t {p}_perm[4] = {{{', '.join(map(str, perm))}}};\n")
+            lines.append(f"    tdm_permute(&st, {ins[0]}, {out}, {p}_in_dims, {p}_perm);")
+        lines += [f"    TDM_END({idx});", f"    if (st != TD_OK) {fail}"]
+        self.calls.append("\n".join(lines))
+
+
+def _kernel_kind(enc: EncodedWeights) -> str:
+    return "nm" if enc.format.startswith("nm") else enc.format
+
+
+_PERMUTE = """
+/* Generic 4-D int8 permutation: out[i0][i1][i2][i3] = in[...] with out dim k = in dim perm[k]. */
+static void tdm_permute(td_status *st, const int8_t *in, int8_t *out, const int32_t in_dims[4],
+                        const int32_t perm[4])
+{
+    int32_t in_stride[4], od[4], os[4], i0, i1, i2, i3, n = 0;
+    in_stride[3] = 1;
+    in_stride[2] = in_dims[3];
+    in_stride[1] = in_dims[2] * in_dims[3];
+    in_stride[0] = in_dims[1] * in_dims[2] * in_dims[3];
+    for (i0 = 0; i0 < 4; ++i0) {
+        od[i0] = in_dims[perm[i0]];
+        os[i0] = in_stride[perm[i0]];
+    }
+    for (i0 = 0; i0 < od[0]; ++i0)
+        for (i1 = 0; i1 < od[1]; ++i1)
+            for (i2 = 0; i2 < od[2]; ++i2)
+                for (i3 = 0; i3 < od[3]; ++i3)
+                    out[n++] = in[i0 * os[0] + i1 * os[1] + i2 * os[2] + i3 * os[3]];
+    *st = TD_OK;
+}
+"""
+
+
+def _header(g: Graph, layers: list[Layer], arena: int, provenance: str) -> str:
+    tin, tout = g.input_tensor, g.output_tensor
+    names = ", ".join(f'"{layer.name}"' for layer in layers)
+    return f"""/* model.h - generated by tinydeploy; do not edit. {provenance} */
+#ifndef TDM_MODEL_H
+#define TDM_MODEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+/* Input: int8 NHWC {list(tin.shape)}; output: int8 {list(tout.shape)}. */
+#define TDM_INPUT_SIZE {tin.size}
+#define TDM_OUTPUT_SIZE {tout.size}
+/* Activation scratch the caller provides, incl. kernel scratch (4-byte aligned). */
+#define TDM_ARENA_SIZE {max(arena, 1)}
+#define TDM_NUM_LAYERS {len(layers)}
+#define TDM_INPUT_SCALE {_float(tin.scale)}
+#define TDM_INPUT_ZERO_POINT {tin.zero_point}
+#define TDM_OUTPUT_SCALE {_float(tout.scale)}
+#define TDM_OUTPUT_ZERO_POINT {tout.zero_point}
+
+/* Layer names: {names} */
+extern const char *const tdm_layer_names[TDM_NUM_LAYERS];
+
+/* Run the model. Returns 0 on success, 1 + index of the failing layer otherwise
+ * (a kernel error, or a kernel needing more scratch than planned). */
+int tdm_invoke(const int8_t *input, int8_t *output, int8_t *arena);
+
+/* Self-check: tdm_invoke(tdm_golden_input) must give exactly tdm_golden_output. */
+extern const int8_t tdm_golden_input[TDM_INPUT_SIZE];
+extern const int8_t tdm_golden_output[TDM_OUTPUT_SIZE];
+
+/* With TDM_PROFILE defined when compiling model.c, tdm_invoke calls these (app-provided). */
+void tdm_layer_begin(int layer);
+void tdm_layer_end(int layer);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* TDM_MODEL_H */
+"""
+
+
+def _source(em: _Emitter, layers: list[Layer], golden_in, golden_out, provenance: str) -> str:
+    names = ",\n".join(f'    "{layer.name}"' for layer in layers)
+    parts = [
+        f"/* model.c - generated by tinydeploy; do not edit. {provenance} */\n",
+        '#include "model.h"\n\n#include <stddef.h>\n\n#include "tdnn.h"\n',
+        "#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L\n"
+        "#include <stdalign.h>\n#endif\n#ifndef alignas\n"
+        "#define alignas(n) __attribute__((aligned(n)))\n#endif\n",
+        "#ifdef TDM_PROFILE\n#define TDM_BEGIN(i) tdm_layer_begin(i)\n"
+        "#define TDM_END(i) tdm_layer_end(i)\n#else\n#define TDM_BEGIN(i) ((void)0)\n"
+        "#define TDM_END(i) ((void)0)\n#endif\n",
+        f"const char *const tdm_layer_names[TDM_NUM_LAYERS] = {{\n{names}\n}};\n",
+        _c_array("tdm_golden_input", "int8_t", golden_in, static=False).replace(
+            f"[{golden_in.size}]", "[TDM_INPUT_SIZE]"),
+        _c_array("tdm_golden_output", "int8_t", golden_out, static=False).replace(
+            f"[{golden_out.size}]", "[TDM_OUTPUT_SIZE]"),
+        *em.decls,
+    ]
+    if em.uses_permute:
+        parts.append(_PERMUTE)
+    parts.append(
+        "int tdm_invoke(const int8_t *input, int8_t *output, int8_t *arena)\n{\n"
+        "    td_status st = TD_OK;\n"
+        "    if (input == NULL || output == NULL || arena == NULL) return -1;\n"
+        + "\n".join(em.calls) + "\n    (void)st;\n    return 0;\n}\n")
+    return "\n".join(parts)
+
+
+# ---- entry point -------------------------------------------------------------------------
+
+def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | None = None,
+               cost_model: CostModel | None = None, objective: str = "bytes",
+               provenance: str = "") -> GeneratedModel:
+    """Plan and emit the C model. `golden_input`: one int8 input (input shape without batch)."""
+    mode = validate_mode(sparse)
+    bad = sorted({op.kind for op in graph.ops if op.kind not in C_SUPPORTED})
+    if bad:
+        raise ExportError(f"the C generator does not support {', '.join(bad)} yet "
+                          f"(supported: {', '.join(C_SUPPORTED)})")
+    g = fold_transposes(graph, keep=_keep_transpose(mode, graph, cost_model, objective))
+    layers = build_layers(g, mode, cost_model, objective)
+    if not layers:
+        raise ExportError("the model has no layers to execute")
+    _scratch_sizes(g, layers)
+
+    out_root = layers[-1].output
+    if out_root != g.output and g.tensors[out_root].size != g.output_tensor.size:
+        raise ExportError("the graph output is not produced by its last layer")
+    buffers: dict[str, Buffer] = {}
+    for i, layer in enumerate(layers):
+        if layer.output != out_root and layer.output not in buffers:
+            buffers[layer.output] = Buffer(layer.output, g.tensors[layer.output].size, i, i)
+        for key in layer.inputs:
+            if key in buffers:
+                buffers[key].last = max(buffers[key].last, i)
+    scratch = {i: Buffer(f"scratch{i}", layer.scratch, i, i)
+               for i, layer in enumerate(layers) if layer.scratch}
+    all_bufs = [*buffers.values(), *scratch.values()]
+    arena = plan(all_bufs)
+    check_plan(all_bufs)
+
+    if golden_input is None:
+        golden_input = np.zeros(g.input_tensor.shape[1:], dtype=np.int8)
+    golden_input = np.asarray(golden_input, dtype=np.int8).reshape(g.input_tensor.shape[1:])
+    golden_output = run_reference(g, golden_input[None])[0]
+
+    em = _Emitter(g, layers, {k: b.offset for k, b in buffers.items()})
+    em.out_root = out_root
+    for i, layer in enumerate(layers):
+        em.call(i, layer, scratch[i].offset if i in scratch else None)
+    stamp = provenance or _dt.date.today().isoformat()
+    header = _header(g, layers, arena, stamp)
+    source = _source(em, layers, golden_input.reshape(-1), golden_output.reshape(-1), stamp)
+    report = size_report(g, layers, arena, mode, cost_model, objective)
+    return GeneratedModel(header, source, g, layers, arena, report, golden_input, golden_output)
+
+
+def size_report(g: Graph, layers: list[Layer], arena: int, mode: str,
+                cost_model: CostModel | None, objective: str) -> dict[str, Any]:
+    rows = []
+    for layer in layers:
+        if layer.encoding is None:
+            continue
+        op = layer.op
+        dense_bytes = int(op.weights.size)
+        nnz = int(np.count_nonzero(op.weights))
+        rows.append({
+            "layer": layer.name, "op": op.kind, "weight_shape": list(op.weights.shape),
+            "nnz": nnz, "density": nnz / op.weights.size, "macs": layer.macs,
+            "nnz_macs": nnz * layer.positions if op.kind != "FULLY_CONNECTED" else nnz,
+            "bytes_per_format": {c["format"]: c["bytes"] for c in layer.candidates},
+            "est_cycles_per_format": {c["format"]: c["est_cycles"] for c in layer.candidates
+                                      if c["est_cycles"] is not None},
+            "chosen": layer.encoding.format, "weight_bytes": layer.encoding.nbytes,
+            "dense_bytes": dense_bytes, "ratio_vs_dense": layer.encoding.nbytes / dense_bytes,
+            "quant_bytes": 4 * 3 * len(op.bias), "scratch_bytes": layer.scratch,
+        })
+    total = sum(r["weight_bytes"] for r in rows)
+    dense = sum(r["dense_bytes"] for r in rows)
+    return {
+        "sparse": mode, "objective": objective,
+        "cost_model": cost_model.source if cost_model else None,
+        "layers": rows,
+        "executed_layers": [layer.name for layer in layers],
+        "total_weight_bytes": total, "total_dense_bytes": dense,
+        "ratio_vs_dense": total / dense if dense else 1.0,
+        "total_quant_bytes": sum(r["quant_bytes"] for r in rows),
+        "arena_bytes": arena,
+        "input_bytes": g.input_tensor.size, "output_bytes": g.output_tensor.size,
+        "total_macs": sum(r["macs"] for r in rows),
+        "transposes_kept": sum(1 for layer in layers if layer.kind == "transpose"),
+    }
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"## C weights (`--sparse {report['sparse']}`)", "",
+        "| layer | op | shape | nnz | density | MACs | formats (bytes) | chosen | bytes | "
+        "vs dense |", "|---|---|---|---:|---:|---:|---|---|---:|---:|",
+    ]
+    for r in report["layers"]:
+        fmts = ", ".join(f"{k} {v}" for k, v in r["bytes_per_format"].items())
+        lines.append(
+            f"| {r['layer']} | {r['op']} | {'x'.join(map(str, r['weight_shape']))} | {r['nnz']} "
+            f"| {r['density']:.3f} | {r['macs']} | {fmts} | {r['chosen']} | {r['weight_bytes']} "
+            f"| {100 * r['ratio_vs_dense']:.1f}% |")
+    lines += [
+        "", f"Total weight bytes {report['total_weight_bytes']} vs dense int8 "
+        f"{report['total_dense_bytes']} ({100 * report['ratio_vs_dense']:.1f}%); "
+        f"bias/multiplier/shift {report['total_quant_bytes']} B; activation arena "
+        f"{report['arena_bytes']} B (TDM_ARENA_SIZE); MACs (dense count) {report['total_macs']}.",
+        "Byte and MAC counts are computed from the arrays (theoretical), not measured.", ""]
+    return "\n".join(lines)

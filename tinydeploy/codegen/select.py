@@ -1,0 +1,146 @@
+"""Per-layer weight format choice (dense / CSR / N:M / auto) and the latency cost-model hook.
+
+`auto` picks, per layer, the encoding with the fewest bytes. A cost model (the kernel
+benchmarks write it to `benchmarks/results/kernels_m4.json`, section `cost_model`) adds an
+estimated cycle count per candidate to the report and, with objective="latency", decides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinydeploy.codegen.formats import EncodedWeights, get_format
+from tinydeploy.codegen.formats.base import WeightFormatError
+from tinydeploy.codegen.formats.nm import VALID_M
+from tinydeploy.errors import ExportError, unknown_choice
+
+SPARSE_MODES = ("auto", "dense", "csr", "nm")
+DEFAULT_COST_MODEL = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / \
+    "kernels_m4.json"
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """What a cost model needs to know about one weighted layer (theoretical counts)."""
+
+    op: str  # "conv", "dwconv" or "fc"
+    rows: int
+    cols: int
+    nnz: int
+    positions: int  # output pixels (1 for fc)
+
+    @property
+    def dense_macs(self) -> int:
+        return self.rows * self.cols * self.positions
+
+    @property
+    def nnz_macs(self) -> int:
+        return self.nnz * self.positions
+
+
+@dataclass
+class CostModel:
+    """Linear latency model per `<op>_<format kind>` key (e.g. `conv_csr`, `fc_nm`):
+    cycles = fixed + per_mac * dense_macs + per_nnz * nnz_macs + per_row * rows * positions
+    (+ per_slot * stored values * positions for N:M). Estimates, not measurements."""
+
+    coefficients: dict[str, dict[str, float]] = field(default_factory=dict)
+    source: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> CostModel | None:
+        path = Path(path) if path is not None else DEFAULT_COST_MODEL
+        if not path.is_file():
+            return None
+        try:
+            section = json.loads(path.read_text()).get("cost_model")
+        except (OSError, json.JSONDecodeError):
+            return None
+        if not isinstance(section, dict):
+            return None
+        coeffs = {k: {n: float(v) for n, v in c.items() if isinstance(v, int | float)}
+                  for k, c in section.items() if isinstance(c, dict)}
+        return cls(coeffs, str(path))
+
+    def estimate(self, stats: LayerStats, enc: EncodedWeights) -> float | None:
+        kind = "nm" if enc.format.startswith("nm") else enc.format
+        c = self.coefficients.get(f"{stats.op}_{kind}")
+        if c is None:
+            return None
+        slots = int(enc.arrays["values"].size) if kind == "nm" else 0
+        return (c.get("fixed", 0.0) + c.get("per_mac", 0.0) * stats.dense_macs
+                + c.get("per_nnz", 0.0) * stats.nnz_macs
+                + c.get("per_row", 0.0) * stats.rows * stats.positions
+                + c.get("per_slot", 0.0) * slots * stats.positions)
+
+
+def tightest_nm(w2d: np.ndarray) -> list[str]:
+    """For each M, the smallest N such that every group of M columns has <= N nonzeros."""
+    rows, k = w2d.shape
+    names = []
+    for m in VALID_M:
+        groups = -(-k // m)
+        padded = np.zeros((rows, groups * m), dtype=bool)
+        padded[:, :k] = w2d != 0
+        n = int(padded.reshape(rows, groups, m).sum(axis=2).max())
+        if n < m:
+            names.append(f"nm{max(n, 1)}_{m}")
+    return names
+
+
+def candidates(w2d: np.ndarray, op: str, layer: str) -> list[EncodedWeights]:
+    """Every encoding the kernels can run for this layer (dense first)."""
+    out = [get_format("dense").encode(w2d, layer)]
+    if op == "dwconv":  # tdnn has a dense depthwise kernel only
+        return out
+    out.append(get_format("csr").encode(w2d, layer))
+    out.extend(get_format(name).encode(w2d, layer) for name in tightest_nm(w2d))
+    return out
+
+
+def validate_mode(mode: str) -> str:
+    if mode in SPARSE_MODES:
+        return mode
+    if mode.startswith("nm"):
+        get_format(mode)  # raises listing the valid names
+        return mode
+    raise unknown_choice("sparse format", mode, [*SPARSE_MODES, "nm<N>_<M>"])
+
+
+def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
+           cost_model: CostModel | None = None, objective: str = "bytes"
+           ) -> tuple[EncodedWeights, list[dict]]:
+    """(chosen encoding, report rows for every candidate) for one layer."""
+    cands = candidates(w2d, stats.op, layer)
+    rows = []
+    for enc in cands:
+        est = cost_model.estimate(stats, enc) if cost_model else None
+        rows.append({"format": enc.format, "bytes": enc.nbytes, "est_cycles": est})
+    if mode == "dense" or stats.op == "dwconv":
+        return cands[0], rows
+    if mode == "csr":
+        return cands[1], rows
+    if mode.startswith("nm") and mode != "nm":
+        try:
+            enc = get_format(mode).encode(w2d, layer)
+        except WeightFormatError as exc:
+            raise ExportError(f"layer {layer} does not satisfy {mode}: {exc}") from exc
+        rows.append({"format": enc.format, "bytes": enc.nbytes,
+                     "est_cycles": cost_model.estimate(stats, enc) if cost_model else None})
+        return enc, rows
+    pool = [e for e in cands if e.format.startswith("nm")] if mode == "nm" else cands
+    if not pool:
+        raise ExportError(f"layer {layer} does not satisfy any N:M pattern (M in {VALID_M}); "
+                          "use --sparse auto or csr")
+    if objective == "latency":
+        if cost_model is None:
+            raise ExportError("objective 'latency' needs a cost model (kernels_m4.json)")
+        scored = [(cost_model.estimate(stats, e), i, e) for i, e in enumerate(pool)]
+        scored = [s for s in scored if s[0] is not None]
+        if scored:
+            return min(scored, key=lambda s: (s[0], s[1]))[2], rows
+    return min(pool, key=lambda e: (e.nbytes, pool.index(e))), rows
