@@ -1,0 +1,389 @@
+"""QEMU micro-benchmark of the tdnn kernels on Cortex-M4 (mps2-an386, -icount shift=0).
+
+Generates seeded random int8 weights for TinyNet's layer shapes (plus two calibration
+shapes for the cost model) in every format and sparsity, builds ONE firmware holding all
+cases, runs it in QEMU and writes ``benchmarks/results/kernels_m4.json``:
+instructions retired per layer, per nonzero MAC, per format and sparsity, and a
+``cost_model`` section (per op and format: instr = a*macs + b*out_elems + c) for the C
+generator's ``auto`` format choice. Every case's output is checked on the target against the
+host build of the same library (so the DSP path is verified bit for bit).
+
+Usage: .venv/bin/python benchmarks/kernels/run_kernel_bench.py [--out PATH] [--keep-build DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinydeploy.codegen.formats import EncodedWeights, get_format
+from tinydeploy.firmware.hostlib import TDNN_DIR, ConvSpec, load_hostlib, tdnn_sources
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "kernels_m4.json"
+SEED = 20261121
+INSTR_PER_TICK = 40  # 25 MHz SysTick, 1 instruction = 1 ns under -icount shift=0
+CPU_FLAGS = ["-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+SCRATCH_BYTES = 32768
+OUT_BYTES = 16384
+
+# name: (op, shape). conv: (H, W, in_c, out_c, k, pad, fused_maxpool); fc: (in, out)
+LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "conv1": ("conv", (28, 28, 1, 8, 3, 1, True)),
+    "conv2": ("conv", (14, 14, 8, 16, 3, 1, False)),
+    "fc1": ("fc", (784, 64)),
+    "fc2": ("fc", (64, 10)),
+    "calib_conv": ("conv", (10, 10, 4, 12, 3, 1, False)),
+    "calib_conv_b": ("conv", (8, 8, 16, 16, 3, 1, False)),
+    "calib_conv_c": ("conv", (12, 12, 3, 8, 5, 2, False)),
+    "calib_conv_d": ("conv", (6, 6, 8, 24, 1, 0, False)),
+    "calib_conv_e": ("conv", (16, 16, 4, 8, 3, 1, True)),
+    "calib_fc": ("fc", (256, 32)),
+    "calib_fc_b": ("fc", (128, 48)),
+    "calib_fc_c": ("fc", (400, 16)),
+}
+CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
+NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
+
+
+@dataclass
+class Case:
+    idx: int
+    name: str
+    layer: str
+    op: str
+    fmt: str
+    target_sparsity: float
+    w2d: np.ndarray
+    enc: EncodedWeights
+    c_code: str
+    expected: np.ndarray
+    scratch: int
+    nnz: int
+    kernel_macs: int  # MACs the kernel performs (dense: all, csr: nnz, nm: stored slots)
+    dense_macs: int
+    nnz_macs: int
+    out_elems: int
+    conv_out_elems: int  # conv outputs computed (before fused pooling)
+    aux_elems: int  # conv: positions x K (im2col work); fc: in_features (input widening)
+
+
+def c_array(ctype: str, name: str, values: np.ndarray) -> str:
+    flat = np.asarray(values).reshape(-1)
+    body = ",".join(str(int(v)) for v in flat) if flat.size else "0"
+    size = max(flat.size, 1)
+    return f"static const {ctype} {name}[{size}] __attribute__((aligned(4))) = {{{body}}};\n"
+
+
+def random_weights(rng: np.random.Generator, rows: int, k: int, fmt: str, sp: float) -> np.ndarray:
+    w = rng.integers(-127, 128, size=(rows, k)).astype(np.int8)
+    w[w == 0] = 1
+    if fmt.startswith("nm"):
+        n, m = (int(v) for v in fmt[2:].split("_"))
+        groups = -(-k // m)
+        pad = np.zeros((rows, groups * m), dtype=np.int8)
+        pad[:, :k] = w
+        g = pad.reshape(rows, groups, m)
+        drop = np.argsort(np.abs(g.astype(np.int16)) + rng.random(g.shape), axis=2)[:, :, : m - n]
+        np.put_along_axis(g, drop, 0, axis=2)
+        return g.reshape(rows, -1)[:, :k].copy()
+    flat = w.reshape(-1)
+    zeros = rng.choice(flat.size, size=round(sp * flat.size), replace=False)
+    flat[zeros] = 0
+    return flat.reshape(rows, k)
+
+
+def weight_decl(prefix: str, enc: EncodedWeights) -> tuple[str, str]:
+    """C arrays for the encoded weights and the expression passed to the kernel."""
+    code = "".join(c_array(enc.c_type(k), f"{prefix}_{k}", v) for k, v in enc.arrays.items())
+    s = enc.scalars
+    if enc.format == "dense":
+        return code, f"{prefix}_values"
+    if enc.format == "csr":
+        fields = ["col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32"]
+        ptrs = ", ".join(f"{prefix}_{f}" if f in enc.arrays else "NULL" for f in fields)
+        code += (
+            f"static const td_csr_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, "
+            f"{s['nnz']}, {prefix}_values, {ptrs}}};\n"
+        )
+        return code, f"&{prefix}_desc"
+    code += (
+        f"static const td_nm_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, {s['n']}, "
+        f"{s['m']}, {s['meta_row_bytes']}, {prefix}_values, {prefix}_meta}};\n"
+    )
+    return code, f"&{prefix}_desc"
+
+
+def build_cases(host) -> tuple[list[Case], str]:
+    rng = np.random.default_rng(SEED)
+    cases: list[Case] = []
+    shared = ""
+    for layer, (op, shape) in LAYERS.items():
+        if op == "conv":
+            h, w, c, oc, k, pad, fused = shape
+            rows, kdim = oc, k * k * c
+            x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        else:
+            kdim, rows = shape
+            x = rng.integers(-128, 128, size=kdim).astype(np.int8)
+        bias = rng.integers(-2000, 2000, size=rows).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=rows).astype(np.int32)
+        shift = np.full(rows, -9 if op == "conv" else -10, dtype=np.int32)
+        in_off, out_off = 128, -128
+        shared += c_array("int8_t", f"x_{layer}", x) + c_array("int32_t", f"b_{layer}", bias)
+        shared += c_array("int32_t", f"m_{layer}", mult) + c_array("int32_t", f"s_{layer}", shift)
+        shared += f"static const td_quant_params q_{layer} = {{m_{layer}, s_{layer}}};\n"
+        configs = [("dense", 0.0)] + [("csr", s) for s in CSR_SPARSITY] + NM_FORMATS
+        for fmt, sp in configs:
+            w2d = random_weights(rng, rows, kdim, fmt, sp)
+            enc = get_format(fmt).encode(w2d)
+            name = f"{layer}/{fmt}/{round(sp * 100, 2):g}"
+            idx = len(cases)
+            decl, wexpr = weight_decl(f"w{idx}", enc)
+            kind = "nm" if fmt.startswith("nm") else fmt
+            nnz = int(np.count_nonzero(w2d))
+            stored = {"dense": w2d.size, "csr": nnz}.get(kind, enc.arrays["values"].size)
+            if op == "conv":
+                spec = ConvSpec(k, k, (1, 1), (pad,) * 4, in_off, out_off, (out_off, 127), fused)
+                expected = host.conv(x, enc, bias, mult, shift, spec)
+                scratch = host.conv_buffer_size(x.shape, enc, spec)
+                positions = h * w if not fused else 4 * (h // 2) * (w // 2)
+                ho, wo = (h // 2, w // 2) if fused else (h, w)
+                call = (
+                    f"    static const td_conv_params p = {{1, 1, {pad}, {pad}, {pad}, {pad}, "
+                    f"{in_off}, {out_off}, {{{out_off}, 127}}, {int(fused)}}};\n"
+                    f"    static const td_dims id = {{1, {h}, {w}, {c}}};\n"
+                    f"    static const td_dims fd = {{{oc}, {k}, {k}, {c}}};\n"
+                    f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
+                    f"    return td_conv_{kind}_s8(&p, &q_{layer}, &id, x_{layer}, &fd, {wexpr}, "
+                    f"b_{layer}, &od, out_buf, scratch);\n"
+                )
+            else:
+                expected = host.fc(x, enc, bias, mult, shift, in_off, out_off, (out_off, 127))
+                scratch = host.fc_buffer_size(kdim, enc)
+                positions = 1
+                call = (
+                    f"    static const td_fc_params p = "
+                    f"{{{in_off}, {out_off}, {{{out_off}, 127}}}};\n"
+                    f"    return td_fc_{kind}_s8(&p, &q_{layer}, {kdim}, x_{layer}, {rows}, "
+                    f"{wexpr}, b_{layer}, out_buf, scratch);\n"
+                )
+            if scratch > SCRATCH_BYTES or expected.size > OUT_BYTES:
+                raise SystemExit(f"{name}: scratch {scratch} / output {expected.size} too big")
+            code = decl + c_array("int8_t", f"exp{idx}", expected)
+            code += f"static td_status run{idx}(void)\n{{\n{call}}}\n"
+            cases.append(
+                Case(
+                    idx,
+                    name,
+                    layer,
+                    op,
+                    fmt,
+                    sp,
+                    w2d,
+                    enc,
+                    code,
+                    expected,
+                    scratch,
+                    nnz,
+                    stored * positions,
+                    w2d.size * positions,
+                    nnz * positions,
+                    int(expected.size),
+                    positions * rows,
+                    positions * kdim if op == "conv" else kdim,
+                )
+            )
+    return cases, shared
+
+
+def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
+    parts = [
+        f"/* Generated by benchmarks/kernels/run_kernel_bench.py (seed {SEED}); do not edit. */\n",
+        shared,
+        *[c.c_code for c in cases],
+        "static const bench_case CASES[] = {\n",
+        *[f'    {{"{c.name}", run{c.idx}, exp{c.idx}, {c.expected.size}}},\n' for c in cases],
+        "};\n",
+    ]
+    path.write_text("".join(parts))
+
+
+def build_firmware(build: Path) -> Path:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found on PATH")
+    srcs = [str(s) for s in tdnn_sources() if s.suffix == ".c"]
+    elf = build / "bench.elf"
+    cmd = [
+        "arm-none-eabi-gcc", *CPU_FLAGS, "-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+        "-ffunction-sections", "-fdata-sections", "-ffreestanding",
+        "-fno-tree-loop-distribute-patterns", f"-I{TDNN_DIR / 'include'}", f"-I{HERE}",
+        f"-I{build}", str(HERE / "startup.c"), str(HERE / "bench_main.c"), *srcs,
+        "-nostdlib", "-nostartfiles", f"-L{HERE}", "-T", str(HERE / "mem_an386.ld"),
+        "-Wl,--gc-sections", "-Wl,--start-group", "-lc", "-lgcc", "-Wl,--end-group",
+        "-o", str(elf),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"firmware build failed:\n{proc.stderr}")
+    return elf
+
+
+def run_qemu(elf: Path) -> str:
+    cmd = [
+        "qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
+        "-serial", "none", "-semihosting-config", "enable=on,target=native",
+        "-icount", "shift=0", "-kernel", str(elf),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr  # semihosting output goes to stderr with target=native
+    if proc.returncode != 0 or "BENCH DONE" not in log:
+        raise SystemExit(f"QEMU run failed (exit {proc.returncode}):\n{log}")
+    return log
+
+
+FEATURES = ("kernel_macs", "conv_out_elems", "aux_elems", "one")
+
+
+def fit(rows: list[dict]) -> dict:
+    """Non-negative least squares on relative error: instr ~= sum coef[f] * feature f.
+
+    Brute force over feature subsets (4 features): the best fit whose coefficients are all
+    >= 0, weighted by 1/instructions so small and large layers count alike."""
+    x = np.array([[r.get(f, 1.0) if f != "one" else 1.0 for f in FEATURES] for r in rows],
+                 dtype=np.float64)  # fmt: skip
+    y = np.array([r["instructions"] for r in rows], dtype=np.float64)
+    xw, yw = x / y[:, None], np.ones_like(y)
+    best = None
+    for mask in range(1, 1 << len(FEATURES)):
+        cols = [i for i in range(len(FEATURES)) if mask >> i & 1]
+        coef, *_ = np.linalg.lstsq(xw[:, cols], yw, rcond=None)
+        if (coef < 0).any():
+            continue
+        full = np.zeros(len(FEATURES))
+        full[cols] = coef
+        err = float(np.max(np.abs(x @ full - y) / y))
+        if best is None or err < best[0]:
+            best = (err, full)
+    assert best is not None
+    err, coef = best
+    return {
+        **{f: round(float(c), 4) for f, c in zip(FEATURES, coef, strict=True)},
+        "points": len(rows),
+        "max_rel_error": round(err, 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--keep-build", type=Path, default=None, help="build directory to keep")
+    ap.add_argument("--only", default=None, help="regex on case names (skips the JSON)")
+    args = ap.parse_args(argv)
+
+    host = load_hostlib()
+    cases, shared = build_cases(host)
+    if args.only:
+        keep = {c.layer for c in cases if re.search(args.only, c.name)}
+        cases = [
+            c
+            for c in cases
+            if re.search(args.only, c.name) or (c.fmt == "dense" and c.layer in keep)
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        build = args.keep_build or Path(tmp)
+        build.mkdir(parents=True, exist_ok=True)
+        write_cases_header(cases, shared, build / "bench_cases.h")
+        elf = build_firmware(build)
+        log = run_qemu(elf)
+        size = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True)
+    measured = {
+        m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
+        for m in re.finditer(r"case (\S+) ticks=(\d+) status=(\d+) match=(\d)", log)
+    }
+    results = []
+    dense_instr: dict[str, int] = {}
+    for c in cases:
+        ticks, status, match = measured[c.name]
+        if status != 0 or match != 1:
+            raise SystemExit(f"{c.name}: status={status} match={match}\n{log}")
+        instr = ticks * INSTR_PER_TICK
+        if c.fmt == "dense":
+            dense_instr[c.layer] = instr
+        results.append({
+            "layer": c.layer, "op": c.op, "format": c.fmt,
+            "target_sparsity": c.target_sparsity,
+            "sparsity": round(1 - c.nnz / c.w2d.size, 4),
+            "nnz_weights": c.nnz, "weight_bytes": c.enc.nbytes, "scratch_bytes": c.scratch,
+            "dense_macs": c.dense_macs, "nnz_macs": c.nnz_macs, "kernel_macs": c.kernel_macs,
+            "out_elems": c.out_elems, "conv_out_elems": c.conv_out_elems,
+            "aux_elems": c.aux_elems, "instructions": instr,
+            "instr_per_nnz_mac": round(instr / max(c.nnz_macs, 1), 3),
+            "instr_per_dense_mac": round(instr / c.dense_macs, 3),
+            "speedup_vs_dense": round(dense_instr[c.layer] / instr, 3),
+        })  # fmt: skip
+    cost_model: dict[str, dict] = {}
+    for op in ("conv", "fc") if not args.only else ():
+        rows = [r for r in results if r["op"] == op]
+        fmts = sorted({r["format"] for r in rows})
+        cost_model[op] = {f: fit([r for r in rows if r["format"] == f]) for f in fmts}
+        cost_model[op]["nm"] = fit([r for r in rows if r["format"].startswith("nm")])
+    report = {
+        "provenance": {
+            "tool": "benchmarks/kernels/run_kernel_bench.py",
+            "seed": SEED,
+            "machine": "qemu-system-arm -M mps2-an386 (Cortex-M4F) -icount shift=0",
+            "compiler": subprocess.run(
+                ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True
+            ).stdout.splitlines()[0],
+            "cflags": " ".join([*CPU_FLAGS, "-O2"]),
+            "firmware_size": size.stdout.strip().splitlines()[-1] if size.stdout else "",
+        },
+        "metric": "instructions retired, measured (SysTick ticks x 40 under -icount shift=0, "
+        "call overhead subtracted, resolution 40); MAC counts are theoretical",
+        "quantities": {
+            "dense_macs": "MACs of the dense layer (conv: all conv positions, incl. fused pool)",
+            "nnz_macs": "MACs with nonzero weights",
+            "kernel_macs": "MACs the kernel executes: dense = dense_macs, csr = nnz_macs, "
+            "nm = stored slots (incl. zero-valued) x positions",
+        },
+        "results": results,
+        "cost_model": {
+            "formula": "instructions ~= kernel_macs*c1 + conv_out_elems*c2 + aux_elems*c3 + one",
+            "features": {
+                "kernel_macs": "MACs the kernel executes (see quantities)",
+                "conv_out_elems": "outputs computed before fused pooling (positions x out_c; "
+                "fc: out_features)",
+                "aux_elems": "conv: conv positions x K (im2col work); fc: in_features",
+                "one": "constant per call",
+            },
+            "fit": "non-negative least squares on relative error, per op and format "
+            "(nm: per N:M variant, plus 'nm' over all variants)",
+            **cost_model,
+        },
+    }
+    if not args.only:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"{'layer':<11}{'format':<8}{'sparsity':>9}{'instr':>10}{'i/nzMAC':>9}{'speedup':>9}")
+    for r in results:
+        print(f"{r['layer']:<11}{r['format']:<8}{r['sparsity']:>9.3f}{r['instructions']:>10}"
+              f"{r['instr_per_nnz_mac']:>9.2f}{r['speedup_vs_dense']:>9.2f}")  # fmt: skip
+    if not args.only:
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Runs every tdnn kernel once on seeded data and saves the outputs (used by test_sanitize).
+
+Usage: python sanitize_driver.py <cache_dir> <out.npz> [--sanitize]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from tinydeploy.codegen.formats import get_format
+from tinydeploy.firmware.hostlib import Activation, AddParams, ConvSpec, load_hostlib
+
+
+def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
+    host = load_hostlib(cache_dir, sanitize=sanitize)
+    rng = np.random.default_rng(42)
+    out: dict[str, np.ndarray] = {}
+    x = rng.integers(-128, 128, size=(9, 7, 3)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(5, 27)).astype(np.int8)
+    w[:, 1::2] = 0
+    w[:, 2::4] = 0
+    w[1] = 0
+    mult = rng.integers(1 << 30, 2**31 - 1, size=5).astype(np.int32)
+    shift = np.array([-31, -9, 2, -8, 0], dtype=np.int32)
+    for fmt in ["dense", "csr", "nm1_4", "nm3_8", "nm1_2"]:
+        enc = get_format(fmt).encode(w)
+        for fused in (False, True):
+            spec = ConvSpec(3, 3, (1, 2), (1, 1, 0, 1), 7, -2, (-128, 127), fused)
+            out[f"conv_{fmt}_{fused}"] = host.conv(x, enc, None, mult, shift, spec)
+        out[f"fc_{fmt}"] = host.fc(x.reshape(-1)[:27], enc, None, mult, shift, -3, 4)
+    dw = rng.integers(-128, 128, size=(3, 3, 6)).astype(np.int8)
+    out["dw"] = host.dwconv(x, dw, None, 1 << 30, -9, (2, 1), (1, 1, 1, 1), 2)
+    out["max"] = host.pool("max", x, (2, 2), (2, 2), (0, 0), (4, 3))
+    out["avg"] = host.pool("avg", x, (3, 3), (2, 2), (1, 1), (5, 4))
+    p = AddParams(1, 1 << 30, -1, -2, 1 << 30, -2, 20, 3, 1 << 30, -19, Activation(-128, 127))
+    out["add"] = host.add(x, x[::-1].copy(), p)
+    np.savez(out_path, **out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], "--sanitize" in sys.argv[3:])

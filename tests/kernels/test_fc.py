@@ -1,0 +1,74 @@
+"""Fully connected kernels (dense, CSR, N:M) against the numpy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinydeploy.codegen.formats import get_format
+from tinydeploy.firmware.hostlib import TdnnError
+
+FORMATS = ["dense", "csr", "nm1_2", "nm2_4", "nm1_4", "nm1_8", "nm3_8", "nm1_16", "nm7_16"]
+
+
+def make(rng, out_n, k, sparsity, fmt, ref):
+    w = rng.integers(-128, 128, size=(out_n, k)).astype(np.int8)
+    w[rng.random(w.shape) < sparsity] = 0
+    if out_n > 3:
+        w[2] = 0
+    if fmt.startswith("nm"):
+        n, m = (int(v) for v in fmt[2:].split("_"))
+        w = ref.nm_mask(w, n, m, rng)
+    return w
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "out_n,k,sparsity", [(64, 784, 0.9), (10, 64, 0.5), (7, 13, 0.0), (3, 300, 0.8), (5, 1, 0.0)]
+)
+def test_fc_matches_reference(tdnn, ref, fmt, out_n, k, sparsity):
+    rng = np.random.default_rng(out_n * 1000 + k)
+    x = rng.integers(-128, 128, size=k).astype(np.int8)
+    w = make(rng, out_n, k, sparsity, fmt, ref)
+    bias = rng.integers(-20000, 20000, size=out_n).astype(np.int32)
+    mult, shift = ref.random_quant(rng, out_n, (-14, -6))
+    in_off, out_off = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))
+    enc = get_format(fmt).encode(w)
+    got = tdnn.fc(x, enc, bias, mult, shift, in_off, out_off)
+    ref.assert_same(got, ref.fc(x, w, bias, mult, shift, in_off, out_off, (-128, 127)))
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "nm2_4", "nm3_8"])
+def test_fc_quant_edges_and_relu(tdnn, ref, fmt):
+    rng = np.random.default_rng(5)
+    out_n, k = 8, 40
+    x = rng.integers(-128, 128, size=k).astype(np.int8)
+    w = make(rng, out_n, k, 0.4, fmt, ref)
+    bias = np.array([2**30, -(2**30), 0, 5, -5, 2**31 - 1 - 2**20, 0, 1], dtype=np.int32)
+    mult = np.array([2**31 - 1, 2**31 - 1, 0, 1 << 30, 1 << 30, 1 << 30, 2**31 - 1, 1 << 30],
+                    dtype=np.int32)  # fmt: skip
+    shift = np.array([-31, 0, 0, 30, -31, -25, 2, -1], dtype=np.int32)
+    for act in [(-128, 127), (-10, 127), (-128, -128), (20, 21)]:
+        got = tdnn.fc(x, get_format(fmt).encode(w), bias, mult, shift, 1, -10, act)
+        ref.assert_same(got, ref.fc(x, w, bias, mult, shift, 1, -10, act))
+
+
+def test_fc_csr_wide_row_ptr(tdnn, ref):
+    """nnz > 65535 switches row_ptr to uint32; K > 256 uses uint16 columns."""
+    rng = np.random.default_rng(9)
+    w = rng.integers(1, 128, size=(260, 300)).astype(np.int8)
+    x = rng.integers(-128, 128, size=300).astype(np.int8)
+    enc = get_format("csr").encode(w)
+    assert "row_ptr_u32" in enc.arrays and "col_idx_u16" in enc.arrays
+    mult, shift = ref.random_quant(rng, 260, (-16, -12))
+    ref.assert_same(tdnn.fc(x, enc, None, mult, shift, 3, 0),
+                    ref.fc(x, w, None, mult, shift, 3, 0, (-128, 127)))  # fmt: skip
+
+
+def test_fc_csr_rejects_out_of_range_column(tdnn):
+    """Host builds define TD_VALIDATE_INDICES: a column >= K is an argument error."""
+    enc = get_format("csr").encode(np.eye(4, 6, dtype=np.int8))
+    enc.arrays["col_idx_u8"][2] = 6
+    with pytest.raises(TdnnError) as err:
+        tdnn.fc(np.zeros(6, np.int8), enc, None, 1 << 30, -1)
+    assert err.value.status == -1

@@ -1,0 +1,29 @@
+"""The DSP (Cortex-M4) paths are bit-exact with the host build: runs a subset of the QEMU
+benchmark, whose firmware compares every kernel output with the host library's."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels" / "run_kernel_bench.py"
+
+
+@pytest.mark.firmware
+def test_dsp_kernels_match_host_on_qemu_m4(tmp_path):
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not on PATH")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--only", "^(conv1|fc2|calib_conv|calib_fc)/",
+         "--keep-build", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("conv1", "calib", "fc2"))]
+    assert len(lines) == 40, proc.stdout
+    assert (tmp_path / "bench.elf").exists()

@@ -1,0 +1,84 @@
+"""N:M structured sparsity (td_nm_weights): n slots per group of m consecutive columns."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinydeploy.codegen.formats.base import (
+    EncodedWeights,
+    WeightFormat,
+    WeightFormatError,
+    check_weights,
+)
+
+VALID_M = (2, 4, 8, 16)
+
+
+def meta_row_bytes(groups: int, n: int, m: int) -> int:
+    """Bytes per row of packed metadata: 4 * ceil(groups * n * log2(m) / 32)."""
+    bits = groups * n * (m.bit_length() - 1)
+    return 4 * ((bits + 31) // 32)
+
+
+class NmFormat(WeightFormat):
+    """Rows padded to Kp = ceil(K/m)*m; every group keeps exactly n slots (value 0 when the
+    group has fewer nonzeros) in ascending position order; positions packed LSB-first,
+    log2(m) bits each, each row starting at a multiple of 4 bytes."""
+
+    def __init__(self, n: int, m: int) -> None:
+        if m not in VALID_M or not 1 <= n < m:
+            raise WeightFormatError(f"invalid N:M {n}:{m}: need 1 <= n < m, m in {VALID_M}")
+        self.n = n
+        self.m = m
+        self.name = f"nm{n}_{m}"
+
+    def encode(self, w2d: np.ndarray, layer: str = "layer") -> EncodedWeights:
+        w = check_weights(w2d)
+        n, m = self.n, self.m
+        rows, k = w.shape
+        groups = -(-k // m)
+        padded = np.zeros((rows, groups * m), dtype=np.int8)
+        padded[:, :k] = w
+        grouped = padded.reshape(rows, groups, m)
+        nz = grouped != 0
+        counts = nz.sum(axis=2)
+        if (counts > n).any():
+            r, g = np.argwhere(counts > n)[0]
+            raise WeightFormatError(
+                f"{layer}: row {r} group {g} (columns {g * m}..{g * m + m - 1}) has "
+                f"{counts[r, g]} nonzeros, more than N={n} of {n}:{m}"
+            )
+        # Slot order: the nonzero positions ascending, then the lowest zero positions to fill
+        # up to n slots, all sorted ascending (stable sort on "is zero" keeps position order).
+        order = np.argsort(~nz, axis=2, kind="stable")[:, :, :n]
+        pos = np.sort(order, axis=2)
+        values = np.take_along_axis(grouped, pos, axis=2).reshape(-1).astype(np.int8)
+        bits = m.bit_length() - 1
+        stride = meta_row_bytes(groups, n, m)
+        slot_bits = ((pos.reshape(rows, groups * n)[:, :, None] >> np.arange(bits)) & 1).reshape(
+            rows, -1
+        )
+        row_bits = np.zeros((rows, stride * 8), dtype=np.uint8)
+        row_bits[:, : slot_bits.shape[1]] = slot_bits
+        meta = np.packbits(row_bits, axis=1, bitorder="little").reshape(-1)
+        return EncodedWeights(
+            self.name,
+            (rows, k),
+            {"values": values, "meta": meta.astype(np.uint8)},
+            {"rows": rows, "cols": k, "n": n, "m": m, "meta_row_bytes": stride},
+        )
+
+    def decode(self, encoded: EncodedWeights) -> np.ndarray:
+        rows, k = encoded.shape
+        n, m = self.n, self.m
+        groups = -(-k // m)
+        bits = m.bit_length() - 1
+        stride = encoded.scalars["meta_row_bytes"]
+        row_bits = np.unpackbits(
+            encoded.arrays["meta"].reshape(rows, stride), axis=1, bitorder="little"
+        )[:, : groups * n * bits].reshape(rows, groups, n, bits)
+        pos = (row_bits.astype(np.int64) << np.arange(bits)).sum(axis=3)
+        values = encoded.arrays["values"].reshape(rows, groups, n)
+        out = np.zeros((rows, groups, m), dtype=np.int8)
+        np.put_along_axis(out, pos, values, axis=2)
+        return out.reshape(rows, groups * m)[:, :k].copy()
