@@ -532,8 +532,9 @@ def size_report(g: Graph, layers: list[Layer], arena: int, mode: str,
             "nnz": nnz, "density": nnz / op.weights.size, "macs": layer.macs,
             "nnz_macs": nnz * layer.positions if op.kind != "FULLY_CONNECTED" else nnz,
             "bytes_per_format": {c["format"]: c["bytes"] for c in layer.candidates},
-            "est_cycles_per_format": {c["format"]: c["est_cycles"] for c in layer.candidates
-                                      if c["est_cycles"] is not None},
+            "est_instructions_per_format": {
+                c["format"]: c["est_instructions"] for c in layer.candidates
+                if c["est_instructions"] is not None},
             "chosen": layer.encoding.format, "weight_bytes": layer.encoding.nbytes,
             "dense_bytes": dense_bytes, "ratio_vs_dense": layer.encoding.nbytes / dense_bytes,
             "quant_bytes": 4 * 3 * len(op.bias), "scratch_bytes": layer.scratch,

@@ -44,11 +44,14 @@ class LayerStats:
 
 @dataclass
 class CostModel:
-    """Linear latency model per `<op>_<format kind>` key (e.g. `conv_csr`, `fc_nm`):
-    cycles = fixed + per_mac * dense_macs + per_nnz * nnz_macs + per_row * rows * positions
-    (+ per_slot * stored values * positions for N:M). Estimates, not measurements."""
+    """Linear latency model fitted by the kernel micro-benchmark (`benchmarks/kernels`), stored
+    as `cost_model.{conv,fc}.{dense,csr,nm<N>_<M>,nm}` with coefficients for
+    instructions ~= kernel_macs*c1 + conv_out_elems*c2 + aux_elems*c3 + one, where kernel_macs
+    are the MACs the kernel executes (dense: all, CSR: nonzeros, N:M: stored slots), the
+    output elements are counted before fused pooling, and aux_elems is positions x K for conv
+    (im2col work) or in_features for fc. Estimates, not measurements."""
 
-    coefficients: dict[str, dict[str, float]] = field(default_factory=dict)
+    coefficients: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     source: str = ""
 
     @classmethod
@@ -62,20 +65,28 @@ class CostModel:
             return None
         if not isinstance(section, dict):
             return None
-        coeffs = {k: {n: float(v) for n, v in c.items() if isinstance(v, int | float)}
-                  for k, c in section.items() if isinstance(c, dict)}
+        coeffs = {
+            op: {fmt: {k: float(v) for k, v in c.items() if isinstance(v, int | float)}
+                 for fmt, c in table.items() if isinstance(c, dict)}
+            for op, table in section.items() if op in ("conv", "fc") and isinstance(table, dict)
+        }
         return cls(coeffs, str(path))
 
     def estimate(self, stats: LayerStats, enc: EncodedWeights) -> float | None:
-        kind = "nm" if enc.format.startswith("nm") else enc.format
-        c = self.coefficients.get(f"{stats.op}_{kind}")
+        table = self.coefficients.get(stats.op, {})
+        c = table.get(enc.format) or (table.get("nm") if enc.format.startswith("nm") else None)
         if c is None:
             return None
-        slots = int(enc.arrays["values"].size) if kind == "nm" else 0
-        return (c.get("fixed", 0.0) + c.get("per_mac", 0.0) * stats.dense_macs
-                + c.get("per_nnz", 0.0) * stats.nnz_macs
-                + c.get("per_row", 0.0) * stats.rows * stats.positions
-                + c.get("per_slot", 0.0) * slots * stats.positions)
+        if enc.format == "dense":
+            executed = stats.rows * stats.cols
+        elif enc.format == "csr":
+            executed = stats.nnz
+        else:
+            executed = int(enc.arrays["values"].size)
+        aux = stats.positions * stats.cols if stats.op == "conv" else stats.cols
+        return (c.get("kernel_macs", 0.0) * executed * stats.positions
+                + c.get("conv_out_elems", 0.0) * stats.rows * stats.positions
+                + c.get("aux_elems", 0.0) * aux + c.get("one", 0.0))
 
 
 def tightest_nm(w2d: np.ndarray) -> list[str]:
@@ -119,7 +130,7 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
     rows = []
     for enc in cands:
         est = cost_model.estimate(stats, enc) if cost_model else None
-        rows.append({"format": enc.format, "bytes": enc.nbytes, "est_cycles": est})
+        rows.append({"format": enc.format, "bytes": enc.nbytes, "est_instructions": est})
     if mode == "dense" or stats.op == "dwconv":
         return cands[0], rows
     if mode == "csr":
@@ -130,7 +141,7 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         except WeightFormatError as exc:
             raise ExportError(f"layer {layer} does not satisfy {mode}: {exc}") from exc
         rows.append({"format": enc.format, "bytes": enc.nbytes,
-                     "est_cycles": cost_model.estimate(stats, enc) if cost_model else None})
+                     "est_instructions": cost_model.estimate(stats, enc) if cost_model else None})
         return enc, rows
     pool = [e for e in cands if e.format.startswith("nm")] if mode == "nm" else cands
     if not pool:

@@ -29,9 +29,13 @@ def quantize_images(images_u8: np.ndarray, scale: float, zero_point: int,
 
 def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
                           dataset: str = "mnist", data_dir: Path | None = None,
-                          samples: int = 100) -> dict[str, Any]:
-    """Write out_dir/{model.h, model.c, test_vectors.npz}; returns the generator's report."""
+                          samples: int = 100, objective: str = "bytes") -> dict[str, Any]:
+    """Write out_dir/{model.h, model.c, test_vectors.npz}; returns the generator's report.
+
+    objective: how `auto` picks each layer's format: fewest bytes, or lowest estimated
+    latency from the kernels' cost model (benchmarks/results/kernels_m4.json)."""
     from tinydeploy.codegen import generate_c
+    from tinydeploy.codegen.select import CostModel
     from tinydeploy.data import load_dataset
     from tinydeploy.ir import read_tflite
     from tinydeploy.ir.reference import run
@@ -44,7 +48,8 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
     x = quantize_images(np.asarray(ds.test_images[:samples]), inp.scale, inp.zero_point,
                         inp.shape)
     labels = np.asarray(ds.test_labels[:samples]).astype(np.int16)
-    gen = generate_c(graph, fmt, golden_input=x[0], provenance=f"{Path(tflite).name} {fmt}")
+    gen = generate_c(graph, fmt, golden_input=x[0], provenance=f"{Path(tflite).name} {fmt}",
+                     cost_model=CostModel.load(), objective=objective)
     expected = run(graph, x).reshape(len(x), -1).astype(np.int8)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in gen.files.items():

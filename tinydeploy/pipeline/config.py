@@ -1,0 +1,114 @@
+"""The `tinydeploy run` configuration (TOML), validated into dataclasses.
+
+    [run]      name, dataset, model, board, samples (on-device test images), seed
+    [train]    checkpoint = "path" to load, or epochs / lr / train_limit to train
+    [export]   calib_images, eval_limit (host int8 accuracy; default the whole test set)
+    [[variant]] one per model to deploy: name, and for pruned ones method, sparsity, scope,
+               granularity, schedule, finetune_epochs; formats = ["dense", "csr", "nm", "auto"]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinydeploy.errors import TinydeployError
+
+FORMATS = ("dense", "csr", "nm", "auto")
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    name: str
+    method: str | None = None  # None: the dense (unpruned) model
+    sparsity: float = 0.0
+    scope: str = "global"
+    granularity: str = "unstructured"
+    layers: tuple[str, ...] | None = None  # layers to prune (default: all prunable layers)
+    schedule: str = "oneshot"
+    finetune_epochs: int = 2
+    formats: tuple[str, ...] = ("dense",)
+
+    @property
+    def pruned(self) -> bool:
+        return self.method is not None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "tinynet-mnist"
+    dataset: str = "mnist"
+    model: str = "tinynet"
+    board: str = "qemu-m4"
+    samples: int = 1000
+    auto_objective: str = "latency"  # how `auto` picks a format per layer: latency | bytes
+    seed: int = 0
+    checkpoint: str | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    calib_images: int = 500
+    eval_limit: int | None = None
+    variants: tuple[VariantConfig, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_RUN_KEYS = {"name", "dataset", "model", "board", "samples", "seed", "auto_objective"}
+_TRAIN_KEYS = {"checkpoint", "epochs", "lr", "batch_size", "train_limit", "val_size"}
+_VARIANT_KEYS = set(VariantConfig.__dataclass_fields__)
+
+
+def _check_keys(section: str, got: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(got) - allowed)
+    if unknown:
+        raise TinydeployError(
+            f"config [{section}]: unknown option(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(sorted(allowed))}"
+        )
+
+
+def load_config(path: str | Path | None = None) -> RunConfig:
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise TinydeployError(f"config file {path} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise TinydeployError(f"config file {path} is not valid TOML: {exc}") from exc
+    _check_keys("top level", raw, {"run", "train", "export", "variant"})
+    run = raw.get("run", {})
+    _check_keys("run", run, _RUN_KEYS)
+    train = dict(raw.get("train", {}))
+    _check_keys("train", train, _TRAIN_KEYS)
+    export = raw.get("export", {})
+    _check_keys("export", export, {"calib_images", "eval_limit"})
+    variants = []
+    for i, v in enumerate(raw.get("variant", [])):
+        _check_keys(f"variant {i}", v, _VARIANT_KEYS)
+        if "name" not in v:
+            raise TinydeployError(f"config [[variant]] {i} needs a name")
+        formats = tuple(v.get("formats", ["dense"]))
+        bad = [f for f in formats if f not in FORMATS]
+        if bad:
+            raise TinydeployError(f"variant {v['name']}: unknown format(s) {bad}; "
+                                  f"choose from {', '.join(FORMATS)}")
+        layers = tuple(v["layers"]) if "layers" in v else None
+        variants.append(VariantConfig(**{**v, "formats": formats, "layers": layers}))
+    if run.get("auto_objective", "latency") not in ("latency", "bytes"):
+        raise TinydeployError("[run] auto_objective must be 'latency' or 'bytes'")
+    if not variants:
+        raise TinydeployError(f"config {path} defines no [[variant]]")
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise TinydeployError(f"variant names must be unique, got {names}")
+    return RunConfig(
+        **run,
+        checkpoint=train.pop("checkpoint", None),
+        train=train,
+        calib_images=export.get("calib_images", 500),
+        eval_limit=export.get("eval_limit"),
+        variants=tuple(variants),
+    )
