@@ -1,6 +1,6 @@
 # tinydeploy set-up and entry points. Both main targets are idempotent and start from a
 # fresh Debian machine: system packages (apt, as root), a private virtualenv, Python deps.
-#   make demo   the main job: end to end on the default QEMU Cortex-M4 target
+#   make demo   the main job: `tinydeploy run`, end to end on the QEMU Cortex-M4 target
 #   make test   the test suite (ruff + pytest)
 
 VENV      ?= .venv
@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test setup system lint clean
 
 demo: setup
-	$(VENV)/bin/tinydeploy train --dataset mnist --out runs/demo --force
+	$(VENV)/bin/tinydeploy run --out runs/main
 
 # CI and `make test` run every test: missing firmware tools are a failure, not a skip.
 test: setup
