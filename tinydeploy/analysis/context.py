@@ -1,0 +1,221 @@
+"""What every analysis shares: the checkpoint and test data loaded once per process, cheap
+evaluation, pruned copies, and running a list of points through the sweep runner.
+
+Trial functions (`module:function` for `tinydeploy.sweep`) receive the checkpoint as a path
+plus its content fingerprint, so a changed checkpoint never reuses stale trial results, and
+re-running an analysis skips every point already stored under `<out>/sweep/trials/`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tinydeploy.checkpoint import checkpoint_paths, load_checkpoint
+from tinydeploy.data import ImageDataset, load_dataset
+from tinydeploy.errors import TinydeployError
+from tinydeploy.models.registry import ModelSpec
+from tinydeploy.prune.criteria import Batch, get_criterion
+from tinydeploy.prune.engine import PruneConfig, prune_model
+from tinydeploy.prune.masks import MaskGuard, prunable_layers
+from tinydeploy.prune.run import base_train_config, score_batch
+from tinydeploy.prune.schedules import finetune_config
+from tinydeploy.train.loaders import to_float
+from tinydeploy.train.run import make_loaders
+from tinydeploy.train.trainer import TrainConfig, seed_everything, train
+
+EVAL_BATCH = 1000
+SCORE_SAMPLES = 256
+
+
+@dataclass
+class Context:
+    """A checkpoint and its test set, ready to evaluate. `model` is never modified."""
+
+    checkpoint: str
+    fingerprint: str
+    model: nn.Module
+    meta: dict[str, Any]
+    dataset_name: str
+    dataset: ImageDataset
+    x: Tensor  # float test images in [0, 1]
+    y: Tensor
+    input_shape: tuple[int, int, int]
+
+    def copy_model(self) -> nn.Module:
+        return copy.deepcopy(self.model)
+
+    def layer_sizes(self) -> dict[str, int]:
+        """Weights per prunable layer (biases are never pruned by unstructured methods)."""
+        return {n: int(m.weight.numel()) for n, m in prunable_layers(self.model).items()}
+
+
+def fingerprint(checkpoint: str | Path) -> str:
+    """sha256 of the checkpoint's weights file, first 12 hex digits."""
+    weights, _ = checkpoint_paths(checkpoint)
+    if not weights.exists():
+        raise TinydeployError(f"checkpoint {checkpoint} not found")
+    digest = hashlib.sha256()
+    with weights.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+@lru_cache(maxsize=4)
+def _dataset(name: str, data_dir: str | None) -> ImageDataset:
+    return load_dataset(name, data_dir)
+
+
+@lru_cache(maxsize=8)
+def _context(checkpoint: str, fp: str, data_dir: str | None, eval_limit: int | None) -> Context:
+    model, meta = load_checkpoint(checkpoint)
+    name = meta.get("dataset")
+    if not name:
+        raise TinydeployError(f"checkpoint {checkpoint} names no dataset")
+    dataset = _dataset(name, data_dir)
+    images = torch.from_numpy(dataset.test_images)
+    labels = torch.from_numpy(dataset.test_labels).long()
+    if eval_limit is not None:
+        images, labels = images[:eval_limit], labels[:eval_limit]
+    spec = ModelSpec.from_dict(meta["model"])
+    return Context(checkpoint, fp, model, meta, name, dataset, to_float(images), labels,
+                   tuple(spec.input_shape))
+
+
+def load_context(checkpoint: str | Path, data_dir: str | Path | None = None,
+                 eval_limit: int | None = None, fp: str | None = None) -> Context:
+    """The (cached) context of a checkpoint; `eval_limit` keeps the first N test images."""
+    if eval_limit is not None and eval_limit < 1:
+        raise TinydeployError(f"--eval-limit must be >= 1, got {eval_limit}")
+    path = str(Path(checkpoint).resolve())
+    fp = fp or fingerprint(path)
+    return _context(path, fp, None if data_dir is None else str(data_dir), eval_limit)
+
+
+def context_params(ctx: Context, data_dir: str | Path | None, eval_limit: int | None) -> dict:
+    """The parameters every trial function needs to find its context."""
+    return {"checkpoint": ctx.checkpoint, "fingerprint": ctx.fingerprint,
+            "data_dir": None if data_dir is None else str(data_dir), "eval_limit": eval_limit}
+
+
+def context_from(params: dict[str, Any]) -> Context:
+    return load_context(params["checkpoint"], params.get("data_dir"), params.get("eval_limit"),
+                        params.get("fingerprint"))
+
+
+@torch.no_grad()
+def correct(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    """Per-image correctness (bool) of the model's top-1 prediction."""
+    model.eval()
+    out = [model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]
+           for i in range(0, len(y), EVAL_BATCH)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)
+
+
+def accuracy(model: nn.Module, ctx: Context) -> float:
+    """Top-1 test accuracy in percent on the context's images."""
+    return 100.0 * float(correct(model, ctx.x, ctx.y).float().mean())
+
+
+def pack_bits(flags: Tensor) -> str:
+    """Bool vector -> hex string (raw per-image results kept in trial JSON)."""
+    return np.packbits(flags.numpy().astype(np.uint8)).tobytes().hex()
+
+
+def unpack_bits(text: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
+
+
+def _score_batch(ctx: Context, method: str, seed: int) -> Batch | None:
+    if not get_criterion(method).needs_data:
+        return None
+    ds = ctx.dataset
+    return score_batch(torch.from_numpy(ds.train_images), torch.from_numpy(ds.train_labels).long(),
+                       SCORE_SAMPLES, seed)
+
+
+def prune_in_place(model: nn.Module, ctx: Context, cfg: PruneConfig) -> nn.Module:
+    prune_model(model, cfg, _score_batch(ctx, cfg.method, cfg.seed), input_shape=ctx.input_shape)
+    return model
+
+
+def pruned_copy(ctx: Context, cfg: PruneConfig) -> nn.Module:
+    """A pruned copy of the checkpoint's model (masks as parametrizations)."""
+    return prune_in_place(ctx.copy_model(), ctx, cfg)
+
+
+def uniform_config(method: str, sparsity: float, scope: str, seed: int = 0) -> PruneConfig:
+    """Whole-model pruning to `sparsity`: scope global (one threshold) or layerwise (the same
+    sparsity in every layer)."""
+    if scope not in ("global", "layerwise"):
+        raise TinydeployError(f"unknown scope {scope!r}; choose global or layerwise")
+    return PruneConfig(method=method, sparsity=sparsity, scope=scope, seed=seed)
+
+
+def finetune_cfg(ctx: Context, epochs: int, lr: float, train_limit: int | None,
+                 seed: int | None = None, patience: int = 3) -> TrainConfig:
+    """The engine's fine-tuning protocol (Adam, constant lr, early stopping on the held-out
+    validation split of the checkpoint's own training recipe)."""
+    base = base_train_config(ctx.meta, ctx.dataset_name)
+    base = replace(base, train_limit=train_limit, seed=base.seed if seed is None else seed)
+    return finetune_config(base, epochs=epochs, lr=lr, patience=patience)
+
+
+def finetune(model: nn.Module, ctx: Context, cfg: TrainConfig, log=None) -> dict[str, Any]:
+    """Plain training of a masked model; the mask guard checks pruned weights stay zero."""
+    if cfg.epochs <= 0:
+        return {"epochs": 0, "mask_checks": 0}
+    seed_everything(cfg.seed)
+    train_loader, val_loader = make_loaders(ctx.dataset, cfg)
+    guard = MaskGuard()
+    res = train(model, train_loader, val_loader, cfg, step_callback=guard, log=log,
+                progress=_QuietProgress())
+    return {"epochs": len(res.history), "best_epoch": res.best_epoch,
+            "best_val_top1": res.best_val_acc, "seconds": res.seconds,
+            "mask_checks": guard.checks}
+
+
+class _QuietProgress:
+    """A progress sink for training inside a trial (the sweep shows its own bar)."""
+
+    def add_task(self, *args, **kwargs) -> int:
+        return 0
+
+    def update(self, *args, **kwargs) -> None:
+        pass
+
+    def remove_task(self, *args, **kwargs) -> None:
+        pass
+
+
+def run_points(
+    fn: str,
+    points: Sequence[dict[str, Any]],
+    sweep_dir: str | Path,
+    *,
+    show_progress: bool = True,
+    description: str = "analysis",
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run one trial per parameter dict through the sweep runner (resumable, fixed params ->
+    fixed trial id) and return the results in the order of `points`."""
+    from tinydeploy.sweep import Trial, run_sweep
+
+    trials = [Trial(fn, p) for p in points]
+    summary = run_sweep(trials, sweep_dir, retries=0, show_progress=show_progress, log=log,
+                        description=description)
+    if summary.failed:
+        record = summary.records[summary.failed[0]]
+        raise TinydeployError(f"{len(summary.failed)} analysis trial(s) failed, first: "
+                              f"{record.get('error')} (see {sweep_dir}/trials)")
+    return [summary.records[t.id]["result"] for t in trials]
