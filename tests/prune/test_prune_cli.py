@@ -1,0 +1,78 @@
+"""`tinydeploy prune` end to end on a tiny slice of MNIST (random-init checkpoint, 1 epoch)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
+from tinydeploy.cli.main import main
+from tinydeploy.models import ModelSpec, build_model
+from tinydeploy.prune.masks import get_masks
+from tinydeploy.train.trainer import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    spec = ModelSpec(input_shape=(1, 28, 28), num_classes=10)
+    path = tmp_path_factory.mktemp("ckpt") / "model"
+    cfg = TrainConfig(epochs=1, val_size=200, batch_size=64)
+    save_checkpoint(build_model(spec), path, {"model": spec.to_dict(), "dataset": "mnist",
+                                              "seed": 0, "train_config": cfg.to_dict()})
+    return path.with_suffix(".safetensors")
+
+
+def _run(checkpoint, data_dir, out, *extra):
+    return main(["prune", "--checkpoint", str(checkpoint), "--finetune-epochs", "1",
+                 "--train-limit", "128", "--test-limit", "100", "--score-samples", "32",
+                 "--data-dir", str(data_dir), "--out", str(out), *extra])
+
+
+def test_prune_cli_writes_checkpoint_and_reports(checkpoint, data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert _run(checkpoint, data_dir, out, "--method", "lamp", "--compression", "10") == 0
+    for name in ("model.safetensors", "model.json", "prune_report.json", "prune_report.md"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "prune_report.json").read_text())
+    assert report["global"]["achieved_sparsity"] == pytest.approx(0.9, abs=1e-3)
+    assert report["config"]["mask_checks"] == 2  # 128 images / batch 64, every step checked
+    model, meta = load_checkpoint(out)
+    assert set(get_masks(model)) == {"conv1", "conv2", "fc1", "fc2"}
+    assert meta["restore_hooks"] == ["tinydeploy.prune.masks"]
+    # an existing run is not overwritten without --force
+    assert _run(checkpoint, data_dir, out, "--method", "lamp") == 2
+    assert _run(checkpoint, data_dir, out, "--method", "lamp", "--force") == 0
+
+
+def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
+    out = tmp_path / "small"
+    code = _run(checkpoint, data_dir, out, "--method", "l1", "--granularity", "channel",
+                "--scope", "layerwise", "--sparsity", "0.5", "--physically-remove")
+    assert code == 0
+    model, _ = load_checkpoint(out)
+    assert model.conv1.out_channels == 4 and model.fc1.in_features == 8 * 7 * 7
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sparsity", "1.5"], "sparsity must be in [0, 1)"),
+    (["--method", "nope"], "unknown pruning method 'nope'"),
+    (["--granularity", "nm:3:2"], "N:M"),
+    (["--schedule", "weekly"], "unknown schedule"),
+    (["--compression", "4", "--sparsity", "0.5"], "not both"),
+    (["--layer-sparsity", "fc1=high"], "bad --layer-sparsity"),
+    (["--method", "snip", "--physically-remove"], "needs --granularity channel"),
+])
+def test_prune_cli_bad_inputs_fail_with_one_line(checkpoint, data_dir, tmp_path, capsys, args,
+                                                 message):
+    assert _run(checkpoint, data_dir, tmp_path / "bad", *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_prune_cli_missing_checkpoint(data_dir, tmp_path, capsys):
+    assert _run(tmp_path / "missing.safetensors", data_dir, tmp_path / "o") == 2
+    assert "not found" in capsys.readouterr().err

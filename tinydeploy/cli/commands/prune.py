@@ -1,0 +1,153 @@
+"""`tinydeploy prune`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tinydeploy.cli.options import DataDir, Force, out_option
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prune")(prune_cmd)
+
+
+def _parse_layer_sparsity(text: str) -> dict[str, float]:
+    """'conv1=0.5,fc1=0.9' or a JSON file path holding {"layer": sparsity}."""
+    import json
+
+    from tinydeploy.errors import TinydeployError
+
+    path = Path(text)
+    if text.endswith(".json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise TinydeployError(f"cannot read layer sparsities from {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise TinydeployError(f"{path} must hold a JSON object layer -> sparsity")
+        return {str(k): float(v) for k, v in data.items()}
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise TinydeployError(f"bad --layer-sparsity item {item!r}; use layer=0.9,...")
+    return out
+
+
+def prune_cmd(
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c",
+                                    help="Trained checkpoint (.safetensors, .json or run dir)."),
+    method: str = typer.Option("magnitude", "--method", "-m",
+                               help="Criterion: random, magnitude, gradient, activation, lap, "
+                               "lamp, snip, grasp, synflow, obd; channel only: l1, l2, apoz, "
+                               "thinet; smart = sensitivity-aware per-layer allocation "
+                               "(tinydeploy analyze smart)."),
+    scope: str = typer.Option("global", "--scope", help="global, layerwise or explicit."),
+    sparsity: float | None = typer.Option(None, "--sparsity",
+                                          help="Fraction removed, in [0, 1) (default 0.9)."),
+    compression: float | None = typer.Option(None, "--compression",
+                                             help="Compression ratio n / n_nonzero (>= 1); "
+                                             "instead of --sparsity."),
+    layer_sparsity: str | None = typer.Option(
+        None, "--layer-sparsity",
+        help="Explicit per-layer sparsities: 'conv1=0.5,fc1=0.95' or a .json file "
+        "(implies --scope explicit)."),
+    granularity: str = typer.Option("unstructured", "--granularity", "-g",
+                                    help="unstructured, nm:N:M (e.g. nm:2:4) or channel."),
+    physically_remove: bool = typer.Option(
+        False, "--physically-remove",
+        help="With channel granularity: write a smaller dense model."),
+    schedule: str = typer.Option("oneshot", "--schedule",
+                                 help="oneshot, iterative:K, gradual or lottery:K."),
+    at: str = typer.Option("trained", "--at",
+                           help="trained: prune the trained weights; init: prune the "
+                           "re-created initial weights (foresight) then train."),
+    rounds: int | None = typer.Option(None, "--rounds",
+                                      help="Scoring rounds (default: criterion's; synflow "
+                                      "100)."),
+    prevent_collapse: int = typer.Option(0, "--prevent-collapse",
+                                         help="Keep >= K weights per output row (channels "
+                                         "per layer)."),
+    finetune_epochs: int = typer.Option(10, "--finetune-epochs",
+                                        help="Fine-tune epochs per round (0: none)."),
+    finetune_lr: float = typer.Option(1e-4, "--finetune-lr", help="Fine-tune Adam lr."),
+    train_epochs: int | None = typer.Option(None, "--train-epochs",
+                                            help="With --at init: training epochs."),
+    rewind_epoch: int = typer.Option(0, "--rewind-epoch",
+                                     help="Lottery: rewind to init (0) or this early epoch."),
+    train_limit: int | None = typer.Option(None, "--train-limit",
+                                           help="Fine-tune on the first N training images."),
+    test_limit: int | None = typer.Option(None, "--test-limit",
+                                          help="Evaluate on the first N test images."),
+    score_samples: int = typer.Option(256, "--score-samples",
+                                      help="Training images used by data-driven criteria."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed (default: the checkpoint's)."),
+    data_dir: Path | None = DataDir,
+    out: Path = out_option("runs/prune"),
+    force: bool = Force,
+) -> None:
+    """Prune a checkpoint; writes model.safetensors/.json, prune_report.json and .md."""
+    from tinydeploy.errors import TinydeployError
+    from tinydeploy.prune.engine import Granularity, PruneConfig, compression_to_sparsity
+    from tinydeploy.prune.schedules import Schedule
+
+    if sparsity is not None and compression is not None:
+        raise TinydeployError("give --sparsity or --compression, not both")
+    if compression is not None:
+        sparsity = compression_to_sparsity(compression)
+    if method == "smart":  # sensitivity-aware allocation lives in tinydeploy.analysis
+        from tinydeploy.analysis.smart import smart_prune
+        from tinydeploy.checkpoint import checkpoint_paths
+
+        if not checkpoint_paths(checkpoint)[0].is_file():
+            raise TinydeployError(f"checkpoint {checkpoint} not found")
+        outcome = smart_prune(
+            checkpoint=checkpoint, sparsity=0.9 if sparsity is None else sparsity, out=out,
+            force=force, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
+            train_limit=train_limit, eval_limit=test_limit, data_dir=data_dir,
+            seed=0 if seed is None else seed, log=typer.echo)
+        typer.echo(f"{outcome.line()}; wrote {out}")
+        return
+    layers = _parse_layer_sparsity(layer_sparsity) if layer_sparsity else {}
+    if layers:
+        scope = "explicit"
+    gran = Granularity.parse(granularity)
+    if physically_remove and gran.kind != "channel":
+        raise TinydeployError("--physically-remove needs --granularity channel")
+    for name, value in (("--finetune-epochs", finetune_epochs), ("--rewind-epoch", rewind_epoch),
+                        ("--score-samples", score_samples - 1)):
+        if value < 0:
+            raise TinydeployError(f"{name} must be positive")
+    cfg = PruneConfig(method=method, sparsity=0.9 if sparsity is None else sparsity,
+                      scope=scope, layer_sparsity=layers, granularity=str(gran), rounds=rounds,
+                      prevent_collapse=prevent_collapse)
+    from tinydeploy.prune.criteria import get_criterion
+
+    get_criterion(method)  # fail on an unknown method before any data is loaded
+    sched = Schedule.parse(schedule)
+    if not checkpoint.exists():
+        raise TinydeployError(f"checkpoint {checkpoint} not found")
+    from tinydeploy.prune.run import prune_checkpoint
+
+    outcome = prune_checkpoint(
+        out=out, force=force, checkpoint=checkpoint, cfg=cfg, schedule=sched,
+        finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, when=at,
+        train_epochs=train_epochs, rewind_epoch=rewind_epoch,
+        physically_remove=physically_remove, data_dir=data_dir, train_limit=train_limit,
+        test_limit=test_limit, score_samples=score_samples, seed=seed,
+        log=typer.echo,
+    )
+    g = outcome.report["global"]
+    acc = outcome.report["accuracy"]
+    typer.echo(
+        f"sparsity requested {g['requested_sparsity']} ({g['requested_unit']}), achieved "
+        f"{g['achieved_sparsity']:.4f} "
+        f"({g['nonzeros']}/{g['weights']} weights non-zero); test top-1 "
+        f"{acc['dense_top1']:.2f}% -> {acc['pruned_top1']:.2f}%; wrote {out}"
+    )

@@ -1,0 +1,205 @@
+"""`tinydeploy prune` as library functions.
+
+`prune_experiment` runs one pruning experiment in memory (load, prune, fine-tune, evaluate,
+report); `prune_checkpoint` also writes the run directory: the pruned checkpoint
+(`model.safetensors` + `model.json`), `prune_report.json` and `prune_report.md`, each
+written atomically, nothing overwritten without `force`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
+from tinydeploy.data import ImageDataset, load_dataset
+from tinydeploy.errors import TinydeployError
+from tinydeploy.models.registry import ModelSpec, build_model
+from tinydeploy.prune import masks as masks_mod
+from tinydeploy.prune import structured
+from tinydeploy.prune.criteria import Batch
+from tinydeploy.prune.engine import PruneConfig
+from tinydeploy.prune.report import log_warnings, report_markdown, sparsity_report
+from tinydeploy.prune.schedules import PruneData, Schedule, finetune_config, run_schedule
+from tinydeploy.rundir import ensure_writable, write_json_atomic, write_text_atomic
+from tinydeploy.train.evaluate import evaluate
+from tinydeploy.train.loaders import eval_loader, to_float
+from tinydeploy.train.recipes import recipe_for
+from tinydeploy.train.run import make_loaders
+from tinydeploy.train.trainer import TrainConfig, seed_everything, train
+
+OUTPUT_FILES = ["model.safetensors", "model.json", "prune_report.json", "prune_report.md"]
+WHEN = ("trained", "init")
+
+
+@dataclass
+class PruneOutcome:
+    model: nn.Module
+    meta: dict[str, Any]
+    report: dict[str, Any]
+    markdown: str
+
+
+@lru_cache(maxsize=4)
+def _dataset(name: str, data_dir: str | None) -> ImageDataset:
+    return load_dataset(name, data_dir)
+
+
+def score_batch(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int) -> Batch:
+    """A seeded random batch of `n` training images for data-driven criteria."""
+    idx = np.sort(np.random.default_rng(seed).permutation(len(labels))[:n])
+    idx_t = torch.from_numpy(idx)
+    return Batch(to_float(images[idx_t]), labels[idx_t])
+
+
+def base_train_config(meta: dict[str, Any], dataset: str) -> TrainConfig:
+    tc = meta.get("train_config")
+    if tc:
+        fields = TrainConfig.__dataclass_fields__
+        return TrainConfig(**{k: v for k, v in tc.items() if k in fields})
+    return recipe_for(dataset)
+
+
+def prune_experiment(
+    *,
+    checkpoint: str | Path | None = None,
+    model: nn.Module | None = None,
+    meta: dict[str, Any] | None = None,
+    cfg: PruneConfig,
+    schedule: Schedule | None = None,
+    finetune_epochs: int = 10,
+    finetune_lr: float = 1e-4,
+    when: str = "trained",
+    train_epochs: int | None = None,
+    rewind_epoch: int = 0,
+    physically_remove: bool = False,
+    data_dir: str | Path | None = None,
+    dataset_name: str | None = None,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    score_samples: int = 256,
+    seed: int | None = None,
+    log: Callable[[str], None] | None = None,
+    progress=None,
+) -> PruneOutcome:
+    """Prune a checkpoint (or a given model + meta) and return the model, metadata and report.
+
+    when="init" re-creates the checkpoint's initial weights (same seed), prunes them
+    (foresight pruning) and trains the masked model with the checkpoint's training recipe
+    (`train_epochs` epochs, default the recipe's); when="trained" prunes the trained weights
+    and fine-tunes (`finetune_epochs`, Adam lr 1e-4, early stopping on validation).
+    """
+    schedule = schedule or Schedule()
+    if when not in WHEN:
+        raise TinydeployError(f"unknown --at {when!r}; choose trained or init")
+    if checkpoint is not None:
+        model, meta = load_checkpoint(checkpoint)
+    if model is None or meta is None:
+        raise TinydeployError("give a checkpoint (or a model and its metadata)")
+    if masks_mod.is_pruned(model) and when == "init":
+        raise TinydeployError("--at init needs an unpruned checkpoint")
+    spec = ModelSpec.from_dict(meta["model"])
+    dataset_name = dataset_name or meta.get("dataset")
+    if not dataset_name:
+        raise TinydeployError("the checkpoint names no dataset; pass one")
+    dataset = _dataset(dataset_name, None if data_dir is None else str(data_dir))
+    base = base_train_config(meta, dataset_name)
+    seed = base.seed if seed is None else seed
+    base = replace(base, seed=seed, train_limit=train_limit)
+    tests = eval_loader(dataset, limit=test_limit)
+    dense = evaluate(model, tests, dataset.num_classes)
+    if when == "init":
+        seed_everything(seed)
+        model = build_model(spec)
+    seed_everything(seed)
+    cfg = replace(cfg, seed=seed)
+    ft = finetune_config(base, epochs=finetune_epochs, lr=finetune_lr)
+    if when == "init":  # train from scratch with the model's own recipe
+        ft = replace(base, epochs=train_epochs or base.epochs)
+    elif schedule.kind == "lottery":  # rewound weights are retrained with the recipe
+        ft = replace(base, epochs=finetune_epochs)
+    train_loader, val_loader = make_loaders(dataset, ft)
+    data = PruneData(train_loader, val_loader,
+                     score_batch(train_loader.images, train_loader.labels, score_samples, seed),
+                     spec.input_shape)
+    rewind = None
+    if schedule.kind == "lottery":
+        rewind = _rewind_state(spec, base, seed, rewind_epoch, data, log, progress)
+    start = time.perf_counter()
+    sched = run_schedule(model, cfg, schedule, data, ft, rewind_state=rewind, log=log,
+                         progress=progress)
+    seconds = time.perf_counter() - start
+    unit = "channels" if cfg.gran.kind == "channel" else "weights"
+    report = sparsity_report(model, spec.input_shape, sched.requested,
+                             requested_global=cfg.sparsity if cfg.scope == "global"
+                             and cfg.gran.kind != "nm" else None,
+                             requested_unit=unit,
+                             collapse_min=max(cfg.prevent_collapse, 1))
+    removed = None
+    if physically_remove:
+        model, removed = structured.physically_remove(model)
+    result = evaluate(model, tests, dataset.num_classes)
+    log_warnings(report, log)
+    hooks = [structured.RESTORE_HOOK] if physically_remove else [masks_mod.RESTORE_HOOK]
+    meta_out = {
+        "kind": "pruned",
+        "model": spec.to_dict(),
+        "dataset": dataset_name,
+        "seed": seed,
+        "train_config": base.to_dict(),
+        "parent": {"checkpoint": str(checkpoint) if checkpoint else None,
+                   "test_top1": dense.top1, "test_top5": dense.top5},
+        "prune": {"config": cfg.to_dict(), "schedule": str(schedule), "when": when,
+                  "finetune": ft.to_dict(), "rewind_epoch": rewind_epoch,
+                  "physically_removed": removed, "rounds": sched.rounds,
+                  "mask_checks": sched.mask_checks, "seconds": seconds},
+        "test_top1": result.top1,
+        "test_top5": result.top5,
+        "test_samples": result.num_samples,
+        "restore_hooks": hooks,
+    }
+    report = {**report, "accuracy": {"dense_top1": dense.top1, "dense_top5": dense.top5,
+                                     "pruned_top1": result.top1, "pruned_top5": result.top5,
+                                     "test_samples": result.num_samples,
+                                     "selected_on": "validation split (never test)"},
+              "config": meta_out["prune"]}
+    title = f"Pruning report: {cfg.method} {cfg.scope} {cfg.granularity} {schedule}"
+    md = report_markdown(report, title, {
+        "test top-1 dense -> pruned": f"{dense.top1:.2f}% -> {result.top1:.2f}%",
+        "test top-5 dense -> pruned": f"{dense.top5:.2f}% -> {result.top5:.2f}%",
+        "pruned when": when,
+        "fine-tune rounds": len(sched.rounds),
+        "optimizer steps checked by the mask guard": sched.mask_checks,
+    })
+    return PruneOutcome(model, meta_out, report, md)
+
+
+def _rewind_state(spec, base: TrainConfig, seed: int, rewind_epoch: int, data: PruneData,
+                  log, progress) -> dict[str, torch.Tensor]:
+    """The unpruned state to rewind to: the init (same seed as the original training) or
+    the init trained for `rewind_epoch` epochs of the training recipe."""
+    seed_everything(seed)
+    model = build_model(spec)
+    if rewind_epoch > 0:
+        train(model, data.train_loader, data.val_loader, replace(base, epochs=rewind_epoch),
+              progress=progress, log=log)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def prune_checkpoint(*, out: Path, force: bool = False, **kwargs) -> PruneOutcome:
+    """`prune_experiment` + write the run directory (all files atomic)."""
+    out = Path(out)
+    ensure_writable(out, OUTPUT_FILES, force=force)
+    outcome = prune_experiment(**kwargs)
+    save_checkpoint(outcome.model, out / "model", outcome.meta, force=True)
+    write_json_atomic(out / "prune_report.json", outcome.report)
+    write_text_atomic(out / "prune_report.md", outcome.markdown)
+    return outcome

@@ -1,0 +1,178 @@
+"""The sweep loop: resume, bounded retries, atomic per-trial results, a progress bar."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tinydeploy.errors import TinydeployError
+from tinydeploy.rundir import write_json_atomic
+from tinydeploy.sweep.executor import Executor, LocalExecutor
+from tinydeploy.sweep.spec import Trial
+
+TRIALS_DIR = "trials"
+
+
+@dataclass
+class SweepSummary:
+    total: int
+    skipped: int = 0  # already done before this run
+    succeeded: int = 0  # done in this run
+    failed: list[str] = field(default_factory=list)  # ids that exhausted their retries
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> record
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def line(self) -> str:
+        return (f"{self.total} trials: {self.skipped} already done, {self.succeeded} run, "
+                f"{len(self.failed)} failed")
+
+
+def trial_path(sweep_dir: Path, trial: Trial) -> Path:
+    return Path(sweep_dir) / TRIALS_DIR / f"{trial.id}.json"
+
+
+def load_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def load_results(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """Every trial record in the sweep directory (any status)."""
+    folder = Path(sweep_dir) / TRIALS_DIR
+    records = (load_record(p) for p in sorted(folder.glob("*.json")))
+    return [r for r in records if r is not None]
+
+
+def _make_progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+
+
+def run_sweep(
+    trials: Iterable[Trial],
+    sweep_dir: str | Path,
+    *,
+    executor: Executor | None = None,
+    retries: int = 1,
+    retry_failed: bool = True,
+    show_progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    description: str = "sweep",
+) -> SweepSummary:
+    """Run every trial not already done; a trial is attempted at most 1 + `retries` times.
+
+    Completed results are never recomputed. With `retry_failed` (default) trials recorded as
+    failed by an earlier run are attempted again; otherwise they are skipped too.
+    """
+    if retries < 0:
+        raise TinydeployError("retries must be >= 0")
+    sweep_dir = Path(sweep_dir)
+    unique: dict[str, Trial] = {}
+    for t in trials:
+        unique.setdefault(t.id, t)
+    summary = SweepSummary(total=len(unique))
+    pending: list[Trial] = []
+    for tid, trial in unique.items():
+        record = load_record(trial_path(sweep_dir, trial))
+        if record is not None and (record.get("status") == "ok" or not retry_failed):
+            summary.skipped += 1
+            summary.records[tid] = record
+            if record.get("status") != "ok":
+                summary.failed.append(tid)
+        else:
+            pending.append(trial)
+    manifest = load_record(sweep_dir / "sweep.json") or {}
+    known = {**manifest.get("trials", {}), **{tid: t.to_dict() for tid, t in unique.items()}}
+    write_json_atomic(sweep_dir / "sweep.json", {
+        "trials": known,  # every trial ever run in this directory
+        "spec_hash_of": "sha256(canonical JSON of {fn, params})[:12]",
+    })
+    own_executor = executor is None
+    executor = executor or LocalExecutor()
+    attempts = dict.fromkeys((t.id for t in pending), 0)
+    progress = _make_progress() if show_progress else None
+    task = None
+    running: dict[cf.Future, Trial] = {}
+    queue = list(pending)
+    n_failed = 0
+
+    def update() -> None:
+        if progress is not None and task is not None:
+            progress.update(task, completed=summary.skipped + summary.succeeded + n_failed,
+                            status=f"done {summary.skipped + summary.succeeded} "
+                                   f"running {len(running)} failed {n_failed}")
+
+    def start(trial: Trial) -> None:
+        attempts[trial.id] += 1
+        running[executor.submit(trial)] = trial
+        update()
+
+    try:
+        if progress is not None:
+            progress.start()
+            task = progress.add_task(description, total=summary.total, status="")
+        update()
+        while queue or running:
+            while queue and len(running) < executor.max_parallel:
+                start(queue.pop(0))
+            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                trial = running.pop(future)
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker itself died (e.g. killed process)
+                    record = {"id": trial.id, "spec": trial.to_dict(), "status": "failed",
+                              "error": f"executor: {type(exc).__name__}: {exc}",
+                              "traceback": None}
+                record["attempts"] = attempts[trial.id]
+                if record["status"] != "ok" and attempts[trial.id] <= retries:
+                    if log:
+                        log(f"trial {trial.id} failed ({record['error']}); retrying")
+                    start(trial)
+                    continue
+                write_json_atomic(trial_path(sweep_dir, trial), record)
+                summary.records[trial.id] = record
+                if record["status"] == "ok":
+                    summary.succeeded += 1
+                else:
+                    n_failed += 1
+                    summary.failed.append(trial.id)
+                    if log:
+                        log(f"trial {trial.id} failed after {attempts[trial.id]} attempts: "
+                            f"{record['error']}")
+                update()
+    finally:
+        if progress is not None:
+            progress.stop()
+        if own_executor:
+            executor.shutdown()
+    return summary
