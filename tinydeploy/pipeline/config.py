@@ -30,6 +30,7 @@ class VariantConfig:
     layers: tuple[str, ...] | None = None  # layers to prune (default: all prunable layers)
     schedule: str = "oneshot"
     finetune_epochs: int = 2
+    finetune_lr: float = 1e-4
     formats: tuple[str, ...] = ("dense",)
 
     @property

@@ -92,18 +92,20 @@ def _prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageR
     prune_cfg = PruneConfig(method=v.method, sparsity=v.sparsity, scope=v.scope,
                             granularity=v.granularity, layers=v.layers, seed=ctx.cfg.seed)
     params = {"prune": prune_cfg.to_dict(), "schedule": v.schedule,
-              "finetune_epochs": v.finetune_epochs}
+              "finetune_epochs": v.finetune_epochs, "finetune_lr": v.finetune_lr}
 
     def build(tmp: Path) -> dict[str, Any]:
         outcome = prune_checkpoint(
             out=tmp, force=True, checkpoint=base.path / base.outputs["checkpoint"],
             cfg=prune_cfg, schedule=Schedule.parse(v.schedule),
-            finetune_epochs=v.finetune_epochs, data_dir=ctx.data_dir, log=ctx.log_line,
+            finetune_epochs=v.finetune_epochs, finetune_lr=v.finetune_lr,
+            data_dir=ctx.data_dir, log=ctx.log_line,
         )
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved}
 
-    label = f"prune {v.name}: {v.method} {v.scope} {v.granularity} {100 * v.sparsity:.0f}%"
+    amount = "" if v.granularity.startswith("nm") else f" {100 * v.sparsity:.0f}%"
+    label = f"prune {v.name}: {v.method} {v.scope} {v.granularity}{amount}"
     return ctx.stage("prune", label, params, [base], build)
 
 
