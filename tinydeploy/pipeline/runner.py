@@ -191,6 +191,8 @@ def _variant_entry(v: VariantConfig, fmt: str, model: StageResult, exported: Sta
         _prod(r["weight_shape"]) for r in gen["layers"])
     return Variant(
         id=f"{v.name}/{fmt}", method=v.method or "none", sparsity=round(sparsity, 4), format=fmt,
+        group=(v.method or "none")
+        + ("" if v.granularity == "unstructured" else f" {v.granularity}"),
         accuracy_float=exported.outputs["float_top1"],
         accuracy_int8_host=exported.outputs["int8_tflm_top1"],
         accuracy_device=measured["accuracy"]["top1"],

@@ -29,12 +29,13 @@ def _series(report: Report, attr: str) -> dict[str, list[tuple[float, float]]]:
     for v in report.variants:
         value = getattr(v, attr)
         if value is not None and v is not base:
-            series[f"{v.method}/{v.format}"].append((100 * v.sparsity, value))
+            series[f"{v.group or v.method}/{v.format}"].append((100 * v.sparsity, value))
     base_value = getattr(base, attr)
     if base_value is not None:
         for pts in series.values():
             pts.append((100 * base.sparsity, base_value))
-        series.setdefault(f"{base.method}/{base.format}", [(100 * base.sparsity, base_value)])
+        series.setdefault(f"{base.group or base.method}/{base.format}",
+                          [(100 * base.sparsity, base_value)])
     return {k: sorted(pts) for k, pts in sorted(series.items())}
 
 

@@ -52,6 +52,7 @@ class Variant:
     latency_per_inference: float | None = None
     latency_unit: str = "instructions"  # "instructions" (QEMU) or "cycles" (DWT on boards)
     layers: list[LayerRow] = field(default_factory=list)
+    group: str | None = None  # plots join variants of one group across sparsities (default: method)
 
     @property
     def compression_ratio(self) -> float | None:
