@@ -1,4 +1,4 @@
-"""Analysis tests: one thread, the repository's trained MNIST checkpoint, tiny test slices."""
+"""Analysis tests: one thread, a small TinyNet trained here on an MNIST slice, tiny test slices."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
-CHECKPOINT = Path(__file__).resolve().parents[2] / "runs" / "bench-train" / "mnist"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -19,10 +17,16 @@ def _one_thread():
 
 
 @pytest.fixture(scope="session")
-def checkpoint(data_dir) -> Path:
-    if not (CHECKPOINT / "model.safetensors").exists():
-        pytest.skip(f"trained checkpoint {CHECKPOINT} not found (tinydeploy train)")
-    return CHECKPOINT
+def checkpoint(data_dir, tmp_path_factory, _one_thread) -> Path:
+    """A real (briefly) trained TinyNet: 4 epochs on 15k images reach ~97% on MNIST."""
+    from tinydeploy.train.recipes import recipe_for
+    from tinydeploy.train.run import train_model
+
+    out = tmp_path_factory.mktemp("analysis-ckpt")
+    cfg = recipe_for("mnist", epochs=4, train_limit=15000, val_size=1000, seed=0)
+    train_model(dataset_name="mnist", data_dir=data_dir, cfg=cfg, out=out, test_limit=1000,
+                log=lambda _: None)
+    return out
 
 
 @pytest.fixture(scope="session")
