@@ -76,6 +76,8 @@ def _train_stage(ctx: RunContext) -> StageResult:
     def build(tmp: Path) -> dict[str, Any]:
         outcome = train_model(dataset_name=cfg.dataset, data_dir=ctx.data_dir, cfg=train_cfg,
                               out=tmp, model_name=cfg.model, force=True, log=ctx.log_line)
+        ctx.log_line(f"trained {cfg.model}: test accuracy {outcome.test.top1:.2f}% "
+                     f"(top-5 {outcome.test.top5:.2f}%)")
         return {"checkpoint": "model.safetensors", "test_top1": outcome.test.top1}
 
     return ctx.stage("train", f"train {cfg.model} on {cfg.dataset} ({train_cfg.epochs} epochs)",
