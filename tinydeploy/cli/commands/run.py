@@ -27,8 +27,12 @@ def run_cmd(
                                help="Ignore cached stages (delete the run's stage cache)."),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Train -> prune -> fine-tune -> export (ONNX, int8 TFLite, C) -> firmware on the target
-    -> report. Re-running skips every stage whose inputs did not change."""
+    """End to end: train, prune, fine-tune, export, build firmware, run on the target, report.
+
+    Stages: train (or load) -> prune -> fine-tune -> ONNX -> int8 TFLite -> C -> firmware on
+    the board (QEMU Cortex-M4 by default) -> report. Re-running skips every stage whose
+    inputs did not change; an interrupted run resumes.
+    """
     import dataclasses
     import shutil
 
