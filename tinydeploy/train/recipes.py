@@ -9,7 +9,7 @@ from tinydeploy.train.trainer import TrainConfig
 RECIPES: dict[str, TrainConfig] = {
     "mnist": TrainConfig(epochs=30, lr=3e-3, weight_decay=5e-4, shift=2, rotate=10.0, scale=0.1,
                          label_smoothing=0.1),
-    "fashion-mnist": TrainConfig(epochs=40, lr=3e-3, shift=1, hflip=True, label_smoothing=0.1),
+    "fashion-mnist": TrainConfig(epochs=60, lr=3e-3, shift=1, hflip=True, label_smoothing=0.1),
 }
 DEFAULT = TrainConfig()
 
