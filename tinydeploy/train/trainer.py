@@ -3,6 +3,7 @@ fine-tuning a pruned model is plain training (a `step_callback` can verify invar
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -141,7 +142,7 @@ def train(
     own_progress = progress is None
     progress = progress or make_progress()
     start = time.perf_counter()
-    with progress if own_progress else _nullcontext():
+    with progress if own_progress else contextlib.nullcontext():
         task = progress.add_task("train", total=steps, status="")
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
@@ -183,18 +184,11 @@ def train(
                     if log:
                         log(f"early stop after epoch {epoch} (no val gain for {stale} epochs)")
                     break
-        progress.remove_task(task) if not own_progress else None
+        if not own_progress:
+            progress.remove_task(task)
     if best_state is not None:
         model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - start
-    total_images = sum(1 for _ in result.history) * train_loader.num_samples
+    total_images = len(result.history) * train_loader.num_samples
     result.images_per_second = total_images / max(result.seconds, 1e-9)
     return result
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
