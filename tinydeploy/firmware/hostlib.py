@@ -31,7 +31,13 @@ BASE_CFLAGS = (
     "-DTD_VALIDATE_INDICES",  # O(nnz) descriptor index checks, off by default on targets
 )  # fmt: skip
 SANITIZE_CFLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
-DEFAULT_CACHE = Path.home() / ".cache" / "tinydeploy" / "hostlib"
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/tinydeploy/hostlib (tests point XDG_CACHE_HOME at a private folder)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tinydeploy" / "hostlib"
+
 
 TD_OK, TD_ERR_ARG, TD_ERR_UNSUPPORTED = 0, -1, -2
 
@@ -56,7 +62,7 @@ def build_hostlib(
     for src in srcs:
         digest.update(str(src.relative_to(TDNN_DIR)).encode())
         digest.update(src.read_bytes())
-    out_dir = Path(cache_dir or DEFAULT_CACHE) / digest.hexdigest()[:16]
+    out_dir = Path(cache_dir or default_cache_dir()) / digest.hexdigest()[:16]
     lib = out_dir / "libtdnn.so"
     if lib.exists():
         return lib
