@@ -8,6 +8,7 @@ and an existing result is only replaced when the caller says so (`--force`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -89,6 +90,15 @@ def ensure_writable(path: Path, names: list[str], *, force: bool) -> None:
             f"{path} already holds {', '.join(existing)}; pass --force to overwrite, "
             "or choose another --out"
         )
+
+
+def file_hash(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def git_revision() -> str | None:

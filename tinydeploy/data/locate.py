@@ -9,7 +9,6 @@ downloaded into the cache (checksums verified); offline, the error says where to
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from tinydeploy.errors import DataError
-from tinydeploy.rundir import atomic_path
+from tinydeploy.rundir import atomic_path, file_hash
 
 ENV_VAR = "TINYDEPLOY_DATA"
 
@@ -56,20 +55,9 @@ def find_files(
     return None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The checksum the public mirrors publish for their files."""
+    return file_hash(path, "md5")
 
 
 def download(

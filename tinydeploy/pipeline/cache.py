@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinydeploy.rundir import atomic_directory, write_json_atomic
+from tinydeploy.rundir import atomic_directory, file_hash, write_json_atomic
 
 RESULT_FILE = "stage.json"
 # Bump when a stage's outputs change meaning, so old caches are not reused by mistake.
@@ -33,11 +33,8 @@ def stage_key(name: str, params: dict[str, Any], inputs: list[str]) -> str:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    """Short content hash of an input file (e.g. a checkpoint given to load)."""
+    return file_hash(path)[:16]
 
 
 @dataclass(frozen=True)

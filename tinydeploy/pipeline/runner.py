@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -170,27 +171,20 @@ def _layer_rows(generator: dict[str, Any], bench: dict[str, Any]) -> list[LayerR
         executed = measured.get(layer["layer"])
         rows.append(LayerRow(
             name=layer["layer"], op=layer["op"], shape="x".join(map(str, shape)),
-            params=int(_prod(shape)), nnz=layer["nnz"], format=layer["chosen"],
+            params=math.prod(shape), nnz=layer["nnz"], format=layer["chosen"],
             bytes=layer["weight_bytes"], macs=layer["macs"], effective_macs=layer["nnz_macs"],
             latency=None if executed is None else executed[f"{bench['measured']['unit']}_mean"],
         ))
     return rows
 
 
-def _prod(shape: list[int]) -> int:
-    out = 1
-    for s in shape:
-        out *= s
-    return out
-
-
-def _variant_entry(v: VariantConfig, fmt: str, model: StageResult, exported: StageResult,
+def _variant_entry(v: VariantConfig, fmt: str, exported: StageResult,
                    fw: StageResult) -> Variant:
     bench, gen = fw.outputs["bench"], fw.outputs["generator"]
     measured = bench["measured"]
     unit = measured["unit"]
     sparsity = 1 - sum(r["nnz"] for r in gen["layers"]) / sum(
-        _prod(r["weight_shape"]) for r in gen["layers"])
+        math.prod(r["weight_shape"]) for r in gen["layers"])
     return Variant(
         id=f"{v.name}/{fmt}", method=v.method or "none", sparsity=round(sparsity, 4), format=fmt,
         group=(v.method or "none")
@@ -227,7 +221,7 @@ def run_pipeline(cfg: RunConfig, run_dir: Path, *, data_dir: Path | None = None,
             exported = _export_stage(ctx, model, v)
             for fmt in v.formats:
                 fw = _firmware_stage(ctx, exported, v, fmt)
-                variants.append(_variant_entry(v, fmt, model, exported, fw))
+                variants.append(_variant_entry(v, fmt, exported, fw))
         baseline = next((x.id for x in variants if x.method == "none" and x.format == "dense"),
                         variants[0].id)
         report = Report(
