@@ -159,12 +159,16 @@ class Transpose:
 
 @dataclass
 class Softmax:
-    """SOFTMAX over the last axis (parsed; the executor and C generator do not run it yet)."""
+    """SOFTMAX over the last axis, int8 -> int8 (output scale 1/256, zero point -128), with
+    TFLM's precomputed beta * input_scale multiplier and the smallest difference that counts."""
 
     name: str
     input: str
     output: str
     beta: float
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
     kind: str = field(default="SOFTMAX", init=False)
 
 

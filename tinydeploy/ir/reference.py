@@ -12,6 +12,7 @@ import numpy as np
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.graph import Graph
 from tinydeploy.quant.fixedpoint import multiply_by_quantized_multiplier, requantize_to_int8
+from tinydeploy.quant.softmax import SoftmaxParams, softmax_int8
 
 
 def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:
@@ -123,6 +124,9 @@ def _run_batch(graph: Graph, x: np.ndarray) -> np.ndarray:
             if op.perm[0] != 0:
                 raise ExportError(f"{op.name}: transposing the batch dimension is unsupported")
             y = np.ascontiguousarray(a.transpose(op.perm))
+        elif op.kind == "SOFTMAX":
+            y = softmax_int8(a, SoftmaxParams(op.input_multiplier, op.input_left_shift,
+                                              op.diff_min))
         else:
             raise ExportError(f"{op.name}: the reference executor does not implement {op.kind}")
         values[op.output] = y

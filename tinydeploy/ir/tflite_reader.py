@@ -25,6 +25,7 @@ from tinydeploy.ir.graph import (
     Transpose,
 )
 from tinydeploy.quant.fixedpoint import quantize_multiplier
+from tinydeploy.quant.softmax import OUTPUT_SCALE, OUTPUT_ZERO_POINT, softmax_params
 
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "ADD",
@@ -311,7 +312,17 @@ def _build_op(r: _Reader, fb_op, kind: str, name: str, ins: list[int], out: int,
         return Transpose(name=name, input=x, output=y, perm=perm_t)
     if kind == "SOFTMAX":
         o = r.options(fb_op, "SoftmaxOptions")
-        return Softmax(name=name, input=x, output=y, beta=float(o.Beta()) if o else 1.0)
+        beta = float(o.Beta()) if o else 1.0
+        if tin.shape != tout.shape:
+            raise ExportError(f"{r.source}: {name}: shape mismatch {tin.shape} -> {tout.shape}")
+        if tout.zero_point != OUTPUT_ZERO_POINT or abs(tout.scale - OUTPUT_SCALE) > 1e-8:
+            raise ExportError(f"{r.source}: {name}: int8 SOFTMAX output must have scale 1/256 "
+                              f"and zero point -128 (TFLite Micro requires it), got scale "
+                              f"{tout.scale:g} zero point {tout.zero_point}")
+        params = softmax_params(beta, float(np.float32(tin.scale)))
+        return Softmax(name=name, input=x, output=y, beta=beta,
+                       input_multiplier=params.input_multiplier,
+                       input_left_shift=params.input_left_shift, diff_min=params.diff_min)
     raise ExportError(f"{r.source}: unsupported TFLite op {kind}")  # pragma: no cover
 
 
