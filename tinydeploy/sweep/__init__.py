@@ -7,15 +7,24 @@ its canonical JSON. `run_sweep` writes each trial's result atomically to
 interruption loses nothing finished), retries failing trials a bounded number of times,
 records the last failure with its traceback, and shows a progress bar.
 
-Executors decide where trials run (`LocalExecutor`: in-process or a process pool); another
-backend (e.g. Ray) is one new module implementing `Executor`.
+Executors decide where trials run: `LocalExecutor` (in-process or a process pool) and
+`RayExecutor` (Ray tasks; ray_executor.py, needs `pip install 'tinydeploy[ray]'`);
+`make_executor("local"|"ray", ...)` builds either for an `--executor` option. Sweep configs
+(TOML grids) are read by `tinydeploy.sweep.config`; `tinydeploy sweep` is the CLI.
 """
 
-from tinydeploy.sweep.executor import Executor, LocalExecutor, execute_trial
+from tinydeploy.sweep.executor import (
+    EXECUTORS,
+    Executor,
+    LocalExecutor,
+    execute_trial,
+    make_executor,
+)
 from tinydeploy.sweep.runner import SweepSummary, load_results, run_sweep
 from tinydeploy.sweep.spec import Trial, canonical_json, grid
 
 __all__ = [
+    "EXECUTORS",
     "Executor",
     "LocalExecutor",
     "SweepSummary",
@@ -24,5 +33,6 @@ __all__ = [
     "execute_trial",
     "grid",
     "load_results",
+    "make_executor",
     "run_sweep",
 ]

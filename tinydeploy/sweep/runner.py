@@ -1,10 +1,23 @@
-"""The sweep loop: resume, bounded retries, atomic per-trial results, a progress bar."""
+"""The sweep loop: resume, bounded retries, atomic per-trial results, a progress bar.
+
+Layout of a sweep directory (it may live on shared storage; every write is atomic):
+  sweep.json          every trial ever run there (id -> spec)
+  trials/<id>.json    one record per finished trial: status ok (result) or failed (error,
+                      traceback), attempts, timing, host
+  state.json          the driver's live state: pid, host, executor, running trials, counts;
+                      `tinydeploy sweep status` reads it
+"""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-from collections.abc import Callable, Iterable
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,15 +28,15 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.rundir import write_json_atomic
-from tinydeploy.sweep.executor import Executor, LocalExecutor
+from tinydeploy.sweep.executor import Executor, LocalExecutor, _now
 from tinydeploy.sweep.spec import Trial
 
 TRIALS_DIR = "trials"
+STATE_FILE = "state.json"
 
 
 @dataclass
@@ -33,6 +46,7 @@ class SweepSummary:
     succeeded: int = 0  # done in this run
     failed: list[str] = field(default_factory=list)  # ids that exhausted their retries
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> record
+    seconds: float = 0.0  # wall time of this run
 
     @property
     def ok(self) -> bool:
@@ -66,15 +80,41 @@ def load_results(sweep_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def _make_progress() -> Progress:
+    # The ETA is computed here, from this run's finished trials only: rich's own estimate
+    # would count the trials skipped at start-up as instant progress.
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
     )
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA ?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"ETA {hours}:{minutes:02d}:{secs:02d}"
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler or `kill` stopping the driver) takes the same clean path as
+    Ctrl-C: running trials are abandoned, finished ones are already on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_sweep(
@@ -122,57 +162,87 @@ def run_sweep(
     progress = _make_progress() if show_progress else None
     task = None
     running: dict[cf.Future, Trial] = {}
+    started_at: dict[str, str] = {}
     queue = list(pending)
     n_failed = 0
+    t0 = time.perf_counter()
+    state = {"pid": os.getpid(), "host": os.uname().nodename, "executor": executor.describe(),
+             "description": description, "started": _now(), "total": summary.total,
+             "skipped": summary.skipped, "status": "running"}
+
+    def write_state(**extra: Any) -> None:
+        write_json_atomic(sweep_dir / STATE_FILE, {
+            **state, **extra, "updated": _now(), "succeeded": summary.succeeded,
+            "failed": n_failed, "running": {running[f].id: started_at.get(running[f].id)
+                                            for f in list(running)},
+            "seconds": time.perf_counter() - t0})
+
+    def eta() -> float | None:
+        finished = summary.succeeded + n_failed
+        remaining = len(queue) + len(running)
+        if not remaining:
+            return 0.0
+        return None if not finished else (time.perf_counter() - t0) / finished * remaining
 
     def update() -> None:
+        write_state()
         if progress is not None and task is not None:
             progress.update(task, completed=summary.skipped + summary.succeeded + n_failed,
                             status=f"done {summary.skipped + summary.succeeded} "
-                                   f"running {len(running)} failed {n_failed}")
+                                   f"running {len(running)} failed {n_failed} {_eta(eta())}")
 
     def start(trial: Trial) -> None:
         attempts[trial.id] += 1
+        started_at[trial.id] = _now()
         running[executor.submit(trial)] = trial
         update()
 
+    interrupted = False
     try:
-        if progress is not None:
-            progress.start()
-            task = progress.add_task(description, total=summary.total, status="")
-        update()
-        while queue or running:
-            while queue and len(running) < executor.max_parallel:
-                start(queue.pop(0))
-            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                trial = running.pop(future)
-                try:
-                    record = future.result()
-                except Exception as exc:  # the worker itself died (e.g. killed process)
-                    record = {"id": trial.id, "spec": trial.to_dict(), "status": "failed",
-                              "error": f"executor: {type(exc).__name__}: {exc}",
-                              "traceback": None}
-                record["attempts"] = attempts[trial.id]
-                if record["status"] != "ok" and attempts[trial.id] <= retries:
-                    if log:
-                        log(f"trial {trial.id} failed ({record['error']}); retrying")
-                    start(trial)
-                    continue
-                write_json_atomic(trial_path(sweep_dir, trial), record)
-                summary.records[trial.id] = record
-                if record["status"] == "ok":
-                    summary.succeeded += 1
-                else:
-                    n_failed += 1
-                    summary.failed.append(trial.id)
-                    if log:
-                        log(f"trial {trial.id} failed after {attempts[trial.id]} attempts: "
-                            f"{record['error']}")
-                update()
+        with _sigterm_as_interrupt():
+            if progress is not None:
+                progress.start()
+                task = progress.add_task(description, total=summary.total, status="")
+            update()
+            while queue or running:
+                while queue and len(running) < executor.max_parallel:
+                    start(queue.pop(0))
+                done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    trial = running.pop(future)
+                    try:
+                        record = future.result()
+                    except Exception as exc:  # the worker itself died (e.g. killed process)
+                        record = {"id": trial.id, "spec": trial.to_dict(), "status": "failed",
+                                  "error": f"executor: {type(exc).__name__}: {exc}",
+                                  "traceback": None}
+                    record["attempts"] = attempts[trial.id]
+                    if record["status"] != "ok" and attempts[trial.id] <= retries:
+                        if log:
+                            log(f"trial {trial.id} failed ({record['error']}); retrying")
+                        start(trial)
+                        continue
+                    write_json_atomic(trial_path(sweep_dir, trial), record)
+                    summary.records[trial.id] = record
+                    if record["status"] == "ok":
+                        summary.succeeded += 1
+                    else:
+                        n_failed += 1
+                        summary.failed.append(trial.id)
+                        if log:
+                            log(f"trial {trial.id} failed after {attempts[trial.id]} attempts: "
+                                f"{record['error']}")
+                    update()
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
+        summary.seconds = time.perf_counter() - t0
         if progress is not None:
             progress.stop()
-        if own_executor:
-            executor.shutdown()
+        if own_executor or interrupted:
+            executor.shutdown(interrupted=interrupted)
+        # After shutdown: an interrupted run leaves nothing running.
+        running.clear()
+        write_state(status="interrupted" if interrupted else "finished")
     return summary

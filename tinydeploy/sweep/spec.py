@@ -60,7 +60,10 @@ class Trial:
 
     def resolve(self) -> Callable[[dict[str, Any]], Any]:
         module, _, attr = self.fn.partition(":")
-        fn = getattr(importlib.import_module(module), attr, None)
+        try:
+            fn = getattr(importlib.import_module(module), attr, None)
+        except ImportError as exc:
+            raise TinydeployError(f"cannot import trial function {self.fn!r}: {exc}") from exc
         if not callable(fn):
             raise TinydeployError(f"trial function {self.fn!r} not found")
         return fn
