@@ -26,3 +26,39 @@ def fails_first_time(params: dict) -> dict:
     if _count(params) == 1:
         raise RuntimeError("transient")
     return {"ok": True}
+
+
+def slow_square(params: dict) -> dict:
+    """Logs its start, then takes `sleep` seconds (long enough to be interrupted)."""
+    import time
+
+    _count(params)
+    time.sleep(float(params.get("sleep", 0.5)))
+    return {"y": params["x"] ** 2}
+
+
+def dies_first_time(params: dict) -> dict:
+    """The worker process dies (no exception, no cleanup) the first time: a crashed node."""
+    import os
+
+    marker = Path(params["marker"])
+    if not marker.exists():
+        marker.write_text("died once\n")
+        os._exit(3)
+    return {"survived": True}
+
+
+def rng_draws(params: dict) -> dict:
+    """Unseeded draws: equal across executors only if the executor seeds each trial."""
+    import random
+
+    import torch
+
+    return {"py": random.random(), "torch": torch.rand(3).tolist(),
+            "threads": torch.get_num_threads()}
+
+
+def fails_for_seven(params: dict) -> dict:
+    if params["x"] == 7:
+        return always_fails(params)
+    return square(params)

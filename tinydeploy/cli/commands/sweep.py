@@ -139,6 +139,7 @@ def status_cmd(
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from tinydeploy.sweep.status import sweep_status, varying_params
@@ -153,14 +154,15 @@ def status_cmd(
     c = st["counts"]
     console.print(f"sweep {st['dir']}: {st['total']} trials: {c['ok']} done, "
                   f"{c['failed']} failed, {c['running']} running, {c['pending']} pending",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if st["driver"]:
         d = st["driver"]
         console.print(f"driver: {d['status']} (pid {d['pid']} on {d['host']}, {d['executor']}, "
-                      f"started {d['started']}, updated {d['updated']})", highlight=False)
+                      f"started {d['started']}, updated {d['updated']})",
+                      highlight=False, soft_wrap=True)
     if st["trial_seconds_mean"] is not None:
         console.print(f"trial time: total {st['trial_seconds_total']:.1f} s, mean "
-                      f"{st['trial_seconds_mean']:.1f} s", highlight=False)
+                      f"{st['trial_seconds_mean']:.1f} s", highlight=False, soft_wrap=True)
     rows = st["rows"]
     if trials and rows:
         keys = varying_params(rows)
@@ -170,12 +172,14 @@ def status_cmd(
         for r in rows:
             detail = r["error"] or _scalars(r["result"]) or (
                 f"since {r['started']}" if r["started"] else "")
-            table.add_row(r["id"], r["status"], *(str(r["params"].get(k)) for k in keys),
+            table.add_row(r["id"], r["status"],
+                          *(escape(str(r["params"].get(k))) for k in keys),
                           "" if r["seconds"] is None else f"{r['seconds']:.1f}",
-                          "" if r["attempts"] is None else str(r["attempts"]), detail)
+                          "" if r["attempts"] is None else str(r["attempts"]), escape(detail))
         console.print(table)
     failed = [r for r in rows if r["status"] == "failed"]
     for r in failed:
-        console.print(f"[red]failed[/red] {r['id']}: {r['error']}", highlight=False)
+        console.print(f"[red]failed[/red] {r['id']}: {escape(r['error'] or '')}",
+                      highlight=False, soft_wrap=True)
     if failed:
         raise _failed(f"{len(failed)} of {st['total']} trials failed")
