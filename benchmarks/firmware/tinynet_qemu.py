@@ -1,105 +1,111 @@
-"""On-device benchmark sweep: int8 .tflite models -> generated C -> QEMU boards -> one JSON.
+"""On-device benchmark matrix: int8 .tflite models x weight formats x QEMU boards -> one JSON.
 
-For every (model, weight format, board): read the .tflite into the IR, generate the C model
-(tinydeploy.codegen), embed N MNIST test images with their labels and the expected int8
-outputs of the host reference executor (tinydeploy.ir.reference, bit-exact with TFLite
-Micro), build, run under QEMU with -icount shift=0 and collect instructions (total and per
+Every cell is a `tinydeploy.firmware.trials:qemu_benchmark` trial run through the resumable
+sweep runner (an interrupted matrix picks up where it stopped): read the .tflite into the IR,
+generate the C model in the format, embed N MNIST test images with labels and expected int8
+outputs, build, run under QEMU with -icount shift=0 and collect instructions (total and per
 layer), accuracy, output mismatches, flash (code / weights / other) and peak RAM.
 
-    python benchmarks/firmware/tinynet_qemu.py --model dense=runs/x/model.tflite \
-        --model s90=runs/y/model.tflite --formats dense,csr,nm,auto \
-        --boards qemu-m3,qemu-m4,qemu-m7,qemu-m33,qemu-m55 --samples 100 \
-        --out benchmarks/firmware/results.json
+`--full-board/--full-models` add full-test-set runs (default all 10,000 images) whose expected
+outputs come from TFLite Micro itself: the firmware then checks every output byte on-device
+against TFLM's.
+
+    python benchmarks/firmware/tinynet_qemu.py \\
+        --model 0=runs/fwbench/s0/model_int8.tflite \\
+        --model 90=runs/fwbench/s90/model_int8.tflite ... \\
+        --formats dense,csr,nm,auto --boards qemu-m3,qemu-m4,qemu-m7,qemu-m33,qemu-m55 \\
+        --samples 20 --full-models 0,90 --full-board qemu-m4
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
+import shlex
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+from tinydeploy.rundir import file_hash, git_revision, write_json_atomic
+from tinydeploy.sweep import LocalExecutor, Trial, run_sweep
 
-from tinydeploy.errors import TinydeployError
-from tinydeploy.rundir import write_json_atomic
-
-
-def mnist_int8(data_dir: str | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    from tinydeploy.data import load_dataset
-
-    ds = load_dataset("mnist", data_dir)
-    images = ds.test_images[:n]  # uint8 NCHW
-    x = (images.astype(np.int16) - 128).astype(np.int8).transpose(0, 2, 3, 1).copy()
-    return x, np.asarray(ds.test_labels[:n])
+FN = "tinydeploy.firmware.trials:qemu_benchmark"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "firmware_matrix.json"
 
 
-def one_run(name, tflite, fmt, board_name, x, labels, work):
-    from tinydeploy.codegen import generate_c
-    from tinydeploy.firmware.bench import plan, run_plan
-    from tinydeploy.firmware.boards import get_board
-    from tinydeploy.firmware.build import BuildSettings
-    from tinydeploy.firmware.testdata import make_vectors
-    from tinydeploy.ir import read_tflite
-    from tinydeploy.ir.reference import run
+def build_trials(args: argparse.Namespace) -> list[tuple[str, Trial]]:
+    models = dict(spec.partition("=")[::2] for spec in args.model)
+    missing = [path for path in models.values() if not Path(path).is_file()]
+    if missing:
+        raise SystemExit(f"error: model file(s) not found: {', '.join(missing)}")
+    common = {"data_dir": args.data_dir} if args.data_dir else {}
+    trials = []
 
-    graph = read_tflite(tflite)
-    gen = generate_c(graph, fmt, golden_input=x[0], provenance=f"{name} {fmt}")
-    model_dir = work / "model"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for fname, text in gen.files.items():
-        (model_dir / fname).write_text(text)
-    expected = run(graph, x).reshape(len(x), -1)
-    host_correct = int((np.argmax(expected, axis=1) == labels).sum())
-    vectors = make_vectors(x.reshape(len(x), -1), labels, expected, f"mnist test[:{len(x)}]")
-    settings = BuildSettings()
-    bp = plan(get_board(board_name), model_dir, work / "fw", vectors=vectors)
-    report = run_plan(bp, settings)
-    report["model"] = {"name": name, "tflite": str(tflite), "format": fmt,
-                       "chosen": [r.get("chosen") for r in gen.report.get("layers", [])]}
-    report["host_int8_correct"] = host_correct
-    return report
+    def add(kind: str, name: str, fmt: str, board: str, samples: int, expected: str) -> None:
+        tflite = models[name]
+        params = {**common, "tflite": tflite, "tflite_sha256": file_hash(Path(tflite)),
+                  "format": fmt, "board": board, "samples": samples, "expected_from": expected}
+        key = f"{kind}/{name}/{fmt}/{board}/{samples}"
+        params["work_dir"] = str(args.work / key.replace("/", "_"))
+        trials.append((kind, Trial(FN, params)))
+
+    for name in models:
+        for fmt in args.formats.split(","):
+            for board in args.boards.split(","):
+                add("matrix", name, fmt, board, args.samples, "reference")
+    for name in filter(None, args.full_models.split(",")):
+        for fmt in args.formats.split(","):
+            add("full", name, fmt, args.full_board, args.full_samples, "tflm")
+    return trials
+
+
+def row(kind: str, trial: Trial, record: dict) -> dict:
+    p = trial.params
+    out = {"kind": kind, "model": p["tflite"], "format": p["format"], "board": p["board"],
+           "samples": p["samples"], "status": record.get("status")}
+    if record.get("status") == "ok":
+        out.update(record["result"])
+    else:
+        out["error"] = record.get("error")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", action="append", required=True, help="NAME=path.tflite")
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", required=True,
+                    help="NAME=path.tflite, e.g. 90=runs/fwbench/s90/model_int8.tflite (repeat)")
     ap.add_argument("--formats", default="dense,csr,nm,auto")
     ap.add_argument("--boards", default="qemu-m3,qemu-m4,qemu-m7,qemu-m33,qemu-m55")
-    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=20, help="images per matrix cell")
+    ap.add_argument("--full-models", default="", help="model NAMEs run on the full test set")
+    ap.add_argument("--full-board", default="qemu-m4")
+    ap.add_argument("--full-samples", type=int, default=10000)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--work", type=Path, default=Path("build/firmware-bench"))
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/firmware/results.json"))
+    ap.add_argument("--sweep-dir", default="runs/sweeps/firmware-matrix")
+    ap.add_argument("--retries", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
-    x, labels = mnist_int8(args.data_dir, args.samples)
-    results = []
-    for spec in args.model:
-        name, _, path = spec.partition("=")
-        for fmt in args.formats.split(","):
-            for board in args.boards.split(","):
-                t0 = time.monotonic()
-                work = args.work / name / fmt / board
-                try:
-                    rep = one_run(name, Path(path), fmt, board, x, labels, work)
-                except TinydeployError as exc:  # e.g. a format the model does not satisfy
-                    rep = {"model": {"name": name, "format": fmt}, "board": {"name": board},
-                           "error": str(exc)}
-                m = rep.get("measured")
-                if m:
-                    print(f"{name:>8} {fmt:>6} {board:>9}: "
-                          f"{m['per_inference']['instructions_mean']:>10.0f} insns, "
-                          f"acc {m['accuracy']['top1']}%, bit-exact "
-                          f"{m['expected_outputs']['bit_exact']}, flash "
-                          f"{rep['flash_bytes']['total']} B, peak RAM "
-                          f"{rep['ram_bytes']['peak_model']} B "
-                          f"({time.monotonic() - t0:.0f}s)", flush=True)
-                else:
-                    print(f"{name:>8} {fmt:>6} {board:>9}: {rep['error']}", flush=True)
-                results.append(rep)
-    write_json_atomic(args.out, {"samples": args.samples, "results": results})
+    trials = build_trials(args)
+    with LocalExecutor(0) as ex:  # builds and QEMU already use the cores; one cell at a time
+        summary = run_sweep([t for _, t in trials], args.sweep_dir, executor=ex,
+                            retries=args.retries, log=print, description="firmware matrix")
+    rows = [row(kind, t, summary.records.get(t.id, {})) for kind, t in trials]
+    write_json_atomic(args.out, {
+        "benchmark": "TinyNet firmware matrix on QEMU (instructions retired, -icount shift=0)",
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "git_revision": git_revision(),
+        "machine": {"python": platform.python_version(), "host": platform.machine()},
+        "note": "matrix rows: first --samples test images, expected outputs from the reference "
+                "executor; full rows: the whole test set, expected outputs from TFLite Micro "
+                "(reference_equals_tflm records that both agree). peak_model = activations "
+                "(arena + output buffer) + stack high-water mark.",
+        "rows": rows,
+    })
+    print(summary.line())
     print(f"wrote {args.out}")
-    return 0
+    return summary.exit_code
 
 
 if __name__ == "__main__":

@@ -29,11 +29,16 @@ def quantize_images(images_u8: np.ndarray, scale: float, zero_point: int,
 
 def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
                           dataset: str = "mnist", data_dir: Path | None = None,
-                          samples: int = 100, objective: str = "bytes") -> dict[str, Any]:
+                          samples: int = 100, objective: str = "bytes",
+                          expected_from: str = "reference") -> dict[str, Any]:
     """Write out_dir/{model.h, model.c, test_vectors.npz}; returns the generator's report.
 
     objective: how `auto` picks each layer's format: fewest bytes, or lowest estimated
-    latency from the kernels' cost model (benchmarks/results/kernels_m4.json)."""
+    latency from the kernels' cost model (benchmarks/results/kernels_m4.json).
+    expected_from: "reference" (numpy executor) or "tflm" (TFLite Micro itself, slower): the
+    int8 outputs the firmware must reproduce. With "tflm" the reference is checked too."""
+    if expected_from not in ("reference", "tflm"):
+        raise FirmwareError(f"expected_from must be 'reference' or 'tflm', got {expected_from!r}")
     from tinydeploy.codegen import generate_c
     from tinydeploy.codegen.select import CostModel
     from tinydeploy.data import load_dataset
@@ -51,10 +56,18 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
     gen = generate_c(graph, fmt, golden_input=x[0], provenance=f"{Path(tflite).name} {fmt}",
                      cost_model=CostModel.load(), objective=objective)
     expected = run(graph, x).reshape(len(x), -1).astype(np.int8)
+    reference_equals_tflm = None
+    if expected_from == "tflm":
+        from tinydeploy.export.runtimes import run_tflm
+
+        tflm = run_tflm(Path(tflite).read_bytes(), x).reshape(expected.shape).astype(np.int8)
+        reference_equals_tflm = bool(np.array_equal(tflm, expected))
+        expected = tflm
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in gen.files.items():
         (out_dir / name).write_text(text)
     np.savez(out_dir / VECTORS_FILE, inputs=x.reshape(len(x), -1), labels=labels,
              expected=expected)
     host_correct = int((np.argmax(expected, axis=1) == labels).sum())
-    return {"generator": gen.report, "host_int8_correct": host_correct, "samples": len(x)}
+    return {"generator": gen.report, "host_int8_correct": host_correct, "samples": len(x),
+            "expected_from": expected_from, "reference_equals_tflm": reference_equals_tflm}
