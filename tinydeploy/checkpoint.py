@@ -22,7 +22,7 @@ from torch import nn
 
 from tinydeploy.errors import ModelError
 from tinydeploy.models.registry import ModelSpec, build_model, count_parameters
-from tinydeploy.rundir import atomic_path, git_revision, write_json_atomic
+from tinydeploy.rundir import atomic_path, file_hash, git_revision, write_json_atomic
 
 WEIGHTS_SUFFIX = ".safetensors"
 
@@ -34,6 +34,15 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
         path = path / "model"
     stem = path.with_suffix("") if path.suffix in (WEIGHTS_SUFFIX, ".json") else path
     return stem.with_suffix(WEIGHTS_SUFFIX), stem.with_suffix(".json")
+
+
+def fingerprint(path: str | Path) -> str:
+    """First 12 hex digits of the sha256 of a checkpoint's weights: results computed from a
+    checkpoint carry it, so a retrained checkpoint never reuses stale ones."""
+    weights, _ = checkpoint_paths(path)
+    if not weights.is_file():
+        raise ModelError(f"checkpoint {path} not found (no {weights})")
+    return file_hash(weights)[:12]
 
 
 def save_checkpoint(

@@ -24,19 +24,12 @@ from pathlib import Path
 
 import torch
 
-from tinydeploy.rundir import file_hash, git_revision, write_json_atomic
+from tinydeploy.checkpoint import fingerprint
+from tinydeploy.rundir import git_revision, write_json_atomic
 from tinydeploy.sweep import LocalExecutor, Trial, run_sweep
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "prune_after_training.json"
 FN = "tinydeploy.prune.trials:after_training"
-
-
-def checkpoint_digest(checkpoint: str) -> str:
-    path = Path(checkpoint)
-    weights = path / "model.safetensors" if path.is_dir() else path.with_suffix(".safetensors")
-    if not weights.is_file():
-        raise SystemExit(f"error: no checkpoint weights at {weights}")
-    return file_hash(weights)
 
 
 def main() -> int:
@@ -67,7 +60,7 @@ def main() -> int:
         args.nm = args.nm or ["2:4"]
     # the checkpoint's content hash enters every trial id: retraining it invalidates old trials
     common = {"checkpoint": args.checkpoint,
-              "checkpoint_sha256": checkpoint_digest(args.checkpoint), "data_dir": args.data_dir,
+              "checkpoint_sha256": fingerprint(args.checkpoint), "data_dir": args.data_dir,
               "finetune_epochs": args.finetune_epochs, "train_limit": args.train_limit,
               "test_limit": args.test_limit, "seed": args.seed, "schedule": args.schedule}
     if args.finetune_lr != 1e-4:  # only non-default values enter the spec (stable trial ids)

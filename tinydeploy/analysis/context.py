@@ -9,7 +9,6 @@ re-running an analysis skips every point already stored under `<out>/sweep/trial
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tinydeploy.checkpoint import checkpoint_paths, load_checkpoint
+from tinydeploy.checkpoint import fingerprint, load_checkpoint
 from tinydeploy.data import ImageDataset, load_dataset
 from tinydeploy.errors import TinydeployError
 from tinydeploy.models.registry import ModelSpec
@@ -57,18 +56,6 @@ class Context:
     def layer_sizes(self) -> dict[str, int]:
         """Weights per prunable layer (biases are never pruned by unstructured methods)."""
         return {n: int(m.weight.numel()) for n, m in prunable_layers(self.model).items()}
-
-
-def fingerprint(checkpoint: str | Path) -> str:
-    """sha256 of the checkpoint's weights file, first 12 hex digits."""
-    weights, _ = checkpoint_paths(checkpoint)
-    if not weights.exists():
-        raise TinydeployError(f"checkpoint {checkpoint} not found")
-    digest = hashlib.sha256()
-    with weights.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
 
 
 @lru_cache(maxsize=4)
