@@ -14,15 +14,16 @@ import typer
 from typer.core import TyperGroup
 
 
-def _failed(message: str) -> Exception:
-    """Exit status 1 with a one-line summary. (`typer.Exit(1)` would be swallowed: the entry
-    point runs click with standalone_mode=False, which returns the code instead of raising.)"""
+def _failed(message: str, code: int = 1) -> Exception:
+    """Exit status `code` with a one-line message. (`typer.Exit(1)` or a KeyboardInterrupt
+    would be lost: the entry point runs typer with standalone_mode=False, which returns the
+    exit code instead of raising, and the entry point ignores the returned value.)"""
     from tinydeploy.errors import TinydeployError
 
-    class SweepFailed(TinydeployError):
-        exit_code = 1
+    class SweepStopped(TinydeployError):
+        exit_code = code
 
-    return SweepFailed(message)
+    return SweepStopped(message)
 
 
 class _RunByDefault(TyperGroup):
@@ -101,11 +102,15 @@ def run_cmd(
                        else gpus_per_trial,
                        ray_address=ray_address, ray_cpus=ray_cpus)
     typer.echo(f"sweep {cfg.description}: {len(trials)} trials in {out} on {ex.describe()}")
-    with ex:
-        summary = run_sweep(trials, out, executor=ex,
-                            retries=cfg.retries if retries is None else retries,
-                            retry_failed=not skip_failed, show_progress=not quiet,
-                            log=typer.echo, description=cfg.description)
+    try:
+        with ex:
+            summary = run_sweep(trials, out, executor=ex,
+                                retries=cfg.retries if retries is None else retries,
+                                retry_failed=not skip_failed, show_progress=not quiet,
+                                log=typer.echo, description=cfg.description)
+    except KeyboardInterrupt:
+        raise _failed(f"interrupted; finished trials are kept in {out}: run the same command "
+                      "again to resume", code=130) from None
     typer.echo(f"{summary.line()} in {summary.seconds:.1f} s")
     for tid in summary.failed:
         rec = summary.records[tid]
