@@ -11,6 +11,8 @@ benchmarks/results/prune_after_training.json.
     python benchmarks/prune/after_training.py --criteria random magnitude gradient activation \
         lap lamp snip grasp synflow obd --scopes global layerwise \
         --sparsities 0.5 0.8 0.9 0.95 0.98
+    # on Ray (a private local instance, or --ray-address host:port for a cluster)
+    python benchmarks/prune/after_training.py --headline --executor ray
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import torch
 
 from tinydeploy.checkpoint import fingerprint
 from tinydeploy.rundir import git_revision, write_json_atomic
-from tinydeploy.sweep import LocalExecutor, Trial, run_sweep
+from tinydeploy.sweep import Trial, run_sweep
+from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "prune_after_training.json"
 FN = "tinydeploy.prune.trials:after_training"
@@ -50,8 +53,8 @@ def main() -> int:
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=0, help="0: in-process")
     ap.add_argument("--retries", type=int, default=1)
+    add_executor_args(ap)
     ap.add_argument("--sweep-dir", default="runs/sweeps/prune-after-training")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
@@ -70,7 +73,7 @@ def main() -> int:
               for c in args.criteria for s in args.scopes for sp in args.sparsities]
     trials += [Trial(FN, {**common, "method": args.nm_method, "scope": "layerwise",
                           "granularity": f"nm:{p}"}) for p in args.nm]
-    with LocalExecutor(args.workers) as ex:
+    with executor_from_args(args) as ex:
         summary = run_sweep(trials, args.sweep_dir, executor=ex, retries=args.retries,
                             log=print, description="prune A")
     rows = []

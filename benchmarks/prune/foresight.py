@@ -7,6 +7,7 @@ runner. Summary JSON: benchmarks/results/prune_foresight.json.
     python benchmarks/prune/foresight.py                     # full: 5 methods x 6 ratios
     python benchmarks/prune/foresight.py --methods snip synflow random --compressions 8 64 \
         --train-epochs 3 --train-limit 20000
+    python benchmarks/prune/foresight.py --executor local --workers 2   # or --executor ray
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 import torch
 
 from tinydeploy.rundir import git_revision, write_json_atomic
-from tinydeploy.sweep import LocalExecutor, Trial, run_sweep
+from tinydeploy.sweep import Trial, run_sweep
+from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "prune_foresight.json"
 FN = "tinydeploy.prune.trials:foresight"
@@ -38,8 +40,8 @@ def main() -> int:
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--synflow-rounds", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--retries", type=int, default=1)
+    add_executor_args(ap)
     ap.add_argument("--sweep-dir", default="runs/sweeps/prune-foresight")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
@@ -49,7 +51,7 @@ def main() -> int:
     trials = [Trial(FN, {**common, "method": m, "compression": c,
                          **({"rounds": args.synflow_rounds} if m == "synflow" else {})})
               for m in args.methods for c in args.compressions]
-    with LocalExecutor(args.workers) as ex:
+    with executor_from_args(args) as ex:
         summary = run_sweep(trials, args.sweep_dir, executor=ex, retries=args.retries,
                             log=print, description="prune B")
     rows = []
