@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinydeploy.codegen.convtaps import conv_taps, taps_bytes
 from tinydeploy.codegen.formats import EncodedWeights, get_format
 from tinydeploy.firmware.hostlib import TDNN_DIR, ConvSpec, load_hostlib, tdnn_sources
 
@@ -41,6 +42,7 @@ OUT_BYTES = 16384
 LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
     "conv1": ("conv", (28, 28, 1, 8, 3, 1, True)),
     "conv2": ("conv", (14, 14, 8, 16, 3, 1, False)),
+    "conv2_pool": ("conv", (14, 14, 8, 16, 3, 1, True)),  # as TinyNet runs it (fused pool)
     "fc1": ("fc", (784, 64)),
     "fc2": ("fc", (64, 10)),
     "calib_conv": ("conv", (10, 10, 4, 12, 3, 1, False)),
@@ -103,8 +105,13 @@ def random_weights(rng: np.random.Generator, rows: int, k: int, fmt: str, sp: fl
     return flat.reshape(rows, k)
 
 
-def weight_decl(prefix: str, enc: EncodedWeights) -> tuple[str, str]:
-    """C arrays for the encoded weights and the expression passed to the kernel."""
+def weight_decl(
+    prefix: str, enc: EncodedWeights, conv_geom: tuple[int, int, int, int] | None = None
+) -> tuple[str, str]:
+    """C arrays for the encoded weights and the expression(s) passed to the kernel.
+
+    ``conv_geom`` = (kh, kw, in_c, band_w) of a conv: sparse formats then also get their
+    td_conv_taps (as the C generator emits them)."""
     code = "".join(c_array(enc.c_type(k), f"{prefix}_{k}", v) for k, v in enc.arrays.items())
     s = enc.scalars
     if enc.format == "dense":
@@ -114,14 +121,24 @@ def weight_decl(prefix: str, enc: EncodedWeights) -> tuple[str, str]:
         ptrs = ", ".join(f"{prefix}_{f}" if f in enc.arrays else "NULL" for f in fields)
         code += (
             f"static const td_csr_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, "
-            f"{s['nnz']}, {prefix}_values, {ptrs}}};\n"
+            f"{s['nnz']}, {prefix}_values, {ptrs}, {prefix}_row_sum}};\n"
         )
+    else:
+        code += (
+            f"static const td_nm_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, {s['n']}, "
+            f"{s['m']}, {s['meta_row_bytes']}, {prefix}_values, {prefix}_meta, "
+            f"{prefix}_row_sum}};\n"
+        )
+    if conv_geom is None:
         return code, f"&{prefix}_desc"
+    kh, kw, in_c, band_w = conv_geom
+    taps = conv_taps(enc, kh, kw, in_c, band_w)
+    code += c_array("uint32_t", f"{prefix}_taps", taps)
     code += (
-        f"static const td_nm_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, {s['n']}, "
-        f"{s['m']}, {s['meta_row_bytes']}, {prefix}_values, {prefix}_meta}};\n"
+        f"static const td_conv_taps {prefix}_ctaps = {{{band_w}, {in_c}, {taps.size}, "
+        f"{prefix}_taps}};\n"
     )
-    return code, f"&{prefix}_desc"
+    return code, f"&{prefix}_desc, &{prefix}_ctaps"
 
 
 def build_cases(host) -> tuple[list[Case], str]:
@@ -149,7 +166,8 @@ def build_cases(host) -> tuple[list[Case], str]:
             enc = get_format(fmt).encode(w2d)
             name = f"{layer}/{fmt}/{round(sp * 100, 2):g}"
             idx = len(cases)
-            decl, wexpr = weight_decl(f"w{idx}", enc)
+            geom = (k, k, c, w + 2 * pad) if op == "conv" else None
+            decl, wexpr = weight_decl(f"w{idx}", enc, geom)
             kind = "nm" if fmt.startswith("nm") else fmt
             nnz = int(np.count_nonzero(w2d))
             stored = {"dense": w2d.size, "csr": nnz}.get(kind, enc.arrays["values"].size)
@@ -325,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
             "layer": c.layer, "op": c.op, "format": c.fmt,
             "target_sparsity": c.target_sparsity,
             "sparsity": round(1 - c.nnz / c.w2d.size, 4),
-            "nnz_weights": c.nnz, "weight_bytes": c.enc.nbytes, "scratch_bytes": c.scratch,
+            "nnz_weights": c.nnz, "weight_bytes": c.enc.nbytes + (
+                taps_bytes(c.enc) if c.op == "conv" and c.fmt != "dense" else 0),
+            "scratch_bytes": c.scratch,
             "dense_macs": c.dense_macs, "nnz_macs": c.nnz_macs, "kernel_macs": c.kernel_macs,
             "out_elems": c.out_elems, "conv_out_elems": c.conv_out_elems,
             "aux_elems": c.aux_elems, "instructions": instr,

@@ -13,14 +13,16 @@ def a4(n: int) -> int:
     return (n + 3) & ~3
 
 
-def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, fused, enc):
+def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h):
     k = kh * kw * c
-    padded = (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * c
+    wp = w + pad[1] + pad[3]
     if fmt == "dense":
+        if c == 1 and kw == 3:  # in_c == 1 fast path: prepared rows + one padded band
+            return 3 + 8 * kh * oc + a4((kh + stride_h) * wp + 4)
         k4 = a4(k)
         return 3 + 48 * oc + 16 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
-    entries = enc.scalars["nnz"] if fmt == "csr" else enc.arrays["values"].size
-    return 3 + 4 * oc * 9 + 4 * (oc + 1) + a4(2 * entries) + padded
+    # sparse: effective biases + a band of kh + stride_h padded rows (no padded input copy)
+    return 3 + 4 * oc + (kh + stride_h) * wp * c
 
 
 @pytest.mark.parametrize("fmt", ["dense", "csr", "nm2_4"])
@@ -34,11 +36,19 @@ def test_conv_buffer_size(tdnn, fmt, fused):
     enc = get_format(fmt).encode(w)
     spec = ConvSpec(3, 3, (1, 1), (1, 0, 1, 2), 0, 0, (-128, 127), fused)
     got = tdnn.conv_buffer_size((9, 7, 5), enc, spec)
-    assert got == conv_scratch(fmt, 9, 7, 5, 6, 3, 3, (1, 0, 1, 2), fused, enc)
+    assert got == conv_scratch(fmt, 9, 7, 5, 6, 3, 3, (1, 0, 1, 2), 1)
+
+
+@pytest.mark.parametrize("stride_h", [1, 2])
+def test_conv_buffer_size_single_channel_dense(tdnn, stride_h):
+    w = np.ones((8, 9), dtype=np.int8)
+    spec = ConvSpec(3, 3, (stride_h, 1), (1, 1, 1, 1), 0, 0, (-128, 127), True)
+    got = tdnn.conv_buffer_size((28, 28, 1), get_format("dense").encode(w), spec)
+    assert got == conv_scratch("dense", 28, 28, 1, 8, 3, 3, (1, 1, 1, 1), stride_h)
 
 
 @pytest.mark.parametrize(
-    "fmt,want", [("dense", 3 + 2 * 52), ("csr", 3 + 2 * 50), ("nm1_16", 3 + 2 * 64)]
+    "fmt,want", [("dense", 3 + 2 * 52), ("csr", 0), ("nm1_16", 3 + 2 * 64)]
 )
 def test_fc_buffer_size(tdnn, fmt, want):
     w = np.zeros((4, 50), dtype=np.int8)

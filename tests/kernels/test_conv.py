@@ -23,6 +23,19 @@ CASES = {
     "fused_pool_stride2": (13, 12, 2, 6, 3, 3, (2, 2), (1, 1, 1, 1), True, 0.2),
     "5x5_same_odd_c": (7, 8, 3, 9, 5, 5, (1, 1), (2, 2, 2, 2), False, 0.95),
     "asym_pad_3x1": (6, 6, 4, 2, 3, 1, (1, 2), (2, 0, 0, 1), False, 0.4),
+    # in_c == 1, kw == 3 dense fast path (2x2 blocks from a padded band) and its edges
+    "c1_k3_odd_unpooled": (9, 7, 1, 5, 3, 3, (1, 1), (1, 1, 1, 1), False, 0.3),
+    "c1_k5x3_stride_h2_pool_odd": (11, 9, 1, 4, 5, 3, (2, 1), (2, 1, 2, 1), True, 0.0),
+    "c1_k3_valid": (6, 8, 1, 3, 3, 3, (1, 1), (0, 0, 0, 0), False, 0.5),
+    "c1_k3_stride_w2": (8, 9, 1, 3, 3, 3, (1, 2), (1, 1, 1, 1), True, 0.2),
+    # no horizontal padding: the sparse band points into the input (no copy)
+    "valid_pool_no_band_copy": (8, 9, 4, 6, 3, 3, (1, 1), (0, 0, 0, 0), True, 0.8),
+    "valid_stride2_no_copy": (9, 9, 3, 4, 3, 3, (2, 2), (0, 0, 0, 0), False, 0.5),
+    # a single conv row / column: 1 x 2 and 2 x 1 edge blocks only
+    "single_output_row": (3, 6, 2, 3, 3, 3, (1, 1), (0, 0, 0, 0), False, 0.4),
+    "single_output_col": (6, 3, 2, 3, 3, 3, (1, 1), (0, 0, 0, 0), False, 0.4),
+    # border-heavy: every window leaves the image
+    "all_border_5x5": (3, 4, 3, 5, 5, 5, (1, 1), (2, 2, 2, 2), True, 0.5),
 }
 
 
@@ -107,3 +120,18 @@ def test_conv_rejects_bad_arguments(tdnn, ref):
     assert err.value.status == -1
     with pytest.raises(TdnnError):
         tdnn.conv(x, enc, None, 1 << 30, -8, ConvSpec(3, 3, act=(10, -10)))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "nm1_4"])
+@pytest.mark.parametrize("fused", [False, True])
+def test_conv_all_zero_weights(tdnn, ref, fmt, fused):
+    """nnz == 0 (CSR: no taps at all): outputs are the requantised biases."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(7, 5, 3)).astype(np.int8)
+    wt = np.zeros((4, 3, 3, 3), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, size=4).astype(np.int32)
+    mult, shift = ref.random_quant(rng, 4)
+    spec = ConvSpec(3, 3, (1, 1), (1, 1, 1, 1), 9, -4, (-128, 127), fused)
+    got = tdnn.conv(x, get_format(fmt).encode(wt.reshape(4, -1)), bias, mult, shift, spec)
+    want = ref.conv(x, wt, bias, mult, shift, (1, 1), (1, 1, 1, 1), 9, -4, (-128, 127), fused)
+    ref.assert_same(got, want)

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from tinydeploy.codegen.convtaps import conv_taps
 from tinydeploy.codegen.formats import EncodedWeights, WeightFormatError, get_format
 from tinydeploy.codegen.memplan import Buffer, check_plan, plan
-from tinydeploy.codegen.select import CostModel, LayerStats, choose, validate_mode
+from tinydeploy.codegen.select import CostModel, LayerStats, choose, flash_bytes, validate_mode
 from tinydeploy.errors import ExportError, FirmwareError
 from tinydeploy.ir.graph import Graph, Op
 from tinydeploy.ir.reference import run as run_reference
@@ -169,23 +170,24 @@ def _scratch_fallback(layer: Layer, x) -> int:
     the generated code re-checks the real size at run time."""
     enc, op = layer.encoding, layer.op
     a4 = lambda n: (n + 3) // 4 * 4  # noqa: E731
+    k = int(np.prod(x[1:]))
     if layer.kind == "fc":
         if enc.format == "dense":
-            return 0
-        k = int(np.prod(x[1:]))
+            return 3 + 2 * a4(k)
         if enc.format == "csr":
-            return 3 + 2 * k
+            return 0
         m = enc.scalars["m"]
         return 3 + 2 * (-(-k // m) * m)
-    rows, k = enc.shape
-    pad = op.padding
-    padded = a4((x[1] + pad[0] + pad[2]) * (x[2] + pad[1] + pad[3]) * x[3] * 2)
+    rows, kk = enc.shape
+    kh, kw = op.weights.shape[1:3]
+    wp = x[2] + op.padding[1] + op.padding[3]
+    band_rows = kh + op.stride[0]
     if enc.format == "dense":
-        k4 = a4(k)
-        return 3 + 4 * k4 + k4 + 4 + (4 * rows if layer.fused_pool is not None else 0)
-    slots = enc.scalars["nnz"] if enc.format == "csr" else \
-        rows * -(-k // enc.scalars["m"]) * enc.scalars["n"]
-    return 3 + 4 * rows + 4 * (rows + 1) + a4(2 * slots) + padded
+        if x[3] == 1 and kw == 3 and op.stride[1] == 1:
+            return 3 + 8 * kh * rows + a4(band_rows * wp + 4)
+        k4 = a4(kk)
+        return 3 + 48 * rows + 16 * (k4 // 4 + 1) + k4 + 4 + (rows * k4 if k4 != kk else 0)
+    return 3 + 4 * rows + band_rows * wp * x[3]
 
 
 # ---- C text ------------------------------------------------------------------------------
@@ -255,14 +257,28 @@ class _Emitter:
                 f"static const td_csr_weights {p}_csr = {{\n    .rows = {s['rows']}, "
                 f".cols = {s['cols']}, .nnz = {s['nnz']}, .values = {p}_values,\n"
                 f"    .col_idx_u8 = {f['col_idx_u8']}, .col_idx_u16 = {f['col_idx_u16']},\n"
-                f"    .row_ptr_u16 = {f['row_ptr_u16']}, .row_ptr_u32 = {f['row_ptr_u32']}}};\n")
+                f"    .row_ptr_u16 = {f['row_ptr_u16']}, .row_ptr_u32 = {f['row_ptr_u32']},\n"
+                f"    .row_sum = {p}_row_sum}};\n")
             return f"&{p}_csr"
         s = enc.scalars
         self.decls.append(
             f"static const td_nm_weights {p}_nm = {{\n    .rows = {s['rows']}, .cols = "
             f"{s['cols']}, .n = {s['n']}, .m = {s['m']}, .meta_row_bytes = "
-            f"{s['meta_row_bytes']},\n    .values = {p}_values, .meta = {p}_meta}};\n")
+            f"{s['meta_row_bytes']},\n    .values = {p}_values, .meta = {p}_meta, "
+            f".row_sum = {p}_row_sum}};\n")
         return f"&{p}_nm"
+
+    def conv_taps(self, p: str, layer: Layer) -> str:
+        """Emit the td_conv_taps of a sparse conv (offsets for this input geometry)."""
+        op = layer.op
+        _, w, c = self.g.tensors[op.input].shape[1:]
+        band_w = w + op.padding[1] + op.padding[3]
+        taps = conv_taps(layer.encoding, op.weights.shape[1], op.weights.shape[2], c, band_w)
+        self.decls.append(_c_array(f"{p}_taps_data", "uint32_t", taps))
+        self.decls.append(
+            f"static const td_conv_taps {p}_taps = {{.band_w = {band_w}, .in_c = {c}, "
+            f".entries = {taps.size}, .taps = {p}_taps_data}};\n")
+        return f"&{p}_taps"
 
     def call(self, idx: int, layer: Layer, scratch_off: int | None) -> None:
         op, p = layer.op, _ident(layer.op.name)
@@ -292,6 +308,7 @@ class _Emitter:
             size_args = f"&{p}_params, &{p}_input_dims, &{p}_filter_dims"
             if kind != "dense":
                 size_args += f", {w}"
+                w += f", {self.conv_taps(p, layer)}"
             lines.append(f"    if (td_conv_{kind}_s8_get_buffer_size({size_args}) > "
                          f"{layer.scratch}) {fail}")
             lines.append(
@@ -527,6 +544,7 @@ def size_report(g: Graph, layers: list[Layer], arena: int, mode: str,
         op = layer.op
         dense_bytes = int(op.weights.size)
         nnz = int(np.count_nonzero(op.weights))
+        wbytes = flash_bytes(layer.encoding, layer.kind)
         rows.append({
             "layer": layer.name, "op": op.kind, "weight_shape": list(op.weights.shape),
             "nnz": nnz, "density": nnz / op.weights.size, "macs": layer.macs,
@@ -535,8 +553,8 @@ def size_report(g: Graph, layers: list[Layer], arena: int, mode: str,
             "est_instructions_per_format": {
                 c["format"]: c["est_instructions"] for c in layer.candidates
                 if c["est_instructions"] is not None},
-            "chosen": layer.encoding.format, "weight_bytes": layer.encoding.nbytes,
-            "dense_bytes": dense_bytes, "ratio_vs_dense": layer.encoding.nbytes / dense_bytes,
+            "chosen": layer.encoding.format, "weight_bytes": wbytes,
+            "dense_bytes": dense_bytes, "ratio_vs_dense": wbytes / dense_bytes,
             "quant_bytes": 4 * 3 * len(op.bias), "scratch_bytes": layer.scratch,
         })
     total = sum(r["weight_bytes"] for r in rows)

@@ -1,8 +1,9 @@
 """Per-layer weight format choice (dense / CSR / N:M / auto) and the latency cost-model hook.
 
-`auto` picks, per layer, the encoding with the fewest bytes. A cost model (the kernel
-benchmarks write it to `benchmarks/results/kernels_m4.json`, section `cost_model`) adds an
-estimated cycle count per candidate to the report and, with objective="latency", decides.
+`auto` picks, per layer, the encoding with the fewest flash bytes (sparse conv: incl. taps).
+A cost model (the kernel benchmarks write it to `benchmarks/results/kernels_m4.json`, section
+`cost_model`) adds an estimated cycle count per candidate to the report and, with
+objective="latency", decides.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinydeploy.codegen.convtaps import taps_bytes
 from tinydeploy.codegen.formats import EncodedWeights, get_format
 from tinydeploy.codegen.formats.base import WeightFormatError
 from tinydeploy.codegen.formats.nm import VALID_M
@@ -89,6 +91,13 @@ class CostModel:
                 + c.get("aux_elems", 0.0) * aux + c.get("one", 0.0))
 
 
+def flash_bytes(enc: EncodedWeights, op: str) -> int:
+    """Flash bytes the generated model stores for one layer's weights: the encoding, plus the
+    receptive-field taps (td_conv_taps) that sparse conv kernels read."""
+    extra = taps_bytes(enc) if op == "conv" and enc.format != "dense" else 0
+    return enc.nbytes + extra
+
+
 def tightest_nm(w2d: np.ndarray) -> list[str]:
     """For each M, the smallest N such that every group of M columns has <= N nonzeros."""
     rows, k = w2d.shape
@@ -130,7 +139,8 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
     rows = []
     for enc in cands:
         est = cost_model.estimate(stats, enc) if cost_model else None
-        rows.append({"format": enc.format, "bytes": enc.nbytes, "est_instructions": est})
+        rows.append({"format": enc.format, "bytes": flash_bytes(enc, stats.op),
+                     "est_instructions": est})
     if mode == "dense" or stats.op == "dwconv":
         return cands[0], rows
     if mode == "csr":
@@ -140,7 +150,7 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
             enc = get_format(mode).encode(w2d, layer)
         except WeightFormatError as exc:
             raise ExportError(f"layer {layer} does not satisfy {mode}: {exc}") from exc
-        rows.append({"format": enc.format, "bytes": enc.nbytes,
+        rows.append({"format": enc.format, "bytes": flash_bytes(enc, stats.op),
                      "est_instructions": cost_model.estimate(stats, enc) if cost_model else None})
         return enc, rows
     pool = [e for e in cands if e.format.startswith("nm")] if mode == "nm" else cands
@@ -154,4 +164,4 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         scored = [s for s in scored if s[0] is not None]
         if scored:
             return min(scored, key=lambda s: (s[0], s[1]))[2], rows
-    return min(pool, key=lambda e: (e.nbytes, pool.index(e))), rows
+    return min(pool, key=lambda e: (flash_bytes(e, stats.op), pool.index(e))), rows

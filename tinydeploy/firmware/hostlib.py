@@ -22,7 +22,7 @@ import numpy as np
 
 from tinydeploy.errors import FirmwareError
 
-if TYPE_CHECKING:  # the wrapper only reads attributes; no import of codegen at run time
+if TYPE_CHECKING:  # codegen is imported lazily (only sparse conv needs its taps)
     from tinydeploy.codegen.formats import EncodedWeights
 
 TDNN_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tdnn"
@@ -149,15 +149,19 @@ class CsrWeights(C.Structure):
     _fields_ = [
         ("rows", _I32), ("cols", _I32), ("nnz", _I32), ("values", C.c_void_p),
         ("col_idx_u8", C.c_void_p), ("col_idx_u16", C.c_void_p),
-        ("row_ptr_u16", C.c_void_p), ("row_ptr_u32", C.c_void_p),
+        ("row_ptr_u16", C.c_void_p), ("row_ptr_u32", C.c_void_p), ("row_sum", C.c_void_p),
     ]  # fmt: skip
 
 
 class NmWeights(C.Structure):
     _fields_ = [
         ("rows", _I32), ("cols", _I32), ("n", _I32), ("m", _I32), ("meta_row_bytes", _I32),
-        ("values", C.c_void_p), ("meta", C.c_void_p),
+        ("values", C.c_void_p), ("meta", C.c_void_p), ("row_sum", C.c_void_p),
     ]  # fmt: skip
+
+
+class ConvTaps(C.Structure):
+    _fields_ = [("band_w", _I32), ("in_c", _I32), ("entries", _I32), ("taps", C.c_void_p)]
 
 
 @dataclass(frozen=True)
@@ -242,11 +246,12 @@ class TdnnHost:
             desc = CsrWeights(enc.scalars["rows"], enc.scalars["cols"], enc.scalars["nnz"],
                               *[_ptr(arrays.get(f)) for f in (
                                   "values", "col_idx_u8", "col_idx_u16",
-                                  "row_ptr_u16", "row_ptr_u32")])  # fmt: skip
+                                  "row_ptr_u16", "row_ptr_u32", "row_sum")])  # fmt: skip
             return desc, keep
         s = enc.scalars
         desc = NmWeights(s["rows"], s["cols"], s["n"], s["m"], s["meta_row_bytes"],
-                         _ptr(arrays["values"]), _ptr(arrays["meta"]))  # fmt: skip
+                         _ptr(arrays["values"]), _ptr(arrays["meta"]),
+                         _ptr(arrays["row_sum"]))  # fmt: skip
         return desc, keep
 
     @staticmethod
@@ -307,9 +312,16 @@ class TdnnHost:
         scratch = np.zeros(max(self.conv_buffer_size(x.shape, enc, spec), 1), dtype=np.uint8)
         desc, _keep = self._descriptor(enc)
         kind = self._kind(enc)
-        wptr = _ptr(desc) if isinstance(desc, np.ndarray) else C.byref(desc)
+        wargs: list[object] = [_ptr(desc) if isinstance(desc, np.ndarray) else C.byref(desc)]
+        if kind != "dense":  # sparse conv: generator-side taps for this geometry
+            from tinydeploy.codegen.convtaps import conv_taps
+
+            band_w = x.shape[1] + spec.pad[1] + spec.pad[3]
+            taps = conv_taps(enc, spec.kh, spec.kw, x.shape[2], band_w)
+            _keep.append(taps)
+            wargs.append(C.byref(ConvTaps(band_w, x.shape[2], taps.size, _ptr(taps))))
         self._call(f"td_conv_{kind}_s8", C.byref(params), C.byref(quant), C.byref(in_dims),
-                   _ptr(x), C.byref(f_dims), wptr, _ptr(b), C.byref(Dims(1, ho, wo, out_c)),
+                   _ptr(x), C.byref(f_dims), *wargs, _ptr(b), C.byref(Dims(1, ho, wo, out_c)),
                    _ptr(out), _ptr(scratch))  # fmt: skip
         return out
 

@@ -1,4 +1,5 @@
-"""CSR format: values int8[nnz], narrow column indices, row pointers (td_csr_weights)."""
+"""CSR format: values int8[nnz], narrow column indices, row pointers and row sums
+(td_csr_weights)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class CsrFormat(WeightFormat):
             "values": w[r_idx, c_idx].astype(np.int8),
             col_name: c_idx.astype(col_dtype),
             ptr_name: row_ptr.astype(ptr_dtype),
+            # lets kernels fold the input offset into the bias (bias + offset * row_sum)
+            "row_sum": w.sum(axis=1, dtype=np.int64).astype(np.int32),
         }
         return EncodedWeights(
             self.name, (rows, cols), arrays, {"rows": rows, "cols": cols, "nnz": nnz}

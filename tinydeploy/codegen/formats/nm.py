@@ -64,11 +64,13 @@ class NmFormat(WeightFormat):
         return EncodedWeights(
             self.name,
             (rows, k),
-            {"values": values, "meta": meta.astype(np.uint8)},
+            {"values": values, "meta": meta.astype(np.uint8),
+             "row_sum": w.sum(axis=1, dtype=np.int64).astype(np.int32)},
             {"rows": rows, "cols": k, "n": n, "m": m, "meta_row_bytes": stride},
         )
 
-    def decode(self, encoded: EncodedWeights) -> np.ndarray:
+    def slot_positions(self, encoded: EncodedWeights) -> np.ndarray:
+        """In-group position of every slot, int64 [rows, groups, n]."""
         rows, k = encoded.shape
         n, m = self.n, self.m
         groups = -(-k // m)
@@ -77,7 +79,13 @@ class NmFormat(WeightFormat):
         row_bits = np.unpackbits(
             encoded.arrays["meta"].reshape(rows, stride), axis=1, bitorder="little"
         )[:, : groups * n * bits].reshape(rows, groups, n, bits)
-        pos = (row_bits.astype(np.int64) << np.arange(bits)).sum(axis=3)
+        return (row_bits.astype(np.int64) << np.arange(bits)).sum(axis=3)
+
+    def decode(self, encoded: EncodedWeights) -> np.ndarray:
+        rows, k = encoded.shape
+        n, m = self.n, self.m
+        groups = -(-k // m)
+        pos = self.slot_positions(encoded)
         values = encoded.arrays["values"].reshape(rows, groups, n)
         out = np.zeros((rows, groups, m), dtype=np.int8)
         np.put_along_axis(out, pos, values, axis=2)

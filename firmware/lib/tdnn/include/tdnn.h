@@ -48,21 +48,26 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
 int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
                                          const td_dims *input_dims, const td_dims *filter_dims);
 
-/* CSR weights: weights->rows == out_c, weights->cols == kh*kw*in_c. */
+/* Sparse conv (CSR / N:M): weights->rows == out_c, weights->cols == kh*kw*in_c; `taps`
+ * holds the entries' receptive-field offsets and values for this input geometry (see
+ * td_conv_taps; generated from the same weights). The weights supply the row structure
+ * (row_ptr / fixed slots per row) and row_sum. Scratch: out_c int32 effective biases and one
+ * zero-point padded band of (kh + stride_h) input rows, never a copy of the whole input.
+ * Conv outputs are computed in 2x2 blocks (the fused pool window) sharing every tap load. */
 td_status td_conv_csr_s8(const td_conv_params *params, const td_quant_params *quant,
                          const td_dims *input_dims, const int8_t *input,
                          const td_dims *filter_dims, const td_csr_weights *weights,
-                         const int32_t *bias, const td_dims *output_dims, int8_t *output,
-                         void *scratch);
+                         const td_conv_taps *taps, const int32_t *bias,
+                         const td_dims *output_dims, int8_t *output, void *scratch);
 int32_t td_conv_csr_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                        const td_dims *filter_dims, const td_csr_weights *weights);
 
-/* N:M weights: weights->rows == out_c, weights->cols == kh*kw*in_c. */
+/* N:M weights: as td_conv_csr_s8, taps->entries == rows * G * n (every slot). */
 td_status td_conv_nm_s8(const td_conv_params *params, const td_quant_params *quant,
                         const td_dims *input_dims, const int8_t *input,
                         const td_dims *filter_dims, const td_nm_weights *weights,
-                        const int32_t *bias, const td_dims *output_dims, int8_t *output,
-                        void *scratch);
+                        const td_conv_taps *taps, const int32_t *bias,
+                        const td_dims *output_dims, int8_t *output, void *scratch);
 int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                       const td_dims *filter_dims, const td_nm_weights *weights);
 
@@ -79,6 +84,8 @@ td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quan
                          void *scratch);
 int32_t td_fc_dense_s8_get_buffer_size(int32_t in_features, int32_t out_features);
 
+/* CSR fc reads the int8 input directly (bias + input_offset * row_sum folded per row);
+ * no scratch (size 0, scratch may be NULL). */
 td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
                        int32_t in_features, const int8_t *input, int32_t out_features,
                        const td_csr_weights *weights, const int32_t *bias, int8_t *output,

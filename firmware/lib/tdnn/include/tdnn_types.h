@@ -132,6 +132,9 @@ typedef struct {
     const uint16_t *col_idx_u16;   /* [nnz] or NULL */
     const uint16_t *row_ptr_u16;   /* [rows + 1] or NULL */
     const uint32_t *row_ptr_u32;   /* [rows + 1] or NULL */
+    const int32_t *row_sum;        /* [rows] sum of each row's values (precomputed by the
+                                      generator so kernels fold input_offset into the bias:
+                                      bias + input_offset * row_sum; never NULL) */
 } td_csr_weights;
 
 /* N:M structured-sparse weights.
@@ -153,7 +156,24 @@ typedef struct {
     int32_t meta_row_bytes;   /* must equal 4 * ceil((Kp/m)*n*log2(m) / 32) */
     const int8_t *values;
     const uint8_t *meta;
+    const int32_t *row_sum;   /* [rows] sum of each row's values, never NULL (see CSR) */
 } td_nm_weights;
+
+/* Receptive-field taps of a sparse conv, computed by the generator for one input geometry
+ * (TFLM computes such data in Prepare; here it lives in flash and costs no RAM).
+ * The kernels read the input through a "band": input rows zero-point padded left and right,
+ * band_w = in_w + pad_left + pad_right cells per row. Stored entry e of the weights (CSR:
+ * nonzero e; N:M: slot e, padding slots included) with column (ky, kx, ic) becomes
+ *   taps[e] = off | ((uint32_t)(uint16_t)(int16_t)value << 16),
+ *   off = (ky * band_w + kx) * in_c + ic   (byte offset from the window origin, < 65536),
+ * N:M slots past K store off = 0 and value 0. The value sits in the top half so that one
+ * load feeds both the address (UXTAH) and the multiply (SMLATB) on Cortex-M DSP cores. */
+typedef struct {
+    int32_t band_w;          /* in_w + pad_left + pad_right the offsets were computed for */
+    int32_t in_c;            /* input channels the offsets were computed for */
+    int32_t entries;         /* CSR: nnz; N:M: rows * ceil(cols/m) * n */
+    const uint32_t *taps;    /* [entries] (may be NULL when entries == 0) */
+} td_conv_taps;
 
 #ifdef __cplusplus
 }

@@ -226,6 +226,18 @@ static __attribute__((noinline, unused)) void td_dsp_dot_4x1(const int8_t *w0, c
 }
 #endif
 
+/* td_mul_by_quant_mult for multiplier >= 0 and shift = -e, 1 <= e <= 31 (bit-exact), in
+ * 32-bit steps after one 64-bit multiply. With P = a * multiplier, td_requant_channel_s8
+ * shows the result is floor((X + 2^(30+e)) / 2^(31+e)), X = P + 2^30 - [a < 0] * 2^31.
+ * 2^(30+e) is a multiple of 2^31, so this is floor((Q + 2^(e-1)) / 2^e) with
+ * Q = floor(X / 2^31) (|Q| < 2^31), i.e. (Q >> e) plus bit e-1 of Q. */
+static inline int32_t td_mul_by_quant_mult_rshift(int32_t a, int32_t multiplier, int32_t e)
+{
+    const int32_t q = (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31) -
+                      (a < 0 ? 1 : 0);
+    return (q >> e) + ((q >> (e - 1)) & 1);
+}
+
 /* Conv output size for one axis, or -1 if the kernel does not fit. */
 static inline int32_t td_conv_out_size(int32_t in, int32_t pad_a, int32_t pad_b, int32_t k,
                                        int32_t stride)
@@ -242,34 +254,34 @@ td_status td_internal_check_conv(const td_conv_params *params, const td_quant_pa
 
 td_status td_internal_check_act(const td_activation *act);
 
-/* Shared loop of the sparse convolutions (CSR and N:M after decoding):
- * row r uses entries [row_ptr[r], row_ptr[r+1]) of offsets/values; offsets index the
- * zero-point padded int8 input copy `padded` (Wp columns) relative to the window origin;
- * beff[r] = bias[r] + input_offset * sum(row values). */
+/* Sparse conv (CSR and N:M) after the format-specific checks: row r uses taps
+ * [row_ptr[r], row_ptr[r+1]) (CSR, u16 or u32 pointers) or [r*per_row, (r+1)*per_row)
+ * (N:M, both row pointers NULL). */
 typedef struct {
     int32_t rows;
-    const uint32_t *row_ptr;
-    const uint16_t *offsets;
-    const int8_t *values;
-    const int32_t *beff;
-    const int8_t *padded;
-    int32_t padded_w;
-    int32_t in_c;
-    int32_t *acc;          /* rows * TD_SPARSE_BATCH accumulators */
-} td_sparse_conv_plan;
+    const uint16_t *row_ptr_u16;
+    const uint32_t *row_ptr_u32;
+    int32_t per_row;
+    const td_conv_taps *taps;
+    const int32_t *row_sum;
+} td_sparse_conv_desc;
 
-/* Output positions of a sparse conv whose accumulators are requantised together. */
-#define TD_SPARSE_BATCH 8
+td_status td_internal_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
+                                  const td_quant_params *quant, const td_dims *input_dims,
+                                  const int8_t *input, const td_dims *filter_dims,
+                                  const int32_t *bias, int32_t conv_h, int32_t conv_w,
+                                  int8_t *output, void *scratch);
 
-td_status td_internal_sparse_conv_run(const td_sparse_conv_plan *plan,
-                                      const td_conv_params *params,
-                                      const td_quant_params *quant, int32_t conv_h,
-                                      int32_t conv_w, int8_t *output);
+/* Scratch of td_internal_sparse_conv: beff[out_c] + one band. */
+int32_t td_internal_sparse_conv_buffer_size(const td_conv_params *params,
+                                            const td_dims *input_dims,
+                                            const td_dims *filter_dims);
 
-/* Copies the input into a (H + pad_top + pad_bottom) x (W + pad_left + pad_right) x C
- * buffer filled with the input zero point (-input_offset). */
-void td_internal_pad_input(const td_conv_params *params, const td_dims *input_dims,
-                           const int8_t *input, int8_t *padded);
+/* Band of input rows iy0 .. iy0 + nrows - 1, each (pad_left + W + pad_right) * C bytes,
+ * zero-point padded (also rows outside the image). Returns the input itself (no copy) when
+ * nothing needs padding, else fills and returns `band`. */
+const int8_t *td_internal_band(const td_conv_params *params, const td_dims *input_dims,
+                               const int8_t *input, int32_t iy0, int32_t nrows, int8_t *band);
 
 /* N:M descriptor checks shared by the conv and fc kernels; writes log2(m) and the group
  * count G. */

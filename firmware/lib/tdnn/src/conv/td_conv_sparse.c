@@ -1,0 +1,278 @@
+/* Sparse conv core shared by the CSR and N:M kernels.
+ *
+ * Everything that depends only on the weights and the geometry (receptive-field offsets,
+ * row sums) was computed by the generator (td_conv_taps, row_sum), so a call only folds the
+ * input offset into the biases (beff = bias + input_offset * row_sum) and walks the taps.
+ * The input is read through a band of kh + stride_h rows, zero-point padded left/right (the
+ * padded cells hold the zero point, i.e. contribute value * zp, which beff cancels exactly as
+ * for real zero-point pixels), so interior and border positions take the same branch-free
+ * path and no padded copy of the whole input exists.
+ *
+ * Conv outputs are computed in 2x2 blocks (two conv rows, two columns): every tap load (one
+ * 32-bit word: offset + value) feeds four multiply-accumulates. With fused_maxpool a block
+ * is exactly one pool window; the maximum of the four accumulators is requantised once when
+ * the channel's requantisation is monotonic (multiplier >= 0, shift <= 0). */
+#include "../common/td_internal.h"
+
+/* Value of a tap word (top half, sign-extended) without implementation-defined shifts. */
+static inline int32_t tap_value(uint32_t t)
+{
+    return (int32_t)((t >> 16) ^ 0x8000u) - 0x8000;
+}
+
+/* 4 positions b, b+d1, b+d2, b+d3 of one row's taps [t, end). */
+static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b, int32_t d1,
+                         int32_t d2, int32_t d3, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    if (t == end) {
+        return;
+    }
+#if defined(__ARM_FEATURE_DSP)
+    {
+        int32_t w, q, x;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[w], [%[t]], #4\n\t"
+            "uxtah %[q], %[b], %[w]\n\t"
+            "ldrsb %[x], [%[q]]\n\t"
+            "smlatb %[a0], %[w], %[x], %[a0]\n\t"
+            "ldrsb %[x], [%[q], %[d1]]\n\t"
+            "smlatb %[a1], %[w], %[x], %[a1]\n\t"
+            "ldrsb %[x], [%[q], %[d2]]\n\t"
+            "smlatb %[a2], %[w], %[x], %[a2]\n\t"
+            "ldrsb %[x], [%[q], %[d3]]\n\t"
+            "smlatb %[a3], %[w], %[x], %[a3]\n\t"
+            "cmp %[t], %[e]\n\t"
+            "bne 1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "+r"(t),
+              [w] "=&r"(w), [q] "=&r"(q), [x] "=&r"(x)
+            : [b] "r"(b), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    for (; t != end; t++) {
+        const uint32_t w = *t;
+        const int8_t *q = b + (w & 0xFFFFu);
+        const int32_t v = tap_value(w);
+        a0 += v * q[0];
+        a1 += v * q[d1];
+        a2 += v * q[d2];
+        a3 += v * q[d3];
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Edge blocks of the unpooled conv: 2 positions (b, b+d1) or 1. */
+static inline void taps2(const uint32_t *t, const uint32_t *end, const int8_t *b, int32_t d1,
+                         int32_t *a0p, int32_t *a1p)
+{
+    int32_t a0 = *a0p, a1 = *a1p;
+    for (; t != end; t++) {
+        const uint32_t w = *t;
+        const int8_t *q = b + (w & 0xFFFFu);
+        const int32_t v = tap_value(w);
+        a0 += v * q[0];
+        a1 += v * q[d1];
+    }
+    *a0p = a0;
+    *a1p = a1;
+}
+
+static inline int32_t taps1(const uint32_t *t, const uint32_t *end, const int8_t *b, int32_t a0)
+{
+    for (; t != end; t++) {
+        a0 += tap_value(*t) * b[*t & 0xFFFFu];
+    }
+    return a0;
+}
+
+int32_t td_internal_sparse_conv_buffer_size(const td_conv_params *params,
+                                            const td_dims *input_dims,
+                                            const td_dims *filter_dims)
+{
+    const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
+    return 3 + 4 * filter_dims->n + (filter_dims->h + params->stride_h) * wp * input_dims->c;
+}
+
+static inline void row_range(const td_sparse_conv_desc *d, int32_t r, uint32_t *s, uint32_t *e)
+{
+    if (d->row_ptr_u16) {
+        *s = d->row_ptr_u16[r];
+        *e = d->row_ptr_u16[r + 1];
+    } else if (d->row_ptr_u32) {
+        *s = d->row_ptr_u32[r];
+        *e = d->row_ptr_u32[r + 1];
+    } else {
+        *s = (uint32_t)(r * d->per_row);
+        *e = *s + (uint32_t)d->per_row;
+    }
+}
+
+/* One output channel's requantisation, constants derived once per channel and band. */
+typedef struct {
+    int32_t mult, shift, ooff, omin, omax;
+    int32_t fast;   /* multiplier >= 0 and shift < 0: td_requant_channel_s8's folded form */
+    int32_t mono;   /* multiplier >= 0 and shift <= 0: max of accumulators first (pool) */
+    int32_t e;      /* -shift when fast */
+} rq_chan;
+
+static inline void rq_init(rq_chan *q, int32_t mult, int32_t shift, const td_conv_params *p)
+{
+    q->mult = mult;
+    q->shift = shift;
+    q->ooff = p->output_offset;
+    q->omin = p->activation.min;
+    q->omax = p->activation.max;
+    q->fast = mult >= 0 && shift < 0;
+    q->mono = mult >= 0 && shift <= 0;
+    q->e = q->fast ? -shift : 1;
+}
+
+/* Same result as td_requant_s8. */
+static inline int8_t rq(const rq_chan *q, int32_t a)
+{
+    if (q->fast) {
+        int32_t v = td_mul_by_quant_mult_rshift(a, q->mult, q->e) + q->ooff;
+        v = v < q->omin ? q->omin : v;
+        v = v > q->omax ? q->omax : v;
+        return (int8_t)v;
+    }
+    return td_requant_s8(a, q->mult, q->shift, q->ooff, q->omin, q->omax);
+}
+
+static inline int8_t max_i8(int8_t a, int8_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Channel r of every pooled window of one band: out[px * rows]. */
+static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
+                            int32_t npx, int32_t sx, int32_t sy, int32_t beff, const rq_chan *q,
+                            int8_t *out, int32_t rows)
+{
+    const int32_t step = 2 * sx, d3 = sx + sy;
+    int32_t px;
+    for (px = 0; px < npx; px++, b += step, out += rows) {
+        int32_t a[4];
+        a[0] = a[1] = a[2] = a[3] = beff;
+        taps4(t, e, b, sx, sy, d3, a);
+        if (q->mono) { /* requantisation monotonic: max of the accumulators first */
+            int32_t m = a[0] > a[1] ? a[0] : a[1];
+            m = a[2] > m ? a[2] : m;
+            *out = rq(q, a[3] > m ? a[3] : m);
+        } else {
+            *out = max_i8(max_i8(rq(q, a[0]), rq(q, a[1])), max_i8(rq(q, a[2]), rq(q, a[3])));
+        }
+    }
+}
+
+/* Channel r of one band of the unpooled conv: nr (1-2) conv rows x conv_w columns, in
+ * blocks of 2 columns; out: first conv row's outputs (stride rows), the second row follows
+ * out_row bytes later. */
+static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
+                          int32_t conv_w, int32_t nr, int32_t sx, int32_t sy, int32_t beff,
+                          const rq_chan *q, int8_t *out, int32_t rows, int32_t out_row)
+{
+    const int32_t d3 = sx + sy;
+    int32_t ox;
+    for (ox = 0; ox < conv_w; ox += 2, b += 2 * sx, out += 2 * rows) {
+        int32_t a[4];
+        a[0] = a[1] = a[2] = a[3] = beff;
+        if (ox + 1 < conv_w) {
+            if (nr == 2) {
+                taps4(t, e, b, sx, sy, d3, a);
+                out[out_row] = rq(q, a[2]);
+                out[out_row + rows] = rq(q, a[3]);
+            } else {
+                taps2(t, e, b, sx, &a[0], &a[1]);
+            }
+            out[0] = rq(q, a[0]);
+            out[rows] = rq(q, a[1]);
+        } else {
+            if (nr == 2) {
+                taps2(t, e, b, sy, &a[0], &a[2]);
+                out[out_row] = rq(q, a[2]);
+            } else {
+                a[0] = taps1(t, e, b, a[0]);
+            }
+            out[0] = rq(q, a[0]);
+        }
+    }
+}
+
+td_status td_internal_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
+                                  const td_quant_params *quant, const td_dims *input_dims,
+                                  const int8_t *input, const td_dims *filter_dims,
+                                  const int32_t *bias, int32_t conv_h, int32_t conv_w,
+                                  int8_t *output, void *scratch)
+{
+    const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
+    const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
+    const int32_t sx = params->stride_w * c, sy = params->stride_h * wp * c;
+    const int32_t band_rows = kh + params->stride_h;
+    const td_conv_taps *tp = d->taps;
+    int32_t *beff;
+    int8_t *band;
+    int32_t r, oy;
+
+    if (!scratch || !tp || tp->band_w != wp || tp->in_c != c || (tp->entries > 0 && !tp->taps)) {
+        return TD_ERR_ARG;
+    }
+    if (((kh - 1) * wp + filter_dims->w) * c > 65536) {
+        return TD_ERR_UNSUPPORTED; /* receptive field too wide for 16-bit offsets */
+    }
+#if defined(TD_VALIDATE_INDICES)
+    {   /* every tap inside the kh x kw x in_c window of the band */
+        int32_t j;
+        for (j = 0; j < tp->entries; j++) {
+            const int32_t off = (int32_t)(tp->taps[j] & 0xFFFFu);
+            if (off / (wp * c) >= kh || (off / c) % wp >= filter_dims->w) {
+                return TD_ERR_ARG;
+            }
+        }
+    }
+#endif
+    beff = (int32_t *)td_align_ptr4(scratch);
+    band = (int8_t *)(beff + rows);
+    for (r = 0; r < rows; r++) {
+        beff[r] = (bias ? bias[r] : 0) + params->input_offset * d->row_sum[r];
+    }
+    if (params->fused_maxpool) {
+        const int32_t ph = conv_h / 2, pw = conv_w / 2;
+        int32_t py;
+        for (py = 0; py < ph; py++) {
+            const int8_t *bnd = td_internal_band(params, input_dims, input,
+                                                 2 * py * params->stride_h - params->pad_top,
+                                                 band_rows, band);
+            for (r = 0; r < rows; r++) {
+                uint32_t s, e;
+                rq_chan q;
+                row_range(d, r, &s, &e);
+                rq_init(&q, quant->multiplier[r], quant->shift[r], params);
+                pooled_band_row(tp->taps + s, tp->taps + e, bnd, pw, sx, sy, beff[r], &q,
+                                output + py * pw * rows + r, rows);
+            }
+        }
+        return TD_OK;
+    }
+    for (oy = 0; oy < conv_h; oy += 2) {
+        const int32_t nr = oy + 1 < conv_h ? 2 : 1;
+        const int8_t *bnd = td_internal_band(params, input_dims, input,
+                                             oy * params->stride_h - params->pad_top,
+                                             nr == 2 ? band_rows : kh, band);
+        for (r = 0; r < rows; r++) {
+            uint32_t s, e;
+            rq_chan q;
+            row_range(d, r, &s, &e);
+            rq_init(&q, quant->multiplier[r], quant->shift[r], params);
+            conv_band_row(tp->taps + s, tp->taps + e, bnd, conv_w, nr, sx, sy, beff[r], &q,
+                          output + oy * conv_w * rows + r, rows, conv_w * rows);
+        }
+    }
+    return TD_OK;
+}
