@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import os
+import socket
 import sys
 from typing import Any
 
@@ -42,6 +43,27 @@ def _import_ray(local: bool) -> Any:
         # ray may have been imported before the variable was set (e.g. by another test).
         ray_constants.ENABLE_RAY_CLUSTER = False
     return ray
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a host:port nobody listens on (Ray itself keeps retrying for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", ray:// client addresses, ...: left to Ray
+    hosts = [host]
+    if host in ("localhost", "127.0.0.1", "::1"):  # Ray dials this machine's outward address
+        with contextlib.suppress(Exception):
+            from ray._private.services import get_node_ip_address
+
+            hosts.append(get_node_ip_address())
+    for candidate in hosts:
+        try:
+            socket.create_connection((candidate, int(port)), timeout=timeout).close()
+            return
+        except OSError:
+            continue
+    raise TinydeployError(f"no Ray cluster answers at {address} (start one with `ray start "
+                          f"--head`, or check --ray-address / $RAY_ADDRESS)")
 
 
 def _ray_trial(spec: dict[str, Any], threads: int | None, seed: bool,
@@ -82,6 +104,7 @@ class RayExecutor(Executor):
             if local:
                 self._init_local(num_cpus or default_workers())
             else:
+                _check_reachable(address)
                 try:
                     ray.init(address=address, log_to_driver=False)
                 except (ConnectionError, ValueError, RuntimeError) as exc:
