@@ -126,9 +126,12 @@ def _params_text(params: dict[str, Any], keys: list[str] | None = None) -> str:
     return " ".join(f"{k}={params.get(k)}" for k in keys)
 
 
-def _scalars(result: dict[str, Any] | None, limit: int = 3) -> str:
-    if not result:
+def _scalars(result: Any, limit: int = 3) -> str:
+    """A few scalar entries of a trial's result (any JSON value) for the status table."""
+    if result is None:
         return ""
+    if not isinstance(result, dict):
+        return str(result)[:60]
     items = [(k, v) for k, v in result.items() if isinstance(v, int | float | str | bool)]
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                     for k, v in items[:limit])
