@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sweep_helpers import require_ray
 
 HERE = Path(__file__).resolve().parent
 N = 8
@@ -23,14 +24,14 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _driver(config: Path, workers: int, out: Path) -> subprocess.Popen:
+def _driver(config: Path, options: list[str], out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get(
         "PYTHONPATH", "")])}
     # Own session: the signal goes to the driver only, as from a scheduler or `kill`.
     with out.open("w") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "tinydeploy.cli.main", "sweep", "run", str(config),
-             "--workers", str(workers), "--quiet"],
+             *options, "--quiet"],
             stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             preexec_fn=_default_sigint)
 
@@ -40,10 +41,16 @@ def _done(sweep: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in (sweep / "trials").glob("*.json")}
 
 
-@pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 0), (signal.SIGTERM, 2)],
-                         ids=["sigint-in-process", "sigterm-pool"])
-def test_interrupted_driver_resumes_without_rerunning(tmp_path, sig, workers, capsys):
+@pytest.mark.parametrize(("sig", "options"), [
+    (signal.SIGINT, ["--workers", "0"]),
+    (signal.SIGTERM, ["--workers", "2"]),
+    pytest.param(signal.SIGTERM, ["--executor", "ray", "--ray-cpus", "2"], marks=pytest.mark.slow),
+], ids=["sigint-in-process", "sigterm-pool", "sigterm-ray"])
+def test_interrupted_driver_resumes_without_rerunning(tmp_path, sig, options, capsys):
     from tinydeploy.cli.main import main
+
+    if "ray" in options:
+        require_ray()
 
     sweep, log = tmp_path / "sweep", tmp_path / "calls.txt"
     config = tmp_path / "slow.toml"
@@ -56,7 +63,7 @@ sleep = 0.4
 [grid]
 x = {list(range(N))}
 """)
-    proc = _driver(config, workers, tmp_path / "run1.txt")
+    proc = _driver(config, options, tmp_path / "run1.txt")
     try:
         deadline = time.monotonic() + 60
         while len(_done(sweep)) < 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -78,7 +85,8 @@ x = {list(range(N))}
     assert f"{N} trials: {len(first)} done, 0 failed, 0 running, {N - len(first)} pending" in out
     assert "driver: interrupted" in out
 
-    assert main(["sweep", "run", str(config), "--workers", str(workers), "-q"]) == 0
+    # resumed locally (whatever ran first): any executor gives the same trial results
+    assert main(["sweep", "run", str(config), "--workers", "2", "-q"]) == 0
     assert f"{N} trials: {len(first)} already done, {N - len(first)} run, 0 failed" \
         in capsys.readouterr().out
     final = _done(sweep)

@@ -2,9 +2,8 @@
 prune + 1-epoch fine-tune trials gives bit-identical results to the local executor; a worker
 that dies mid-trial is retried; a raising trial is recorded with its traceback.
 
-Ray must be installed (`pip install -e '.[dev,ray]'`): without it these tests are skipped
-with a reason locally and fail in CI mode (TINYDEPLOY_REQUIRE_FIRMWARE=1 or
-TINYDEPLOY_REQUIRE_RAY=1), so a broken install never passes silently.
+Ray must be installed: see `sweep_helpers.require_ray` (skipped with a reason locally,
+a failure in CI mode).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sweep_helpers import require_ray
 
 from tinydeploy.sweep import Trial, grid, load_results, make_executor, run_sweep
 
@@ -21,20 +21,9 @@ pytestmark = pytest.mark.slow
 FNS = "sweep_trialfns"
 
 
-def _require_ray() -> None:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        message = "ray is not installed: pip install -e '.[dev,ray]'"
-        if os.environ.get("TINYDEPLOY_REQUIRE_FIRMWARE") == "1" or \
-                os.environ.get("TINYDEPLOY_REQUIRE_RAY") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def ray_executor():
-    _require_ray()
+    require_ray()
     from tinydeploy.sweep.ray_executor import RayExecutor
 
     executor = RayExecutor(num_cpus=2)  # address None: a private instance on 127.0.0.1

@@ -77,3 +77,15 @@ def test_process_pool_executor(tmp_path):
         summary = run_sweep(trials, tmp_path / "sw", executor=ex, show_progress=True)
     assert summary.succeeded == 3
     assert sorted(r["result"]["y"] for r in load_results(tmp_path / "sw")) == [1, 4, 9]
+
+
+def test_pool_worker_death_is_retried_on_a_fresh_pool(tmp_path):
+    marker, log = tmp_path / "died", tmp_path / "calls.txt"
+    dies = Trial(f"{FNS}:dies_first_time", {"marker": str(marker)})
+    others = grid(f"{FNS}:square", {"log": str(log)}, x=[1, 2, 3])
+    with LocalExecutor(workers=2) as ex:
+        summary = run_sweep([dies, *others], tmp_path / "sw", executor=ex, retries=1,
+                            show_progress=False)
+    assert marker.exists() and summary.ok, summary.records
+    assert summary.records[dies.id]["result"] == {"survived": True}
+    assert summary.records[dies.id]["attempts"] == 2

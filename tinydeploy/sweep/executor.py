@@ -16,6 +16,7 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,15 +129,24 @@ class LocalExecutor(Executor):
         self.threads = threads
         self.seed = seed
         self.max_parallel = max(1, workers)
-        self._pool: cf.ProcessPoolExecutor | None = None
-        if workers > 0:
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self._pool: cf.ProcessPoolExecutor | None = self._new_pool() if workers > 0 else None
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
 
     def submit(self, trial: Trial) -> cf.Future:
+        args = (execute_trial, trial.to_dict(), self.threads, self.seed)
         if self._pool is not None:
-            return self._pool.submit(execute_trial, trial.to_dict(), self.threads, self.seed)
+            try:
+                return self._pool.submit(*args)
+            except BrokenProcessPool:
+                # A worker died (OOM killer, segfault, kill): the trials it broke come back
+                # as failures and are retried by the runner on a fresh pool.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                return self._pool.submit(*args)
         future: cf.Future = cf.Future()
         future.set_result(execute_trial(trial.to_dict(), self.threads, self.seed))
         return future
