@@ -89,3 +89,16 @@ def test_pool_worker_death_is_retried_on_a_fresh_pool(tmp_path):
     assert marker.exists() and summary.ok, summary.records
     assert summary.records[dies.id]["result"] == {"survived": True}
     assert summary.records[dies.id]["attempts"] == 2
+
+
+def test_use_executor_sets_the_default_for_nested_sweeps(tmp_path):
+    from tinydeploy.sweep import use_executor
+
+    log = tmp_path / "calls.txt"
+    trials = grid(f"{FNS}:square", {"log": str(log)}, x=[1, 2])
+    with LocalExecutor(workers=2) as ex, use_executor(ex):
+        summary = run_sweep(trials, tmp_path / "sw", show_progress=False)  # no executor given
+        assert ex._pool is not None  # still open: the caller owns it
+    assert summary.succeeded == 2
+    state = json.loads((tmp_path / "sw" / "state.json").read_text())
+    assert state["executor"] == "local (2 workers)" and state["status"] == "finished"

@@ -20,7 +20,7 @@ from tinydeploy.sweep.executor import (
     execute_trial,
     make_executor,
 )
-from tinydeploy.sweep.runner import SweepSummary, load_results, run_sweep
+from tinydeploy.sweep.runner import SweepSummary, load_results, run_sweep, use_executor
 from tinydeploy.sweep.spec import Trial, canonical_json, grid
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "load_results",
     "make_executor",
     "run_sweep",
+    "use_executor",
 ]

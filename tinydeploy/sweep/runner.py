@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,21 @@ def _make_progress() -> Progress:
     )
 
 
+_default_executor: ContextVar[Executor | None] = ContextVar("sweep_executor", default=None)
+
+
+@contextmanager
+def use_executor(executor: Executor) -> Iterator[Executor]:
+    """Make `executor` the one `run_sweep(executor=None)` uses inside the block: a command
+    can send every sweep of a library call (e.g. an analysis running several scans) to Ray
+    without threading an executor through each function. The caller owns its shutdown."""
+    token = _default_executor.set(executor)
+    try:
+        yield executor
+    finally:
+        _default_executor.reset(token)
+
+
 def _eta(seconds: float | None) -> str:
     if seconds is None:
         return "ETA ?"
@@ -130,6 +146,8 @@ def run_sweep(
 ) -> SweepSummary:
     """Run every trial not already done; a trial is attempted at most 1 + `retries` times.
 
+    executor None: the one set by `use_executor`, else in-process (`LocalExecutor()`).
+
     Completed results are never recomputed. With `retry_failed` (default) trials recorded as
     failed by an earlier run are attempted again; otherwise they are skipped too.
     """
@@ -156,6 +174,7 @@ def run_sweep(
         "trials": known,  # every trial ever run in this directory
         "spec_hash_of": "sha256(canonical JSON of {fn, params})[:12]",
     })
+    executor = executor or _default_executor.get()
     own_executor = executor is None
     executor = executor or LocalExecutor()
     attempts = dict.fromkeys((t.id for t in pending), 0)
