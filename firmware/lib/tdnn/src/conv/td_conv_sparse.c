@@ -67,6 +67,77 @@ static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b
     acc[3] = a3;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* Pooled windows of one channel across a band, entirely in one asm block (the C loop around
+ * taps4 spilled ~40 instructions per window): for each window, accumulators = beff, the
+ * 2x2 tap loop, then the largest accumulator is stored to max_out (int32, one per window).
+ * Only for channels with monotonic requantisation (requantised afterwards in one batch). */
+typedef struct {
+    const uint32_t *t;      /* +0  first tap of the row */
+    int32_t beff;           /* +4 */
+    int32_t step;           /* +8  bytes between windows: 2 * sx */
+    int32_t count;          /* +12 windows, >= 1 */
+    int32_t *max_out;       /* +16 */
+} pool_plan;
+
+static void pooled_max_row_dsp(pool_plan *pp, const uint32_t *end, const int8_t *b, int32_t d1,
+                               int32_t d2, int32_t d3)
+{
+    int32_t a0, a1, a2, a3, w, q;
+    const uint32_t *t;
+    pool_plan *x = pp;
+    __asm__ volatile(
+        "push {%[x]}\n\t"
+        "2:\n\t"
+        "ldr %[x], [sp]\n\t"
+        "ldr %[a0], [%[x], #4]\n\t"
+        "ldr %[t], [%[x], #0]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        "mov %[a2], %[a0]\n\t"
+        "mov %[a3], %[a0]\n\t"
+        "cmp %[t], %[e]\n\t"
+        "beq 3f\n\t"
+        "1:\n\t"
+        "ldr %[w], [%[t]], #4\n\t"
+        "uxtah %[q], %[b], %[w]\n\t"
+        "ldrsb %[x], [%[q]]\n\t"
+        "smlatb %[a0], %[w], %[x], %[a0]\n\t"
+        "ldrsb %[x], [%[q], %[d1]]\n\t"
+        "smlatb %[a1], %[w], %[x], %[a1]\n\t"
+        "ldrsb %[x], [%[q], %[d2]]\n\t"
+        "smlatb %[a2], %[w], %[x], %[a2]\n\t"
+        "ldrsb %[x], [%[q], %[d3]]\n\t"
+        "smlatb %[a3], %[w], %[x], %[a3]\n\t"
+        "cmp %[t], %[e]\n\t"
+        "bne 1b\n\t"
+        "3:\n\t"
+        "cmp %[a0], %[a1]\n\t"
+        "it lt\n\t"
+        "movlt %[a0], %[a1]\n\t"
+        "cmp %[a0], %[a2]\n\t"
+        "it lt\n\t"
+        "movlt %[a0], %[a2]\n\t"
+        "cmp %[a0], %[a3]\n\t"
+        "it lt\n\t"
+        "movlt %[a0], %[a3]\n\t"
+        "ldr %[x], [sp]\n\t"
+        "ldr %[q], [%[x], #16]\n\t"
+        "str %[a0], [%[q]], #4\n\t"
+        "str %[q], [%[x], #16]\n\t"
+        "ldr %[q], [%[x], #8]\n\t"
+        "add %[b], %[b], %[q]\n\t"
+        "ldr %[q], [%[x], #12]\n\t"
+        "subs %[q], %[q], #1\n\t"
+        "str %[q], [%[x], #12]\n\t"
+        "bne 2b\n\t"
+        "add sp, sp, #4\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t),
+          [w] "=&r"(w), [q] "=&r"(q), [x] "+r"(x), [b] "+r"(b)
+        : [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
+        : "cc", "memory");
+}
+#endif
+
 /* Edge blocks of the unpooled conv: 2 positions (b, b+d1) or 1. */
 static inline void taps2(const uint32_t *t, const uint32_t *end, const int8_t *b, int32_t d1,
                          int32_t *a0p, int32_t *a1p)
@@ -150,6 +221,9 @@ static inline int8_t max_i8(int8_t a, int8_t b)
     return a > b ? a : b;
 }
 
+/* Windows of one band whose maxima the DSP path keeps on the stack at once. */
+#define TD_POOL_MAX_BATCH 64
+
 /* Channel r of every pooled window of one band: out[px * rows]. */
 static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
                             int32_t npx, int32_t sx, int32_t sy, int32_t beff, const rq_chan *q,
@@ -157,6 +231,21 @@ static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *
 {
     const int32_t step = 2 * sx, d3 = sx + sy;
     int32_t px;
+#if defined(__ARM_FEATURE_DSP)
+    if (q->fast && npx > 0 && npx <= TD_POOL_MAX_BATCH) {
+        int32_t m[TD_POOL_MAX_BATCH];
+        pool_plan pp;
+        pp.t = t;
+        pp.beff = beff;
+        pp.step = step;
+        pp.count = npx;
+        pp.max_out = m;
+        pooled_max_row_dsp(&pp, e, b, sx, sy, d3);
+        td_requant_channel_s8(m, npx, q->mult, q->shift, q->ooff, q->omin, q->omax, out,
+                              rows);
+        return;
+    }
+#endif
     for (px = 0; px < npx; px++, b += step, out += rows) {
         int32_t a[4];
         a[0] = a[1] = a[2] = a[3] = beff;
