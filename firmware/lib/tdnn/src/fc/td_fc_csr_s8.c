@@ -44,51 +44,84 @@ int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *
         for (; n >= 8; n -= 8, c += 8, v += 8) {                                             \
             TD_CSR_DOT8(c, v, x, acc);                                                       \
         }                                                                                    \
-        if (n >= 4) {                                                                        \
-            acc += v[0] * x[c[0]] + v[1] * x[c[1]] + v[2] * x[c[2]] + v[3] * x[c[3]];        \
-            n -= 4;                                                                          \
-            c += 4;                                                                          \
-            v += 4;                                                                          \
-        }                                                                                    \
-        for (; n > 0; n--) {                                                                 \
-            acc += *v++ * x[*c++];                                                           \
+        switch (n) { /* the last 0..7 entries, straight-line (no loop overhead) */           \
+        case 7: acc += v[6] * x[c[6]]; /* fall through */                                   \
+        case 6: acc += v[5] * x[c[5]]; /* fall through */                                   \
+        case 5: acc += v[4] * x[c[4]]; /* fall through */                                   \
+        case 4: acc += v[3] * x[c[3]]; /* fall through */                                   \
+        case 3: acc += v[2] * x[c[2]]; /* fall through */                                   \
+        case 2: acc += v[1] * x[c[1]]; /* fall through */                                   \
+        case 1: acc += v[0] * x[c[0]]; /* fall through */                                   \
+        default: break;                                                                      \
         }                                                                                    \
         return acc;                                                                          \
     }
 TD_CSR_DOT(uint8_t)
 TD_CSR_DOT(uint16_t)
 
+/* Everything the row loop reads is passed in registers / locals: the int8 output stores may
+ * alias any descriptor field, which would otherwise be re-read after every row. One loop per
+ * column-index type, so the type test is not paid per row. */
+typedef struct {
+    const int8_t *values;
+    const uint16_t *ptr16;
+    const uint32_t *ptr32;
+    const int32_t *row_sum, *bias, *mults, *shifts;
+    int32_t in_off, out_off, act_min, act_max;
+} fc_csr_rows;
+
+#define TD_FC_CSR_ROWS(COL)                                                                  \
+    static void rows_##COL(const fc_csr_rows *r, const COL *cols, const int8_t *x,           \
+                           int32_t out_features, int8_t *output)                             \
+    {                                                                                        \
+        const fc_csr_rows k = *r;                                                            \
+        uint32_t start = 0;                                                                  \
+        int32_t o;                                                                           \
+        for (o = 0; o < out_features; o++) {                                                 \
+            const uint32_t end = k.ptr16 ? (uint32_t)k.ptr16[o + 1] : k.ptr32[o + 1];        \
+            const int32_t mult = k.mults[o], shift = k.shifts[o];                            \
+            int32_t acc = (k.bias ? k.bias[o] : 0) + k.in_off * k.row_sum[o];                \
+            acc = dot_##COL(x, cols + start, k.values + start, (int32_t)(end - start), acc); \
+            if (mult >= 0 && shift < 0) {                                                    \
+                int32_t v = td_mul_by_quant_mult_rshift(acc, mult, -shift) + k.out_off;      \
+                v = v < k.act_min ? k.act_min : v;                                           \
+                output[o] = (int8_t)(v > k.act_max ? k.act_max : v);                         \
+            } else {                                                                         \
+                output[o] =                                                                  \
+                    td_requant_s8(acc, mult, shift, k.out_off, k.act_min, k.act_max);        \
+            }                                                                                \
+            start = end;                                                                     \
+        }                                                                                    \
+    }
+TD_FC_CSR_ROWS(uint8_t)
+TD_FC_CSR_ROWS(uint16_t)
+
 td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
                        int32_t in_features, const int8_t *input, int32_t out_features,
                        const td_csr_weights *weights, const int32_t *bias, int8_t *output,
                        void *scratch)
 {
-    int32_t o;
+    fc_csr_rows r;
     (void)scratch;
     if (td_fc_check(params, quant, in_features, input, out_features, output) != TD_OK ||
         td_internal_check_csr(weights, out_features, in_features) != TD_OK) {
         return TD_ERR_ARG;
     }
-    for (o = 0; o < out_features; o++) {
-        const uint32_t s = td_csr_row_ptr(weights, o), e = td_csr_row_ptr(weights, o + 1);
-        const int32_t n = (int32_t)(e - s);
-        int32_t acc = (bias ? bias[o] : 0) + params->input_offset * weights->row_sum[o];
-        int32_t mult, shift;
-        if (weights->col_idx_u8) {
-            acc = dot_uint8_t(input, weights->col_idx_u8 + s, weights->values + s, n, acc);
-        } else {
-            acc = dot_uint16_t(input, weights->col_idx_u16 + s, weights->values + s, n, acc);
-        }
-        mult = quant->multiplier[o];
-        shift = quant->shift[o];
-        if (mult >= 0 && shift < 0) {
-            int32_t v = td_mul_by_quant_mult_rshift(acc, mult, -shift) + params->output_offset;
-            v = v < params->activation.min ? params->activation.min : v;
-            output[o] = (int8_t)(v > params->activation.max ? params->activation.max : v);
-        } else {
-            output[o] = td_requant_s8(acc, mult, shift, params->output_offset,
-                                      params->activation.min, params->activation.max);
-        }
+    r.values = weights->values;
+    r.ptr16 = weights->row_ptr_u16;
+    r.ptr32 = weights->row_ptr_u32;
+    r.row_sum = weights->row_sum;
+    r.bias = bias;
+    r.mults = quant->multiplier;
+    r.shifts = quant->shift;
+    r.in_off = params->input_offset;
+    r.out_off = params->output_offset;
+    r.act_min = params->activation.min;
+    r.act_max = params->activation.max;
+    if (weights->col_idx_u8) {
+        rows_uint8_t(&r, weights->col_idx_u8, input, out_features, output);
+    } else {
+        rows_uint16_t(&r, weights->col_idx_u16, input, out_features, output);
     }
     return TD_OK;
 }
