@@ -40,6 +40,27 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _burn(_: int = 0) -> float:
+    t0, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t0
+
+
+def _parallel_capacity() -> float:
+    """How many cores two CPU-bound processes get right now (2.0 on an idle 2-core machine):
+    the ceiling for any 2-worker speed-up, measured because the machine is shared."""
+    import concurrent.futures as cf
+
+    one = _burn()
+    with cf.ProcessPoolExecutor(2) as pool:
+        list(pool.map(_burn, range(2)))  # warm the pool
+        t0 = time.perf_counter()
+        list(pool.map(_burn, range(2)))
+        two = time.perf_counter() - t0
+    return round(2 * one / two, 2)
+
+
 def _checkpoint(work: Path, data_dir: str | None) -> Path:
     from tinydeploy.train.recipes import recipe_for
     from tinydeploy.train.run import train_model
@@ -80,6 +101,7 @@ def main() -> int:
     configs = [("local, 1 worker", "local", 1), ("local, 2 workers", "local", 2)]
     if args.ray:
         configs.append(("ray, 2 CPUs (local instance)", "ray", None))
+    capacity_before = _parallel_capacity()
     runs, results = [], {}
     for label, kind, workers in configs:
         load_before = os.getloadavg()[0]
@@ -95,7 +117,8 @@ def main() -> int:
                      "wall_seconds": round(summary.seconds, 2),
                      "executor_setup_seconds": round(setup, 2),
                      "mean_trial_seconds": round(sum(trial_seconds) / len(trials), 2),
-                     "load_average_before": round(load_before, 2)})
+                     "load_average_before": round(load_before, 2),
+                     "load_average_after": round(os.getloadavg()[0], 2)})
         results[label] = [_strip_timings(summary.records[t.id]["result"]) for t in trials]
         print(f"{label}: {summary.seconds:.1f} s wall ({executor.describe()})", flush=True)
     base = runs[0]["wall_seconds"]
@@ -109,14 +132,17 @@ def main() -> int:
         "runs": runs,
         "speedup_2_workers": runs[1]["speedup_vs_1_worker"],
         "results_identical_across_executors": identical,
+        "parallel_capacity_before_after": [capacity_before, _parallel_capacity()],
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "threads_per_trial": 1},
         "git_revision": git_revision(),
-        "note": "wall time of run_sweep only (checkpoint training excluded); the machine is "
-                "shared, see load_average_before; the 2-worker wall time includes forking "
-                "the pool, the Ray one excludes starting the instance (executor_setup_seconds)",
+        "note": "wall time of run_sweep only (checkpoint training excluded); the 2-worker "
+                "time includes forking the pool, the Ray one excludes starting the instance "
+                "(executor_setup_seconds). The machine is shared: parallel_capacity = 2 x "
+                "(one CPU-bound process alone) / (two at once), 2.0 when two cores are free; "
+                "the load averages show the other jobs",
     }
     write_json_atomic(args.out, out)
     print(json.dumps({k: out[k] for k in ("speedup_2_workers",
