@@ -62,3 +62,12 @@ def fails_for_seven(params: dict) -> dict:
     if params["x"] == 7:
         return always_fails(params)
     return square(params)
+
+
+def status_probe(params: dict) -> dict:
+    """What `tinydeploy sweep status` reports while this very trial runs."""
+    from tinydeploy.sweep.status import sweep_status
+
+    st = sweep_status(params["dir"])
+    return {"counts": st["counts"], "driver": st["driver"]["status"],
+            "running": [r["params"].get("k") for r in st["rows"] if r["status"] == "running"]}

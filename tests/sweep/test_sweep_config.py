@@ -157,3 +157,18 @@ def test_cli_bad_config_exit_code(tmp_path, capsys):
     cfg = _write(tmp_path / "c.toml", f'fn = "{FNS}:square"\n[grid]\nx = []\n')
     assert main(["sweep", str(cfg)]) == 2
     assert "grid axis 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_status_of_a_running_sweep(tmp_path, workers):
+    sweep = tmp_path / "sw"
+    trials = [Trial(f"{FNS}:status_probe", {"dir": str(sweep), "k": k}) for k in range(3)]
+    with make_executor("local", workers=workers) as ex:
+        summary = run_sweep(trials, sweep, executor=ex, show_progress=False)
+    seen = [summary.records[t.id]["result"] for t in trials]
+    assert all(s["driver"] == "running" for s in seen)
+    assert 0 in seen[0]["running"] and seen[0]["counts"]["pending"] == 3 - len(
+        seen[0]["running"])
+    if workers == 0:  # one at a time, in order
+        assert [s["counts"]["ok"] for s in seen] == [0, 1, 2]
+        assert [s["running"] for s in seen] == [[0], [1], [2]]

@@ -181,6 +181,7 @@ def run_sweep(
     progress = _make_progress() if show_progress else None
     task = None
     running: dict[cf.Future, Trial] = {}
+    submitting: dict[str, Trial] = {}
     started_at: dict[str, str] = {}
     queue = list(pending)
     n_failed = 0
@@ -192,13 +193,13 @@ def run_sweep(
     def write_state(**extra: Any) -> None:
         write_json_atomic(sweep_dir / STATE_FILE, {
             **state, **extra, "updated": _now(), "succeeded": summary.succeeded,
-            "failed": n_failed, "running": {running[f].id: started_at.get(running[f].id)
-                                            for f in list(running)},
+            "failed": n_failed, "running": {tid: started_at.get(tid) for tid in
+                                            [*(t.id for t in running.values()), *submitting]},
             "seconds": time.perf_counter() - t0})
 
     def eta() -> float | None:
         finished = summary.succeeded + n_failed
-        remaining = len(queue) + len(running)
+        remaining = len(queue) + len(running) + len(submitting)
         if not remaining:
             return 0.0
         return None if not finished else (time.perf_counter() - t0) / finished * remaining
@@ -207,13 +208,20 @@ def run_sweep(
         write_state()
         if progress is not None and task is not None:
             progress.update(task, completed=summary.skipped + summary.succeeded + n_failed,
-                            status=f"done {summary.skipped + summary.succeeded} "
-                                   f"running {len(running)} failed {n_failed} {_eta(eta())}")
+                            status=f"done {summary.skipped + summary.succeeded} running "
+                                   f"{len(running) + len(submitting)} failed {n_failed} "
+                                   f"{_eta(eta())}")
 
     def start(trial: Trial) -> None:
         attempts[trial.id] += 1
         started_at[trial.id] = _now()
-        running[executor.submit(trial)] = trial
+        # Shown as running while submit() runs: the in-process executor runs the whole
+        # trial inside submit().
+        submitting[trial.id] = trial
+        update()
+        future = executor.submit(trial)
+        del submitting[trial.id]
+        running[future] = trial
         update()
 
     interrupted = False
@@ -263,5 +271,6 @@ def run_sweep(
             executor.shutdown(interrupted=interrupted)
         # After shutdown: an interrupted run leaves nothing running.
         running.clear()
+        submitting.clear()
         write_state(status="interrupted" if interrupted else "finished")
     return summary
