@@ -20,7 +20,9 @@ def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h):
         if c == 1 and kw == 3:  # in_c == 1 fast path: prepared rows + one padded band
             return 3 + 8 * kh * oc + a4((kh + stride_h) * wp + 4)
         k4 = a4(k)
-        return 3 + 48 * oc + 16 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
+        # 8 accumulator rows (8 positions, or 4 pooled outputs + one 2x2 window), two int16
+        # im2col columns, one int8 receptive field
+        return 3 + 32 * oc + 16 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
     # sparse: effective biases + a band of kh + stride_h padded rows (no padded input copy)
     return 3 + 4 * oc + (kh + stride_h) * wp * c
 

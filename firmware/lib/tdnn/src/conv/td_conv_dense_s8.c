@@ -8,8 +8,13 @@
  * weights; natural order otherwise); the T tail entries of column j at 8G + 4j. */
 #include "../common/td_internal.h"
 
-/* Output positions whose accumulators are requantised together (channel by channel). */
+/* Output positions whose accumulators are requantised together (channel by channel). The
+ * fused-pool path batches fewer pooled outputs, since it also holds the 4 conv positions of
+ * one window: both paths then fit TD_ACC_ROWS x out_c accumulators (RAM matters more than
+ * the ~1% the smaller pooled batch costs). */
 #define TD_CONV_BATCH 8
+#define TD_POOL_BATCH 4
+#define TD_ACC_ROWS 8 /* max(TD_CONV_BATCH, TD_POOL_BATCH + 4) */
 
 typedef struct {
     const td_conv_params *p;
@@ -17,7 +22,7 @@ typedef struct {
     const td_dims *in;
     const int8_t *input;
     int32_t kh, kw, k, k4, out_c; /* k4: K rounded up to 4 (rows padded when K % 4 != 0) */
-    int32_t *acc;    /* (TD_CONV_BATCH + 4) x out_c accumulators */
+    int32_t *acc;    /* TD_ACC_ROWS x out_c accumulators */
     int16_t *cols;   /* 8 * (G + 1) int16, two interleaved columns */
     int8_t *col8;    /* int8 receptive field, k4 bytes (+4 slack) */
 } conv_ctx;
@@ -45,7 +50,7 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
         return 3 + 8 * filter_dims->h * filter_dims->n +
                c1_band_bytes(params, input_dims, filter_dims);
     }
-    return 3 + 4 * (TD_CONV_BATCH + 4) * filter_dims->n + 16 * (k4 / 4 + 1) + k4 + 4 +
+    return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 16 * (k4 / 4 + 1) + k4 + 4 +
            (k4 != k ? filter_dims->n * k4 : 0);
 }
 
@@ -325,7 +330,7 @@ static void pool_into_batch(const conv_ctx *cx, const int32_t *tmp, int32_t *bat
         if (mult[oc] >= 0 && shift[oc] <= 0) {
             int32_t m = a > b ? a : b;
             m = c > m ? c : m;
-            batch[oc * TD_CONV_BATCH + slot] = d > m ? d : m;
+            batch[oc * TD_POOL_BATCH + slot] = d > m ? d : m;
         } else {
             int8_t m = td_requant_s8(a, mult[oc], shift[oc], ooff, amin, amax);
             int8_t v = td_requant_s8(b, mult[oc], shift[oc], ooff, amin, amax);
@@ -346,7 +351,7 @@ static void requant_pooled_batch(const conv_ctx *cx, const int32_t *batch, int32
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
         if (cx->q->multiplier[oc] >= 0 && cx->q->shift[oc] <= 0) {
-            td_requant_channel_s8(batch + oc * TD_CONV_BATCH, cnt, cx->q->multiplier[oc],
+            td_requant_channel_s8(batch + oc * TD_POOL_BATCH, cnt, cx->q->multiplier[oc],
                                   cx->q->shift[oc], cx->p->output_offset,
                                   cx->p->activation.min, cx->p->activation.max, out + oc, n);
         }
@@ -557,7 +562,7 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     cx.k4 = TD_ALIGN4(cx.k);
     cx.out_c = filter_dims->n;
     cx.acc = (int32_t *)td_align_ptr4(scratch);
-    cx.cols = (int16_t *)(cx.acc + (TD_CONV_BATCH + 4) * cx.out_c);
+    cx.cols = (int16_t *)(cx.acc + TD_ACC_ROWS * cx.out_c);
     cx.col8 = (int8_t *)(cx.cols + 8 * (cx.k4 / 4 + 1));
     memset(cx.col8 + cx.k, (int8_t)(-params->input_offset), (size_t)(cx.k4 - cx.k));
     if (cx.k4 != cx.k) {
@@ -576,10 +581,10 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     if (params->fused_maxpool) {
         const int32_t ph = output_dims->h, pw = output_dims->w, n = cx.out_c;
         const int32_t npool = ph * pw;
-        int32_t *tmp = cx.acc + TD_CONV_BATCH * n; /* 4 conv positions x out_c */
+        int32_t *tmp = cx.acc + TD_POOL_BATCH * n; /* 4 conv positions x out_c */
         int32_t p;
-        for (p = 0; p < npool; p += TD_CONV_BATCH) {
-            const int32_t cnt = npool - p < TD_CONV_BATCH ? npool - p : TD_CONV_BATCH;
+        for (p = 0; p < npool; p += TD_POOL_BATCH) {
+            const int32_t cnt = npool - p < TD_POOL_BATCH ? npool - p : TD_POOL_BATCH;
             int32_t i;
             for (i = 0; i < cnt; i++) {
                 const int32_t py = (p + i) / pw, px = (p + i) % pw;
