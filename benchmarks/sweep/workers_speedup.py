@@ -113,10 +113,14 @@ def main() -> int:
                                 show_progress=False, description=label)
         assert summary.ok and summary.succeeded == len(trials), summary.line()
         trial_seconds = [summary.records[t.id]["seconds"] for t in trials]
+        cpu_seconds = [summary.records[t.id]["cpu_seconds"] for t in trials]
         runs.append({"label": label, "executor": executor.describe(),
                      "wall_seconds": round(summary.seconds, 2),
                      "executor_setup_seconds": round(setup, 2),
                      "mean_trial_seconds": round(sum(trial_seconds) / len(trials), 2),
+                     "mean_trial_cpu_seconds": round(sum(cpu_seconds) / len(trials), 2),
+                     # share of a core each trial got while it ran (1.0: never waited)
+                     "cpu_share": round(sum(cpu_seconds) / sum(trial_seconds), 2),
                      "load_average_before": round(load_before, 2),
                      "load_average_after": round(os.getloadavg()[0], 2)})
         results[label] = [_strip_timings(summary.records[t.id]["result"]) for t in trials]
@@ -142,7 +146,8 @@ def main() -> int:
                 "time includes forking the pool, the Ray one excludes starting the instance "
                 "(executor_setup_seconds). The machine is shared: parallel_capacity = 2 x "
                 "(one CPU-bound process alone) / (two at once), 2.0 when two cores are free; "
-                "the load averages show the other jobs",
+                "cpu_share = trial CPU time / trial wall time (1.0: the trial never waited "
+                "for a core); the load averages show the other jobs",
     }
     write_json_atomic(args.out, out)
     print(json.dumps({k: out[k] for k in ("speedup_2_workers",

@@ -73,7 +73,7 @@ def execute_trial(spec: dict[str, Any], threads: int | None = None,
     failures come back as a record with the traceback. `threads`: torch threads for the
     trial (None: leave as is); `seed`: seed python/numpy/torch RNGs from the trial id."""
     trial = Trial.from_dict(spec)
-    started, t0 = _now(), time.perf_counter()
+    started, t0, c0 = _now(), time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"id": trial.id, "spec": trial.to_dict(), "started": started,
                               "host": os.uname().nodename, "pid": os.getpid()}
     try:
@@ -86,7 +86,9 @@ def execute_trial(spec: dict[str, Any], threads: int | None = None,
             raise
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc())
-    record.update(finished=_now(), seconds=time.perf_counter() - t0)
+    # cpu_seconds / seconds < 1: the trial waited for a core (a busy or oversubscribed node)
+    record.update(finished=_now(), seconds=time.perf_counter() - t0,
+                  cpu_seconds=time.process_time() - c0)
     return record
 
 
