@@ -49,7 +49,8 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2; bugs keep tracebacks."""
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode click returns (not raises) typer.Exit's code
+        result = app(args=argv, standalone_mode=False)
     except TinydeployError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         return exc.exit_code
@@ -67,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    if result == 130:  # typer turns Ctrl-C into Exit(130)
+        typer.echo("interrupted", err=True)
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -15,15 +15,12 @@ from typer.core import TyperGroup
 
 
 def _failed(message: str, code: int = 1) -> Exception:
-    """Exit status `code` with a one-line message. (`typer.Exit(1)` or a KeyboardInterrupt
-    would be lost: the entry point runs typer with standalone_mode=False, which returns the
-    exit code instead of raising, and the entry point ignores the returned value.)"""
+    """A one-line error that ends the command with exit status `code`."""
     from tinydeploy.errors import TinydeployError
 
-    class SweepStopped(TinydeployError):
-        exit_code = code
-
-    return SweepStopped(message)
+    exc = TinydeployError(message)
+    exc.exit_code = code
+    return exc
 
 
 class _RunByDefault(TyperGroup):
