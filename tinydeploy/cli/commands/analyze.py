@@ -1,8 +1,10 @@
-"""`tinydeploy analyze sensitivity|gap|cliff|smart|robustness|weights`.
+"""`tinydeploy analyze [--executor local|ray ...] sensitivity|gap|cliff|smart|robustness|weights`.
 
 Every analysis writes `<kind>.json` (all raw numbers), `<kind>_*.png` and `<kind>.md` into
 --out, atomically; the points it evaluates are sweep trials under `<out>/sweep/` (a re-run
-after an interruption skips the finished ones).
+after an interruption skips the finished ones). By default they run one after the other in
+this process; `--executor`/`--workers` (given before the analysis name) send them to a local
+process pool or to Ray, with identical results.
 """
 
 from __future__ import annotations
@@ -33,6 +35,27 @@ app = typer.Typer(help="Sensitivity, sensitivity gap, accuracy cliff, smart prun
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="analyze")
+
+
+@app.callback()
+def _executor_options(
+    ctx: typer.Context,
+    executor: str = typer.Option("local", "--executor",
+                                 help="Where the evaluated points run: local or ray."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Local worker processes (default: in this process; "
+        "with ray: ignored)."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", envvar="RAY_ADDRESS",
+        help="ray: 'auto' or host:port of a running cluster (default: a private local one)."),
+) -> None:
+    """Analyses of pruned models; every evaluated point is a resumable sweep trial."""
+    if executor == "local" and not workers:
+        return  # the sweeps' default: in-process, one trial at a time
+    from tinydeploy.sweep import make_executor, use_executor
+
+    ex = ctx.with_resource(make_executor(executor, workers=workers, ray_address=ray_address))
+    ctx.with_resource(use_executor(ex))
 
 
 def _prepare(checkpoint: Path, out: Path, module: ModuleType, force: bool, threads: int | None,
