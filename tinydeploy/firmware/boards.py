@@ -8,12 +8,12 @@ PlatformIO environment that builds it. Adding a board is adding one file; the fi
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from tinydeploy.errors import FirmwareError
+from tinydeploy.tomlfile import read_toml
 
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 DEFAULT_BOARD = "qemu-m4"
@@ -53,10 +53,7 @@ _REQUIRED = ("core", "clock_hz", "flash_bytes", "ram_bytes", "counter", "pio_env
 
 
 def load_profile(path: Path) -> BoardProfile:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise FirmwareError(f"cannot read board profile {path}: {exc}") from exc
+    raw = read_toml(path, "board profile", FirmwareError)
     missing = [k for k in _REQUIRED if k not in raw]
     if missing:
         raise FirmwareError(f"board profile {path} lacks {', '.join(missing)}")

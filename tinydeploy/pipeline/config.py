@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tinydeploy.errors import TinydeployError
+from tinydeploy.tomlfile import read_toml
 
 FORMATS = ("dense", "csr", "nm", "auto")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
@@ -73,12 +73,7 @@ def _check_keys(section: str, got: dict[str, Any], allowed: set[str]) -> None:
 
 def load_config(path: str | Path | None = None) -> RunConfig:
     path = Path(path) if path is not None else DEFAULT_CONFIG
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise TinydeployError(f"config file {path} not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TinydeployError(f"config file {path} is not valid TOML: {exc}") from exc
+    raw = read_toml(path, "config file")
     _check_keys("top level", raw, {"run", "train", "export", "variant"})
     run = raw.get("run", {})
     _check_keys("run", run, _RUN_KEYS)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.sweep.spec import Trial
+from tinydeploy.tomlfile import read_toml
 
 KEYS = ("fn", "dir", "description", "retries", "cpus_per_trial", "gpus_per_trial", "fixed",
         "grid", "extra")
@@ -139,10 +139,4 @@ def parse_config(data: Mapping[str, Any], name: str = "config",
 
 def load_config(path: str | Path) -> SweepConfig:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise TinydeployError(f"sweep config {path} not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TinydeployError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_config(data, name=path.stem, where=str(path))
+    return parse_config(read_toml(path, "sweep config"), name=path.stem, where=str(path))

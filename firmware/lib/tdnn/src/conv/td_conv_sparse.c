@@ -20,6 +20,26 @@ static inline int32_t tap_value(uint32_t t)
     return (int32_t)((t >> 16) ^ 0x8000u) - 0x8000;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* The 2x2 tap loop shared by taps4 and pooled_max_row_dsp: for each tap word w in [t, end)
+ * (t advances), q = b + offset(w) and a0..a3 += value(w) * q[0], q[d1], q[d2], q[d3]
+ * (SMLATB takes the value from w's top half). Needs t != end on entry. */
+#define TD_ASM_TAPS4_LOOP                                                                    \
+    "1:\n\t"                                                                                 \
+    "ldr %[w], [%[t]], #4\n\t"                                                               \
+    "uxtah %[q], %[b], %[w]\n\t"                                                             \
+    "ldrsb %[x], [%[q]]\n\t"                                                                 \
+    "smlatb %[a0], %[w], %[x], %[a0]\n\t"                                                    \
+    "ldrsb %[x], [%[q], %[d1]]\n\t"                                                          \
+    "smlatb %[a1], %[w], %[x], %[a1]\n\t"                                                    \
+    "ldrsb %[x], [%[q], %[d2]]\n\t"                                                          \
+    "smlatb %[a2], %[w], %[x], %[a2]\n\t"                                                    \
+    "ldrsb %[x], [%[q], %[d3]]\n\t"                                                          \
+    "smlatb %[a3], %[w], %[x], %[a3]\n\t"                                                    \
+    "cmp %[t], %[e]\n\t"                                                                     \
+    "bne 1b\n\t"
+#endif
+
 /* 4 positions b, b+d1, b+d2, b+d3 of one row's taps [t, end). */
 static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b, int32_t d1,
                          int32_t d2, int32_t d3, int32_t *acc)
@@ -32,19 +52,7 @@ static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b
     {
         int32_t w, q, x;
         __asm__ volatile(
-            "1:\n\t"
-            "ldr %[w], [%[t]], #4\n\t"
-            "uxtah %[q], %[b], %[w]\n\t"
-            "ldrsb %[x], [%[q]]\n\t"
-            "smlatb %[a0], %[w], %[x], %[a0]\n\t"
-            "ldrsb %[x], [%[q], %[d1]]\n\t"
-            "smlatb %[a1], %[w], %[x], %[a1]\n\t"
-            "ldrsb %[x], [%[q], %[d2]]\n\t"
-            "smlatb %[a2], %[w], %[x], %[a2]\n\t"
-            "ldrsb %[x], [%[q], %[d3]]\n\t"
-            "smlatb %[a3], %[w], %[x], %[a3]\n\t"
-            "cmp %[t], %[e]\n\t"
-            "bne 1b\n\t"
+            TD_ASM_TAPS4_LOOP
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "+r"(t),
               [w] "=&r"(w), [q] "=&r"(q), [x] "=&r"(x)
             : [b] "r"(b), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
@@ -97,19 +105,7 @@ static void pooled_max_row_dsp(pool_plan *pp, const uint32_t *end, const int8_t 
         "mov %[a3], %[a0]\n\t"
         "cmp %[t], %[e]\n\t"
         "beq 3f\n\t"
-        "1:\n\t"
-        "ldr %[w], [%[t]], #4\n\t"
-        "uxtah %[q], %[b], %[w]\n\t"
-        "ldrsb %[x], [%[q]]\n\t"
-        "smlatb %[a0], %[w], %[x], %[a0]\n\t"
-        "ldrsb %[x], [%[q], %[d1]]\n\t"
-        "smlatb %[a1], %[w], %[x], %[a1]\n\t"
-        "ldrsb %[x], [%[q], %[d2]]\n\t"
-        "smlatb %[a2], %[w], %[x], %[a2]\n\t"
-        "ldrsb %[x], [%[q], %[d3]]\n\t"
-        "smlatb %[a3], %[w], %[x], %[a3]\n\t"
-        "cmp %[t], %[e]\n\t"
-        "bne 1b\n\t"
+        TD_ASM_TAPS4_LOOP
         "3:\n\t"
         "cmp %[a0], %[a1]\n\t"
         "it lt\n\t"
