@@ -25,43 +25,56 @@ import shlex
 import sys
 from pathlib import Path
 
-from tinydeploy.rundir import file_hash, git_revision, write_json_atomic
+from tinydeploy.rundir import file_hash, git_revision, write_json_atomic, write_text_atomic
 from tinydeploy.sweep import LocalExecutor, Trial, run_sweep
 
 FN = "tinydeploy.firmware.trials:qemu_benchmark"
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "firmware_matrix.json"
 
 
-def build_trials(args: argparse.Namespace) -> list[tuple[str, Trial]]:
-    models = dict(spec.partition("=")[::2] for spec in args.model)
-    missing = [path for path in models.values() if not Path(path).is_file()]
-    if missing:
-        raise SystemExit(f"error: model file(s) not found: {', '.join(missing)}")
+def parse_models(specs: list[str], default_formats: str) -> dict[str, tuple[str, list[str]]]:
+    """NAME=PATH[@fmt,fmt...] -> {name: (path, formats)}; formats default to --formats."""
+    models = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        path, _, fmts = rest.partition("@")
+        if not sep or not name or not path:
+            raise SystemExit(f"error: --model wants NAME=PATH[@formats], got {spec!r}")
+        if not Path(path).is_file():
+            raise SystemExit(f"error: model file not found: {path}")
+        models[name] = (path, (fmts or default_formats).split(","))
+    return models
+
+
+def build_trials(args: argparse.Namespace) -> list[tuple[str, str, Trial]]:
+    """(kind, model name, trial); the name stays out of the trial parameters (the same
+    model under another name is the same trial)."""
+    models = parse_models(args.model, args.formats)
     common = {"data_dir": args.data_dir} if args.data_dir else {}
     trials = []
 
     def add(kind: str, name: str, fmt: str, board: str, samples: int, expected: str) -> None:
-        tflite = models[name]
+        tflite = models[name][0]
         params = {**common, "tflite": tflite, "tflite_sha256": file_hash(Path(tflite)),
                   "format": fmt, "board": board, "samples": samples, "expected_from": expected}
         key = f"{kind}/{name}/{fmt}/{board}/{samples}"
         params["work_dir"] = str(args.work / key.replace("/", "_"))
-        trials.append((kind, Trial(FN, params)))
+        trials.append((kind, name, Trial(FN, params)))
 
-    for name in models:
-        for fmt in args.formats.split(","):
+    for name, (_, formats) in models.items():
+        for fmt in formats:
             for board in args.boards.split(","):
                 add("matrix", name, fmt, board, args.samples, "reference")
     for name in filter(None, args.full_models.split(",")):
-        for fmt in args.formats.split(","):
+        for fmt in models[name][1]:
             add("full", name, fmt, args.full_board, args.full_samples, "tflm")
     return trials
 
 
-def row(kind: str, trial: Trial, record: dict) -> dict:
+def row(kind: str, name: str, trial: Trial, record: dict) -> dict:
     p = trial.params
-    out = {"kind": kind, "model": p["tflite"], "format": p["format"], "board": p["board"],
-           "samples": p["samples"], "status": record.get("status")}
+    out = {"kind": kind, "model_name": name, "model": p["tflite"], "format": p["format"],
+           "board": p["board"], "samples": p["samples"], "status": record.get("status")}
     if record.get("status") == "ok":
         out.update(record["result"])
     else:
@@ -69,11 +82,31 @@ def row(kind: str, trial: Trial, record: dict) -> dict:
     return out
 
 
+def markdown(rows: list[dict]) -> str:
+    """One line per cell: what a reader compares across cores, formats and sparsities."""
+    lines = ["| kind | model | format | board | images | instructions / inference | "
+             "bit-exact | device top-1 % | flash code / weights / other / total B | "
+             "peak RAM B (act. + stack) |", "|---|---|---|---|---:|---:|---|---:|---|---:|"]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"| {r['kind']} | {r['model_name']} | {r['format']} | {r['board']} | "
+                         f"{r['samples']} | failed: {r.get('error', '')[:80]} | | | | |")
+            continue
+        f = r["flash"]
+        lines.append(
+            f"| {r['kind']} | {r['model_name']} | {r['format']} | {r['board']} | {r['images']} "
+            f"| {r['per_inference']:,.0f} | {'yes' if r['bit_exact'] else 'NO'} | "
+            f"{r['device_top1']} | {f['code']:,} / {f['weights']:,} / {f['other']:,} / "
+            f"{f['total']:,} | {r['ram']['peak_model']:,} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True,
-                    help="NAME=path.tflite, e.g. 90=runs/fwbench/s90/model_int8.tflite (repeat)")
+                    help="NAME=path.tflite[@formats] (repeat), e.g. "
+                         "90=runs/fwbench/s90/model_int8.tflite@dense,csr,auto")
     ap.add_argument("--formats", default="dense,csr,nm,auto")
     ap.add_argument("--boards", default="qemu-m3,qemu-m4,qemu-m7,qemu-m33,qemu-m55")
     ap.add_argument("--samples", type=int, default=20, help="images per matrix cell")
@@ -89,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
     trials = build_trials(args)
     with LocalExecutor(0) as ex:  # builds and QEMU already use the cores; one cell at a time
-        summary = run_sweep([t for _, t in trials], args.sweep_dir, executor=ex,
+        summary = run_sweep([t for _, _, t in trials], args.sweep_dir, executor=ex,
                             retries=args.retries, log=print, description="firmware matrix")
-    rows = [row(kind, t, summary.records.get(t.id, {})) for kind, t in trials]
+    rows = [row(kind, name, t, summary.records.get(t.id, {})) for kind, name, t in trials]
     write_json_atomic(args.out, {
         "benchmark": "TinyNet firmware matrix on QEMU (instructions retired, -icount shift=0)",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
@@ -103,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                 "(arena + output buffer) + stack high-water mark.",
         "rows": rows,
     })
+    write_text_atomic(args.out.with_suffix(".md"), markdown(rows))
     print(summary.line())
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return summary.exit_code
 
 
