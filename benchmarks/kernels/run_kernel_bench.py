@@ -116,12 +116,13 @@ def weight_decl(
     s = enc.scalars
     if enc.format == "dense":
         return code, f"{prefix}_values"
-    if enc.format == "csr":
+    if enc.format in ("csr", "csrd"):
         fields = ["col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32"]
         ptrs = ", ".join(f"{prefix}_{f}" if f in enc.arrays else "NULL" for f in fields)
+        delta = f"{prefix}_col_delta_u8" if "col_delta_u8" in enc.arrays else "NULL"
         code += (
             f"static const td_csr_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, "
-            f"{s['nnz']}, {prefix}_values, {ptrs}, {prefix}_row_sum}};\n"
+            f"{s['nnz']}, {prefix}_values, {ptrs}, {prefix}_row_sum, {delta}}};\n"
         )
     else:
         code += (
@@ -161,6 +162,8 @@ def build_cases(host) -> tuple[list[Case], str]:
         shared += c_array("int32_t", f"m_{layer}", mult) + c_array("int32_t", f"s_{layer}", shift)
         shared += f"static const td_quant_params q_{layer} = {{m_{layer}, s_{layer}}};\n"
         configs = [("dense", 0.0)] + [("csr", s) for s in CSR_SPARSITY] + NM_FORMATS
+        if op == "fc" and kdim > 256:  # delta-coded columns only pay off past 8-bit K
+            configs += [("csrd", s) for s in CSR_SPARSITY if s >= 0.8]
         for fmt, sp in configs:
             w2d = random_weights(rng, rows, kdim, fmt, sp)
             enc = get_format(fmt).encode(w2d)
@@ -168,9 +171,9 @@ def build_cases(host) -> tuple[list[Case], str]:
             idx = len(cases)
             geom = (k, k, c, w + 2 * pad) if op == "conv" else None
             decl, wexpr = weight_decl(f"w{idx}", enc, geom)
-            kind = "nm" if fmt.startswith("nm") else fmt
+            kind = get_format(fmt).kernel
             nnz = int(np.count_nonzero(w2d))
-            stored = {"dense": w2d.size, "csr": nnz}.get(kind, enc.arrays["values"].size)
+            stored = {"dense": w2d.size, "csr": nnz}.get(fmt, enc.arrays["values"].size)
             if op == "conv":
                 spec = ConvSpec(k, k, (1, 1), (pad,) * 4, in_off, out_off, (out_off, 127), fused)
                 expected = host.conv(x, enc, bias, mult, shift, spec)

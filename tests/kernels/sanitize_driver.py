@@ -30,6 +30,12 @@ def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
             spec = ConvSpec(3, 3, (1, 2), (1, 1, 0, 1), 7, -2, (-128, 127), fused)
             out[f"conv_{fmt}_{fused}"] = host.conv(x, enc, None, mult, shift, spec)
         out[f"fc_{fmt}"] = host.fc(x.reshape(-1)[:27], enc, None, mult, shift, -3, 4)
+    wide = np.zeros((4, 700), dtype=np.int8)  # delta-coded columns with 255-wide fillers
+    wide[0, [3, 400, 699]] = [5, -7, 9]
+    wide[2, 600] = 1
+    xw = rng.integers(-128, 128, size=700).astype(np.int8)
+    out["fc_csrd"] = host.fc(xw, get_format("csrd").encode(wide), None, mult[:4], shift[:4],
+                             -3, 4)
     dw = rng.integers(-128, 128, size=(3, 3, 6)).astype(np.int8)
     out["dw"] = host.dwconv(x, dw, None, 1 << 30, -9, (2, 1), (1, 1, 1, 1), 2)
     out["max"] = host.pool("max", x, (2, 2), (2, 2), (0, 0), (4, 3))

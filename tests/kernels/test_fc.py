@@ -8,7 +8,7 @@ import pytest
 from tinydeploy.codegen.formats import get_format
 from tinydeploy.firmware.hostlib import TdnnError
 
-FORMATS = ["dense", "csr", "nm1_2", "nm2_4", "nm1_4", "nm1_8", "nm3_8", "nm1_16", "nm7_16"]
+FORMATS = ["dense", "csr", "csrd", "nm1_2", "nm2_4", "nm1_4", "nm1_8", "nm3_8", "nm1_16", "nm7_16"]
 
 
 def make(rng, out_n, k, sparsity, fmt, ref):
@@ -38,7 +38,7 @@ def test_fc_matches_reference(tdnn, ref, fmt, out_n, k, sparsity):
     ref.assert_same(got, ref.fc(x, w, bias, mult, shift, in_off, out_off, (-128, 127)))
 
 
-@pytest.mark.parametrize("fmt", ["dense", "csr", "nm2_4", "nm3_8"])
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csrd", "nm2_4", "nm3_8"])
 def test_fc_quant_edges_and_relu(tdnn, ref, fmt):
     rng = np.random.default_rng(5)
     out_n, k = 8, 40
@@ -71,4 +71,33 @@ def test_fc_csr_rejects_out_of_range_column(tdnn):
     enc.arrays["col_idx_u8"][2] = 6
     with pytest.raises(TdnnError) as err:
         tdnn.fc(np.zeros(6, np.int8), enc, None, 1 << 30, -1)
+    assert err.value.status == -1
+
+
+def test_fc_csrd_long_gaps(tdnn, ref):
+    """Delta-coded columns with gaps over 255 (zero fillers), empty rows, a last-column
+    entry, and the same bytes as CSR would read."""
+    rng = np.random.default_rng(11)
+    k = 2000
+    w = np.zeros((6, k), dtype=np.int8)
+    w[0, [0, 255, 256, 1999]] = [3, -4, 5, -6]
+    w[1, 1999] = 9  # one entry, 7 fillers before it
+    w[3] = rng.integers(-128, 128, size=k)  # fully dense
+    w[4, rng.choice(k, 40, replace=False)] = 17
+    enc = get_format("csrd").encode(w)
+    assert enc.scalars["nnz"] > np.count_nonzero(w)  # fillers were needed
+    x = rng.integers(-128, 128, size=k).astype(np.int8)
+    mult, shift = ref.random_quant(rng, 6, (-16, -10))
+    ref.assert_same(tdnn.fc(x, enc, None, mult, shift, -5, 2),
+                    ref.fc(x, w, None, mult, shift, -5, 2, (-128, 127)))  # fmt: skip
+
+
+def test_fc_csrd_rejects_running_column_past_k(tdnn):
+    """TD_VALIDATE_INDICES (host builds): a delta that runs past K is an argument error."""
+    w = np.zeros((2, 600), dtype=np.int8)
+    w[0, [0, 255, 510, 590]] = 1  # deltas 0, 255, 255, 80
+    enc = get_format("csrd").encode(w)
+    enc.arrays["col_delta_u8"][3] = 200  # column 710
+    with pytest.raises(TdnnError) as err:
+        tdnn.fc(np.zeros(600, np.int8), enc, None, 1 << 30, -1)
     assert err.value.status == -1

@@ -174,7 +174,7 @@ def _scratch_fallback(layer: Layer, x) -> int:
     if layer.kind == "fc":
         if enc.format == "dense":
             return 3 + 2 * a4(k)
-        if enc.format == "csr":
+        if enc.format in ("csr", "csrd"):
             return 0
         m = enc.scalars["m"]
         return 3 + 2 * (-(-k // m) * m)
@@ -249,16 +249,17 @@ class _Emitter:
             self.decls.append(_c_array(f"{p}_{field_name}", enc.c_type(field_name), arr))
         if enc.format == "dense":
             return f"{p}_values"
-        if enc.format == "csr":
+        if enc.format in ("csr", "csrd"):
             s = enc.scalars
             f = {k: (f"{p}_{k}" if k in enc.arrays else "NULL")
-                 for k in ("col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32")}
+                 for k in ("col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32",
+                           "col_delta_u8")}
             self.decls.append(
                 f"static const td_csr_weights {p}_csr = {{\n    .rows = {s['rows']}, "
                 f".cols = {s['cols']}, .nnz = {s['nnz']}, .values = {p}_values,\n"
                 f"    .col_idx_u8 = {f['col_idx_u8']}, .col_idx_u16 = {f['col_idx_u16']},\n"
                 f"    .row_ptr_u16 = {f['row_ptr_u16']}, .row_ptr_u32 = {f['row_ptr_u32']},\n"
-                f"    .row_sum = {p}_row_sum}};\n")
+                f"    .row_sum = {p}_row_sum, .col_delta_u8 = {f['col_delta_u8']}}};\n")
             return f"&{p}_csr"
         s = enc.scalars
         self.decls.append(
@@ -384,7 +385,7 @@ class _Emitter:
 
 
 def _kernel_kind(enc: EncodedWeights) -> str:
-    return "nm" if enc.format.startswith("nm") else enc.format
+    return get_format(enc.format).kernel
 
 
 _PERMUTE = """

@@ -76,13 +76,17 @@ class CostModel:
 
     def estimate(self, stats: LayerStats, enc: EncodedWeights) -> float | None:
         table = self.coefficients.get(stats.op, {})
-        c = table.get(enc.format) or (table.get("nm") if enc.format.startswith("nm") else None)
+        # csrd: not benchmarked separately; the csr coefficients over its stored entries
+        c = (table.get(enc.format) or (table.get("nm") if enc.format.startswith("nm") else None)
+             or (table.get("csr") if enc.format == "csrd" else None))
         if c is None:
             return None
         if enc.format == "dense":
             executed = stats.rows * stats.cols
         elif enc.format == "csr":
             executed = stats.nnz
+        elif enc.format == "csrd":
+            executed = int(enc.scalars["nnz"])
         else:
             executed = int(enc.arrays["values"].size)
         aux = stats.positions * stats.cols if stats.op == "conv" else stats.cols
@@ -118,6 +122,8 @@ def candidates(w2d: np.ndarray, op: str, layer: str) -> list[EncodedWeights]:
     if op == "dwconv":  # tdnn has a dense depthwise kernel only
         return out
     out.append(get_format("csr").encode(w2d, layer))
+    if op == "fc" and w2d.shape[1] > 256:  # 16-bit columns: delta coding halves them
+        out.append(get_format("csrd").encode(w2d, layer))
     out.extend(get_format(name).encode(w2d, layer) for name in tightest_nm(w2d))
     return out
 

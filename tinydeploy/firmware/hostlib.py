@@ -150,6 +150,7 @@ class CsrWeights(C.Structure):
         ("rows", _I32), ("cols", _I32), ("nnz", _I32), ("values", C.c_void_p),
         ("col_idx_u8", C.c_void_p), ("col_idx_u16", C.c_void_p),
         ("row_ptr_u16", C.c_void_p), ("row_ptr_u32", C.c_void_p), ("row_sum", C.c_void_p),
+        ("col_delta_u8", C.c_void_p),
     ]  # fmt: skip
 
 
@@ -242,11 +243,12 @@ class TdnnHost:
         keep = list(arrays.values())
         if enc.format == "dense":
             return arrays["values"], keep
-        if enc.format == "csr":
+        if enc.format in ("csr", "csrd"):
             desc = CsrWeights(enc.scalars["rows"], enc.scalars["cols"], enc.scalars["nnz"],
                               *[_ptr(arrays.get(f)) for f in (
                                   "values", "col_idx_u8", "col_idx_u16",
-                                  "row_ptr_u16", "row_ptr_u32", "row_sum")])  # fmt: skip
+                                  "row_ptr_u16", "row_ptr_u32", "row_sum",
+                                  "col_delta_u8")])  # fmt: skip
             return desc, keep
         s = enc.scalars
         desc = NmWeights(s["rows"], s["cols"], s["n"], s["m"], s["meta_row_bytes"],
@@ -256,7 +258,9 @@ class TdnnHost:
 
     @staticmethod
     def _kind(enc: EncodedWeights) -> str:
-        return "nm" if enc.format.startswith("nm") else enc.format
+        from tinydeploy.codegen.formats import get_format
+
+        return get_format(enc.format).kernel
 
     def conv_buffer_size(
         self, x_shape: tuple[int, int, int], enc: EncodedWeights, spec: ConvSpec

@@ -1,7 +1,7 @@
 """Weight storage formats for the tdnn kernels: one encoder per format, looked up by name.
 
-Names: ``dense``, ``csr`` and ``nm<N>_<M>`` (e.g. ``nm2_4``, ``nm1_16``). Adding a format is
-one module plus one line in ``_FIXED``.
+Names: ``dense``, ``csr``, ``csrd`` (delta-coded CSR columns) and ``nm<N>_<M>`` (e.g.
+``nm2_4``, ``nm1_16``). Adding a format is one module plus one line in ``_FIXED``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tinydeploy.codegen.formats.base import (
     WeightFormat,
     WeightFormatError,
 )
-from tinydeploy.codegen.formats.csr import CsrFormat
+from tinydeploy.codegen.formats.csr import CsrDeltaFormat, CsrFormat
 from tinydeploy.codegen.formats.dense import DenseFormat
 from tinydeploy.codegen.formats.nm import VALID_M, NmFormat
 from tinydeploy.errors import unknown_choice
@@ -22,6 +22,7 @@ from tinydeploy.errors import unknown_choice
 _FIXED: dict[str, type[WeightFormat]] = {
     "dense": DenseFormat,
     "csr": CsrFormat,
+    "csrd": CsrDeltaFormat,
 }
 _NM = re.compile(r"nm(\d+)_(\d+)")
 
@@ -46,6 +47,7 @@ def get_format(name: str) -> WeightFormat:
 
 __all__ = [
     "C_TYPES",
+    "CsrDeltaFormat",
     "CsrFormat",
     "DenseFormat",
     "EncodedWeights",

@@ -68,8 +68,10 @@ def check_weights(w2d: np.ndarray) -> np.ndarray:
 class WeightFormat(ABC):
     """A storage format: ``encode`` / ``decode`` are exact inverses on valid input."""
 
-    #: registry key, also the suffix of the kernel names (``td_conv_<name>_s8``)
+    #: registry key
     name: str = ""
+    #: the kernel family that runs it: ``td_conv_<kernel>_s8`` / ``td_fc_<kernel>_s8``
+    kernel: str = ""
 
     @abstractmethod
     def encode(self, w2d: np.ndarray, layer: str = "layer") -> EncodedWeights:

@@ -11,6 +11,7 @@ class DenseFormat(WeightFormat):
     """Row-major int8 [rows][K] (conv: OHWI, fc: [out][in])."""
 
     name = "dense"
+    kernel = "dense"
 
     def encode(self, w2d: np.ndarray, layer: str = "layer") -> EncodedWeights:
         w = check_weights(w2d)

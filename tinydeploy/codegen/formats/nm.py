@@ -25,6 +25,8 @@ class NmFormat(WeightFormat):
     group has fewer nonzeros) in ascending position order; positions packed LSB-first,
     log2(m) bits each, each row starting at a multiple of 4 bytes."""
 
+    kernel = "nm"
+
     def __init__(self, n: int, m: int) -> None:
         if m not in VALID_M or not 1 <= n < m:
             raise WeightFormatError(f"invalid N:M {n}:{m}: need 1 <= n < m, m in {VALID_M}")

@@ -119,7 +119,11 @@ typedef struct {
  * Row r holds values[row_ptr[r] .. row_ptr[r+1]) at columns col_idx[...] (ascending is
  * recommended, not required). Empty rows allowed.
  * Exactly one column-index array is set:  col_idx_u8  when cols <= 256,
- *                                         col_idx_u16 when cols >  256 (the other NULL).
+ *                                         col_idx_u16 when cols >  256,
+ *                                         or col_delta_u8 (any cols; fully connected only):
+ *   delta-coded columns, one byte per entry: a row's first entry is at column delta[0],
+ *   each next one at the previous column + delta (gaps over 255 are bridged by stored
+ *   zero-valued entries, which nnz and row_ptr count). 1 byte per entry instead of 2. 
  * Exactly one row-pointer array is set:   row_ptr_u16 when nnz <= 65535,
  *                                         row_ptr_u32 otherwise (the other NULL).
  * Conv column c means (ky, kx, ic) = (c / (kw*in_c), (c / in_c) % kw, c % in_c). */
@@ -135,6 +139,7 @@ typedef struct {
     const int32_t *row_sum;        /* [rows] sum of each row's values (precomputed by the
                                       generator so kernels fold input_offset into the bias:
                                       bias + input_offset * row_sum; never NULL) */
+    const uint8_t *col_delta_u8;   /* [nnz] or NULL (see above) */
 } td_csr_weights;
 
 /* N:M structured-sparse weights.

@@ -127,8 +127,10 @@ td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t c
     if (!w || w->rows != rows || w->cols != cols || w->nnz < 0 || cols < 1) {
         return TD_ERR_ARG;
     }
-    if ((cols <= 256) ? (!w->col_idx_u8 || w->col_idx_u16) : (w->col_idx_u8 || !w->col_idx_u16)) {
-        return TD_ERR_ARG;
+    if (w->col_delta_u8 ? (w->col_idx_u8 || w->col_idx_u16)
+                        : ((cols <= 256) ? (!w->col_idx_u8 || w->col_idx_u16)
+                                         : (w->col_idx_u8 || !w->col_idx_u16))) {
+        return TD_ERR_ARG; /* exactly one column representation, the one K allows */
     }
     if ((w->nnz <= 65535) ? (!w->row_ptr_u16 || w->row_ptr_u32)
                           : (w->row_ptr_u16 || !w->row_ptr_u32)) {
@@ -147,6 +149,18 @@ td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t c
         if (td_csr_row_ptr(w, r + 1) < td_csr_row_ptr(w, r)) {
             return TD_ERR_ARG;
         }
+    }
+    if (w->col_delta_u8) {
+        for (r = 0; r < rows; r++) {
+            int32_t col = 0;
+            for (j = td_csr_row_ptr(w, r); j < td_csr_row_ptr(w, r + 1); j++) {
+                col += w->col_delta_u8[j];
+                if (col >= cols) {
+                    return TD_ERR_ARG;
+                }
+            }
+        }
+        return TD_OK;
     }
     for (j = 0; j < (uint32_t)w->nnz; j++) {
         if (td_csr_col(w, j) >= cols) {

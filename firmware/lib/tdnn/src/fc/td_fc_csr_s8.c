@@ -59,6 +59,40 @@ int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *
 TD_CSR_DOT(uint8_t)
 TD_CSR_DOT(uint16_t)
 
+/* Delta-coded columns (col_delta_u8): the column is a running sum, so the byte deltas are
+ * read as they come. Smaller (1 byte per entry), about one instruction per entry slower. */
+typedef uint8_t delta_u8; /* names the third row loop below */
+static inline int32_t dot_delta_u8(const int8_t *x, const delta_u8 *d, const int8_t *v,
+                                   int32_t n, int32_t acc)
+{
+    int32_t col = 0;
+    for (; n >= 4; n -= 4, d += 4, v += 4) {
+        /* one word of deltas (UXTAB adds byte k straight into the column) */
+        const uint32_t dw = td_read_u32(d);
+        const int32_t c0 = col + (int32_t)(dw & 0xFFu);
+        const int32_t c1 = c0 + (int32_t)((dw >> 8) & 0xFFu);
+        const int32_t c2 = c1 + (int32_t)((dw >> 16) & 0xFFu);
+        col = c2 + (int32_t)(dw >> 24);
+#if defined(__ARM_FEATURE_DSP)
+        {
+            const int32_t vw = (int32_t)td_read_u32(v);
+            const int32_t v02 = __sxtb16(vw), v13 = td_sxtb16_ror8(vw);
+            acc = __smlabb(v02, x[c0], acc);
+            acc = __smlabb(v13, x[c1], acc);
+            acc = __smlatb(v02, x[c2], acc);
+            acc = __smlatb(v13, x[col], acc);
+        }
+#else
+        acc += v[0] * x[c0] + v[1] * x[c1] + v[2] * x[c2] + v[3] * x[col];
+#endif
+    }
+    for (; n > 0; n--) {
+        col += *d++;
+        acc += *v++ * x[col];
+    }
+    return acc;
+}
+
 /* Everything the row loop reads is passed in registers / locals: the int8 output stores may
  * alias any descriptor field, which would otherwise be re-read after every row. One loop per
  * column-index type, so the type test is not paid per row. */
@@ -95,6 +129,7 @@ typedef struct {
     }
 TD_FC_CSR_ROWS(uint8_t)
 TD_FC_CSR_ROWS(uint16_t)
+TD_FC_CSR_ROWS(delta_u8)
 
 td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
                        int32_t in_features, const int8_t *input, int32_t out_features,
@@ -118,7 +153,9 @@ td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
     r.out_off = params->output_offset;
     r.act_min = params->activation.min;
     r.act_max = params->activation.max;
-    if (weights->col_idx_u8) {
+    if (weights->col_delta_u8) {
+        rows_delta_u8(&r, weights->col_delta_u8, input, out_features, output);
+    } else if (weights->col_idx_u8) {
         rows_uint8_t(&r, weights->col_idx_u8, input, out_features, output);
     } else {
         rows_uint16_t(&r, weights->col_idx_u16, input, out_features, output);
