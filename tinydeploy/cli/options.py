@@ -14,6 +14,9 @@ DataDir = typer.Option(
 )
 Force = typer.Option(False, "--force", help="Overwrite existing results in the output directory.")
 Seed = typer.Option(0, "--seed", help="Random seed (same seed -> same result on this machine).")
+FinetuneLr = typer.Option(1e-4, "--finetune-lr", help="Fine-tune Adam lr.")
+TrainLimit = typer.Option(None, "--train-limit",
+                          help="Fine-tune (retrain) on the first N training images.")
 
 
 def out_option(default: str) -> Path:

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import typer
 
-from tinydeploy.cli.options import DataDir, Force, Seed, out_option
+from tinydeploy.cli.options import DataDir, FinetuneLr, Force, Seed, TrainLimit, out_option
 
 CheckpointOpt = typer.Option(..., "--checkpoint", "-c",
                              help="Trained checkpoint (.safetensors, .json or run dir).")
@@ -58,10 +58,7 @@ def _executor_options(
     ctx.with_resource(use_executor(ex))
 
 
-def _prepare(checkpoint: Path, out: Path, module: ModuleType, force: bool, threads: int | None,
-             data_dir: Path | None, eval_limit: int | None):
-    from tinydeploy.analysis.context import load_context
-    from tinydeploy.analysis.report import check_out
+def _set_threads(threads: int | None) -> None:
     from tinydeploy.errors import TinydeployError
 
     if threads is not None:
@@ -70,6 +67,14 @@ def _prepare(checkpoint: Path, out: Path, module: ModuleType, force: bool, threa
         import torch
 
         torch.set_num_threads(threads)
+
+
+def _prepare(checkpoint: Path, out: Path, module: ModuleType, force: bool, threads: int | None,
+             data_dir: Path | None, eval_limit: int | None):
+    from tinydeploy.analysis.context import load_context
+    from tinydeploy.analysis.report import check_out
+
+    _set_threads(threads)
     check_out(out, module.KIND, module.PLOTS, force)
     return load_context(checkpoint, data_dir, eval_limit)
 
@@ -172,9 +177,8 @@ def cliff_cmd(
                                     "the dense accuracy."),
     finetune_epochs: int = typer.Option(0, "--finetune-epochs",
                                         help="Fine-tune every point for N epochs (0: none)."),
-    finetune_lr: float = typer.Option(1e-4, "--finetune-lr", help="Fine-tune Adam lr."),
-    train_limit: int | None = typer.Option(None, "--train-limit",
-                                           help="Fine-tune on the first N training images."),
+    finetune_lr: float = FinetuneLr,
+    train_limit: int | None = TrainLimit,
     seed: int = Seed,
     eval_limit: int | None = EvalLimit,
     threads: int | None = Threads,
@@ -221,9 +225,8 @@ def smart_cmd(
                                      help="Retraining epochs after each layer is pruned."),
     finetune_epochs: int = typer.Option(5, "--finetune-epochs",
                                         help="Global fine-tune epochs at the end of a step."),
-    finetune_lr: float = typer.Option(1e-4, "--finetune-lr", help="Fine-tune Adam lr."),
-    train_limit: int | None = typer.Option(None, "--train-limit",
-                                           help="Retrain on the first N training images."),
+    finetune_lr: float = FinetuneLr,
+    train_limit: int | None = TrainLimit,
     seed: int = Seed,
     eval_limit: int | None = EvalLimit,
     threads: int | None = Threads,
@@ -235,14 +238,8 @@ def smart_cmd(
     """Sensitivity-aware pruning to a target sparsity, layer-wise retraining and a global
     fine-tune; writes a pruned checkpoint (model.safetensors/.json) and smart.json/.md/.png."""
     from tinydeploy.analysis.smart import smart_prune
-    from tinydeploy.errors import TinydeployError
 
-    if threads is not None:
-        if threads < 1:
-            raise TinydeployError(f"--threads must be >= 1, got {threads}")
-        import torch
-
-        torch.set_num_threads(threads)
+    _set_threads(threads)
     outcome = smart_prune(checkpoint=checkpoint, sparsity=sparsity, out=out, force=force,
                           method=method, grid=grid, iterations=iterations,
                           weighting=weighting,
@@ -265,9 +262,8 @@ def robustness_cmd(
     scope: str = Scope,
     finetune_epochs: int = typer.Option(0, "--finetune-epochs",
                                         help="Fine-tune each variant for N epochs."),
-    finetune_lr: float = typer.Option(1e-4, "--finetune-lr", help="Fine-tune Adam lr."),
-    train_limit: int | None = typer.Option(None, "--train-limit",
-                                           help="Fine-tune on the first N training images."),
+    finetune_lr: float = FinetuneLr,
+    train_limit: int | None = TrainLimit,
     seed: int = Seed,
     eval_limit: int | None = typer.Option(1000, "--eval-limit",
                                           help="Attack the first N test images."),

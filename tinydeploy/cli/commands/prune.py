@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tinydeploy.cli.options import DataDir, Force, out_option
+from tinydeploy.cli.options import DataDir, FinetuneLr, Force, TrainLimit, out_option
 
 
 def register(app: typer.Typer) -> None:
@@ -76,13 +76,12 @@ def prune_cmd(
                                          "per layer)."),
     finetune_epochs: int = typer.Option(10, "--finetune-epochs",
                                         help="Fine-tune epochs per round (0: none)."),
-    finetune_lr: float = typer.Option(1e-4, "--finetune-lr", help="Fine-tune Adam lr."),
+    finetune_lr: float = FinetuneLr,
     train_epochs: int | None = typer.Option(None, "--train-epochs",
                                             help="With --at init: training epochs."),
     rewind_epoch: int = typer.Option(0, "--rewind-epoch",
                                      help="Lottery: rewind to init (0) or this early epoch."),
-    train_limit: int | None = typer.Option(None, "--train-limit",
-                                           help="Fine-tune on the first N training images."),
+    train_limit: int | None = TrainLimit,
     test_limit: int | None = typer.Option(None, "--test-limit",
                                           help="Evaluate on the first N test images."),
     score_samples: int = typer.Option(256, "--score-samples",
