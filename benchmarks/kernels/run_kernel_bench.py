@@ -322,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
             for c in cases
             if re.search(args.only, c.name) or (c.fmt == "dense" and c.layer in keep)
         ]
+        if not cases:
+            raise SystemExit(f"error: --only {args.only!r} matches no case (names are "
+                             "layer/format/sparsity, e.g. fc1/csr/90)")
     with tempfile.TemporaryDirectory() as tmp:
         build = args.keep_build or Path(tmp)
         build.mkdir(parents=True, exist_ok=True)

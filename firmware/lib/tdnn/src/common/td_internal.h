@@ -59,6 +59,29 @@ static inline int32_t td_sxtab16_ror8(int32_t a, int32_t x)
     return r;
 }
 
+/* The 2 weight rows x 2 columns SMLAD loop shared by the two kernels below: n groups of 4
+ * K entries; q0/q1 walk the weight rows, p the interleaved int16 columns. */
+#define TD_ASM_DOT_2X2_LOOP                                                                      \
+    "1:\n\t"                                                                             \
+    "ldrd %[xa], %[xb], [%[p]], #8\n\t"                                                  \
+    "ldrd %[ya], %[yb], [%[p]], #8\n\t"                                                  \
+    "ldr %[w], [%[q0]], #4\n\t"                                                          \
+    "sxtb16 %[t], %[w]\n\t"                                                              \
+    "smlad %[a00], %[t], %[xa], %[a00]\n\t"                                              \
+    "smlad %[a01], %[t], %[ya], %[a01]\n\t"                                              \
+    "sxtb16 %[t], %[w], ror #8\n\t"                                                      \
+    "smlad %[a00], %[t], %[xb], %[a00]\n\t"                                              \
+    "smlad %[a01], %[t], %[yb], %[a01]\n\t"                                              \
+    "ldr %[w], [%[q1]], #4\n\t"                                                          \
+    "sxtb16 %[t], %[w]\n\t"                                                              \
+    "smlad %[a10], %[t], %[xa], %[a10]\n\t"                                              \
+    "smlad %[a11], %[t], %[ya], %[a11]\n\t"                                              \
+    "sxtb16 %[t], %[w], ror #8\n\t"                                                      \
+    "smlad %[a10], %[t], %[xb], %[a10]\n\t"                                              \
+    "smlad %[a11], %[t], %[yb], %[a11]\n\t"                                              \
+    "subs %[n], %[n], #1\n\t"                                                            \
+    "bne 1b\n\t"
+
 /* 2 weight rows x 2 interleaved int16 columns, `groups` >= 1 groups of 4 K entries.
  * x layout per group: col0 (x0,x2,x1,x3), col1 (x0,x2,x1,x3) (16 bytes, 4-byte aligned). */
 static inline void td_dsp_dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *x,
@@ -68,25 +91,7 @@ static inline void td_dsp_dot_2x2(const int8_t *w0, const int8_t *w1, const int1
     int32_t a00 = *a00p, a01 = *a01p, a10 = *a10p, a11 = *a11p;
     int32_t xa, xb, ya, yb, w, t;
     __asm__ volatile(
-        "1:\n\t"
-        "ldrd %[xa], %[xb], [%[p]], #8\n\t"
-        "ldrd %[ya], %[yb], [%[p]], #8\n\t"
-        "ldr %[w], [%[q0]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a00], %[t], %[xa], %[a00]\n\t"
-        "smlad %[a01], %[t], %[ya], %[a01]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a00], %[t], %[xb], %[a00]\n\t"
-        "smlad %[a01], %[t], %[yb], %[a01]\n\t"
-        "ldr %[w], [%[q1]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a10], %[t], %[xa], %[a10]\n\t"
-        "smlad %[a11], %[t], %[ya], %[a11]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a10], %[t], %[xb], %[a10]\n\t"
-        "smlad %[a11], %[t], %[yb], %[a11]\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
+        TD_ASM_DOT_2X2_LOOP
         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [q0] "+r"(w0),
           [q1] "+r"(w1), [p] "+r"(x), [n] "+r"(groups), [xa] "=&r"(xa), [xb] "=&r"(xb),
           [ya] "=&r"(ya), [yb] "=&r"(yb), [w] "=&r"(w), [t] "=&r"(t)
@@ -133,25 +138,7 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
         "mov %[a11], %[a10]\n\t"
         "ldr %[p], [%[t], #4]\n\t"
         "ldr %[n], [%[t], #8]\n\t"
-        "1:\n\t"
-        "ldrd %[xa], %[xb], [%[p]], #8\n\t"
-        "ldrd %[ya], %[yb], [%[p]], #8\n\t"
-        "ldr %[w], [%[q0]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a00], %[t], %[xa], %[a00]\n\t"
-        "smlad %[a01], %[t], %[ya], %[a01]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a00], %[t], %[xb], %[a00]\n\t"
-        "smlad %[a01], %[t], %[yb], %[a01]\n\t"
-        "ldr %[w], [%[q1]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a10], %[t], %[xa], %[a10]\n\t"
-        "smlad %[a11], %[t], %[ya], %[a11]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a10], %[t], %[xb], %[a10]\n\t"
-        "smlad %[a11], %[t], %[yb], %[a11]\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
+        TD_ASM_DOT_2X2_LOOP
         "ldr %[t], [sp]\n\t"
         "ldr %[xa], [%[t], #20]\n\t"
         "ldr %[xb], [%[t], #24]\n\t"

@@ -1,4 +1,5 @@
-/* Argument checks shared by the pooling kernels. */
+/* The pooling kernels: shared argument checks and window walk (max and average differ only
+ * in how a window's non-padded cells are reduced). */
 #ifndef TD_POOL_COMMON_H
 #define TD_POOL_COMMON_H
 
@@ -18,6 +19,53 @@ static inline td_status td_pool_check(const td_pool_params *p, const td_dims *in
         p->pad_top < 0 || p->pad_left < 0 || in->c < 1 || out->c != in->c || out->h < 1 ||
         out->w < 1 || in->h < 1 || in->w < 1 || td_internal_check_act(&p->activation) != TD_OK) {
         return TD_ERR_ARG;
+    }
+    return TD_OK;
+}
+
+/* Max (TFLM MAX_POOL_2D) or average (AVERAGE_POOL_2D: rounded mean over the non-padded
+ * cells) of every window, then the activation clamp. */
+static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *input_dims,
+                                   const int8_t *input, const td_dims *output_dims,
+                                   int8_t *output, int32_t average)
+{
+    int32_t oy, ox, ch, y, x;
+    td_status st = td_pool_check(params, input_dims, input, output_dims, output);
+    if (st != TD_OK) {
+        return st;
+    }
+    for (oy = 0; oy < output_dims->h; oy++) {
+        const int32_t iy0 = oy * params->stride_h - params->pad_top;
+        const int32_t y0 = iy0 < 0 ? 0 : iy0;
+        const int32_t y1 = iy0 + params->filter_h < input_dims->h ? iy0 + params->filter_h
+                                                                  : input_dims->h;
+        for (ox = 0; ox < output_dims->w; ox++) {
+            const int32_t ix0 = ox * params->stride_w - params->pad_left;
+            const int32_t x0 = ix0 < 0 ? 0 : ix0;
+            const int32_t x1 = ix0 + params->filter_w < input_dims->w ? ix0 + params->filter_w
+                                                                      : input_dims->w;
+            const int32_t count = (y1 - y0) * (x1 - x0);
+            int8_t *out = output + (oy * output_dims->w + ox) * input_dims->c;
+            if (count <= 0) {
+                return TD_ERR_ARG; /* window entirely in the padding */
+            }
+            for (ch = 0; ch < input_dims->c; ch++) {
+                int32_t acc = average ? 0 : -128;
+                for (y = y0; y < y1; y++) {
+                    const int8_t *row = input + (y * input_dims->w) * input_dims->c + ch;
+                    for (x = x0; x < x1; x++) {
+                        const int32_t v = row[x * input_dims->c];
+                        acc = average ? acc + v : (v > acc ? v : acc);
+                    }
+                }
+                if (average) {
+                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                }
+                acc = acc < params->activation.min ? params->activation.min : acc;
+                acc = acc > params->activation.max ? params->activation.max : acc;
+                out[ch] = (int8_t)acc;
+            }
+        }
     }
     return TD_OK;
 }
