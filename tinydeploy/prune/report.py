@@ -17,30 +17,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from tinydeploy.prune.criteria.base import capture
 from tinydeploy.prune.masks import prunable_layers
 
 
 def output_positions(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Output spatial positions per prunable layer for one input (1 for Linear)."""
-    layers = prunable_layers(model)
-    positions: dict[str, int] = {}
-
-    def hook(name):
-        def fn(module, inputs, output):
-            positions[name] = int(output[0, 0].numel()) if output.dim() == 4 else 1
-        return fn
-
-    handles = [layer.register_forward_hook(hook(n)) for n, layer in layers.items()]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros((1, *input_shape)))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return positions
+    outputs = capture(model, torch.zeros((1, *input_shape)), prunable_layers(model),
+                      inputs=False)
+    return {n: int(y[0, 0].numel()) if y.dim() == 4 else 1 for n, y in outputs.items()}
 
 
 def _ratio(n: int, nnz: int) -> float | None:

@@ -4,10 +4,8 @@ hidden layer of a chain model). Importance = 1 - APoZ."""
 
 from __future__ import annotations
 
-import torch
-
 from tinydeploy.prune.criteria import register
-from tinydeploy.prune.criteria.base import Criterion, eval_mode
+from tinydeploy.prune.criteria.base import Criterion, capture
 
 
 @register
@@ -17,20 +15,6 @@ class ApozCriterion(Criterion):
     structured = True
 
     def scores(self, model, layers, batch):
-        out: dict[str, torch.Tensor] = {}
-
-        def hook(name):
-            def fn(module, inputs, output):
-                y = output.detach()
-                dims = [0, 2, 3] if y.dim() == 4 else [0]
-                out[name] = 1.0 - (y <= 0).float().mean(dim=dims)
-            return fn
-
-        handles = [layer.register_forward_hook(hook(n)) for n, layer in layers.items()]
-        try:
-            with eval_mode(model), torch.no_grad():
-                model(batch.x)
-        finally:
-            for h in handles:
-                h.remove()
-        return out
+        outputs = capture(model, batch.x, layers, inputs=False)
+        return {n: 1.0 - (y <= 0).float().mean(dim=[0, 2, 3] if y.dim() == 4 else [0])
+                for n, y in outputs.items()}

@@ -9,7 +9,7 @@ its score.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
@@ -58,6 +58,28 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+def capture(model: nn.Module, x: Tensor, layers: Mapping[str, nn.Module], *,
+            inputs: bool) -> dict[str, Tensor]:
+    """One eval-mode, no-grad forward pass of `x`; each layer's input (inputs=True) or
+    output, detached. Data-driven criteria read activations through this."""
+    seen: dict[str, Tensor] = {}
+
+    def hook(name: str):
+        if inputs:
+            return lambda module, args: seen.__setitem__(name, args[0].detach())
+        return lambda module, args, output: seen.__setitem__(name, output.detach())
+
+    handles = [layer.register_forward_pre_hook(hook(n)) if inputs
+               else layer.register_forward_hook(hook(n)) for n, layer in layers.items()]
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
 
 
 def loss_on(model: nn.Module, batch: Batch) -> Tensor:

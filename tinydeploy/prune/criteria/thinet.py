@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from tinydeploy.prune.criteria import register
-from tinydeploy.prune.criteria.base import Criterion, eval_mode
+from tinydeploy.prune.criteria.base import Criterion, capture
 from tinydeploy.prune.graph import consumer_of
 from tinydeploy.prune.masks import prunable_layers
 
@@ -58,21 +58,8 @@ class ThinetCriterion(Criterion):
     def scores(self, model, layers, batch):
         links = consumer_of(model)
         all_layers = prunable_layers(model)
-        inputs: dict[str, Tensor] = {}
-
-        def hook(name):
-            def fn(module, args):
-                inputs[name] = args[0].detach()
-            return fn
-
         consumers = {links[n].consumer for n in layers if n in links}
-        handles = [all_layers[c].register_forward_pre_hook(hook(c)) for c in consumers]
-        try:
-            with eval_mode(model), torch.no_grad():
-                model(batch.x)
-        finally:
-            for h in handles:
-                h.remove()
+        inputs = capture(model, batch.x, {c: all_layers[c] for c in consumers}, inputs=True)
         out = {}
         for n in layers:
             if n not in links:
