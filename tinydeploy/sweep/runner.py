@@ -23,15 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
 from tinydeploy.errors import TinydeployError
+from tinydeploy.progress import progress_bar
 from tinydeploy.rundir import write_json_atomic
 from tinydeploy.sweep.executor import Executor, LocalExecutor, _now
 from tinydeploy.sweep.spec import Trial
@@ -78,18 +71,6 @@ def load_results(sweep_dir: str | Path) -> list[dict[str, Any]]:
     folder = Path(sweep_dir) / TRIALS_DIR
     records = (load_record(p) for p in sorted(folder.glob("*.json")))
     return [r for r in records if r is not None]
-
-
-def _make_progress() -> Progress:
-    # The ETA is computed here, from this run's finished trials only: rich's own estimate
-    # would count the trials skipped at start-up as instant progress.
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-    )
 
 
 _default_executor: ContextVar[Executor | None] = ContextVar("sweep_executor", default=None)
@@ -178,7 +159,9 @@ def run_sweep(
     own_executor = executor is None
     executor = executor or LocalExecutor()
     attempts = dict.fromkeys((t.id for t in pending), 0)
-    progress = _make_progress() if show_progress else None
+    # eta=False: this run's ETA goes into the status field; rich's own estimate would count
+    # the trials skipped at start-up as instant progress
+    progress = progress_bar(eta=False) if show_progress else None
     task = None
     running: dict[cf.Future, Trial] = {}
     submitting: dict[str, Trial] = {}

@@ -11,17 +11,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from torch import nn
 
 from tinydeploy.errors import TinydeployError
+from tinydeploy.progress import progress_bar
 from tinydeploy.train.evaluate import accuracy
 from tinydeploy.train.loaders import ArrayLoader, Augment
 
@@ -103,18 +97,6 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def make_progress(transient: bool = False) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        transient=transient,
-    )
-
-
 def train(
     model: nn.Module,
     train_loader: ArrayLoader,
@@ -140,7 +122,7 @@ def train(
     best_state = None
     stale = 0
     own_progress = progress is None
-    progress = progress or make_progress()
+    progress = progress or progress_bar()
     start = time.perf_counter()
     with progress if own_progress else contextlib.nullcontext():
         task = progress.add_task("train", total=steps, status="")
