@@ -116,7 +116,7 @@ def weight_decl(
     s = enc.scalars
     if enc.format == "dense":
         return code, f"{prefix}_values"
-    if enc.format in ("csr", "csrd"):
+    if get_format(enc.format).kernel == "csr":
         fields = ["col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32"]
         ptrs = ", ".join(f"{prefix}_{f}" if f in enc.arrays else "NULL" for f in fields)
         delta = f"{prefix}_col_delta_u8" if "col_delta_u8" in enc.arrays else "NULL"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinydeploy.codegen.formats import CsrDeltaFormat, EncodedWeights, NmFormat, get_format
+from tinydeploy.codegen.formats import CsrFormat, EncodedWeights, NmFormat, get_format
 from tinydeploy.codegen.formats.base import WeightFormatError
 
 
@@ -19,12 +19,9 @@ def entry_columns(enc: EncodedWeights) -> tuple[np.ndarray, np.ndarray]:
     """(column, value) of every stored entry in storage order; N:M padding slots get column
     -1 (past K)."""
     a = enc.arrays
-    if enc.format == "csr":
-        cols = a["col_idx_u8"] if "col_idx_u8" in a else a["col_idx_u16"]
-        return cols.astype(np.int64), a["values"].astype(np.int64)
-    if enc.format == "csrd":
-        return CsrDeltaFormat().columns(enc), a["values"].astype(np.int64)
     fmt = get_format(enc.format)
+    if isinstance(fmt, CsrFormat):
+        return fmt.columns(enc), a["values"].astype(np.int64)
     if not isinstance(fmt, NmFormat):
         raise WeightFormatError(f"no conv taps for format {enc.format}")
     k = enc.shape[1]
@@ -54,6 +51,6 @@ def conv_taps(enc: EncodedWeights, kh: int, kw: int, in_c: int, band_w: int) -> 
 
 def taps_bytes(enc: EncodedWeights) -> int:
     """Flash bytes of the taps of ``enc`` (4 per stored entry), without computing them."""
-    if enc.format in ("csr", "csrd"):
+    if get_format(enc.format).kernel == "csr":
         return 4 * int(enc.scalars["nnz"])
     return 4 * int(enc.arrays["values"].size)

@@ -174,7 +174,7 @@ def _scratch_fallback(layer: Layer, x) -> int:
     if layer.kind == "fc":
         if enc.format == "dense":
             return 3 + 2 * a4(k)
-        if enc.format in ("csr", "csrd"):
+        if get_format(enc.format).kernel == "csr":
             return 0
         m = enc.scalars["m"]
         return 3 + 2 * (-(-k // m) * m)
@@ -249,7 +249,7 @@ class _Emitter:
             self.decls.append(_c_array(f"{p}_{field_name}", enc.c_type(field_name), arr))
         if enc.format == "dense":
             return f"{p}_values"
-        if enc.format in ("csr", "csrd"):
+        if get_format(enc.format).kernel == "csr":
             s = enc.scalars
             f = {k: (f"{p}_{k}" if k in enc.arrays else "NULL")
                  for k in ("col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32",

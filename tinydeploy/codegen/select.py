@@ -76,16 +76,15 @@ class CostModel:
 
     def estimate(self, stats: LayerStats, enc: EncodedWeights) -> float | None:
         table = self.coefficients.get(stats.op, {})
-        # csrd: not benchmarked separately; the csr coefficients over its stored entries
-        c = (table.get(enc.format) or (table.get("nm") if enc.format.startswith("nm") else None)
-             or (table.get("csr") if enc.format == "csrd" else None))
+        kernel = get_format(enc.format).kernel
+        # a format without its own fit (e.g. csrd) uses its kernel family's, over the
+        # entries it stores
+        c = table.get(enc.format) or table.get(kernel)
         if c is None:
             return None
-        if enc.format == "dense":
+        if kernel == "dense":
             executed = stats.rows * stats.cols
-        elif enc.format == "csr":
-            executed = stats.nnz
-        elif enc.format == "csrd":
+        elif kernel == "csr":
             executed = int(enc.scalars["nnz"])
         else:
             executed = int(enc.arrays["values"].size)

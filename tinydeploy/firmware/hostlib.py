@@ -243,7 +243,7 @@ class TdnnHost:
         keep = list(arrays.values())
         if enc.format == "dense":
             return arrays["values"], keep
-        if enc.format in ("csr", "csrd"):
+        if TdnnHost._kind(enc) == "csr":
             desc = CsrWeights(enc.scalars["rows"], enc.scalars["cols"], enc.scalars["nnz"],
                               *[_ptr(arrays.get(f)) for f in (
                                   "values", "col_idx_u8", "col_idx_u16",

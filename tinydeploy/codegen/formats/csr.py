@@ -27,35 +27,38 @@ class CsrFormat(WeightFormat):
         if cols > 65536:
             raise WeightFormatError(f"{layer}: K={cols} exceeds the 16-bit CSR column index")
         r_idx, c_idx = np.nonzero(w)  # row-major order: rows ascending, columns ascending
-        nnz = int(r_idx.size)
-        row_ptr = np.zeros(rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(r_idx, minlength=rows), out=row_ptr[1:])
         col_name, col_dtype = (
             ("col_idx_u8", np.uint8) if cols <= 256 else ("col_idx_u16", np.uint16)
         )
-        ptr_name, ptr_dtype = (
-            ("row_ptr_u16", np.uint16) if nnz <= 65535 else ("row_ptr_u32", np.uint32)
-        )
+        ptr_name, ptr = _row_pointers(np.bincount(r_idx, minlength=rows))
         arrays = {
             "values": w[r_idx, c_idx].astype(np.int8),
             col_name: c_idx.astype(col_dtype),
-            ptr_name: row_ptr.astype(ptr_dtype),
+            ptr_name: ptr,
             # lets kernels fold the input offset into the bias (bias + offset * row_sum)
             "row_sum": w.sum(axis=1, dtype=np.int64).astype(np.int32),
         }
         return EncodedWeights(
-            self.name, (rows, cols), arrays, {"rows": rows, "cols": cols, "nnz": nnz}
+            self.name, (rows, cols), arrays, {"rows": rows, "cols": cols, "nnz": int(r_idx.size)}
         )
+
+    def columns(self, encoded: EncodedWeights) -> np.ndarray:
+        """Column of every stored entry, in storage order."""
+        a = encoded.arrays
+        return (a["col_idx_u8"] if "col_idx_u8" in a else a["col_idx_u16"]).astype(np.int64)
 
     def decode(self, encoded: EncodedWeights) -> np.ndarray:
         rows, cols = encoded.shape
-        a = encoded.arrays
-        cols_arr = a["col_idx_u8"] if "col_idx_u8" in a else a["col_idx_u16"]
-        ptr = (a["row_ptr_u16"] if "row_ptr_u16" in a else a["row_ptr_u32"]).astype(np.int64)
+        ptr = _stored_row_pointers(encoded)
         w = np.zeros((rows, cols), dtype=np.int8)
         row_of = np.repeat(np.arange(rows), np.diff(ptr))
-        w[row_of, cols_arr.astype(np.int64)] = a["values"]
+        w[row_of, self.columns(encoded)] = encoded.arrays["values"]  # csrd fillers: value 0
         return w
+
+
+def _stored_row_pointers(encoded: EncodedWeights) -> np.ndarray:
+    a = encoded.arrays
+    return (a["row_ptr_u16"] if "row_ptr_u16" in a else a["row_ptr_u32"]).astype(np.int64)
 
 
 def _row_pointers(counts: np.ndarray) -> tuple[str, np.ndarray]:
@@ -104,17 +107,7 @@ class CsrDeltaFormat(CsrFormat):
 
     def columns(self, encoded: EncodedWeights) -> np.ndarray:
         """Column of every stored entry (fillers included), in storage order."""
-        a = encoded.arrays
-        ptr = (a["row_ptr_u16"] if "row_ptr_u16" in a else a["row_ptr_u32"]).astype(np.int64)
-        deltas = a["col_delta_u8"].astype(np.int64)
+        ptr = _stored_row_pointers(encoded)
+        deltas = encoded.arrays["col_delta_u8"].astype(np.int64)
         return np.concatenate([np.cumsum(deltas[ptr[r]:ptr[r + 1]])
                                for r in range(len(ptr) - 1)] or [np.zeros(0, np.int64)])
-
-    def decode(self, encoded: EncodedWeights) -> np.ndarray:
-        rows, cols = encoded.shape
-        a = encoded.arrays
-        ptr = (a["row_ptr_u16"] if "row_ptr_u16" in a else a["row_ptr_u32"]).astype(np.int64)
-        w = np.zeros((rows, cols), dtype=np.int8)
-        row_of = np.repeat(np.arange(rows), np.diff(ptr))
-        w[row_of, self.columns(encoded)] = a["values"]  # fillers sit in gaps: value 0
-        return w
