@@ -53,9 +53,11 @@ def build_trials(args: argparse.Namespace) -> list[tuple[str, str, Trial]]:
     common = {"data_dir": args.data_dir} if args.data_dir else {}
     trials = []
 
+    digests = {name: file_hash(Path(path)) for name, (path, _) in models.items()}
+
     def add(kind: str, name: str, fmt: str, board: str, samples: int, expected: str) -> None:
         tflite = models[name][0]
-        params = {**common, "tflite": tflite, "tflite_sha256": file_hash(Path(tflite)),
+        params = {**common, "tflite": tflite, "tflite_sha256": digests[name],
                   "format": fmt, "board": board, "samples": samples, "expected_from": expected}
         key = f"{kind}/{name}/{fmt}/{board}/{samples}"
         params["work_dir"] = str(args.work / key.replace("/", "_"))
