@@ -49,8 +49,11 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2; bugs keep tracebacks."""
     try:
-        # without standalone mode click returns (not raises) typer.Exit's code
-        result = app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns (not raises) typer.Exit's code, and leaves the
+        # usage errors to us: typer's rich standalone handler would draw them as boxed panels.
+        # prog_name is fixed so the usage hint names the command the user should type, not
+        # "python -m ..." or the test runner.
+        result = app(args=argv, prog_name="tinydeploy", standalone_mode=False)
     except TinydeployError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         return exc.exit_code
@@ -61,13 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except Exception as exc:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:
+        # typer (0.29 here) vendors click as `typer._click`: its ClickException, UsageError,
+        # BadParameter, NoSuchOption... derive from the public `typer.TyperException`, not from
+        # the standalone `click` package's classes, so that is what must be caught here.
+        show = getattr(exc, "show", None)
+        if callable(show):  # UsageError: "Usage: ...", "Try '... --help' ...", "Error: ..."
+            show()
+        else:
+            typer.echo(f"Error: {exc.format_message()}", err=True)
+        return exc.exit_code
     if result == 130:  # typer turns Ctrl-C into Exit(130)
         typer.echo("interrupted", err=True)
     return result if isinstance(result, int) else 0
