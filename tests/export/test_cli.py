@@ -42,3 +42,19 @@ def test_c_from_tflite_and_bad_choices(sparse_cli_export, tmp_path):
                  "--out", str(bad)]) == 2
     assert main(["export", "--tflite", str(src), "--to", "wasm", "--out", str(bad)]) == 2
     assert not bad.exists()
+
+
+def test_same_checkpoint_exports_byte_identical_c(sparse_cli_export, sparse_checkpoint,
+                                                    data_dir, tmp_path):
+    """Reproducible output: no date or path in the generated files, only input hashes."""
+    again = tmp_path / "again"
+    rc = main(["export", "--checkpoint", str(sparse_checkpoint), "--to", "c", "--sparse",
+               "auto", "--calib-images", "64", "--eval-limit", "300", "--data-dir",
+               str(data_dir), "--out", str(again)])
+    assert rc == 0
+    assert (again / "model_int8.tflite").read_bytes() == \
+        (sparse_cli_export / "model_int8.tflite").read_bytes()
+    for name in ("model.c", "model.h"):
+        first = (sparse_cli_export / "c" / name).read_bytes()
+        assert (again / "c" / name).read_bytes() == first, name
+        assert b"sha256:" in first.splitlines()[0]  # provenance = the input's hash

@@ -8,7 +8,7 @@ tdm_golden_output, and the TDM_PROFILE hooks tdm_layer_begin / tdm_layer_end.
 
 from __future__ import annotations
 
-import datetime as _dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -489,10 +489,21 @@ def _source(em: _Emitter, layers: list[Layer], golden_in, golden_out, provenance
 
 # ---- entry point -------------------------------------------------------------------------
 
+def provenance_line(tflite: bytes, sparse: str, objective: str) -> str:
+    """What the generated files were made from: the input's hash and the tool's version and
+    options, never a date, so the same inputs give byte-identical files."""
+    from tinydeploy import __version__
+
+    digest = hashlib.sha256(tflite).hexdigest()[:16]
+    return (f"From .tflite sha256:{digest} by tinydeploy {__version__}, --sparse {sparse}, "
+            f"objective {objective}.")
+
+
 def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | None = None,
                cost_model: CostModel | None = None, objective: str = "bytes",
                provenance: str = "") -> GeneratedModel:
-    """Plan and emit the C model. `golden_input`: one int8 input (input shape without batch)."""
+    """Plan and emit the C model. `golden_input`: one int8 input (input shape without batch).
+    `provenance` (see `provenance_line`) goes into the files' first comment."""
     mode = validate_mode(sparse)
     bad = sorted({op.kind for op in graph.ops if op.kind not in C_SUPPORTED})
     if bad:
@@ -529,7 +540,7 @@ def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | No
     em.out_root = out_root
     for i, layer in enumerate(layers):
         em.call(i, layer, scratch[i].offset if i in scratch else None)
-    stamp = provenance or _dt.date.today().isoformat()
+    stamp = provenance
     header = _header(g, layers, arena, stamp)
     source = _source(em, layers, golden_input.reshape(-1), golden_output.reshape(-1), stamp)
     report = size_report(g, layers, arena, mode, cost_model, objective)

@@ -195,7 +195,7 @@ def _tflite_step(onnx_path, model, ds, cfg: ExportConfig, tmp: Path, report, log
 
 
 def _c_step(tflite_bytes: bytes, graph, ds, cfg: ExportConfig, tmp: Path, report, log) -> None:
-    from tinydeploy.codegen.generator import generate_c
+    from tinydeploy.codegen.generator import generate_c, provenance_line
     from tinydeploy.codegen.generator import report_markdown as c_markdown
     from tinydeploy.codegen.select import CostModel
     from tinydeploy.export.runtimes import quantize_images
@@ -209,7 +209,8 @@ def _c_step(tflite_bytes: bytes, graph, ds, cfg: ExportConfig, tmp: Path, report
         golden = quantize_images(ds.test_images[:1], t.scale, t.zero_point)[0]
     log(f"C: generating model.h / model.c (--sparse {cfg.sparse})")
     gen = generate_c(graph, cfg.sparse, golden, cost_model=CostModel.load(),
-                     objective=cfg.objective)
+                     objective=cfg.objective,
+                     provenance=provenance_line(tflite_bytes, cfg.sparse, cfg.objective))
     cdir = tmp / "c"
     cdir.mkdir()
     for name, text in gen.files.items():
