@@ -4,17 +4,20 @@ Generates seeded random int8 weights for TinyNet's layer shapes (plus two calibr
 shapes for the cost model) in every format and sparsity, builds ONE firmware holding all
 cases, runs it in QEMU and writes ``benchmarks/results/kernels_m4.json``:
 instructions retired per layer, per nonzero MAC, per format and sparsity, and a
-``cost_model`` section (per op and format: instr = a*macs + b*out_elems + c) for the C
-generator's ``auto`` format choice. Every case's output is checked on the target against the
-host build of the same library (so the DSP path is verified bit for bit).
+``cost_model`` section (per op and format: instr = a*macs + b*out_elems + c). The C
+generator's ``auto`` format choice reads the copy shipped in the package
+(``tinydeploy/resources/cost_models/cortex-m4.json``), which only ``--write-cost-model``
+replaces: a benchmark run never changes what ``auto`` decides by itself. Every case's output
+is checked on the target against the host build of the same library (so the DSP path is
+verified bit for bit).
 
 Usage: .venv/bin/python benchmarks/kernels/run_kernel_bench.py [--out PATH] [--keep-build DIR]
+       [--write-cost-model]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -28,6 +31,8 @@ import numpy as np
 from tinydeploy.codegen.convtaps import conv_taps, taps_bytes
 from tinydeploy.codegen.formats import EncodedWeights, get_format
 from tinydeploy.firmware.hostlib import TDNN_DIR, ConvSpec, load_hostlib, tdnn_sources
+from tinydeploy.resources import cost_model_path
+from tinydeploy.rundir import write_json_atomic
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -311,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--keep-build", type=Path, default=None, help="build directory to keep")
     ap.add_argument("--only", default=None, help="regex on case names (skips the JSON)")
+    ap.add_argument("--write-cost-model", action="store_true",
+                    help="also refit the cost model that `auto` uses, shipped in the package "
+                    f"({cost_model_path('cortex-m4')}); without it a run only writes --out")
     args = ap.parse_args(argv)
 
     host = load_hostlib()
@@ -401,7 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.only:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json_atomic(args.out, report)
+    if args.write_cost_model and not args.only:
+        shipped = {"provenance": {**report["provenance"], "source": f"{args.out} (cost_model)"},
+                   "metric": report["metric"], "cost_model": report["cost_model"]}
+        write_json_atomic(cost_model_path("cortex-m4"), shipped)
+        print(f"wrote {cost_model_path('cortex-m4')}")
     print(f"{'layer':<11}{'format':<8}{'sparsity':>9}{'instr':>10}{'i/nzMAC':>9}{'speedup':>9}")
     for r in results:
         print(f"{r['layer']:<11}{r['format']:<8}{r['sparsity']:>9.3f}{r['instructions']:>10}"

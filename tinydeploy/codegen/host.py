@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.errors import FirmwareError
+from tinydeploy.resources import tdnn_dir
 
-TDNN_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tdnn"
+TDNN_DIR = tdnn_dir()
 CFLAGS = ("-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter")
 
 DRIVER = r"""

@@ -1,9 +1,9 @@
 """Per-layer weight format choice (dense / CSR / N:M / auto) and the latency cost-model hook.
 
 `auto` picks, per layer, the encoding with the fewest flash bytes (sparse conv: incl. taps).
-A cost model (the kernel benchmarks write it to `benchmarks/results/kernels_m4.json`, section
-`cost_model`) adds an estimated cycle count per candidate to the report and, with
-objective="latency", decides.
+A cost model (shipped as `tinydeploy/resources/cost_models/cortex-m4.json`; the kernel
+benchmark refits it with `--write-cost-model`) adds an estimated instruction count per
+candidate to the report and, with objective="latency", decides.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from tinydeploy.codegen.formats import EncodedWeights, get_format
 from tinydeploy.codegen.formats.base import WeightFormatError
 from tinydeploy.codegen.formats.nm import VALID_M
 from tinydeploy.errors import ExportError, unknown_choice
+from tinydeploy.resources import cost_model_path
 
 SPARSE_MODES = ("auto", "dense", "csr", "nm")
-DEFAULT_COST_MODEL = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / \
-    "kernels_m4.json"
+DEFAULT_COST_MODEL = cost_model_path("cortex-m4")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from tinydeploy.firmware.budget import (
 from tinydeploy.firmware.build import BuildSettings, pio_run
 from tinydeploy.firmware.elfsize import ImageSize, image_size
 from tinydeploy.firmware.report import ChunkReport, merge_chunks, parse_report
+from tinydeploy.firmware.requirements import require_qemu
 from tinydeploy.firmware.testdata import (
     TestVectors,
     load_vectors,
@@ -115,6 +116,8 @@ def run_plan(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Build and run every chunk; returns the benchmark report (also written to work_dir)."""
+    if bp.board.is_qemu:  # before any build: a missing QEMU is named, not found after minutes
+        require_qemu(bp.board.name)
     reports: list[ChunkReport] = []
     size: ImageSize | None = None
     t_start = time.monotonic()
@@ -173,6 +176,7 @@ def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkRepor
         "board": {
             "name": board.name, "core": board.core, "clock_hz": board.clock_hz,
             "counter": board.counter, "qemu_machine": board.qemu_machine,
+            "flash_bytes": board.flash_bytes, "ram_bytes": board.ram_bytes,
         },
         "model_dir": str(bp.model_dir),
         "build": {"opt": settings.opt, "kernels": settings.kernels},

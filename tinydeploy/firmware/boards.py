@@ -1,21 +1,26 @@
-"""Board profiles: one TOML file per board in the repository's `boards/` folder.
+"""Board profiles: one TOML file per board, built in (package data) or in the user's folders.
 
 A profile says what the firmware side needs to know about a target: core, clock, flash and
 RAM sizes, the QEMU machine and UART base (QEMU boards), the cycle counter kind and the
 PlatformIO environment that builds it. Adding a board is adding one file; the file name
-(without .toml) is the board's name.
+(without .toml) is the board's name. Users add their own from folders named in
+$TINYDEPLOY_BOARDS_DIR (os.pathsep-separated; `--boards-dir` on the firmware commands sets
+it); a user profile with a built-in name replaces the built-in one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from tinydeploy.errors import FirmwareError
+from tinydeploy.resources import boards_dir
 from tinydeploy.tomlfile import read_toml
 
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
+BOARDS_DIR = boards_dir()
+BOARDS_ENV = "TINYDEPLOY_BOARDS_DIR"
 DEFAULT_BOARD = "qemu-m4"
 COUNTERS = ("systick-icount", "dwt")
 
@@ -34,6 +39,7 @@ class BoardProfile:
     qemu_machine: str | None = None
     uart_base: int | None = None
     serial_baud: int = 115200
+    path: Path | None = field(default=None, compare=False)  # the profile file it came from
 
     @property
     def is_qemu(self) -> bool:
@@ -63,26 +69,55 @@ def load_profile(path: Path) -> BoardProfile:
         )
     if raw["counter"] == "systick-icount" and "qemu_machine" not in raw:
         raise FirmwareError(f"board profile {path}: systick-icount needs a qemu_machine")
-    known = set(BoardProfile.__dataclass_fields__) - {"name"}
+    known = set(BoardProfile.__dataclass_fields__) - {"name", "path"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise FirmwareError(f"board profile {path}: unknown keys {', '.join(unknown)}")
+    from tinydeploy.firmware.project import pio_envs
+
+    if raw["pio_env"] not in pio_envs():
+        raise FirmwareError(f"board profile {path}: pio_env {raw['pio_env']!r} is not an "
+                            f"environment of the firmware project; choose one of: "
+                            f"{', '.join(pio_envs())}")
     raw.setdefault("description", path.stem)
-    return BoardProfile(name=path.stem, **raw)
+    return BoardProfile(name=path.stem, path=path, **raw)
+
+
+def user_board_dirs() -> list[Path]:
+    """The folders named in $TINYDEPLOY_BOARDS_DIR, in order; a missing one is an error."""
+    dirs = [Path(d) for d in os.environ.get(BOARDS_ENV, "").split(os.pathsep) if d]
+    for d in dirs:
+        if not d.is_dir():
+            raise FirmwareError(f"board profile folder {d} (from {BOARDS_ENV}) does not exist")
+    return dirs
+
+
+def use_board_dirs(dirs: list[Path]) -> None:
+    """Put `dirs` first in $TINYDEPLOY_BOARDS_DIR (inherited by build and sweep workers)."""
+    current = [d for d in os.environ.get(BOARDS_ENV, "").split(os.pathsep) if d]
+    os.environ[BOARDS_ENV] = os.pathsep.join([*(str(Path(d).resolve()) for d in dirs), *current])
 
 
 @cache
-def _registry(boards_dir: Path) -> dict[str, BoardProfile]:
-    return {p.stem: load_profile(p) for p in sorted(boards_dir.glob("*.toml"))}
+def _registry(dirs: tuple[Path, ...]) -> dict[str, BoardProfile]:
+    boards: dict[str, BoardProfile] = {}
+    for d in reversed(dirs):  # earlier folders win
+        boards.update({p.stem: load_profile(p) for p in sorted(d.glob("*.toml"))})
+    return boards
 
 
-def board_names(boards_dir: Path = BOARDS_DIR) -> list[str]:
-    return sorted(_registry(boards_dir))
+def _search_path(extra: Path | None) -> tuple[Path, ...]:
+    return (*([extra] if extra else []), *user_board_dirs(), BOARDS_DIR)
 
 
-def get_board(name: str, boards_dir: Path = BOARDS_DIR) -> BoardProfile:
+def board_names(boards_dir: Path | None = None) -> list[str]:
+    """Every board name: `boards_dir`, then $TINYDEPLOY_BOARDS_DIR, then the built-in ones."""
+    return sorted(_registry(_search_path(boards_dir)))
+
+
+def get_board(name: str, boards_dir: Path | None = None) -> BoardProfile:
     """The profile called `name`; an unknown name is an error listing the valid ones."""
-    boards = _registry(boards_dir)
+    boards = _registry(_search_path(boards_dir))
     if name not in boards:
         raise FirmwareError(
             f"unknown board {name!r}; choose one of: {', '.join(sorted(boards))}"

@@ -16,11 +16,12 @@ from pathlib import Path
 from tinydeploy.errors import FirmwareError
 from tinydeploy.firmware.boards import BoardProfile
 from tinydeploy.firmware.elfsize import section_sizes
-from tinydeploy.firmware.toolchain import FIRMWARE_DIR, require_tools
+from tinydeploy.firmware.requirements import require_firmware_build
+from tinydeploy.resources import tdnn_dir
 
 HARNESS_FLASH_RESERVE = 8 * 1024  # vector table, harness, start-up, libc pieces
 HARNESS_RAM_RESERVE = 3 * 1024  # harness statics + stack outside the model
-KERNEL_INCLUDE = FIRMWARE_DIR / "lib" / "tdnn" / "include"
+KERNEL_INCLUDE = tdnn_dir() / "include"
 
 CPU_FLAGS = {
     "cortex-m0plus": ["-mcpu=cortex-m0plus"],
@@ -74,8 +75,8 @@ def model_sources(model_dir: Path) -> list[Path]:
 
 def measure_model(model_dir: Path, board: BoardProfile, opt: str = "O2") -> ModelFootprint:
     """Compile the model alone for `board` and measure it (before any firmware build)."""
-    tools = require_tools(["arm-none-eabi-gcc", "arm-none-eabi-size"])
-    gcc = tools["arm-none-eabi-gcc"]
+    require_firmware_build()
+    gcc = "arm-none-eabi-gcc"  # on PATH: checked by require_firmware_build
     model_dir = Path(model_dir)
     if not (model_dir / "model.h").is_file():
         raise FirmwareError(f"{model_dir} has no model.h: is it a generated model directory?")

@@ -1,9 +1,9 @@
 """Building the benchmark firmware with PlatformIO (offline for the QEMU boards).
 
-`pio run -e <env>` in firmware/, with the model directory, generated test data, optimisation
-level and kernel selection passed through TD_* environment variables (read by
-firmware/tools/td_sources.py) and a build directory of our own per work directory, so builds
-of different models never share objects.
+`pio run -e <env>` in a project written into the work directory (see `project.py`), with the
+model directory, generated test data, optimisation level and kernel selection passed through
+TD_* environment variables (read by the template's tools/td_sources.py) and a build
+directory of our own per work directory, so builds of different models never share objects.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from pathlib import Path
 
 from tinydeploy.errors import FirmwareError
 from tinydeploy.firmware.boards import BoardProfile
+from tinydeploy.firmware.project import write_project
+from tinydeploy.firmware.requirements import require_firmware_build
 from tinydeploy.firmware.toolchain import (
-    BUILD_TOOLS,
-    FIRMWARE_DIR,
     ensure_scons_shim,
+    pio_command,
     pio_environment,
-    pio_executable,
-    require_tools,
 )
 
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz")
@@ -61,10 +60,8 @@ def pio_run(
     handshake: bool = True,
 ) -> Path:
     """Run PlatformIO for `board`; returns the ELF. The full log is kept in work_dir."""
-    require_tools(BUILD_TOOLS)
-    pio = pio_executable()
+    require_firmware_build()
     ensure_scons_shim()
-    work_dir.mkdir(parents=True, exist_ok=True)
     env = pio_environment({
         "PLATFORMIO_BUILD_DIR": str(build_dir(work_dir).resolve()),
         "TD_MODEL_DIR": str(Path(model_dir).resolve()),
@@ -76,7 +73,8 @@ def pio_run(
     })
     if settings.stack_bytes:
         env["TD_STACK_SIZE"] = str(settings.stack_bytes)
-    cmd = [pio, "run", "-d", str(FIRMWARE_DIR), "-e", board.pio_env]
+    project = write_project(work_dir)
+    cmd = [*pio_command(), "run", "-d", str(project), "-e", board.pio_env]
     for t in targets or []:
         cmd += ["-t", t]
     log = work_dir / "build.log"

@@ -28,7 +28,7 @@ FLASH_SECTIONS = {
 RAM_SECTIONS = {".data", ".bss"}
 STACK_SECTIONS = {".stack", "._user_heap_stack"}
 
-# Folders the PlatformIO extra script (firmware/tools/td_sources.py) builds objects into.
+# Folders the PlatformIO extra script (resources/firmware/tools/td_sources.py) builds objects into.
 MODEL_OBJ = "/td_model/"
 KERNEL_OBJ = "/td_tdnn/"
 TESTDATA_OBJ = "/td_gen/"

@@ -40,6 +40,7 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
     if expected_from not in ("reference", "tflm"):
         raise FirmwareError(f"expected_from must be 'reference' or 'tflm', got {expected_from!r}")
     from tinydeploy.codegen import generate_c
+    from tinydeploy.codegen.generator import provenance_line
     from tinydeploy.codegen.select import CostModel
     from tinydeploy.data import load_dataset
     from tinydeploy.ir import read_tflite
@@ -53,7 +54,8 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
     x = quantize_images(np.asarray(ds.test_images[:samples]), inp.scale, inp.zero_point,
                         inp.shape)
     labels = np.asarray(ds.test_labels[:samples]).astype(np.int16)
-    gen = generate_c(graph, fmt, golden_input=x[0], provenance=f"{Path(tflite).name} {fmt}",
+    gen = generate_c(graph, fmt, golden_input=x[0], provenance=provenance_line(
+                         Path(tflite).read_bytes(), fmt, objective),
                      cost_model=CostModel.load(), objective=objective)
     expected = run(graph, x).reshape(len(x), -1).astype(np.int8)
     reference_equals_tflm = None

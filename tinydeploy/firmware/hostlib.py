@@ -1,8 +1,9 @@
 """The tdnn C kernel library built for the host (gcc, shared library) and called via ctypes.
 
-``build_hostlib`` compiles ``firmware/lib/tdnn`` with the same flags as the tests
-(``-O2 -Wall -Wextra -Werror -std=c99``) into a cache directory keyed by a hash of the
-sources and flags; ``TdnnHost`` wraps one kernel per method, taking numpy arrays.
+``build_hostlib`` compiles the shipped kernel library (``tinydeploy.resources.tdnn_dir()``)
+with the same flags as the tests (``-O2 -Wall -Wextra -Werror -std=c99``) into a cache
+directory keyed by a hash of the sources and flags; ``TdnnHost`` wraps one kernel per
+method, taking numpy arrays.
 A sanitizer build (``sanitize=True``) must be loaded into a process started with
 ``LD_PRELOAD`` of libasan/libubsan (see ``sanitizer_env``).
 """
@@ -21,11 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tinydeploy.errors import FirmwareError
+from tinydeploy.resources import tdnn_dir
 
 if TYPE_CHECKING:  # codegen is imported lazily (only sparse conv needs its taps)
     from tinydeploy.codegen.formats import EncodedWeights
 
-TDNN_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tdnn"
+TDNN_DIR = tdnn_dir()
 BASE_CFLAGS = (
     "-O2", "-Wall", "-Wextra", "-Werror", "-std=c99", "-fPIC", "-shared",
     "-DTD_VALIDATE_INDICES",  # O(nnz) descriptor index checks, off by default on targets

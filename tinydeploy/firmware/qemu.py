@@ -23,8 +23,8 @@ from pathlib import Path
 from tinydeploy.errors import FirmwareError
 from tinydeploy.firmware.boards import BoardProfile
 from tinydeploy.firmware.report import EXIT_HARDFAULT, EXIT_MEANING, EXIT_UNEXPECTED
+from tinydeploy.firmware.requirements import require_qemu
 from tinydeploy.firmware.serialio import FirmwareTimeout, open_port, read_report
-from tinydeploy.firmware.toolchain import require_tools
 
 PTY_RE = re.compile(rb"char device redirected to (/dev/\S+)")
 
@@ -93,7 +93,7 @@ def run_qemu(
 
     Raises FirmwareFault (HardFault), FirmwareTimeout (hung or silent guest) or QemuCrash.
     """
-    require_tools(["qemu-system-arm"])
+    require_qemu(board.name)
     if not elf.is_file():
         raise FirmwareError(f"firmware {elf} does not exist: run `tinydeploy firmware build`")
     cmd = qemu_command(board, elf)

@@ -1,7 +1,8 @@
 """The harness's UART report: parsing, merging chunks, and the JSON written by `bench`.
 
-The firmware (firmware/src/harness.c) prints one record per line, `TD:<KIND> key=value ...`
-(values without spaces); lines without the `TD:` prefix are ignored, so boot noise is harmless:
+The firmware (resources/firmware/src/harness.c) prints one record per line,
+`TD:<KIND> key=value ...` (values without spaces); lines without the `TD:` prefix are
+ignored, so boot noise is harmless:
 
     TD:BEGIN board=qemu-m4 counter=systick-icount counter_hz=25000000 layers=2 input=16
              output=4 arena=8 offset=0 count=1
@@ -27,7 +28,7 @@ from typing import Any
 
 from tinydeploy.errors import FirmwareError
 
-# Mirrors firmware/src/td_port.h.
+# Mirrors resources/firmware/src/td_port.h.
 EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_INVOKE = 2

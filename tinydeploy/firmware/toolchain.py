@@ -1,12 +1,14 @@
-"""Where the firmware project and its tools are, and the environment PlatformIO runs in.
+"""The host tools the firmware needs, and the environment PlatformIO runs in.
 
 Everything here is offline: the Debian cross toolchain and QEMU on PATH, PlatformIO from the
-Python environment, its core dir inside the project (or $TINYDEPLOY_PIO_CORE_DIR) with the
-tool-scons shim created on first use.
+Python environment, its core dir in the user's cache (or $TINYDEPLOY_PIO_CORE_DIR) with the
+tool-scons shim created on first use. Nothing is written inside the installed package.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,42 +16,30 @@ import sys
 from pathlib import Path
 
 from tinydeploy.errors import FirmwareError
-
-REPO = Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO / "firmware"
-APT_LINE = (
-    "sudo apt-get update && sudo apt-get install -y gcc-arm-none-eabi "
-    "libnewlib-arm-none-eabi qemu-system-arm"
-)
-BUILD_TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
-RUN_TOOLS = ("qemu-system-arm",)
+from tinydeploy.resources import firmware_dir
 
 
-def require_tools(tools: tuple[str, ...] | list[str], path: str | None = None) -> dict[str, str]:
-    """Resolve `tools` on PATH (or `path`); a missing one is an error naming the apt line."""
-    found = {t: shutil.which(t, path=path) for t in tools}
-    missing = [t for t, where in found.items() if where is None]
-    if missing:
-        raise FirmwareError(
-            f"{', '.join(missing)} not found on PATH; install the Arm cross toolchain and "
-            f"QEMU: {APT_LINE}"
-        )
-    return {t: str(w) for t, w in found.items()}
-
-
-def pio_executable() -> str:
-    """`pio` beside the running Python (the venv), else on PATH."""
-    beside = Path(sys.executable).parent / "pio"
-    if beside.exists():
-        return str(beside)
+def pio_command() -> list[str]:
+    """PlatformIO run by the current Python when it can import it (so it is the same
+    environment as tinydeploy's, whatever PATH says), else `pio` on PATH."""
+    if importlib.util.find_spec("platformio") is not None:
+        return [sys.executable, "-m", "platformio"]
     found = shutil.which("pio")
     if found is None:
-        raise FirmwareError("PlatformIO not found: pip install platformio==6.2.0 scons==4.11.1")
-    return found
+        raise FirmwareError("PlatformIO not found: pip install 'platformio>=6.2,<7' "
+                            "'scons>=4.11,<5'")
+    return [found]
 
 
 def core_dir() -> Path:
-    return Path(os.environ.get("TINYDEPLOY_PIO_CORE_DIR", FIRMWARE_DIR / ".pio-core"))
+    """PlatformIO's core dir: $TINYDEPLOY_PIO_CORE_DIR, else one per installed tinydeploy in
+    $XDG_CACHE_HOME/tinydeploy (PlatformIO records the local platform by name, so two installs
+    sharing a core dir would build with whichever registered its platform first)."""
+    if os.environ.get("TINYDEPLOY_PIO_CORE_DIR"):
+        return Path(os.environ["TINYDEPLOY_PIO_CORE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    install = hashlib.sha256(str(firmware_dir()).encode()).hexdigest()[:12]
+    return base / "tinydeploy" / f"pio-core-{install}"
 
 
 def ensure_scons_shim(core: Path | None = None) -> Path:
@@ -58,7 +48,7 @@ def ensure_scons_shim(core: Path | None = None) -> Path:
     marker = core / "packages" / "tool-scons" / ".piopm"
     if marker.exists():
         return marker.parent
-    script = FIRMWARE_DIR / "tools" / "make_scons_shim.py"
+    script = firmware_dir() / "tools" / "make_scons_shim.py"
     try:
         proc = subprocess.run(
             [sys.executable, str(script), "--core-dir", str(core)],

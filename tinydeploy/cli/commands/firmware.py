@@ -6,7 +6,24 @@ from pathlib import Path
 
 import typer
 
-BoardOpt = typer.Option("qemu-m4", "--board", "-b", help="Board profile name (boards/*.toml).")
+BoardOpt = typer.Option(
+    "qemu-m4", "--board", "-b", help="Board profile name (see `tinydeploy firmware boards`)."
+)
+
+
+def _use_boards_dir(dirs: list[Path] | None) -> list[Path] | None:
+    if dirs:
+        from tinydeploy.firmware.boards import use_board_dirs
+
+        use_board_dirs(dirs)
+    return dirs
+
+
+BoardsDirOpt = typer.Option(
+    None, "--boards-dir", exists=True, file_okay=False, is_eager=True, callback=_use_boards_dir,
+    help="A folder of your own board profiles (*.toml), searched before the built-in ones; "
+    "repeatable. Also read from $TINYDEPLOY_BOARDS_DIR (os.pathsep-separated).",
+)
 ModelDirOpt = typer.Option(
     None, "--model-dir", "-m",
     help="Generated model directory (model.h, model.c; optional test_vectors.npz).",
@@ -81,6 +98,7 @@ def _model_dir(model_dir: Path | None, tflite: Path | None, fmt: str, work: Path
 
 def build_cmd(
     board: str = BoardOpt,
+    boards_dir: list[Path] | None = BoardsDirOpt,
     model_dir: Path = ModelDirOpt,
     samples: int | None = SamplesOpt,
     fmt: str = FormatOpt,
@@ -165,6 +183,7 @@ def _summary(report: dict) -> None:
 
 def run_cmd(
     board: str = BoardOpt,
+    boards_dir: list[Path] | None = BoardsDirOpt,
     model_dir: Path = ModelDirOpt,
     samples: int | None = SamplesOpt,
     fmt: str = FormatOpt,
@@ -191,6 +210,7 @@ def run_cmd(
 
 def bench_cmd(
     board: str = BoardOpt,
+    boards_dir: list[Path] | None = BoardsDirOpt,
     model_dir: Path = ModelDirOpt,
     port: str | None = typer.Option(None, "--port", help="Serial port of a real board."),
     samples: int | None = SamplesOpt,
@@ -213,6 +233,7 @@ def bench_cmd(
 
 def flash_cmd(
     board: str = typer.Option(..., "--board", "-b", help="Real board profile name."),
+    boards_dir: list[Path] | None = BoardsDirOpt,
     model_dir: Path = ModelDirOpt,
     samples: int | None = SamplesOpt,
     fmt: str = FormatOpt,
@@ -243,26 +264,23 @@ def flash_cmd(
     typer.echo(f"flashed {elf} to {board}; read the report with `tinydeploy bench --no-flash`")
 
 
-def boards_cmd() -> None:
-    """List the board profiles."""
-    from tinydeploy.firmware.boards import board_names, get_board
+def boards_cmd(boards_dir: list[Path] | None = BoardsDirOpt) -> None:
+    """List the board profiles (built-in and your own), with where each comes from."""
+    from tinydeploy.firmware.boards import BOARDS_DIR, board_names, get_board
 
     for name in board_names():
         b = get_board(name)
+        origin = "" if b.path is None or b.path.parent == BOARDS_DIR else f"  [{b.path}]"
         typer.echo(f"{name:<16} {b.core:<11} {b.flash_bytes // 1024:>5} KB flash "
-                   f"{b.ram_bytes // 1024:>5} KB RAM  {b.description}")
+                   f"{b.ram_bytes // 1024:>5} KB RAM  {b.description}{origin}")
 
 
 def setup_cmd() -> None:
     """Check the toolchain and QEMU, and create PlatformIO's offline tool-scons shim."""
-    from tinydeploy.firmware.toolchain import (
-        BUILD_TOOLS,
-        RUN_TOOLS,
-        ensure_scons_shim,
-        pio_executable,
-        require_tools,
-    )
+    from tinydeploy.firmware.boards import DEFAULT_BOARD
+    from tinydeploy.firmware.requirements import require_firmware_build, require_qemu
+    from tinydeploy.firmware.toolchain import ensure_scons_shim, pio_command
 
-    tools = require_tools([*BUILD_TOOLS, *RUN_TOOLS])
-    typer.echo("\n".join(f"{k}: {v}" for k, v in tools.items()))
-    typer.echo(f"pio: {pio_executable()}\ntool-scons shim: {ensure_scons_shim()}")
+    require_firmware_build()
+    require_qemu(DEFAULT_BOARD)
+    typer.echo(f"pio: {' '.join(pio_command())}\ntool-scons shim: {ensure_scons_shim()}")

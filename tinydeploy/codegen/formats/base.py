@@ -1,8 +1,8 @@
 """Common interface of the weight storage formats (dense, CSR, N:M).
 
 A format turns the int8 weight matrix of a layer (rows = output channels, K = flattened
-kernel, see ``firmware/lib/tdnn/include/tdnn_types.h``) into named numpy arrays that the C
-generator emits verbatim, plus the scalar fields of the matching tdnn descriptor struct.
+kernel, see ``resources/firmware/lib/tdnn/include/tdnn_types.h``) into named numpy arrays
+that the C generator emits verbatim, plus the scalar fields of the matching tdnn descriptor struct.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ scons, plus the `package.json`/`.piopm` metadata carrying the version PlatformIO
 Idempotent: an up-to-date shim is left alone. Run it with the Python that has platformio
 and scons installed:
 
-    python firmware/tools/make_scons_shim.py --core-dir firmware/.pio-core
+    python tools/make_scons_shim.py --core-dir .pio-core    (in a copy of this folder)
 """
 
 from __future__ import annotations

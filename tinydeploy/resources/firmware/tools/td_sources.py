@@ -46,8 +46,8 @@ opt = os.environ.get("TD_OPT", "O2").lstrip("-")
 if not re.fullmatch(r"O[0-3sgz]|Ofast", opt):
     _fail(f"TD_OPT={opt!r} is not a GCC optimisation level (O2, Os, O3...)")
 
-project_dir = env.subst("$PROJECT_DIR")
-kernel_dir = os.path.join(project_dir, "lib", "tdnn")
+# the project's lib_dir (the package's firmware/lib when tinydeploy wrote the project)
+kernel_dir = os.path.join(env.GetProjectConfig().get("platformio", "lib_dir"), "tdnn")
 kernels = os.environ.get("TD_KERNELS", "auto")
 if kernels == "auto":
     kernels = "no"
