@@ -64,10 +64,15 @@ FASHION_MNIST = IdxSource(
 )
 
 
-def load_idx_dataset(source: IdxSource, data_dir: str | Path | None) -> ImageDataset:
+def find_idx_folder(source: IdxSource, data_dir: str | Path | None = None) -> Path | None:
+    """The folder holding all four IDX files of `source` (see `locate.search_roots`), or None."""
     roots = locate.search_roots(data_dir, source.system_dirs)
+    return locate.find_files(source.name, list(_SPLIT_FILES.values()), roots)
+
+
+def load_idx_dataset(source: IdxSource, data_dir: str | Path | None) -> ImageDataset:
     names = list(_SPLIT_FILES.values())
-    folder = locate.find_files(source.name, names, roots)
+    folder = find_idx_folder(source, data_dir)
     if folder is None:
         if data_dir is not None:
             raise DataError(

@@ -1,0 +1,1 @@
+"""Checks of the machine tinydeploy runs on (`tinydeploy doctor`)."""
