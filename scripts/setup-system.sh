@@ -2,13 +2,17 @@
 # Install the Debian packages tinydeploy needs (idempotent). As root it runs apt-get;
 # otherwise it prints the exact command to run.
 set -euo pipefail
+# tests/setup/test_system_closure.py fails when a build input or host tool comes from a
+# package outside this list's dependency closure: add what a build needs here, nowhere else.
 PACKAGES=(
   python3-venv
-  gcc
-  gcc-arm-none-eabi
-  libnewlib-arm-none-eabi
-  qemu-system-arm
-  chromium
+  gcc                      # host builds of the kernels (bit-exact checks, sanitizers)
+  libc6-dev                # host libc headers: gcc only Recommends it (and we skip those)
+  gcc-arm-none-eabi        # the cross compiler (C only: no libstdc++ needed)
+  libnewlib-arm-none-eabi  # newlib nano, linked by every firmware
+  qemu-system-arm          # the Cortex-M machines
+  chromium                 # headless report screenshots (tests)
+  strace                   # the set-up guard traces real builds
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
