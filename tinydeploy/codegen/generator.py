@@ -9,6 +9,7 @@ tdm_golden_output, and the TDM_PROFILE hooks tdm_layer_begin / tdm_layer_end.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,13 +78,15 @@ def _stats(graph: Graph, op) -> LayerStats:
     return LayerStats(kind, w.shape[0], w.shape[1], int(np.count_nonzero(w)), out[1] * out[2])
 
 
-def _keep_transpose(mode: str, graph: Graph, cost_model, objective):
+def _keep_transpose(mode: str, graph: Graph, cost_model, objective,
+                    layer_formats: Mapping[str, str] | None = None):
     """Keep an explicit TRANSPOSE when folding would break the FC's chosen N:M pattern."""
     def keep(cand: FoldCandidate) -> bool:
-        if mode in ("dense", "csr"):
+        fc_mode = (layer_formats or {}).get(cand.fc.name, mode)
+        if fc_mode in ("dense", "csr", "csrd"):
             return False
         stats = _stats(graph, cand.fc)
-        enc, _ = choose(_w2d(cand.fc), stats, cand.fc.name, mode, cost_model, objective)
+        enc, _ = choose(_w2d(cand.fc), stats, cand.fc.name, fc_mode, cost_model, objective)
         if not enc.format.startswith("nm"):
             return False
         try:
@@ -100,7 +103,10 @@ def _is_2x2_maxpool(op) -> bool:
 
 
 def build_layers(graph: Graph, mode: str, cost_model: CostModel | None,
-                 objective: str) -> list[Layer]:
+                 objective: str, layer_formats: Mapping[str, str] | None = None) -> list[Layer]:
+    """The executed layers; weighted ones get an encoding chosen by `mode`, or by
+    `layer_formats[op name]` where given (a latency-aware allocation decides per layer)."""
+    layer_formats = layer_formats or {}
     root: dict[str, str] = {graph.input: graph.input}
     layers: list[Layer] = []
     ops = graph.ops
@@ -131,8 +137,9 @@ def build_layers(graph: Graph, mode: str, cost_model: CostModel | None,
             fused.add(i + 1)
         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             stats = _stats(graph, op)
-            layer.encoding, layer.candidates = choose(_w2d(op), stats, op.name, mode,
-                                                      cost_model, objective)
+            layer.encoding, layer.candidates = choose(
+                _w2d(op), stats, op.name, layer_formats.get(op.name, mode), cost_model,
+                objective)
             layer.macs = stats.dense_macs
             layer.positions = stats.positions
         layers.append(layer)
@@ -501,16 +508,26 @@ def provenance_line(tflite: bytes, sparse: str, objective: str) -> str:
 
 def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | None = None,
                cost_model: CostModel | None = None, objective: str = "bytes",
-               provenance: str = "") -> GeneratedModel:
+               provenance: str = "", layer_formats: Mapping[str, str] | None = None
+               ) -> GeneratedModel:
     """Plan and emit the C model. `golden_input`: one int8 input (input shape without batch).
-    `provenance` (see `provenance_line`) goes into the files' first comment."""
+    `provenance` (see `provenance_line`) goes into the files' first comment. `layer_formats`
+    maps weighted op names to a format (dense, csr, csrd, nm<N>_<M>, ...) overriding `sparse`
+    for those layers."""
     mode = validate_mode(sparse)
+    weighted = [op.name for op in graph.ops if hasattr(op, "weights")]
+    for name, fmt in (layer_formats or {}).items():
+        if name not in weighted:
+            raise ExportError(f"layer_formats names {name!r}, which is not a weighted layer; "
+                              f"choose from: {', '.join(weighted)}")
+        validate_mode(fmt)
     bad = sorted({op.kind for op in graph.ops if op.kind not in C_SUPPORTED})
     if bad:
         raise ExportError(f"the C generator does not support {', '.join(bad)} yet "
                           f"(supported: {', '.join(C_SUPPORTED)})")
-    g = fold_transposes(graph, keep=_keep_transpose(mode, graph, cost_model, objective))
-    layers = build_layers(g, mode, cost_model, objective)
+    g = fold_transposes(graph, keep=_keep_transpose(mode, graph, cost_model, objective,
+                                                    layer_formats))
+    layers = build_layers(g, mode, cost_model, objective, layer_formats)
     if not layers:
         raise ExportError("the model has no layers to execute")
     _scratch_sizes(g, layers)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.codegen.convtaps import taps_bytes
-from tinydeploy.codegen.formats import EncodedWeights, get_format
+from tinydeploy.codegen.formats import EncodedWeights, format_names, get_format
 from tinydeploy.codegen.formats.base import WeightFormatError
 from tinydeploy.codegen.formats.nm import VALID_M
 from tinydeploy.errors import ExportError, unknown_choice
@@ -128,12 +128,14 @@ def candidates(w2d: np.ndarray, op: str, layer: str) -> list[EncodedWeights]:
 
 
 def validate_mode(mode: str) -> str:
+    """`auto`, `nm` (best N:M pattern) or any concrete format name (dense, csr, csrd,
+    nm<N>_<M>)."""
     if mode in SPARSE_MODES:
         return mode
-    if mode.startswith("nm"):
+    if mode.startswith("nm") or mode in format_names():
         get_format(mode)  # raises listing the valid names
         return mode
-    raise unknown_choice("sparse format", mode, [*SPARSE_MODES, "nm<N>_<M>"])
+    raise unknown_choice("sparse format", mode, [*SPARSE_MODES, "csrd", "nm<N>_<M>"])
 
 
 def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
@@ -150,7 +152,7 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         return cands[0], rows
     if mode == "csr":
         return cands[1], rows
-    if mode.startswith("nm") and mode != "nm":
+    if mode not in SPARSE_MODES:  # a concrete format: nm<N>_<M>, csrd, ...
         try:
             enc = get_format(mode).encode(w2d, layer)
         except WeightFormatError as exc:

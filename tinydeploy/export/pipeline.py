@@ -104,7 +104,7 @@ def export(*, out: str | Path, cfg: ExportConfig, checkpoint: str | Path | None 
         if cfg.to == "c":
             if tflite_bytes is None:
                 tflite_bytes = Path(tflite_path).read_bytes()
-            _c_step(tflite_bytes, graph_src, ds, cfg, tmp, report, log)
+            _c_step(tflite_bytes, graph_src, ds, cfg, tmp, report, log, meta)
         report["seconds"] = round(time.time() - started, 1)
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2, default=_json) + "\n")
         (tmp / "export_report.md").write_text(report_markdown(report))
@@ -194,12 +194,16 @@ def _tflite_step(onnx_path, model, ds, cfg: ExportConfig, tmp: Path, report, log
     return data
 
 
-def _c_step(tflite_bytes: bytes, graph, ds, cfg: ExportConfig, tmp: Path, report, log) -> None:
+def _c_step(tflite_bytes: bytes, graph, ds, cfg: ExportConfig, tmp: Path, report, log,
+            meta: dict[str, Any] | None = None) -> None:
+    """model.h / model.c; a latency-aware checkpoint's layers get the formats its allocation
+    chose (`meta["latency"]`)."""
     from tinydeploy.codegen.generator import generate_c, provenance_line
     from tinydeploy.codegen.generator import report_markdown as c_markdown
     from tinydeploy.codegen.select import CostModel
     from tinydeploy.export.runtimes import quantize_images
     from tinydeploy.ir import read_tflite
+    from tinydeploy.latency.prune import allocated_formats
 
     if graph is None:
         graph = read_tflite(tflite_bytes)
@@ -207,9 +211,11 @@ def _c_step(tflite_bytes: bytes, graph, ds, cfg: ExportConfig, tmp: Path, report
     if ds is not None:
         t = graph.input_tensor
         golden = quantize_images(ds.test_images[:1], t.scale, t.zero_point)[0]
-    log(f"C: generating model.h / model.c (--sparse {cfg.sparse})")
+    layer_formats = allocated_formats(meta, graph) if meta else None
+    chosen = f" (per layer as allocated: {layer_formats})" if layer_formats else ""
+    log(f"C: generating model.h / model.c (--sparse {cfg.sparse}){chosen}")
     gen = generate_c(graph, cfg.sparse, golden, cost_model=CostModel.load(),
-                     objective=cfg.objective,
+                     objective=cfg.objective, layer_formats=layer_formats,
                      provenance=provenance_line(tflite_bytes, cfg.sparse, cfg.objective))
     cdir = tmp / "c"
     cdir.mkdir()

@@ -15,9 +15,10 @@ from typing import Any
 from torch import nn
 
 from tinydeploy.errors import ModelError, unknown_choice
+from tinydeploy.models.lenet import LeNet5
 from tinydeploy.models.tinynet import TinyNet
 
-BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {"tinynet": TinyNet}
+BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {"tinynet": TinyNet, "lenet5": LeNet5}
 
 
 @dataclass(frozen=True)

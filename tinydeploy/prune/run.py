@@ -9,7 +9,7 @@ written atomically, nothing overwritten without `force`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +26,7 @@ from tinydeploy.models.registry import ModelSpec, build_model
 from tinydeploy.prune import masks as masks_mod
 from tinydeploy.prune import structured
 from tinydeploy.prune.criteria import Batch
-from tinydeploy.prune.engine import PruneConfig
+from tinydeploy.prune.engine import PruneConfig, prune_model
 from tinydeploy.prune.report import log_warnings, report_markdown, sparsity_report
 from tinydeploy.prune.schedules import PruneData, Schedule, finetune_config, run_schedule
 from tinydeploy.rundir import ensure_writable, write_json_atomic, write_text_atomic
@@ -87,6 +87,8 @@ def prune_experiment(
     test_limit: int | None = None,
     score_samples: int = 256,
     seed: int | None = None,
+    pre_prune: Sequence[PruneConfig] = (),
+    extra_meta: Mapping[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     progress=None,
 ) -> PruneOutcome:
@@ -96,6 +98,9 @@ def prune_experiment(
     (foresight pruning) and trains the masked model with the checkpoint's training recipe
     (`train_epochs` epochs, default the recipe's); when="trained" prunes the trained weights
     and fine-tunes (`finetune_epochs`, Adam lr 1e-4, early stopping on validation).
+    `pre_prune`: configs applied (in order, one-shot) before `cfg`, e.g. N:M on some layers
+    and unstructured on others as a latency-aware allocation chose; `extra_meta` is merged
+    into the checkpoint metadata.
     """
     schedule = schedule or Schedule()
     if when not in WHEN:
@@ -130,6 +135,9 @@ def prune_experiment(
     data = PruneData(train_loader, val_loader,
                      score_batch(train_loader.images, train_loader.labels, score_samples, seed),
                      spec.input_shape)
+    for extra in pre_prune:
+        prune_model(model, replace(extra, seed=seed), data.score_batch,
+                    input_shape=data.input_shape, log=log)
     rewind = None
     if schedule.kind == "lottery":
         rewind = _rewind_state(spec, base, seed, rewind_epoch, data, log, progress)
@@ -165,6 +173,7 @@ def prune_experiment(
         "test_top5": result.top5,
         "test_samples": result.num_samples,
         "restore_hooks": hooks,
+        **(extra_meta or {}),
     }
     report = {**report, "accuracy": {"dense_top1": dense.top1, "dense_top5": dense.top5,
                                      "pruned_top1": result.top1, "pruned_top5": result.top5,

@@ -87,11 +87,30 @@ def prune_cmd(
     score_samples: int = typer.Option(256, "--score-samples",
                                       help="Training images used by data-driven criteria."),
     seed: int | None = typer.Option(None, "--seed", help="Seed (default: the checkpoint's)."),
+    objective: str = typer.Option(
+        "accuracy", "--objective",
+        help="accuracy: prune as asked above; latency: choose per layer the sparsity, "
+        "granularity (unstructured or N:M) and weight format that keep the most validation "
+        "accuracy within --budget/--speedup on --board, from measured per-layer costs."),
+    board: str = typer.Option("qemu-m4", "--board", "-b",
+                              help="--objective latency: the QEMU core whose costs count."),
+    budget: float | None = typer.Option(
+        None, "--budget", help="--objective latency: instructions per inference allowed."),
+    speedup: float | None = typer.Option(
+        None, "--speedup", help="--objective latency: instead of --budget, this many times "
+        "fewer instructions than the dense model measured on the board."),
+    latency_formats: str | None = typer.Option(
+        None, "--latency-formats", help="--objective latency: the weight formats allowed, "
+        "comma-separated (default: all the kernels run: dense, csr, csrd, nm<N>_<M>)."),
+    latency_cache: Path | None = typer.Option(
+        None, "--latency-cache", help="Where measured cost points are kept (default "
+        "$XDG_CACHE_HOME/tinydeploy/latency/<board>)."),
     data_dir: Path | None = DataDir,
     out: Path = out_option("runs/prune"),
     force: bool = Force,
 ) -> None:
-    """Prune a checkpoint; writes model.safetensors/.json, prune_report.json and .md."""
+    """Prune a checkpoint; writes model.safetensors/.json, prune_report.json and .md
+    (and latency_allocation.json with --objective latency)."""
     from tinydeploy.errors import TinydeployError
     from tinydeploy.prune.engine import Granularity, PruneConfig, compression_to_sparsity
     from tinydeploy.prune.schedules import Schedule
@@ -100,6 +119,16 @@ def prune_cmd(
         raise TinydeployError("give --sparsity or --compression, not both")
     if compression is not None:
         sparsity = compression_to_sparsity(compression)
+    if objective not in ("accuracy", "latency"):
+        raise TinydeployError(f"--objective must be accuracy or latency, got {objective!r}")
+    if objective == "latency":
+        formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
+        _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
+                 formats, data_dir, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
+                 train_limit=train_limit, test_limit=test_limit, seed=seed)
+        return
+    if budget is not None or speedup is not None:
+        raise TinydeployError("--budget/--speedup need --objective latency")
     if method == "smart":  # sensitivity-aware allocation lives in tinydeploy.analysis
         from tinydeploy.analysis.smart import smart_prune
         from tinydeploy.checkpoint import checkpoint_paths
@@ -150,3 +179,28 @@ def prune_cmd(
         f"({g['nonzeros']}/{g['weights']} weights non-zero); test top-1 "
         f"{acc['dense_top1']:.2f}% -> {acc['pruned_top1']:.2f}%; wrote {out}"
     )
+
+
+def _latency(checkpoint: Path, out: Path, board: str, budget: float | None,
+             speedup: float | None, method: str, force: bool, cache: Path | None,
+             formats: list[str] | None, data_dir: Path | None, **prune_kwargs) -> None:
+    from tinydeploy.checkpoint import checkpoint_paths
+    from tinydeploy.errors import TinydeployError
+    from tinydeploy.firmware.requirements import require_firmware_build, require_qemu
+    from tinydeploy.latency.prune import latency_prune_checkpoint
+
+    if not checkpoint_paths(checkpoint)[0].is_file():
+        raise TinydeployError(f"checkpoint {checkpoint} not found")
+    require_firmware_build()
+    require_qemu(board)
+    outcome, info = latency_prune_checkpoint(
+        checkpoint=checkpoint, out=out, board=board, budget=budget, speedup=speedup,
+        method=method, force=force, cache_dir=cache, formats=formats, data_dir=data_dir,
+        log=typer.echo,
+        **prune_kwargs)
+    acc = outcome.report["accuracy"]
+    a = info["allocation"]
+    typer.echo(f"predicted {a['predicted_total']:,.0f} instructions on {board} "
+               f"({info['predicted_speedup']:.2f}x fewer than dense {info['dense_measured']:,.0f}"
+               f"); test top-1 {acc['dense_top1']:.2f}% -> {acc['pruned_top1']:.2f}%; "
+               f"wrote {out}")

@@ -1,0 +1,66 @@
+"""`tinydeploy prune --objective latency` end to end: a briefly trained TinyNet pruned to a
+speed-up on qemu-m4, exported with the allocated formats and measured on QEMU. The firmware
+must run within the budget and as predicted; selection never reads the test set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tinydeploy.cli.main import main
+
+pytestmark = [pytest.mark.firmware, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def pruned(tmp_path_factory, data_dir: Path) -> dict:
+    root = tmp_path_factory.mktemp("latency")
+    assert main(["train", "--epochs", "1", "--train-limit", "4000", "--val-size", "1000",
+                 "--data-dir", str(data_dir), "--out", str(root / "dense")]) == 0
+    rc = main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
+               "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense,csr",
+               "--latency-cache", str(root / "costs"), "--finetune-epochs", "1",
+               "--train-limit", "4000", "--data-dir", str(data_dir),
+               "--out", str(root / "pruned")])
+    assert rc == 0
+    assert main(["export", "-c", str(root / "pruned" / "model"), "--to", "c",
+                 "--calib-images", "64", "--eval-limit", "100", "--data-dir", str(data_dir),
+                 "--out", str(root / "export")]) == 0
+    assert main(["firmware", "run", "--board", "qemu-m4", "--model-dir",
+                 str(root / "export" / "c"), "--out", str(root / "fw")]) == 0
+    return {"root": root,
+            "allocation": json.loads((root / "pruned" / "latency_allocation.json").read_text()),
+            "bench": json.loads((root / "fw" / "bench.json").read_text()),
+            "size": json.loads((root / "export" / "c" / "size_report.json").read_text())}
+
+
+def test_measured_firmware_fits_the_budget_as_predicted(pruned):
+    info, bench = pruned["allocation"], pruned["bench"]
+    measured = bench["measured"]["per_inference"]["instructions_mean"]
+    predicted = info["allocation"]["predicted_total"]
+    assert info["budget"] == pytest.approx(info["dense_measured"] / 1.6)
+    assert predicted <= info["budget"]
+    assert abs(measured - predicted) <= 0.05 * measured, (measured, predicted)
+    assert measured <= 1.05 * info["budget"]
+    per_layer = {r["name"].split("+")[0]: r["instructions_mean"]
+                 for r in bench["measured"]["per_layer"]}
+    for torch_name, choice in info["allocation"]["layers"].items():
+        op = info["layer_map"][torch_name]
+        assert abs(per_layer[op] - choice["instructions"]) <= 0.05 * per_layer[op] + 80, op
+
+
+def test_the_firmware_uses_the_allocated_formats(pruned):
+    info, size = pruned["allocation"], pruned["size"]
+    chosen = {row["layer"].split("+")[0]: row["chosen"] for row in size["layers"]}
+    for torch_name, choice in info["allocation"]["layers"].items():
+        assert chosen[info["layer_map"][torch_name]] == choice["format"]
+        assert choice["format"] in ("dense", "csr")  # --latency-formats dense,csr
+
+
+def test_selection_used_the_validation_split(pruned):
+    info = pruned["allocation"]
+    assert info["selection_split"] == "validation" and info["selection_images"] == 1000
+    meta = json.loads((pruned["root"] / "pruned" / "model.json").read_text())
+    assert meta["latency"]["allocation"] == info["allocation"]

@@ -1,0 +1,86 @@
+"""Measure one cost point: a layer shape x weight format x sparsity on a QEMU board.
+
+`measure_point` is a sweep trial (`tinydeploy.latency.measure:measure_point`): its
+parameters are pure content (shape, format, sparsity, board, optimisation level and the
+fingerprint of the toolchain and kernel sources), so the sweep runner's trial id is the
+content hash the cost table is cached under, and a Ray cluster can fill a table in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinydeploy.errors import FirmwareError
+from tinydeploy.latency.shapes import LayerShape, synthetic_graph
+from tinydeploy.latency.sparsify import sparsify
+from tinydeploy.resources import firmware_dir
+
+LAYER = "layer"  # the op name of the measured layer in its synthetic graph
+
+
+@cache
+def fingerprint(opt: str = "O2") -> str:
+    """Hash of everything a measured count depends on besides the point itself: the
+    firmware sources (harness, kernels, platform, build scripts), the cross compiler's
+    version and the optimisation level. A change to any of them re-measures."""
+    h = hashlib.sha256()
+    root = firmware_dir()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix != ".md"):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    gcc = shutil.which("arm-none-eabi-gcc")
+    version = subprocess.run([gcc, "--version"], capture_output=True, text=True).stdout \
+        if gcc else "no arm-none-eabi-gcc"
+    h.update(version.splitlines()[0].encode() if version else b"")
+    h.update(opt.encode())
+    return h.hexdigest()[:16]
+
+
+def measure_point(p: dict[str, Any]) -> dict[str, Any]:
+    """params: shape (LayerShape.key()), format, sparsity, board, opt, fingerprint.
+    Returns the layer's instructions (QEMU, -icount shift=0) and what was built."""
+    from tinydeploy.codegen.generator import generate_c
+    from tinydeploy.firmware.bench import plan, run_plan
+    from tinydeploy.firmware.boards import get_board
+    from tinydeploy.firmware.build import BuildSettings
+
+    shape = LayerShape.from_key(dict(p["shape"]))
+    board = get_board(p["board"])
+    if not board.is_qemu:
+        raise FirmwareError(f"cost tables are measured on QEMU boards, not {board.name}")
+    if p["fingerprint"] != fingerprint(p["opt"]):
+        raise FirmwareError("the kernel sources or toolchain changed since this table was "
+                            "planned; rebuild the table")
+    graph = synthetic_graph(shape, LAYER)
+    op = graph.ops[0]
+    w2d = sparsify(op.weights.reshape(op.weights.shape[0], -1), p["format"], p["sparsity"])
+    op.weights = w2d.reshape(op.weights.shape)
+    gen = generate_c(graph, "dense", golden_input=np.zeros(graph.input_tensor.shape[1:],
+                     np.int8), layer_formats={LAYER: p["format"]},
+                     provenance=f"cost point {shape.label()} {p['format']} {p['sparsity']}")
+    settings = BuildSettings(opt=p["opt"])
+    with tempfile.TemporaryDirectory(prefix="td-cost-") as tmp:
+        model = Path(tmp) / "model"
+        model.mkdir()
+        for name, text in gen.files.items():
+            (model / name).write_text(text)
+        report = run_plan(plan(board, model, Path(tmp) / "fw", settings=settings), settings)
+    if report["status"] != "ok":
+        raise FirmwareError(f"cost point {shape.label()} {p['format']}: the firmware reported "
+                            f"{report['status']}")
+    unit = report["measured"]["unit"]
+    (row,) = [r for r in report["measured"]["per_layer"] if r["name"].split("+")[0] == LAYER]
+    return {
+        "instructions": row[f"{unit}_mean"],
+        "unit": unit,
+        "nnz": int(np.count_nonzero(w2d)),
+        "weight_bytes": report["flash_bytes"]["weights"],
+    }

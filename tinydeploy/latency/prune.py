@@ -1,0 +1,188 @@
+"""Latency-aware pruning: per layer the sparsity, granularity and weight format that keep the
+most validation accuracy within an instruction budget on the target core.
+
+1. The checkpoint is exported to int8 TFLite once, so the layer shapes are the ones the C
+   generator runs (fused pools included); the dense model is measured on the board.
+2. The cost table of those shapes is built (measured on QEMU, cached by content hash).
+3. Each layer's sensitivity to every option is measured on the validation split.
+4. A multiple-choice knapsack picks one option per layer within the budget.
+5. The model is pruned that way (N:M layers first, then the unstructured ones) and
+   fine-tuned; the checkpoint records the allocation, and `tinydeploy export --to c` gives
+   each layer the format the allocation chose.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tinydeploy.errors import TinydeployError
+from tinydeploy.latency.allocate import Allocation, allocate, layer_options
+from tinydeploy.latency.sensitivity import layer_penalties, penalties_to_json
+from tinydeploy.latency.shapes import LayerShape, layer_shapes
+from tinydeploy.latency.table import CostTable, build_table
+from tinydeploy.prune.engine import PruneConfig
+
+
+def dense_measurement(graph, board: str) -> tuple[float, dict[str, float]]:
+    """(instructions per inference, per weighted op) of the dense model on `board`."""
+    from tinydeploy.codegen.generator import generate_c
+    from tinydeploy.firmware.bench import plan, run_plan
+    from tinydeploy.firmware.boards import get_board
+    from tinydeploy.firmware.build import BuildSettings
+
+    gen = generate_c(graph, "dense", provenance="dense reference for latency allocation")
+    settings = BuildSettings()
+    with tempfile.TemporaryDirectory(prefix="td-dense-") as tmp:
+        model = Path(tmp) / "model"
+        model.mkdir()
+        for name, text in gen.files.items():
+            (model / name).write_text(text)
+        report = run_plan(plan(get_board(board), model, Path(tmp) / "fw", settings=settings),
+                          settings)
+    unit = report["measured"]["unit"]
+    per_layer = {r["name"].split("+")[0]: r[f"{unit}_mean"]
+                 for r in report["measured"]["per_layer"]}
+    return report["measured"]["per_inference"][f"{unit}_mean"], per_layer
+
+
+def int8_graph(checkpoint: Path, data_dir, log: Callable[[str], None]):
+    from tinydeploy.export.pipeline import ExportConfig, export
+    from tinydeploy.ir import read_tflite
+
+    with tempfile.TemporaryDirectory(prefix="td-lat-export-") as tmp:
+        out = Path(tmp) / "export"
+        export(out=out, cfg=ExportConfig(to="tflite", calib_images=200, eval_limit=100),
+               checkpoint=checkpoint, data_dir=data_dir, log=lambda m: None)
+        log("latency: exported the dense model to int8 TFLite for its layer shapes")
+        return read_tflite(out / "model_int8.tflite")
+
+
+def _layer_map(model, graph) -> dict[str, str]:
+    """PyTorch layer name -> weighted op of the int8 graph, matched in execution order."""
+    from tinydeploy.prune.masks import prunable_layers
+
+    torch_layers = list(prunable_layers(model))
+    ops = graph.weighted_ops()
+    kinds = {"Conv2d": "CONV_2D", "Linear": "FULLY_CONNECTED"}
+    layers = prunable_layers(model)
+    if len(torch_layers) != len(ops) or any(
+            kinds.get(type(layers[t]).__name__) != op.kind
+            for t, op in zip(torch_layers, ops, strict=False)):
+        raise TinydeployError("the model's Conv2d/Linear layers do not match the exported "
+                              "graph's weighted ops one to one; latency-aware pruning needs "
+                              "a plain feed-forward model")
+    return {t: op.name for t, op in zip(torch_layers, ops, strict=True)}
+
+
+def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float | None,
+                    speedup: float | None, data_dir=None, method: str = "magnitude",
+                    cache_dir: Path | None = None, formats: list[str] | None = None,
+                    log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
+    """Steps 1-4 of the module docstring; returns the allocation and its provenance."""
+    from tinydeploy.data import load_dataset
+    from tinydeploy.prune.run import base_train_config
+    from tinydeploy.train.run import make_loaders
+
+    if (budget is None) == (speedup is None):
+        raise TinydeployError("give exactly one of --budget (instructions) or --speedup")
+    graph = int8_graph(checkpoint, data_dir, log)
+    mapping = _layer_map(model, graph)
+    shapes: dict[str, LayerShape] = layer_shapes(graph)
+    log(f"latency: cost table of {len(shapes)} layer shapes on {board} (cached points reused)")
+    table: CostTable = build_table(shapes.values(), board, cache_dir=cache_dir, formats=formats)
+    dense_total, dense_layers = dense_measurement(graph, board)
+    fixed = dense_total - sum(dense_layers[op] for op in mapping.values())
+    if speedup is not None:
+        if speedup <= 1.0:
+            raise TinydeployError(f"--speedup must be > 1, got {speedup}")
+        budget = dense_total / speedup
+    dataset_name = meta.get("dataset")
+    dataset = load_dataset(dataset_name, data_dir)
+    _, val_loader = make_loaders(dataset, base_train_config(meta, dataset_name))
+    if val_loader is None:
+        raise TinydeployError("the checkpoint's recipe holds out no validation split "
+                              "(val_size 0): latency-aware pruning selects on it")
+    penalties = layer_penalties(model, mapping, val_loader, method=method, progress=log)
+    options = {t: layer_options(shapes[op], table, penalties[t], formats)
+               for t, op in mapping.items()}
+    alloc = allocate(options, float(budget), fixed)
+    info = {
+        "board": board, "unit": table.unit, "budget": float(budget), "speedup": speedup,
+        "dense_measured": dense_total, "dense_layers_measured": dense_layers,
+        "fixed_instructions": fixed, "layer_map": mapping,
+        "shapes": {t: shapes[op].label() for t, op in mapping.items()},
+        "selection_split": "validation", "selection_images": len(val_loader.labels),
+        "penalties": penalties_to_json(penalties),
+        "options": {t: [o.to_dict() for o in opts] for t, opts in options.items()},
+        "allocation": alloc.to_dict(),
+        "predicted_speedup": dense_total / alloc.predicted_total,
+    }
+    for t, o in alloc.choice.items():
+        log(f"latency: {t}: {o.granularity} {o.sparsity:.3f} as {o.format}, predicted "
+            f"{o.instructions:,.0f} instructions (validation -{o.penalty:.2f} pts alone)")
+    log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
+        f"{budget:,.0f}; dense measured {dense_total:,.0f})")
+    return alloc, info
+
+
+def prune_configs(alloc: Allocation, method: str) -> tuple[PruneConfig, list[PruneConfig]]:
+    """(main config, configs applied before it) that realise the allocation."""
+    configs = [PruneConfig(method=method, scope="layerwise", granularity=o.granularity,
+                           layers=(t,))
+               for t, o in alloc.choice.items() if o.granularity.startswith("nm")]
+    unstructured = {t: o.sparsity for t, o in alloc.choice.items()
+                    if o.granularity == "unstructured"}
+    if unstructured:
+        configs.append(PruneConfig(method=method, scope="explicit",
+                                   layer_sparsity=unstructured))
+    if not configs:
+        raise TinydeployError("empty allocation")
+    return configs[-1], configs[:-1]
+
+
+def allocated_formats(meta: dict[str, Any], graph) -> dict[str, str] | None:
+    """{graph op name: format} from a latency-aware checkpoint's metadata (None otherwise),
+    re-matched to this graph's weighted ops in order."""
+    info = meta.get("latency")
+    if not info:
+        return None
+    layers = info["allocation"]["layers"]
+    ops = [op.name for op in graph.weighted_ops()]
+    if len(ops) != len(layers):
+        raise TinydeployError("the checkpoint's latency allocation does not match the "
+                              "exported graph's layers")
+    order = list(info["layer_map"])
+    return {op: layers[t]["format"] for t, op in zip(order, ops, strict=True)}
+
+
+def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget: float | None,
+                             speedup: float | None, method: str = "magnitude",
+                             force: bool = False, cache_dir: Path | None = None,
+                             formats: list[str] | None = None, data_dir=None,
+                             log: Callable[[str], None] = print, **prune_kwargs):
+    """Plan the allocation, prune + fine-tune accordingly and write the run directory
+    (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
+    `prune_kwargs` go to `prune_experiment` (fine-tune epochs and lr, limits, seed)."""
+    from tinydeploy.checkpoint import load_checkpoint
+    from tinydeploy.prune import masks
+    from tinydeploy.prune.run import OUTPUT_FILES, prune_checkpoint
+    from tinydeploy.rundir import ensure_writable, write_json_atomic
+
+    out = Path(out)
+    ensure_writable(out, [*OUTPUT_FILES, "latency_allocation.json"], force=force)
+    model, meta = load_checkpoint(checkpoint)
+    if masks.is_pruned(model):
+        raise TinydeployError("latency-aware pruning starts from a dense checkpoint")
+    alloc, info = plan_allocation(model=model, meta=meta, checkpoint=Path(checkpoint),
+                                  board=board, budget=budget, speedup=speedup,
+                                  data_dir=data_dir, method=method, cache_dir=cache_dir,
+                                  formats=formats, log=log)
+    cfg, pre = prune_configs(alloc, method)
+    outcome = prune_checkpoint(out=out, force=True, checkpoint=checkpoint, cfg=cfg,
+                               pre_prune=pre, extra_meta={"latency": info},
+                               data_dir=data_dir, log=log, **prune_kwargs)
+    write_json_atomic(out / "latency_allocation.json", info)
+    return outcome, info
