@@ -12,6 +12,13 @@ Stages (each resumable: its points are sweep trials under --work/<name>/sweep):
   robustness  FGSM / PGD for sparsity {0, 50, 80, 90}%
   weights     surviving-weight histograms
 Writes benchmarks/results/analysis_<name>.json and PNGs under benchmarks/results/analysis/.
+
+Data (issue 14): every scan and selection (sensitivity, cliff, gap, smart allocation, early
+stopping) runs on the validation split of the checkpoint's training recipe (--eval-limit: its
+first N images); the test set (--test-limit: its first N images) gives the final numbers
+only: smart's and the uniform baselines' accuracies under "test", robustness. The JSON says
+which split and how many images each number used ("selection_split", "selection_images",
+"test_images"); validation numbers are kept under "validation", labelled as such.
 """
 
 from __future__ import annotations
@@ -59,7 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", required=True, help="dataset label for the result files")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--work", default="runs/analysis/bench")
-    ap.add_argument("--eval-limit", type=int, default=None)
+    ap.add_argument("--eval-limit", type=int, default=None,
+                    help="validation images for scans / selection (default: all)")
+    ap.add_argument("--test-limit", type=int, default=None,
+                    help="test images for the final numbers (default: all)")
+    ap.add_argument("--study", default=None,
+                    help="published-study numbers to quote (mnist | fashion-mnist; "
+                    "default: --name)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stages", default="study,smart,robustness,weights")
     ap.add_argument("--smart-sparsity", type=float, default=0.793)
@@ -69,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune-epochs", type=int, default=3)
     ap.add_argument("--finetune-lr", type=float, default=1e-4)
     ap.add_argument("--train-limit", type=int, default=20000)
-    ap.add_argument("--robust-eval-limit", type=int, default=1000)
+    ap.add_argument("--robust-eval-limit", type=int, default=1000,
+                    help="test images attacked by the robustness stage")
     ap.add_argument("--pgd-steps", type=int, default=10)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -78,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     sweep_dir = out / "sweep"
     result_path = ROOT / "benchmarks" / "results" / f"analysis_{args.name}.json"
     results = json.loads(result_path.read_text()) if result_path.exists() else {}
+    ctx = load_context(args.checkpoint, args.data_dir, args.eval_limit,
+                       test_limit=args.test_limit)
     results.update({"checkpoint": args.checkpoint, "command": " ".join(sys.argv),
-                    "threads": args.threads, "study": STUDY.get(args.name, {})})
-    ctx = load_context(args.checkpoint, args.data_dir, args.eval_limit)
+                    "threads": args.threads, "study": STUDY.get(args.study or args.name, {}),
+                    "selection_split": "validation", "selection_images": ctx.val.n,
+                    "validation_split": ctx.split.to_dict()})
     common = {"sweep_dir": sweep_dir, "data_dir": args.data_dir, "eval_limit": args.eval_limit}
     if "study" in stages:
         t0 = time.perf_counter()
@@ -95,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         t3 = time.perf_counter()
         results["study_wall_seconds"] = {"sensitivity": t1 - t0, "cliff": t2 - t1,
                                          "gap": t3 - t2, "total": t3 - t0}
+        results["study_split"] = {"split": "validation", "images": ctx.val.n,
+                                  "note": "sensitivity, cliff and gap accuracies are "
+                                          "validation top-1"}
         results["sensitivity"] = {"baseline": sens["baseline_accuracy"],
                                   "per_ratio": sens["per_ratio"], "accuracy": sens["accuracy"]}
         results["cliff"] = {s: {k: v for k, v in d.items() if k not in ("points", "provenance")}
@@ -119,49 +139,62 @@ def main(argv: list[str] | None = None) -> int:
                                   layer_epochs=args.layer_epochs,
                                   finetune_epochs=args.finetune_epochs,
                                   finetune_lr=args.finetune_lr, train_limit=args.train_limit,
-                                  eval_limit=args.eval_limit, data_dir=args.data_dir,
-                                  sweep_dir=sweep_dir, log=print)
+                                  eval_limit=args.eval_limit, test_limit=args.test_limit,
+                                  data_dir=args.data_dir, sweep_dir=sweep_dir, log=print)
+            # the uniform baselines: fixed recipes (nothing selected), reported on test too
             base = cliff.point_params(ctx, method="magnitude", scope="global",
                                       finetune_epochs=total_epochs,
                                       finetune_lr=args.finetune_lr,
                                       train_limit=args.train_limit, seed=0,
-                                      data_dir=args.data_dir, eval_limit=args.eval_limit)
+                                      data_dir=args.data_dir, eval_limit=args.eval_limit,
+                                      test_limit=args.test_limit)
             noft = cliff.point_params(ctx, method="magnitude", scope="global",
                                       finetune_epochs=0, finetune_lr=0.0, train_limit=None,
                                       seed=0, data_dir=args.data_dir,
-                                      eval_limit=args.eval_limit)
-            pts = [{**base, "sparsity": s}, {**noft, "sparsity": s},
-                   {**noft, "scope": "layerwise", "sparsity": s}]
+                                      eval_limit=args.eval_limit, test_limit=args.test_limit)
+            pts = [{**p, "sparsity": s, "final_test": True}
+                   for p in (base, noft, {**noft, "scope": "layerwise"})]
             uni = run_points("tinydeploy.analysis.cliff:cliff_point", pts, sweep_dir,
                              description="uniform")
             r = o.report
             key = f"{s:g}" if args.weighting == "uniform" else f"{s:g}-{args.weighting}"
+            names = ("uniform_global_retrained", "uniform_global_no_retraining",
+                     "uniform_layerwise_no_retraining")
             runs[key] = {
                 "weighting": args.weighting,
-                "target": s, "achieved": r["achieved_sparsity"], "dense": r["dense_top1"],
-                "smart_retrained": r["pruned_top1"],
-                "smart_allocation_no_retraining": r["before_retraining_top1"],
+                "target": s, "achieved": r["achieved_sparsity"],
+                "selection_split": "validation",
+                "selection_images": r["provenance"]["selection_images"],
+                "test_images": r["provenance"]["test_images"],
+                "test": {"dense": r["dense_test_top1"],
+                         "smart_retrained": r["pruned_test_top1"],
+                         "smart_allocation_no_retraining": r["before_retraining_test_top1"],
+                         **{n: u["test_accuracy"] for n, u in zip(names, uni, strict=True)}},
+                "validation": {"dense": r["dense_val_top1"],
+                               "smart_retrained": r["pruned_val_top1"],
+                               "smart_allocation_no_retraining":
+                                   r["before_retraining_val_top1"],
+                               **{n: u["accuracy"] for n, u in zip(names, uni, strict=True)}},
                 "layer_sparsity": r["layer_sparsity"],
                 "threshold": r["steps"][-1]["allocation"]["threshold"],
-                "uniform_global_retrained": uni[0]["accuracy"],
-                "uniform_global_no_retraining": uni[1]["accuracy"],
-                "uniform_layerwise_no_retraining": uni[2]["accuracy"],
                 "retraining": {"layer_epochs": args.layer_epochs,
                                "finetune_epochs": args.finetune_epochs,
                                "uniform_epochs": total_epochs, "lr": args.finetune_lr,
                                "train_limit": args.train_limit},
-                "seconds": time.perf_counter() - t0}
+                "seconds": time.perf_counter() - t0,
+                "command": results["command"]}
             print(json.dumps(runs[key], indent=1))
             results.setdefault("smart", {}).update(runs)
             write_json_atomic(result_path, results)
     if "robustness" in stages:
-        rctx = load_context(args.checkpoint, args.data_dir, args.robust_eval_limit)
+        rctx = load_context(args.checkpoint, args.data_dir,
+                            test_limit=args.robust_eval_limit)
         t0 = time.perf_counter()
         data = robustness.run(rctx, sweep_dir=sweep_dir, sparsities=(0.0, 0.5, 0.8, 0.9),
-                              pgd_steps=args.pgd_steps, data_dir=args.data_dir,
-                              eval_limit=args.robust_eval_limit)
+                              pgd_steps=args.pgd_steps, data_dir=args.data_dir)
         _save(out, args.name, robustness, data)
         results["robustness"] = {"config": data["config"], "variants": data["variants"],
+                                 "test_images": data["provenance"]["test_images"],
                                  "seconds": time.perf_counter() - t0}
         write_json_atomic(result_path, results)
     if "weights" in stages:

@@ -1,4 +1,4 @@
-"""Sensitivity scan on the trained MNIST checkpoint (500 test images, a 3-point grid)."""
+"""Sensitivity scan on the trained MNIST checkpoint (500 validation images, a 3-point grid)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,13 @@ def test_report_artifacts(scanned, tmp_path):
     assert names == ["sensitivity.json", "sensitivity.md", "sensitivity_curves.png",
                      "sensitivity_heatmap.png"]
     assert (tmp_path / "sensitivity_heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    prov = data["provenance"]
+    assert prov["selection_split"] == "validation" and prov["selection_images"] == 500
+    assert prov["validation_split"] == {"held_out_from": "train", "val_size": 1000, "seed": 0}
+    assert prov["test_images"] == 0
+    text = (tmp_path / "sensitivity.md").read_text()
+    assert "500 validation images" in text and "no test images" in text
+    assert "500 test images" not in text
 
 
 def test_resume_skips_finished_trials(scanned, ctx, data_dir, monkeypatch):

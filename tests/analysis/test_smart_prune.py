@@ -16,7 +16,12 @@ def test_smart_prune_tiny(checkpoint, data_dir, tmp_path):
                           data_dir=data_dir, show_progress=False)
     rep = outcome.report
     assert rep["achieved_sparsity"] == pytest.approx(0.8, abs=2e-3)
-    assert rep["pruned_top1"] > 50
+    assert rep["pruned_test_top1"] > 50
+    assert rep["pruned_val_top1"] > 50
+    prov = rep["provenance"]
+    assert (prov["selection_split"], prov["selection_images"], prov["test_images"]) == (
+        "validation", 200, 10000)
+    assert "200 validation images" in outcome.markdown and "10000 test images" in outcome.markdown
     assert set(rep["layer_sparsity"]) == {"conv1", "conv2", "fc1", "fc2"}
     for name in ("model.safetensors", "smart.json", "smart.md", "smart_allocation.png"):
         assert (out / name).exists()

@@ -1,6 +1,7 @@
 """Analyses of pruned models: what pruning costs, where, and how to spend a sparsity budget.
 
-    context     checkpoint + test set loaded once per process, evaluation, pruned copies,
+    context     checkpoint + its validation split (every scan and selection) and test set
+                (final numbers only) loaded once per process, evaluation, pruned copies,
                 points run through the resumable sweep runner (`tinydeploy.sweep`)
     sensitivity one layer pruned at a time over a grid of ratios (table, heatmap)
     gap         most- minus least-sensitive layer across whole-model sparsity checkpoints,

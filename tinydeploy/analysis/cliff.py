@@ -26,6 +26,9 @@ Reported (sparsities in [0, 1], accuracies in %):
   `threshold` x a0 (bracketed to the resolution).
 Accuracy curves are not monotone in general: the locator brackets crossings, it does not
 claim there is only one.
+
+`run` (the `analyze cliff` command) measures the curve on the validation split (`Context.val`):
+locating the cliff is a selection, so it never reads the test set.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from tinydeploy.analysis.context import (
     run_points,
     uniform_config,
 )
-from tinydeploy.analysis.report import figure, md_table, pct, png, provenance
+from tinydeploy.analysis.report import figure, images_text, md_table, pct, png, provenance
 from tinydeploy.errors import TinydeployError
 
 KIND = "cliff"
@@ -185,7 +188,9 @@ def locate_cliff(
 
 
 def cliff_point(params: dict[str, Any]) -> dict[str, Any]:
-    """Trial: whole-model pruning to `sparsity` (+ optional fine-tuning) -> test accuracy."""
+    """Trial: whole-model pruning to `sparsity` (+ optional fine-tuning) -> validation
+    accuracy (fine-tuning early-stops on the same split); with `final_test` also the test
+    accuracy (`test_accuracy`) of the finished model, for reporting only."""
     ctx = context_from(params)
     model = ctx.copy_model()
     s = float(params["sparsity"])
@@ -199,14 +204,18 @@ def cliff_point(params: dict[str, Any]) -> dict[str, Any]:
         cfg = finetune_cfg(ctx, epochs, float(params.get("finetune_lr", 1e-4)),
                            params.get("train_limit"), seed)
         info = finetune(model, ctx, cfg)
-    return {"accuracy": accuracy(model, ctx), "finetune": info}
+    out = {"accuracy": accuracy(model, ctx.val), "finetune": info}
+    if params.get("final_test"):  # a final number (e.g. a benchmark's baseline), never selection
+        out["test_accuracy"] = accuracy(model, ctx.test)
+    return out
 
 
 def point_params(ctx: Context, *, method: str, scope: str, finetune_epochs: int,
                  finetune_lr: float, train_limit: int | None, seed: int,
-                 data_dir: str | Path | None, eval_limit: int | None) -> dict[str, Any]:
-    base = {**context_params(ctx, data_dir, eval_limit), "method": method, "scope": scope,
-            "seed": seed}
+                 data_dir: str | Path | None, eval_limit: int | None,
+                 test_limit: int | None = None) -> dict[str, Any]:
+    base = {**context_params(ctx, data_dir, eval_limit, test_limit), "method": method,
+            "scope": scope, "seed": seed}
     if finetune_epochs > 0:
         base.update(finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
                     train_limit=train_limit)
@@ -271,7 +280,7 @@ def plots(data: dict[str, Any]) -> dict[str, bytes]:
         ax.axhline(data["threshold_accuracy"], color="gray", ls=":",
                    label=f"{100 * data['threshold']:.0f}% of dense")
         ax.set_xlabel("sparsity (%)")
-        ax.set_ylabel("top-1 (%)")
+        ax.set_ylabel("validation top-1 (%)")
         ax.grid(alpha=0.3)
         if zoom:
             pad = max(1.0, 100 * (end - start))
@@ -288,7 +297,7 @@ def plots(data: dict[str, Any]) -> dict[str, bytes]:
 def markdown(data: dict[str, Any]) -> str:
     step = data["largest_step"]
     rows = [
-        ["dense top-1", f"{data['baseline_accuracy']:.2f}%"],
+        ["dense validation top-1", f"{data['baseline_accuracy']:.2f}%"],
         ["cliff start -> end", f"{pct(data['cliff_start'])} ({data['cliff_start_accuracy']:.2f}%)"
          f" -> {pct(data['cliff_end'])} ({data['cliff_end_accuracy']:.2f}%)"],
         ["cliff width", pct(data["cliff_width"])],
@@ -303,12 +312,13 @@ def markdown(data: dict[str, Any]) -> str:
          + ("" if data["converged"] else " (not converged)")],
     ]
     cfg = data["config"]
-    coarse = md_table(["sparsity", "top-1 %"], [[pct(s, 0), a] for s, a in data["coarse"]])
+    coarse = md_table(["sparsity", "validation top-1 %"],
+                      [[pct(s, 0), a] for s, a in data["coarse"]])
     return "\n\n".join([
         "# Accuracy cliff",
         f"`{cfg['method']}` pruning, scope `{cfg['scope']}`, fine-tuning epochs per point: "
         f"{cfg['finetune_epochs']}; resolution {pct(data['resolution'])}; "
-        f"{data['provenance'].get('test_images')} test images.",
+        f"{images_text(data['provenance'])}; accuracies are validation top-1.",
         md_table(["", "value"], rows),
         "## Coarse curve", coarse,
         f"Plot: `{KIND}_curve.png`; every evaluated point: `{KIND}.json`.",

@@ -1,6 +1,8 @@
 """Multi-checkpoint sensitivity gap.
 
-Measurement, for every sparsity checkpoint s of the grid (default 0, 5, ..., 95%):
+Measurement, for every sparsity checkpoint s of the grid (default 0, 5, ..., 95%), on the
+validation split (`Context.val`: the gap, its departure and the cliff are selection
+quantities, so the test set is never read):
 
 - M_s: the checkpoint model pruned as a whole to s by the criterion (magnitude by default)
   with scope `global` (one threshold for all layers) or `layerwise` (s in every layer); its
@@ -11,11 +13,11 @@ Measurement, for every sparsity checkpoint s of the grid (default 0, 5, ..., 95%
   threshold gave it at s.
 - gap(s) = max_L a_L(s) - min_L a_L(s) (least- minus most-sensitive layer, in points);
   the most sensitive layer is argmin_L a_L(s), the ranking is the layers sorted by a_L(s).
-- noise band: the gap that test-set sampling noise alone produces between K equally good
-  measurements (K = number of layers). From the dense model's per-image correctness, B
-  (default 1000) times draw K independent bootstrap resamples of the test set, evaluate the
-  dense model on each and take max - min of the K accuracies (seeded). The band is [0, q],
-  q = the `band_quantile` (0.95) quantile of these B values.
+- noise band: the gap that sampling noise of the evaluation images alone produces between K
+  equally good measurements (K = number of layers). From the dense model's per-image
+  correctness, B (default 1000) times draw K independent bootstrap resamples of the images,
+  evaluate the dense model on each and take max - min of the K accuracies (seeded). The band
+  is [0, q], q = the `band_quantile` (0.95) quantile of these B values.
 - a paired bootstrap CI of gap(s) (same B resamples for every layer) is reported as well.
 - departure: the first checkpoint from which gap(s) stays above the band at every later
   checkpoint (and, separately, the first checkpoint above it at all).
@@ -47,7 +49,7 @@ from tinydeploy.analysis.context import (
     uniform_config,
     unpack_bits,
 )
-from tinydeploy.analysis.report import figure, md_table, pct, png, provenance
+from tinydeploy.analysis.report import figure, images_text, md_table, pct, png, provenance
 from tinydeploy.analysis.sensitivity import DEFAULT_GRID, parse_grid
 from tinydeploy.prune.masks import apply_masks, get_masks
 
@@ -67,20 +69,21 @@ def gap_point(params: dict[str, Any]) -> dict[str, Any]:
         masks = get_masks(pruned)
     else:
         pruned, masks = ctx.copy_model(), {}
-    uniform = correct(pruned, ctx.x, ctx.y)
+    data = ctx.val
+    uniform = correct(pruned, data.x, data.y)
     layers: dict[str, Any] = {}
     for name in ctx.layer_sizes():
         if name in masks:
             model = ctx.copy_model()
             apply_masks(model, {name: masks[name]})
-            flags = correct(model, ctx.x, ctx.y)
+            flags = correct(model, data.x, data.y)
             sparsity = 1.0 - float(masks[name].mean())
         else:
-            flags, sparsity = correct(ctx.model, ctx.x, ctx.y), 0.0
+            flags, sparsity = correct(ctx.model, data.x, data.y), 0.0
         layers[name] = {"accuracy": 100.0 * float(flags.float().mean()),
                         "sparsity": sparsity, "correct": pack_bits(flags)}
     return {"uniform_accuracy": 100.0 * float(uniform.float().mean()),
-            "uniform_correct": pack_bits(uniform), "n": len(ctx.y), "layers": layers}
+            "uniform_correct": pack_bits(uniform), "n": data.n, "layers": layers}
 
 
 def noise_band(dense: np.ndarray, k: int, samples: int, quantile: float,
@@ -208,7 +211,7 @@ def plots(data: dict[str, Any]) -> dict[str, bytes]:
         ax2.plot(xs, [r["layer_accuracy"][name] for r in rows], ".-", label=f"{name} only")
     ax2.plot(xs, [r["uniform_accuracy"] for r in rows], "k-", lw=2, label="whole model")
     ax2.set_xlabel("sparsity checkpoint (%)")
-    ax2.set_ylabel("top-1 (%)")
+    ax2.set_ylabel("validation top-1 (%)")
     ax2.legend(fontsize=7)
     return {"gap": png(fig)}
 
@@ -236,7 +239,7 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n\n".join([
         "# Sensitivity gap across sparsity checkpoints",
         f"`{data['config']['method']}` pruning, scope `{data['config']['scope']}`; "
-        f"{data['provenance'].get('test_images')} test images. Definitions: "
+        f"{images_text(data['provenance'])}; accuracies are validation top-1. Definitions: "
         "`tinydeploy/analysis/gap.py` docstring.",
         summary,
         md_table(["checkpoint", "whole model", *(f"{n} only" for n in layers), "gap",

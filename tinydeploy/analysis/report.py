@@ -49,10 +49,35 @@ def pct(s: float | None, digits: int = 1) -> str:
     return "n/a" if s is None else f"{100 * s:.{digits}f}%"
 
 
-def provenance(ctx, **extra: Any) -> dict[str, Any]:
-    return {"checkpoint": ctx.checkpoint, "fingerprint": ctx.fingerprint,
-            "dataset": ctx.dataset_name, "test_images": len(ctx.y),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
+def provenance(ctx, *, selection: bool = True, test: bool = False, **extra: Any) -> dict[str, Any]:
+    """Where the numbers come from: which split and how many images each kind of number used.
+
+    selection: scans / selection ran on the validation split (`selection_images` of it);
+    test: final numbers were measured on `test_images` test images (0: the test set was not
+    read)."""
+    out = {"checkpoint": ctx.checkpoint, "fingerprint": ctx.fingerprint,
+           "dataset": ctx.dataset_name}
+    if selection:
+        out.update(selection_split="validation", selection_images=ctx.val.n,
+                   validation_split=ctx.split.to_dict())
+    out.update(test_split="test" if test else None, test_images=ctx.test.n if test else 0)
+    out.update(created=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
+    return out
+
+
+def images_text(prov: dict[str, Any]) -> str:
+    """The Markdown sentence saying which images the numbers used."""
+    parts = []
+    if prov.get("selection_split"):
+        split = prov.get("validation_split") or {}
+        parts.append(f"{prov.get('selection_images')} validation images (training images "
+                     f"held out by the checkpoint's recipe: val_size {split.get('val_size')}, "
+                     f"seed {split.get('seed')})")
+    if prov.get("test_images"):
+        parts.append(f"{prov['test_images']} test images (final numbers only)")
+    else:
+        parts.append("no test images")
+    return "; ".join(parts)
 
 
 def figure():

@@ -5,8 +5,10 @@
   uniform random start in the eps-ball (seeded), each followed by projection onto the eps-ball
   around x and onto [0, 1].
 Robust accuracy is the top-1 accuracy on the attacked test images (the attack uses the true
-labels). Each variant is the checkpoint pruned as a whole to sparsity s (criterion and scope
-as in the cliff locator), optionally fine-tuned; s = 0 is the dense baseline.
+labels): final numbers, nothing is selected from them (`Context.test`, first `test_limit`
+images). Each variant is the checkpoint pruned as a whole to sparsity s (criterion and scope
+as in the cliff locator), optionally fine-tuned (early stopping on the validation split, as
+everywhere); s = 0 is the dense baseline.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tinydeploy.analysis.context import (
     run_points,
     uniform_config,
 )
-from tinydeploy.analysis.report import figure, md_table, pct, png, provenance
+from tinydeploy.analysis.report import figure, images_text, md_table, pct, png, provenance
 from tinydeploy.errors import TinydeployError, unknown_choice
 
 KIND = "robustness"
@@ -85,13 +87,14 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps: fl
 
 
 def robust_point(params: dict[str, Any]) -> dict[str, Any]:
-    """Trial: one pruned variant under every attack and epsilon."""
+    """Trial: one pruned variant under every attack and epsilon, on the test images."""
     ctx = context_from(params)
     model = _variant(ctx, params)
     seed = int(params.get("seed", 0))
-    out: dict[str, Any] = {"clean": robust_accuracy(model, ctx.x, ctx.y, "fgsm", 0.0)}
+    test = ctx.test
+    out: dict[str, Any] = {"clean": robust_accuracy(model, test.x, test.y, "fgsm", 0.0)}
     for attack in params["attacks"]:
-        out[attack] = {str(e): robust_accuracy(model, ctx.x, ctx.y, attack, float(e),
+        out[attack] = {str(e): robust_accuracy(model, test.x, test.y, attack, float(e),
                                                int(params.get("pgd_steps", 10)), seed)
                        for e in params["eps"]}
     return out
@@ -126,9 +129,10 @@ def run(
     train_limit: int | None = None,
     seed: int = 0,
     data_dir: str | Path | None = None,
-    eval_limit: int | None = None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
+    """Attack every variant on the context's test images (its first `test_limit`; final
+    numbers only)."""
     for a in attacks:
         if a not in ATTACKS:
             raise unknown_choice("attack", a, ATTACKS)
@@ -138,12 +142,14 @@ def run(
     base = cliff_mod.point_params(ctx, method=method, scope=scope,
                                   finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
                                   train_limit=train_limit, seed=seed, data_dir=data_dir,
-                                  eval_limit=eval_limit)
+                                  eval_limit=None, test_limit=ctx.test_limit)
     base.update(attacks=list(attacks), eps=[float(e) for e in eps], pgd_steps=pgd_steps)
     results = run_points("tinydeploy.analysis.robustness:robust_point",
                          [{**base, "sparsity": s} for s in sparsities], sweep_dir,
                          show_progress=show_progress, description="robustness")
-    return {"kind": KIND, "provenance": provenance(ctx),
+    prov = provenance(ctx, selection=False, test=True, evaluation_split="test",
+                      early_stopping_split="validation" if finetune_epochs else None)
+    return {"kind": KIND, "provenance": prov,
             "config": {"method": method, "scope": scope, "attacks": list(attacks),
                        "eps": [float(e) for e in eps], "pgd_steps": pgd_steps,
                        "pgd_alpha": "2.5 * eps / steps", "pgd_random_start": True,
@@ -179,7 +185,7 @@ def markdown(data: dict[str, Any]) -> str:
         "# Adversarial robustness of pruned variants",
         f"`{cfg['method']}` `{cfg['scope']}` pruning, fine-tune epochs {cfg['finetune_epochs']};"
         f" PGD {cfg['pgd_steps']} steps, alpha {cfg['pgd_alpha']}, random start; "
-        f"{data['provenance']['test_images']} test images. Top-1 % under attack:",
+        f"{images_text(data['provenance'])}. Test top-1 % under attack:",
         md_table(header, rows),
         f"Plot: `{KIND}_robustness.png`.",
     ]) + "\n"

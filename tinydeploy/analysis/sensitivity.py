@@ -3,9 +3,11 @@
 For every prunable layer L and every ratio r of the grid (default 0, 0.05, ..., 0.95): a copy
 of the checkpoint with only L pruned to sparsity r by the criterion (`magnitude` by default,
 any registered weight criterion works; explicit scope of the pruning engine), every other layer
-untouched, no retraining. Measured: top-1 test accuracy acc_L(r) and delta_L(r) = acc_L(r) -
-acc_dense, in percentage points. Per ratio, the most sensitive layer is the one with the lowest
-accuracy, the least sensitive the one with the highest (the first in layer order on ties).
+untouched, no retraining. Measured on the validation split (`Context.val`, the checkpoint
+recipe's held-out training images; never the test set, as the scan drives selection): top-1
+accuracy acc_L(r) and delta_L(r) = acc_L(r) - acc_dense, in percentage points. Per ratio, the
+most sensitive layer is the one with the lowest accuracy, the least sensitive the one with the
+highest (the first in layer order on ties).
 
 On an already pruned checkpoint r is the layer's total sparsity: ratios at or below its
 current sparsity leave the layer as it is (the engine never re-grows a weight).
@@ -25,7 +27,7 @@ from tinydeploy.analysis.context import (
     prune_in_place,
     run_points,
 )
-from tinydeploy.analysis.report import figure, md_table, png, provenance
+from tinydeploy.analysis.report import figure, images_text, md_table, png, provenance
 from tinydeploy.errors import TinydeployError
 from tinydeploy.prune.engine import PruneConfig
 from tinydeploy.prune.masks import prunable_layers
@@ -58,7 +60,8 @@ def parse_grid(text: str) -> list[float]:
 
 
 def layer_point(params: dict[str, Any]) -> dict[str, Any]:
-    """Trial: accuracy with one layer pruned to `ratio` (layer None: the checkpoint as is)."""
+    """Trial: validation accuracy with one layer pruned to `ratio` (layer None: the checkpoint
+    as is)."""
     ctx = context_from(params)
     model = ctx.copy_model()
     layer, ratio = params.get("layer"), float(params.get("ratio", 0.0))
@@ -67,7 +70,7 @@ def layer_point(params: dict[str, Any]) -> dict[str, Any]:
                           scope="explicit", layer_sparsity={layer: ratio},
                           seed=int(params.get("seed", 0)))
         prune_in_place(model, ctx, cfg)
-    return {"accuracy": accuracy(model, ctx)}
+    return {"accuracy": accuracy(model, ctx.val)}
 
 
 def scan(
@@ -82,7 +85,8 @@ def scan(
     eval_limit: int | None = None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the scan (resumable through the sweep runner) and return every number."""
+    """Run the scan (resumable through the sweep runner) and return every number (validation
+    accuracies; `eval_limit` keeps the first N validation images)."""
     ratios = list(ratios) if ratios is not None else parse_grid(DEFAULT_GRID)
     all_layers = list(prunable_layers(ctx.model))
     layers = list(layers) if layers else all_layers
@@ -139,7 +143,7 @@ def plots(data: dict[str, Any]) -> dict[str, bytes]:
         for j in range(len(ratios)):
             ax.text(j, i, f"{delta[i, j]:.0f}", ha="center", va="center", fontsize=6)
     ax.set_xlabel("layer sparsity (%)")
-    ax.set_title(f"accuracy change (points) pruning one layer; dense "
+    ax.set_title(f"validation accuracy change (points) pruning one layer; dense "
                  f"{data['baseline_accuracy']:.2f}%")
     fig.colorbar(im, ax=ax, label="delta top-1 (points)")
     heat = png(fig)
@@ -148,7 +152,7 @@ def plots(data: dict[str, Any]) -> dict[str, bytes]:
         ax.plot([100 * r for r in ratios], data["accuracy"][n], marker="o", ms=3, label=n)
     ax.axhline(data["baseline_accuracy"], color="gray", ls=":", label="dense")
     ax.set_xlabel("layer sparsity (%)")
-    ax.set_ylabel("top-1 (%)")
+    ax.set_ylabel("validation top-1 (%)")
     ax.set_title("layer sensitivity (one layer pruned, no retraining)")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -167,10 +171,10 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n\n".join([
         "# Layer sensitivity scan",
         f"Checkpoint `{data['provenance'].get('checkpoint')}` "
-        f"({data['provenance'].get('dataset')}, {data['provenance'].get('test_images')} test "
-        f"images); criterion `{cfg['method']}`, one layer pruned at a time, no retraining. "
-        f"Dense top-1 {data['baseline_accuracy']:.2f}%.",
-        "Cells: top-1 % (change in points).",
+        f"({data['provenance'].get('dataset')}; {images_text(data['provenance'])}); "
+        f"criterion `{cfg['method']}`, one layer pruned at a time, no retraining. "
+        f"Dense validation top-1 {data['baseline_accuracy']:.2f}%.",
+        "Cells: validation top-1 % (change in points).",
         md_table(["sparsity", *layers, "most sensitive", "least sensitive", "gap"], rows),
         f"Plots: `{KIND}_heatmap.png`, `{KIND}_curves.png`; raw numbers: `{KIND}.json`.",
     ]) + "\n"

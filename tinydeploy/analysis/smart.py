@@ -19,6 +19,12 @@ for `layer_epochs` after each layer (layer-wise retraining); then the network is
 for `finetune_epochs` (global fine-tune). Fine-tuning is the engine's protocol (Adam, constant
 lr, early stopping on the validation split); masks are parametrizations and a `MaskGuard`
 checks after every optimizer step that pruned weights stay exactly zero.
+
+Data: every scan, the allocation and every intermediate accuracy use the validation split
+(`Context.val`, the checkpoint recipe's held-out training images, the same ones fine-tuning
+early-stops on). The test set is read once, after every choice is made, by `final_test`:
+the reported dense / allocation-at-once / smart test accuracies (`*_test_top1`) and nothing
+else. The report carries the validation numbers too (`*_val_top1`), labelled as such.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from tinydeploy.analysis.context import (
     load_context,
     prune_in_place,
 )
-from tinydeploy.analysis.report import figure, md_table, pct, png, provenance
+from tinydeploy.analysis.report import figure, images_text, md_table, pct, png, provenance
 from tinydeploy.checkpoint import save_checkpoint
 from tinydeploy.errors import TinydeployError, unknown_choice
 from tinydeploy.prune import masks as masks_mod
@@ -166,9 +172,12 @@ class SmartOutcome:
 
     def line(self) -> str:
         r = self.report
+        p = r["provenance"]
         return (f"smart pruning: target {r['target']:.4f}, achieved "
-                f"{r['achieved_sparsity']:.4f}; test top-1 {r['dense_top1']:.2f}% -> "
-                f"{r['pruned_top1']:.2f}% (before retraining {r['before_retraining_top1']:.2f}%)")
+                f"{r['achieved_sparsity']:.4f} (selected on {p['selection_images']} validation "
+                f"images); test top-1 {r['dense_test_top1']:.2f}% -> "
+                f"{r['pruned_test_top1']:.2f}% (before retraining "
+                f"{r['before_retraining_test_top1']:.2f}%; {p['test_images']} test images)")
 
 
 def smart_prune(
@@ -186,6 +195,7 @@ def smart_prune(
     finetune_lr: float = 1e-4,
     train_limit: int | None = None,
     eval_limit: int | None = None,
+    test_limit: int | None = None,
     data_dir: str | Path | None = None,
     seed: int = 0,
     sweep_dir: str | Path | None = None,
@@ -196,8 +206,10 @@ def smart_prune(
     retraining, fine-tune globally; with `out`, write a pruned checkpoint (masks kept, restore
     hook `tinydeploy.prune.masks`) plus smart.json / smart.md / smart_allocation.png.
 
-    `eval_limit` limits the test images used for the scans and the reported accuracies.
-    Sweep trials (the scans) go to `sweep_dir` (default `<out>/sweep`): a re-run resumes."""
+    `eval_limit` keeps the first N validation images for the scans and the validation
+    accuracies (selection); `test_limit` the first N test images for the final test
+    accuracies (default: all). Sweep trials (the scans) go to `sweep_dir` (default
+    `<out>/sweep`): a re-run resumes."""
     if not 0.0 < sparsity < 1.0:
         raise TinydeployError(f"sparsity must be in (0, 1), got {sparsity}")
     if iterations < 1 or layer_epochs < 0 or finetune_epochs < 0:
@@ -213,9 +225,9 @@ def smart_prune(
     sweep_dir = Path(sweep_dir) if sweep_dir is not None else Path(out) / "sweep"
     log = log or (lambda _msg: None)
     start = time.perf_counter()
-    ctx0 = load_context(checkpoint, data_dir, eval_limit)
+    ctx0 = load_context(checkpoint, data_dir, eval_limit, test_limit=test_limit)
     sizes = ctx0.layer_sizes()
-    dense_top1 = accuracy(ctx0.model, ctx0)
+    dense_val = accuracy(ctx0.model, ctx0.val)
     model = ctx0.copy_model()
     ctx = ctx0
     steps: list[dict[str, Any]] = []
@@ -242,44 +254,57 @@ def smart_prune(
                                                     layer_sparsity={name: s}, seed=seed))
             info = finetune(model, ctx0, ft_layer)
             retrain.append({"layer": name, "sparsity": s,
-                            "top1_after": accuracy(model, ctx0), **info})
-            log(f"  {name} -> {pct(s)}: retrained, top-1 {retrain[-1]['top1_after']:.2f}%")
+                            "val_top1_after": accuracy(model, ctx0.val), **info})
+            log(f"  {name} -> {pct(s)}: retrained, validation top-1 "
+                f"{retrain[-1]['val_top1_after']:.2f}%")
         glob = finetune(model, ctx0, finetune_cfg(ctx0, finetune_epochs, finetune_lr,
                                                   train_limit, seed))
-        top1 = accuracy(model, ctx0)
-        log(f"  global fine-tune: top-1 {top1:.2f}%")
+        val_top1 = accuracy(model, ctx0.val)
+        log(f"  global fine-tune: validation top-1 {val_top1:.2f}%")
         steps.append({"step": k, "target": target, "allocation": alloc.to_dict(),
                       "scan_baseline": scan["baseline_accuracy"],
                       "curves": {n: list(map(list, c)) for n, c in
                                  curves_from_scan(scan, current).items()},
                       "layerwise_retraining": retrain, "global_finetune": glob,
-                      "top1": top1})
+                      "val_top1": val_top1})
         if k < iterations:
             ckpt = save_checkpoint(model, sweep_dir / f"step{k}" / "model",
-                                   _meta(ctx0, model, {}, top1), force=True)
+                                   _meta(ctx0, model, {}, val_top1), force=True)
             ctx = load_context(ckpt, data_dir, eval_limit)
+            if ctx.split != ctx0.split:  # the step checkpoint keeps the parent's recipe
+                raise TinydeployError("intermediate checkpoint changed the validation split")
     final = steps[-1]["allocation"]["layer_sparsity"]
-    before_retraining = _one_shot_accuracy(ctx0, final, method, seed)
+    one_shot = _one_shot_model(ctx0, final, method, seed)
+    val = {"dense": dense_val, "allocation_no_retraining": accuracy(one_shot, ctx0.val),
+           "smart": steps[-1]["val_top1"]}
+    # every choice is made: the test set gives the final numbers and nothing else
+    test = final_test(ctx0, {"dense": ctx0.model, "allocation_no_retraining": one_shot,
+                             "smart": model})
+    log(f"final test top-1 on {ctx0.test.n} test images: dense {test['dense']:.2f}%, smart "
+        f"{test['smart']:.2f}%")
     rep = sparsity_report(model, ctx0.input_shape, final, requested_global=sparsity)
     report = {
         "kind": KIND,
-        "provenance": provenance(ctx0),
+        "provenance": provenance(ctx0, test=True),
         "config": {"method": method, "target": sparsity, "iterations": iterations,
                    "weighting": weighting,
                    "layer_epochs": layer_epochs, "finetune_epochs": finetune_epochs,
                    "finetune_lr": finetune_lr, "train_limit": train_limit, "seed": seed,
-                   "grid": ratios},
+                   "grid": ratios, "eval_limit": eval_limit, "test_limit": test_limit},
         "target": sparsity,
         "achieved_sparsity": rep["global"]["achieved_sparsity"],
-        "dense_top1": dense_top1,
-        "before_retraining_top1": before_retraining,
-        "pruned_top1": steps[-1]["top1"],
+        "dense_test_top1": test["dense"],
+        "before_retraining_test_top1": test["allocation_no_retraining"],
+        "pruned_test_top1": test["smart"],
+        "dense_val_top1": val["dense"],
+        "before_retraining_val_top1": val["allocation_no_retraining"],
+        "pruned_val_top1": val["smart"],
         "layer_sparsity": final,
         "steps": steps,
         "sparsity_report": rep,
         "seconds": time.perf_counter() - start,
     }
-    meta = _meta(ctx0, model, report, report["pruned_top1"])
+    meta = _meta(ctx0, model, report, report["pruned_val_top1"], report["pruned_test_top1"])
     md = markdown(report)
     if out is not None:
         out = Path(out)
@@ -290,16 +315,25 @@ def smart_prune(
     return SmartOutcome(model, meta, report, md)
 
 
-def _one_shot_accuracy(ctx: Context, alloc: Mapping[str, float], method: str,
-                       seed: int) -> float:
-    """Accuracy of the final allocation applied at once to the checkpoint, no retraining."""
+def _one_shot_model(ctx: Context, alloc: Mapping[str, float], method: str,
+                    seed: int) -> nn.Module:
+    """The final allocation applied at once to the checkpoint, no retraining."""
     model = ctx.copy_model()
-    prune_in_place(model, ctx, PruneConfig(method=method, sparsity=0.0, scope="explicit",
-                                           layer_sparsity=dict(alloc), seed=seed))
-    return accuracy(model, ctx)
+    return prune_in_place(model, ctx, PruneConfig(method=method, sparsity=0.0,
+                                                  scope="explicit",
+                                                  layer_sparsity=dict(alloc), seed=seed))
 
 
-def _meta(ctx: Context, model: nn.Module, report: Mapping[str, Any], top1: float) -> dict:
+def final_test(ctx: Context, models: Mapping[str, nn.Module]) -> dict[str, float]:
+    """Test top-1 of the final models: the only place smart pruning reads the test set, called
+    after the allocation, the retraining and every validation number are fixed."""
+    return {name: accuracy(m, ctx.test) for name, m in models.items()}
+
+
+def _meta(ctx: Context, model: nn.Module, report: Mapping[str, Any], val_top1: float,
+          test_top1: float | None = None) -> dict:
+    tested = {} if test_top1 is None else {"test_top1": test_top1,
+                                           "test_samples": ctx.test.n}
     return {
         "kind": "pruned",
         "model": ctx.meta["model"],
@@ -311,8 +345,10 @@ def _meta(ctx: Context, model: nn.Module, report: Mapping[str, Any], top1: float
         "prune": {"config": {**report.get("config", {}), "method": "smart",
                              "criterion": report.get("config", {}).get("method")},
                   "layer_sparsity": report.get("layer_sparsity")},
-        "test_top1": top1,
-        "test_samples": len(ctx.y),
+        "val_top1": val_top1,
+        "val_samples": ctx.val.n,
+        **tested,
+        "selection_split": "validation",
         "restore_hooks": [masks_mod.RESTORE_HOOK],
     }
 
@@ -328,8 +364,8 @@ def plot(report: Mapping[str, Any]) -> bytes:
     ax.axhline(t, color="k", ls="--", label=f"threshold T = {t:.2f} pts")
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xlabel("layer sparsity (%)")
-    ax.set_ylabel("accuracy drop (points)")
-    ax.set_title("sensitivity curves of the last step")
+    ax.set_ylabel("validation accuracy drop (points)")
+    ax.set_title("sensitivity curves of the last step (validation split)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     names = list(report["layer_sparsity"])
@@ -346,19 +382,22 @@ def markdown(report: Mapping[str, Any]) -> str:
              pct(r["achieved_sparsity"], 2), r["nonzeros"]]
             for r in report["sparsity_report"]["layers"]]
     cfg = report["config"]
-    steps = md_table(["step", "target", "threshold T (pts)", "overall", "top-1 after"], [
+    steps = md_table(["step", "target", "threshold T (pts)", "overall",
+                      "validation top-1 after"], [
         [s["step"], pct(s["target"], 2), f"{s['allocation']['threshold']:.3f}",
-         pct(s["allocation"]["overall"], 2), s["top1"]] for s in report["steps"]])
+         pct(s["allocation"]["overall"], 2), s["val_top1"]] for s in report["steps"]])
     return "\n\n".join([
         "# Smart (sensitivity-aware) pruning",
         f"Criterion `{cfg['method']}`, target {pct(report['target'], 2)}, {cfg['iterations']} "
         f"step(s), {cfg['layer_epochs']} epoch(s) after each layer, {cfg['finetune_epochs']} "
-        f"global fine-tune epoch(s) (lr {cfg['finetune_lr']}); "
-        f"{report['provenance']['test_images']} test images.",
-        md_table(["", "top-1 %"], [["dense", report["dense_top1"]],
-                                   ["allocation at once, no retraining",
-                                    report["before_retraining_top1"]],
-                                   ["smart + retraining", report["pruned_top1"]]]),
+        f"global fine-tune epoch(s) (lr {cfg['finetune_lr']}). Scans, allocation and "
+        f"early stopping use the validation split only; the test set gives the final column "
+        f"only. Images: {images_text(report['provenance'])}.",
+        md_table(["", "validation top-1 % (selection)", "test top-1 % (final)"], [
+            ["dense", report["dense_val_top1"], report["dense_test_top1"]],
+            ["allocation at once, no retraining", report["before_retraining_val_top1"],
+             report["before_retraining_test_top1"]],
+            ["smart + retraining", report["pruned_val_top1"], report["pruned_test_top1"]]]),
         md_table(["layer", "weights", "allocated", "achieved", "non-zeros"], rows),
         steps,
         f"Achieved overall sparsity {pct(report['achieved_sparsity'], 2)} in "

@@ -75,7 +75,7 @@ def run(
     results = run_points("tinydeploy.analysis.weights:weights_point",
                          [{**base, "method": m, "sparsity": s} for m, s in combos], sweep_dir,
                          show_progress=show_progress, description="weights")
-    return {"kind": KIND, "provenance": provenance(ctx),
+    return {"kind": KIND, "provenance": provenance(ctx, selection=False),
             "config": {"methods": list(methods), "sparsities": list(sparsities),
                        "scope": scope, "bins": bins, "seed": seed},
             "variants": [{"method": m, "sparsity": s, **r}

@@ -5,6 +5,11 @@ Every analysis writes `<kind>.json` (all raw numbers), `<kind>_*.png` and `<kind
 after an interruption skips the finished ones). By default they run one after the other in
 this process; `--executor`/`--workers` (given before the analysis name) send them to a local
 process pool or to Ray, with identical results.
+
+Data: every scan and selection (sensitivity, gap, cliff, smart's allocation, early stopping)
+evaluates on the validation split of the checkpoint's own training recipe (the `val_size`
+training images `tinydeploy train` held out); the test set gives final numbers only (smart's
+final accuracies, robustness). `--eval-limit` limits the validation images of the scans.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ from tinydeploy.cli.options import DataDir, FinetuneLr, Force, Seed, TrainLimit,
 CheckpointOpt = typer.Option(..., "--checkpoint", "-c",
                              help="Trained checkpoint (.safetensors, .json or run dir).")
 EvalLimit = typer.Option(None, "--eval-limit",
-                         help="Evaluate on the first N test images (default: all).")
+                         help="Scan / select on the first N images of the validation split "
+                         "(the checkpoint recipe's held-out training images; default: all). "
+                         "The test set is never used for selection.")
+TestLimit = typer.Option(None, "--test-limit",
+                         help="Final test accuracies on the first N test images "
+                         "(default: all).")
 Threads = typer.Option(None, "--threads", help="torch CPU threads (1 is fastest on a busy "
                        "machine; default: torch's choice).")
 Method = typer.Option("magnitude", "--method", "-m",
@@ -70,13 +80,13 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _prepare(checkpoint: Path, out: Path, module: ModuleType, force: bool, threads: int | None,
-             data_dir: Path | None, eval_limit: int | None):
+             data_dir: Path | None, eval_limit: int | None, test_limit: int | None = None):
     from tinydeploy.analysis.context import load_context
     from tinydeploy.analysis.report import check_out
 
     _set_threads(threads)
     check_out(out, module.KIND, module.PLOTS, force)
-    return load_context(checkpoint, data_dir, eval_limit)
+    return load_context(checkpoint, data_dir, eval_limit, test_limit=test_limit)
 
 
 def _finish(module: ModuleType, data: dict, out: Path, line: str) -> None:
@@ -113,8 +123,8 @@ def sensitivity_cmd(
     out: Path = out_option("runs/analysis"),
     force: bool = Force,
 ) -> None:
-    """Prune one layer at a time over a grid of ratios (no retraining): accuracy table,
-    heatmap, most/least sensitive layer per ratio."""
+    """Prune one layer at a time over a grid of ratios (no retraining): validation-accuracy
+    table, heatmap, most/least sensitive layer per ratio."""
     from tinydeploy.analysis import sensitivity as mod
 
     ratios = mod.parse_grid(grid)
@@ -123,7 +133,8 @@ def sensitivity_cmd(
                     layers=layers.split(",") if layers else None, seed=seed,
                     data_dir=data_dir, eval_limit=eval_limit, show_progress=not quiet)
     last = data["per_ratio"][-1]
-    _finish(mod, data, out, f"dense {data['baseline_accuracy']:.2f}%; at "
+    _finish(mod, data, out, f"validation ({len(ctx.val.y)} images): dense "
+            f"{data['baseline_accuracy']:.2f}%; at "
             f"{100 * last['ratio']:.0f}% most sensitive {last['most_sensitive']} "
             f"({last['most_acc']:.2f}%), least {last['least_sensitive']} "
             f"({last['least_acc']:.2f}%)")
@@ -147,7 +158,8 @@ def gap_cmd(
     force: bool = Force,
 ) -> None:
     """Sensitivity gap (most- vs least-sensitive layer) across whole-model sparsity
-    checkpoints, with its bootstrap noise band, departure point, ranking flips and the cliff."""
+    checkpoints, with its bootstrap noise band, departure point, ranking flips and the cliff
+    (validation split)."""
     from tinydeploy.analysis import gap as mod
     from tinydeploy.analysis.sensitivity import parse_grid
     from tinydeploy.errors import TinydeployError
@@ -188,7 +200,7 @@ def cliff_cmd(
     force: bool = Force,
 ) -> None:
     """Locate the accuracy cliff of whole-model pruning: coarse sweep, then refinement to
-    --resolution around the steepest drop."""
+    --resolution around the steepest drop (validation split)."""
     from tinydeploy.analysis import cliff as mod
     from tinydeploy.analysis.sensitivity import parse_grid
     from tinydeploy.errors import TinydeployError
@@ -229,6 +241,7 @@ def smart_cmd(
     train_limit: int | None = TrainLimit,
     seed: int = Seed,
     eval_limit: int | None = EvalLimit,
+    test_limit: int | None = TestLimit,
     threads: int | None = Threads,
     quiet: bool = Quiet,
     data_dir: Path | None = DataDir,
@@ -236,7 +249,8 @@ def smart_cmd(
     force: bool = Force,
 ) -> None:
     """Sensitivity-aware pruning to a target sparsity, layer-wise retraining and a global
-    fine-tune; writes a pruned checkpoint (model.safetensors/.json) and smart.json/.md/.png."""
+    fine-tune; writes a pruned checkpoint (model.safetensors/.json) and smart.json/.md/.png.
+    Scans and allocation use the validation split; the test set only the final accuracies."""
     from tinydeploy.analysis.smart import smart_prune
 
     _set_threads(threads)
@@ -245,7 +259,8 @@ def smart_cmd(
                           weighting=weighting,
                           layer_epochs=layer_epochs, finetune_epochs=finetune_epochs,
                           finetune_lr=finetune_lr, train_limit=train_limit,
-                          eval_limit=eval_limit, data_dir=data_dir, seed=seed,
+                          eval_limit=eval_limit, test_limit=test_limit, data_dir=data_dir,
+                          seed=seed,
                           show_progress=not quiet, log=None if quiet else typer.echo)
     typer.echo(f"{outcome.line()}; wrote {out}")
 
@@ -265,27 +280,29 @@ def robustness_cmd(
     finetune_lr: float = FinetuneLr,
     train_limit: int | None = TrainLimit,
     seed: int = Seed,
-    eval_limit: int | None = typer.Option(1000, "--eval-limit",
-                                          help="Attack the first N test images."),
+    test_limit: int | None = typer.Option(1000, "--eval-limit", "--test-limit",
+                                          help="Attack the first N test images (final "
+                                          "numbers; nothing is selected from them)."),
     threads: int | None = Threads,
     quiet: bool = Quiet,
     data_dir: Path | None = DataDir,
     out: Path = out_option("runs/analysis"),
     force: bool = Force,
 ) -> None:
-    """FGSM / PGD accuracy of pruned variants vs the dense model."""
+    """FGSM / PGD accuracy of pruned variants vs the dense model, on test images (fine-tuning,
+    if any, early-stops on the validation split)."""
     from tinydeploy.analysis import robustness as mod
     from tinydeploy.analysis.sensitivity import parse_grid
 
     levels = parse_grid(sparsities)
     epsilons = _floats(eps, "--eps")
     names = [a.strip() for a in attacks.split(",") if a.strip()]
-    ctx = _prepare(checkpoint, out, mod, force, threads, data_dir, eval_limit)
+    ctx = _prepare(checkpoint, out, mod, force, threads, data_dir, None, test_limit)
     data = mod.run(ctx, sweep_dir=out / "sweep", sparsities=levels, eps=epsilons,
                    attacks=names, pgd_steps=pgd_steps, method=method, scope=scope,
                    finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
                    train_limit=train_limit, seed=seed, data_dir=data_dir,
-                   eval_limit=eval_limit, show_progress=not quiet)
+                   show_progress=not quiet)
     dense = data["variants"][0]
     _finish(mod, data, out, f"dense clean {dense['clean']:.2f}%, "
             + ", ".join(f"{a.upper()}@{epsilons[-1]:g} {dense[a][str(epsilons[-1])]:.2f}%"

@@ -138,7 +138,7 @@ def prune_cmd(
         outcome = smart_prune(
             checkpoint=checkpoint, sparsity=0.9 if sparsity is None else sparsity, out=out,
             force=force, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
-            train_limit=train_limit, eval_limit=test_limit, data_dir=data_dir,
+            train_limit=train_limit, test_limit=test_limit, data_dir=data_dir,
             seed=0 if seed is None else seed, log=typer.echo)
         typer.echo(f"{outcome.line()}; wrote {out}")
         return
