@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +40,14 @@ CASES = {
     "single_output_col": (6, 3, 2, 3, 3, 3, (1, 1), (0, 0, 0, 0), False, 0.4),
     # border-heavy: every window leaves the image
     "all_border_5x5": (3, 4, 3, 5, 5, 5, (1, 1), (2, 2, 2, 2), True, 0.5),
+    # in_c == 1, 3x3, stride 1, fused pool (dense: pool windows from a ring of padded rows):
+    # odd conv sizes (last conv row / column dropped), odd out_c, one window, asymmetric
+    # and two-row padding (whole zero-point rows), no padding (rows read from the input)
+    "c1p_odd_sizes": (9, 11, 1, 7, 3, 3, (1, 1), (1, 1, 1, 1), True, 0.3),
+    "c1p_one_window": (4, 5, 1, 2, 3, 3, (1, 1), (0, 0, 0, 0), True, 0.0),
+    "c1p_asym_pad": (10, 7, 1, 5, 3, 3, (1, 1), (0, 2, 1, 0), True, 0.2),
+    "c1p_pad2": (7, 8, 1, 3, 3, 3, (1, 1), (2, 2, 2, 2), True, 0.5),
+    "c1p_valid": (8, 9, 1, 1, 3, 3, (1, 1), (0, 0, 0, 0), True, 0.1),
 }
 
 
@@ -135,3 +147,121 @@ def test_conv_all_zero_weights(tdnn, ref, fmt, fused):
     got = tdnn.conv(x, get_format(fmt).encode(wt.reshape(4, -1)), bias, mult, shift, spec)
     want = ref.conv(x, wt, bias, mult, shift, (1, 1), (1, 1, 1, 1), 9, -4, (-128, 127), fused)
     ref.assert_same(got, want)
+
+
+# in_c == 1 fused-pool quantisation mix: multiplier 0, shifts -1 / -22 (the DSP asm's
+# limits), -23 / -31 / 0 / 1 / 3 (outside them: left shifts are not monotonic), biases at the
+# asm's limit +-(2^30 - 2^19 - 1) and beyond it
+C1P_QUANT = (
+    np.array([0, 2**31 - 1, 1 << 30, 2**31 - 1, 1518500250, 1 << 30, 2**31 - 1, 1 << 30],
+             dtype=np.int32),
+    np.array([-9, -1, -22, -23, -31, 0, 3, 1], dtype=np.int32),
+    np.array([7, (1 << 30) - (1 << 19) - 1, -((1 << 30) - (1 << 19) - 1), 2**30, -100, 100,
+              -3, 2**29], dtype=np.int32),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("act", [(-128, 127), (-20, 127), (10, 90)])
+def test_conv_c1_pool_quant_edges(tdnn, ref, act):
+    rng = np.random.default_rng(13)
+    x = rng.integers(-128, 128, size=(9, 8, 1)).astype(np.int8)
+    wt = rng.integers(-128, 128, size=(8, 3, 3, 1)).astype(np.int8)
+    mult, shift, bias = C1P_QUANT
+    spec = ConvSpec(3, 3, (1, 1), (1, 1, 1, 1), 128, act[0], act, True)
+    got = tdnn.conv(x, get_format("dense").encode(wt.reshape(8, -1)), bias, mult, shift, spec)
+    want = ref.conv(x, wt, bias, mult, shift, (1, 1), (1, 1, 1, 1), 128, act[0], act, True)
+    ref.assert_same(got, want)
+
+
+# ---- Cortex-M4 DSP paths on QEMU, bit-exact with the host build ----------------------------
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels" / "run_kernel_bench.py"
+
+
+def run_on_qemu_m4(build_dir: Path, cases: list[tuple[str, str, str, np.ndarray]]) -> None:
+    """Builds one M4 firmware (the kernel benchmark's) with the cases (name, C declarations,
+    body of a td_status function calling the kernel into out_buf / scratch, expected int8
+    output), runs it in QEMU and asserts every case returns TD_OK with the expected bytes."""
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not on PATH")
+    bench = sys.modules.get("run_kernel_bench")
+    if bench is None:
+        spec = importlib.util.spec_from_file_location("run_kernel_bench", BENCH)
+        bench = importlib.util.module_from_spec(spec)
+        sys.modules["run_kernel_bench"] = bench  # its dataclasses resolve names there
+        spec.loader.exec_module(bench)
+    parts = []
+    for i, (_, decls, body, expected) in enumerate(cases):
+        parts += [decls, bench.c_array("int8_t", f"exp{i}", expected),
+                  f"static td_status run{i}(void)\n{{\n{body}}}\n"]  # fmt: skip
+    parts.append("static const bench_case CASES[] = {\n")
+    parts += [f'    {{"{c[0]}", run{i}, exp{i}, {c[3].size}}},\n' for i, c in enumerate(cases)]
+    parts.append("};\n")
+    (build_dir / "bench_cases.h").write_text("".join(parts))
+    log = bench.run_qemu(bench.build_firmware(build_dir))
+    results = [ln.split()[1:] for ln in log.splitlines() if ln.startswith("case ")]
+    assert [r[0] for r in results] == [c[0] for c in cases], log
+    bad = [r for r in results if r[2:] != ["status=0", "match=1"]]
+    assert not bad, bad
+
+
+def c_int_arrays(prefix: str, **arrays: np.ndarray) -> str:
+    out = ""
+    for name, values in arrays.items():
+        ctype = "int8_t" if values.dtype == np.int8 else "int32_t"
+        flat = ",".join(str(int(v)) for v in values.reshape(-1))
+        out += (f"static const {ctype} {prefix}_{name}[{values.size}] "
+                f"__attribute__((aligned(4))) = {{{flat}}};\n")  # fmt: skip
+    return out
+
+
+@pytest.mark.firmware
+def test_conv_c1_pool_dsp_matches_host_on_qemu(tdnn, tmp_path):
+    """The in_c == 1 3x3 fused-pool asm (and its fallbacks) on odd shapes and quantisation."""
+    lim = (1 << 30) - (1 << 19) - 1  # largest |bias| the asm takes
+    edges = (np.array([0, 1 << 30, 2**31 - 1, 1 << 30, 2**31 - 1, 1 << 30, 1 << 30, 1 << 30],
+                      dtype=np.int32),
+             np.array([-9, -1, -22, -2, -21, -12, -7, -13], dtype=np.int32),
+             np.array([5, lim, -lim, 0, -7, 3000, -3000, 1], dtype=np.int32))  # fmt: skip
+    one_out = (edges[0], edges[1].copy(), edges[2])
+    one_out[1][3] = -23  # one channel outside the asm's shifts: the whole call falls back
+    full = (-128, 127)
+    shapes = [  # (h, w, out_c, pad (t, l, b, r), in_off, out_off, act, quant or None)
+        (9, 11, 7, (1, 1, 1, 1), 5, 3, full, None),
+        (6, 6, 1, (1, 1, 1, 1), -127, 127, full, None),
+        (8, 9, 2, (0, 0, 0, 0), 0, 0, full, None),
+        (10, 7, 5, (0, 2, 1, 0), 77, -5, full, None),
+        (12, 13, 9, (2, 2, 2, 2), 128, -20, (-20, 127), None),
+        (4, 4, 3, (0, 0, 0, 0), 1, 1, (10, 90), None),
+        (6, 8, 33, (1, 1, 1, 1), 128, -128, full, None),
+        (9, 8, 8, (1, 1, 1, 1), 128, -128, full, edges),
+        (9, 8, 8, (1, 1, 1, 1), 128, -128, full, one_out),
+        (9, 8, 8, (1, 1, 1, 1), -3, 9, (0, 127), C1P_QUANT),
+    ]
+    rng = np.random.default_rng(21)
+    cases = []
+    for i, (h, w, oc, pad, in_off, out_off, act, quant) in enumerate(shapes):
+        wt = rng.integers(-128, 128, size=(oc, 9)).astype(np.int8)
+        x = rng.integers(-128, 128, size=(h, w, 1)).astype(np.int8)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=oc).astype(np.int32)
+        shift = rng.integers(-13, -6, size=oc).astype(np.int32)
+        bias = rng.integers(-5000, 5000, size=oc).astype(np.int32)
+        if quant is not None:
+            mult, shift, bias = quant
+        spec = ConvSpec(3, 3, (1, 1), pad, in_off, out_off, act, True)
+        expected = tdnn.conv(x, get_format("dense").encode(wt), bias, mult, shift, spec)
+        ho, wo = expected.shape[:2]
+        p = f"c{i}"
+        decls = c_int_arrays(p, x=x, w=wt, b=bias, m=mult, s=shift)
+        body = (
+            f"    static const td_quant_params q = {{{p}_m, {p}_s}};\n"
+            f"    static const td_conv_params cp = {{1, 1, {pad[0]}, {pad[1]}, {pad[2]}, "
+            f"{pad[3]}, {in_off}, {out_off}, {{{act[0]}, {act[1]}}}, 1}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, 1}}, fd = {{{oc}, 3, 3, 1}};\n"
+            f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
+            f"    return td_conv_dense_s8(&cp, &q, &id, {p}_x, &fd, {p}_w, {p}_b, &od, out_buf, "
+            "scratch);\n"
+        )
+        cases.append((f"c1p_{i}", decls, body, expected))
+    run_on_qemu_m4(tmp_path, cases)

@@ -101,3 +101,44 @@ def test_fc_csrd_rejects_running_column_past_k(tdnn):
     with pytest.raises(TdnnError) as err:
         tdnn.fc(np.zeros(600, np.int8), enc, None, 1 << 30, -1)
     assert err.value.status == -1
+
+
+@pytest.mark.firmware
+def test_fc_dense_dsp_matches_host_on_qemu(tdnn, tmp_path):
+    """The two-row LDM asm (16- and 8-input blocks, a last group of 4, odd row counts) and
+    the paths it leaves to the 4-row loop (K % 4 != 0, unaligned weights, one row)."""
+    from test_conv import c_int_arrays, run_on_qemu_m4
+
+    shapes = [  # (k, out, weight offset into the array, act, shift range)
+        (100, 13, 0, (-128, 127), (-14, -6)),  # 6 x 16 inputs, last group of 4
+        (8, 4, 0, (-128, 127), (-14, -6)),  # one 8-input block only
+        (56, 2, 0, (-128, 127), (-14, -6)),  # 3 x 16 + 8
+        (60, 3, 0, (-20, 127), (-14, -6)),  # 3 x 16 + 8 + 4, odd rows
+        (4, 5, 0, (-128, 127), (-14, -6)),
+        (40, 7, 0, (5, 100), (-31, 3)),  # left shifts, -31
+        (24, 1, 0, (-128, 127), (-14, -6)),
+        (37, 7, 0, (-128, 127), (-14, -6)),
+        (64, 9, 1, (-128, 127), (-14, -6)),
+    ]
+    rng = np.random.default_rng(8)
+    cases = []
+    for i, (k, out_n, woff, act, srange) in enumerate(shapes):
+        x = rng.integers(-128, 128, size=k).astype(np.int8)
+        w = rng.integers(-128, 128, size=(out_n, k)).astype(np.int8)
+        bias = rng.integers(-20000, 20000, size=out_n).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=out_n).astype(np.int32)
+        shift = rng.integers(srange[0], srange[1] + 1, size=out_n).astype(np.int32)
+        in_off, out_off = int(rng.integers(-127, 129)), act[0]
+        expected = tdnn.fc(x, get_format("dense").encode(w), bias, mult, shift, in_off,
+                           out_off, act)  # fmt: skip
+        p = f"f{i}"
+        wpad = np.concatenate([np.zeros(woff, np.int8), w.reshape(-1)])
+        decls = c_int_arrays(p, x=x, w=wpad, b=bias, m=mult, s=shift)
+        body = (
+            f"    static const td_quant_params q = {{{p}_m, {p}_s}};\n"
+            f"    static const td_fc_params fp = {{{in_off}, {out_off}, {{{act[0]}, {act[1]}}}}};\n"
+            f"    return td_fc_dense_s8(&fp, &q, {k}, {p}_x, {out_n}, {p}_w + {woff}, {p}_b, "
+            "out_buf, scratch);\n"
+        )
+        cases.append((f"fc_{i}", decls, body, expected))
+    run_on_qemu_m4(tmp_path, cases)

@@ -26,6 +26,21 @@
 #define TD_UNROLL8
 #endif
 
+/* Keeps a specialised path out of its caller, so the caller's other paths compile as before. */
+#if defined(__GNUC__)
+#define TD_NOINLINE __attribute__((noinline))
+#else
+#define TD_NOINLINE
+#endif
+
+/* For naked asm routines that take their arguments through a struct pointer: GCC must not
+ * derive (from the asm-only body) that a call leaves memory alone. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define TD_NOIPA __attribute__((noipa))
+#else
+#define TD_NOIPA
+#endif
+
 static inline uint32_t td_read_u32(const void *p)
 {
     uint32_t v;
