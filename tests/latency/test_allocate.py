@@ -43,20 +43,20 @@ def test_infeasible_budget_names_the_minimum():
 
 
 def test_options_take_the_fastest_format():
-    t = CostTable("qemu-m4")
+    t = CostTable("qemu-m4", shapes={"fc": FC})
     for s, v in ((0.0, 9000.0), (0.5, 5000.0), (0.9, 1200.0), (0.99, 300.0)):
-        t.add(FC, "csr", s, v)
-        t.add(FC, "csrd", s, v * 0.9)
-    t.add(FC, "dense", 0.0, 6000.0)
-    t.add(FC, "nm1_4", 0.0, 2500.0)
+        t.add("fc", "csr", s, v)
+        t.add("fc", "csrd", s, v * 0.9)
+    t.add("fc", "dense", 0.0, 6000.0)
+    t.add("fc", "nm1_4", 0.0, 2500.0)
     opts = {(o.granularity, o.sparsity): o for o in layer_options(
-        FC, t, {"unstructured@0": 0.0, "unstructured@0.5": 0.1, "unstructured@0.9": 1.0,
+        "fc", t, {"unstructured@0": 0.0, "unstructured@0.5": 0.1, "unstructured@0.9": 1.0,
                 "nm:1:4": 0.7})}
     assert opts[("unstructured", 0.0)].format == "dense"
     assert opts[("unstructured", 0.5)].format == "csrd"
     assert opts[("unstructured", 0.9)].instructions == pytest.approx(1080.0)
     assert opts[("nm:1:4", 0.75)].format == "csrd"  # 0.75 sparse csrd beats the nm kernel
-    only_nm = layer_options(FC, t, {"nm:1:4": 0.7}, allowed=["dense", "nm1_4"])
+    only_nm = layer_options("fc", t, {"nm:1:4": 0.7}, allowed=["dense", "nm1_4"])
     assert [o.format for o in only_nm] == ["nm1_4"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from tinydeploy.codegen.formats import get_format
 from tinydeploy.codegen.generator import generate_c
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.shapes import LayerShape, layer_shapes, synthetic_graph
+from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes, synthetic_graph
 from tinydeploy.latency.sparsify import format_sparsity, sparsify
 from tinydeploy.latency.table import CostTable, build_table, formats_for, plan_trials
 
@@ -60,43 +60,55 @@ def test_layer_formats_override_and_validate():
         generate_c(g, "dense", layer_formats={"layer": "zip"})
 
 
-def test_points_are_content_addressed():
-    a = plan_trials([CONV, FC], "qemu-m4", sparsities=(0.0, 0.9))
-    b = plan_trials([FC, CONV, CONV], "qemu-m4", sparsities=(0.9, 0.0))
-    assert {t.id for t in a} == {t.id for t in b}  # same shapes, any model, any order
+def _ids(planned) -> set[str]:
+    return {t.id for _, t in planned}
+
+
+def test_points_are_content_addressed(tmp_path):
+    a = plan_trials({"c": CONV, "f": FC}, "qemu-m4", sparsities=(0.0, 0.9), cache_dir=tmp_path)
+    b = plan_trials({"x": FC, "y": CONV, "z": CONV}, "qemu-m4", sparsities=(0.9, 0.0),
+                    cache_dir=tmp_path)
+    assert _ids(a) == _ids(b)  # same shapes, any model, any names or order
     # conv: dense + csr x 2 sparsities + 5 N:M; fc (K > 256) adds csrd x 2
     assert len(a) == (1 + 2 + 5) + (1 + 2 + 2 + 5)
-    m7 = plan_trials([CONV], "qemu-m7", sparsities=(0.0,))
-    assert not {t.id for t in m7} & {t.id for t in a}
+    m7 = plan_trials({"c": CONV}, "qemu-m7", sparsities=(0.0,), cache_dir=tmp_path)
+    assert not _ids(m7) & _ids(a)
+    real = layer_params(synthetic_graph(FC, "f"))
+    own = plan_trials({"f": FC}, "qemu-m4", params=real, sparsities=(0.0,), cache_dir=tmp_path)
+    synth = plan_trials({"f": FC}, "qemu-m4", sparsities=(0.0,), cache_dir=tmp_path)
+    assert not _ids(own) & _ids(synth)  # a layer's own parameters are part of the key
+    again = plan_trials({"g": FC}, "qemu-m4", params={"g": real["f"]}, sparsities=(0.0,),
+                        cache_dir=tmp_path)
+    assert _ids(again) == _ids(own)
     assert "csrd" in formats_for(FC) and "csrd" not in formats_for(CONV)
 
 
 def test_interpolation_never_extrapolates():
-    t = CostTable("qemu-m4")
+    t = CostTable("qemu-m4", shapes={"fc": FC})
     for s, v in ((0.0, 1000.0), (0.5, 600.0), (0.9, 200.0)):
-        t.add(FC, "csr", s, v)
-    t.add(FC, "dense", 0.0, 900.0)
-    assert t.predict(FC, "csr", 0.5) == 600.0
-    assert t.predict(FC, "csr", 0.7) == pytest.approx(400.0)
-    assert t.predict(FC, "dense", 0.8) == 900.0
+        t.add("fc", "csr", s, v)
+    t.add("fc", "dense", 0.0, 900.0)
+    assert t.predict("fc", "csr", 0.5) == 600.0
+    assert t.predict("fc", "csr", 0.7) == pytest.approx(400.0)
+    assert t.predict("fc", "dense", 0.8) == 900.0
     with pytest.raises(TinydeployError, match="outside the measured range"):
-        t.predict(FC, "csr", 0.95)
+        t.predict("fc", "csr", 0.95)
     with pytest.raises(TinydeployError, match="no measured points"):
-        t.predict(CONV, "csr", 0.5)
+        t.predict("conv", "csr", 0.5)
 
 
 @pytest.mark.firmware
 def test_measured_table_on_qemu_is_cached(tmp_path):
     cache = tmp_path / "cache"
-    table = build_table([FC], "qemu-m4", formats=["dense", "csr"], sparsities=(0.0, 0.9),
+    table = build_table({"fc": FC}, "qemu-m4", formats=["dense", "csr"], sparsities=(0.0, 0.9),
                         cache_dir=cache, show_progress=False)
-    dense = table.predict(FC, "dense")
-    csr0, csr90 = table.predict(FC, "csr", 0.0), table.predict(FC, "csr", 0.9)
+    dense = table.predict("fc", "dense")
+    csr0, csr90 = table.predict("fc", "csr", 0.0), table.predict("fc", "csr", 0.9)
     assert table.unit == "instructions"
     assert 0 < csr90 < dense < csr0 * 1.5  # 90% sparse CSR beats dense on 7,200 weights
     files = {p: p.stat().st_mtime_ns for p in (cache / "trials").glob("*.json")}
     assert len(files) == 3
-    again = build_table([FC], "qemu-m4", formats=["dense", "csr"], sparsities=(0.0, 0.9),
-                        cache_dir=cache, show_progress=False)
-    assert again.predict(FC, "csr", 0.9) == csr90
+    again = build_table({"other": FC}, "qemu-m4", formats=["dense", "csr"],
+                        sparsities=(0.0, 0.9), cache_dir=cache, show_progress=False)
+    assert again.predict("other", "csr", 0.9) == csr90
     assert {p: p.stat().st_mtime_ns for p in (cache / "trials").glob("*.json")} == files

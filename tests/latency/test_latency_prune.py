@@ -21,7 +21,7 @@ def pruned(tmp_path_factory, data_dir: Path) -> dict:
                  "--data-dir", str(data_dir), "--out", str(root / "dense")]) == 0
     rc = main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
                "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense,csr",
-               "--latency-cache", str(root / "costs"), "--finetune-epochs", "1",
+               "--finetune-epochs", "1",
                "--train-limit", "4000", "--data-dir", str(data_dir),
                "--out", str(root / "pruned")])
     assert rc == 0

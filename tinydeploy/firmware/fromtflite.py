@@ -30,11 +30,14 @@ def quantize_images(images_u8: np.ndarray, scale: float, zero_point: int,
 def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
                           dataset: str = "mnist", data_dir: Path | None = None,
                           samples: int = 100, objective: str = "bytes",
-                          expected_from: str = "reference") -> dict[str, Any]:
+                          expected_from: str = "reference",
+                          layer_formats: dict[str, str] | None = None) -> dict[str, Any]:
     """Write out_dir/{model.h, model.c, test_vectors.npz}; returns the generator's report.
 
     objective: how `auto` picks each layer's format: fewest bytes, or lowest estimated
-    latency from the kernels' cost model (benchmarks/results/kernels_m4.json).
+    latency from the kernels' cost model (tinydeploy/resources/cost_models).
+    layer_formats: {op name: format} for layers whose format is already decided (a
+    latency-aware allocation); they override `fmt`.
     expected_from: "reference" (numpy executor) or "tflm" (TFLite Micro itself, slower): the
     int8 outputs the firmware must reproduce. With "tflm" the reference is checked too."""
     if expected_from not in ("reference", "tflm"):
@@ -56,7 +59,8 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
     labels = np.asarray(ds.test_labels[:samples]).astype(np.int16)
     gen = generate_c(graph, fmt, golden_input=x[0], provenance=provenance_line(
                          Path(tflite).read_bytes(), fmt, objective),
-                     cost_model=CostModel.load(), objective=objective)
+                     cost_model=CostModel.load(), objective=objective,
+                     layer_formats=layer_formats)
     expected = run(graph, x).reshape(len(x), -1).astype(np.int8)
     reference_equals_tflm = None
     if expected_from == "tflm":

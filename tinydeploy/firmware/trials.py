@@ -37,12 +37,15 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
 
 def qemu_benchmark(p: dict[str, Any]) -> dict[str, Any]:
     """params: tflite, format, board, samples, work_dir; optional data_dir, dataset,
-    objective ("bytes" | "latency"), expected_from ("reference" | "tflm"), opt."""
+    objective ("bytes" | "latency"), expected_from ("reference" | "tflm"), opt, and
+    layer_formats ({op name: format}: a latency-aware allocation's choice per layer)."""
     work = Path(p["work_dir"])
+    layer_formats = dict(p["layer_formats"]) if p.get("layer_formats") else None
     gen = model_dir_from_tflite(
         Path(p["tflite"]), work / "model", fmt=p["format"], dataset=p.get("dataset", "mnist"),
         data_dir=p.get("data_dir"), samples=int(p["samples"]),
-        objective=p.get("objective", "bytes"), expected_from=p.get("expected_from", "reference"))
+        objective=p.get("objective", "bytes"), expected_from=p.get("expected_from", "reference"),
+        layer_formats=layer_formats)
     settings = BuildSettings(opt=p["opt"]) if "opt" in p else BuildSettings()
     bp = plan(get_board(p["board"]), work / "model", work / "fw", settings=settings)
     report = run_plan(bp, settings)

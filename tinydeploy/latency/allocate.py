@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.shapes import LayerShape
 from tinydeploy.latency.table import CostTable, formats_for
 
 
@@ -35,11 +34,11 @@ def option_key(granularity: str, sparsity: float) -> str:
     return granularity if granularity.startswith("nm") else f"unstructured@{sparsity:g}"
 
 
-def layer_options(shape: LayerShape, table: CostTable, penalties: Mapping[str, float],
+def layer_options(layer: str, table: CostTable, penalties: Mapping[str, float],
                   allowed: Sequence[str] | None = None) -> list[LayerOption]:
     """Every option of one layer that has a penalty, each in its fastest format (among
-    `allowed`, default every format the kernels run for the shape)."""
-    formats = [f for f in formats_for(shape) if allowed is None or f in allowed]
+    `allowed`, default every format the kernels run for the layer's shape)."""
+    formats = [f for f in formats_for(table.shapes[layer]) if allowed is None or f in allowed]
     out = []
     for key, penalty in penalties.items():
         if key.startswith("nm"):
@@ -53,7 +52,7 @@ def layer_options(shape: LayerShape, table: CostTable, penalties: Mapping[str, f
             granularity = "unstructured"
         if not cands:
             continue
-        cost, fmt = min((table.predict(shape, f, s), f) for f in cands)
+        cost, fmt = min((table.predict(layer, f, s), f) for f in cands)
         out.append(LayerOption(granularity, s, fmt, cost, float(penalty)))
     return out
 

@@ -44,9 +44,39 @@ def fingerprint(opt: str = "O2") -> str:
     return h.hexdigest()[:16]
 
 
+def save_params(params: dict[str, np.ndarray], folder: Path) -> dict[str, str]:
+    """Store a layer's parameters content-addressed; returns the reference a point holds."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **{k: params[k] for k in sorted(params)})
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    path = folder / "layers" / f"{digest[:24]}.npz"
+    if not path.is_file():
+        from tinydeploy.rundir import write_bytes_atomic
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, data)
+    return {"path": str(path), "sha256": digest}
+
+
+def load_params(ref: dict[str, str]) -> dict[str, np.ndarray]:
+    data = Path(ref["path"]).read_bytes()
+    if hashlib.sha256(data).hexdigest() != ref["sha256"]:
+        raise FirmwareError(f"layer parameters {ref['path']} changed since the point was "
+                            "planned")
+    import io
+
+    with np.load(io.BytesIO(data)) as z:
+        return {k: z[k] for k in z.files}
+
+
 def measure_point(p: dict[str, Any]) -> dict[str, Any]:
-    """params: shape (LayerShape.key()), format, sparsity, board, opt, fingerprint.
-    Returns the layer's instructions (QEMU, -icount shift=0) and what was built."""
+    """params: shape (LayerShape.key()), format, sparsity, board, opt, fingerprint, and
+    optionally layer = {"path": .npz of the real layer's int8 parameters, "sha256": its
+    digest} (otherwise the layer is synthetic). Returns the layer's instructions (QEMU,
+    -icount shift=0) and what was built."""
     from tinydeploy.codegen.generator import generate_c
     from tinydeploy.firmware.bench import plan, run_plan
     from tinydeploy.firmware.boards import get_board
@@ -59,7 +89,7 @@ def measure_point(p: dict[str, Any]) -> dict[str, Any]:
     if p["fingerprint"] != fingerprint(p["opt"]):
         raise FirmwareError("the kernel sources or toolchain changed since this table was "
                             "planned; rebuild the table")
-    graph = synthetic_graph(shape, LAYER)
+    graph = synthetic_graph(shape, LAYER, load_params(p["layer"]) if p.get("layer") else None)
     op = graph.ops[0]
     w2d = sparsify(op.weights.reshape(op.weights.shape[0], -1), p["format"], p["sparsity"])
     op.weights = w2d.reshape(op.weights.shape)

@@ -21,7 +21,7 @@ from typing import Any
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.allocate import Allocation, allocate, layer_options
 from tinydeploy.latency.sensitivity import layer_penalties, penalties_to_json
-from tinydeploy.latency.shapes import LayerShape, layer_shapes
+from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes
 from tinydeploy.latency.table import CostTable, build_table
 from tinydeploy.prune.engine import PruneConfig
 
@@ -92,7 +92,8 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
     mapping = _layer_map(model, graph)
     shapes: dict[str, LayerShape] = layer_shapes(graph)
     log(f"latency: cost table of {len(shapes)} layer shapes on {board} (cached points reused)")
-    table: CostTable = build_table(shapes.values(), board, cache_dir=cache_dir, formats=formats)
+    table: CostTable = build_table(shapes, board, params=layer_params(graph),
+                                   cache_dir=cache_dir, formats=formats)
     dense_total, dense_layers = dense_measurement(graph, board)
     fixed = dense_total - sum(dense_layers[op] for op in mapping.values())
     if speedup is not None:
@@ -106,7 +107,7 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
         raise TinydeployError("the checkpoint's recipe holds out no validation split "
                               "(val_size 0): latency-aware pruning selects on it")
     penalties = layer_penalties(model, mapping, val_loader, method=method, progress=log)
-    options = {t: layer_options(shapes[op], table, penalties[t], formats)
+    options = {t: layer_options(op, table, penalties[t], formats)
                for t, op in mapping.items()}
     alloc = allocate(options, float(budget), fixed)
     info = {

@@ -1,9 +1,10 @@
-"""Layer shapes as the cost tables key them, and a synthetic one-layer graph per shape.
+"""Layer shapes as the cost tables key them, and a one-layer graph per shape.
 
-A cost point is measured on a graph holding only the layer in question (seeded int8
-weights, realistic requantization), so the measurement depends on the shape, the weight
-format and the sparsity, never on which model the shape came from: two models with a layer
-of the same shape share its points, and a point is measured once.
+A cost point is measured on a graph holding only the layer in question. With the real
+layer's int8 parameters (`layer_params`: weights, bias, requantization, zero points, clamp)
+the measurement is that layer's own; without them the layer is synthetic (seeded weights,
+uniform requantization) and shared by every model with that shape. Either way the inputs of
+a point are content (hashed), so a point is measured once.
 """
 
 from __future__ import annotations
@@ -94,19 +95,52 @@ def _seed(shape: LayerShape) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def synthetic_graph(shape: LayerShape, name: str = "layer") -> Graph:
-    """A graph of the one layer (seeded weights in [-127, 127], per-channel requantization)."""
+PARAM_KEYS = ("weights", "bias", "multiplier", "shift", "zero_points", "clamp")
+
+
+def layer_params(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
+    """The int8 parameters of every weighted op (weights as the rows x K matrix)."""
+    out = {}
+    for op in graph.weighted_ops():
+        out[op.name] = {
+            "weights": np.ascontiguousarray(op.weights.reshape(op.weights.shape[0], -1)),
+            "bias": np.asarray(op.bias, np.int32),
+            "multiplier": np.asarray(op.multiplier, np.int32),
+            "shift": np.asarray(op.shift, np.int32),
+            "zero_points": np.array([op.input_zero_point, op.output_zero_point], np.int32),
+            "clamp": np.array([op.act_min, op.act_max], np.int32)}
+    return out
+
+
+def _synthetic_params(shape: LayerShape) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(_seed(shape))
     n, k = shape.out_c, shape.k
-    in_zp, out_zp = -128, -5
     mults, shifts = zip(*(quantize_multiplier(INPUT_SCALE * WEIGHT_SCALE / OUTPUT_SCALE)
                           for _ in range(n)), strict=True)
+    return {"weights": rng.integers(-127, 128, (n, k), dtype=np.int8),
+            "bias": rng.integers(-2000, 2000, n, dtype=np.int32),
+            "multiplier": np.array(mults, np.int32), "shift": np.array(shifts, np.int32),
+            "zero_points": np.array([-128, -5], np.int32), "clamp": np.array([-5, 127])}
+
+
+def synthetic_graph(shape: LayerShape, name: str = "layer",
+                    params: dict[str, np.ndarray] | None = None) -> Graph:
+    """A graph of the one layer: with `params` (see `layer_params`) the real layer's int8
+    parameters, else seeded weights in [-127, 127] and a uniform requantization."""
+    p = params if params is not None else _synthetic_params(shape)
+    n, k = shape.out_c, shape.k
+    weights = np.asarray(p["weights"], np.int8)
+    if weights.shape != (n, k):
+        raise ExportError(f"layer parameters of shape {weights.shape} do not fit "
+                          f"{shape.label()} ({n} x {k})")
+    in_zp, out_zp = (int(v) for v in p["zero_points"])
     common = dict(
-        bias=rng.integers(-2000, 2000, n, dtype=np.int32),
+        bias=np.asarray(p["bias"], np.int32),
         weight_scales=np.full(n, WEIGHT_SCALE, np.float32),
-        multiplier=np.array(mults, np.int32), shift=np.array(shifts, np.int32),
-        input_zero_point=in_zp, output_zero_point=out_zp, act_min=out_zp, act_max=127)
-    weights = rng.integers(-127, 128, (n, k), dtype=np.int8)
+        multiplier=np.asarray(p["multiplier"], np.int32),
+        shift=np.asarray(p["shift"], np.int32),
+        input_zero_point=in_zp, output_zero_point=out_zp,
+        act_min=int(p["clamp"][0]), act_max=int(p["clamp"][1]))
     if shape.op == "fc":
         tensors = {"x": Tensor("x", (1, k), INPUT_SCALE, in_zp),
                    "y": Tensor("y", (1, n), OUTPUT_SCALE, out_zp)}

@@ -1,10 +1,11 @@
 """Measured cost tables: instructions per layer x format x sparsity on one QEMU core.
 
 `build_table` measures every missing point through the sweep runner (cached under
-$XDG_CACHE_HOME/tinydeploy/latency/<board>, or a folder you give), and `CostTable.predict`
-answers from the points of the same shape and format only: exact at a measured sparsity,
-linear between the two measured sparsities around it, and an error outside the measured
-range (never extrapolated, never borrowed from another shape).
+$XDG_CACHE_HOME/tinydeploy/latency/<board>, or a folder you give; layers with the same
+shape and parameters share their points), and `CostTable.predict` answers for one layer
+from that layer's own points: exact at a measured sparsity, linear between the two measured
+sparsities around it, and an error outside the measured range (never extrapolated, never
+borrowed from another shape).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.measure import fingerprint
+from tinydeploy.latency.measure import fingerprint, save_params
 from tinydeploy.latency.shapes import LayerShape
 from tinydeploy.latency.sparsify import format_sparsity
 from tinydeploy.sweep import Executor, Trial, run_sweep
@@ -49,23 +50,25 @@ def _points(fmt: str, sparsities: Iterable[float]) -> list[float]:
 
 @dataclass
 class CostTable:
-    """Measured instructions, keyed by (shape, format) -> sorted [(sparsity, instructions)]."""
+    """Measured instructions, (layer, format) -> sorted [(sparsity, instructions)]."""
 
     board: str
     unit: str = "instructions"
-    points: dict[tuple[LayerShape, str], list[tuple[float, float]]] = field(
-        default_factory=dict)
+    shapes: dict[str, LayerShape] = field(default_factory=dict)
+    points: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    measured_with: dict[str, str] = field(default_factory=dict)  # layer -> real | synthetic
 
-    def add(self, shape: LayerShape, fmt: str, sparsity: float, value: float) -> None:
-        row = self.points.setdefault((shape, fmt), [])
+    def add(self, layer: str, fmt: str, sparsity: float, value: float) -> None:
+        row = self.points.setdefault((layer, fmt), [])
         row.append((sparsity, value))
         row.sort()
 
-    def predict(self, shape: LayerShape, fmt: str, sparsity: float = 0.0) -> float:
-        """Instructions of `shape` in `fmt` at `sparsity` (see the module docstring)."""
-        row = self.points.get((shape, fmt))
-        if not row:
-            raise TinydeployError(f"no measured points for {shape.label()} in {fmt} on "
+    def predict(self, layer: str, fmt: str, sparsity: float = 0.0) -> float:
+        """Instructions of `layer` in `fmt` at `sparsity` (see the module docstring)."""
+        row = self.points.get((layer, fmt))
+        shape = self.shapes.get(layer)
+        if not row or shape is None:
+            raise TinydeployError(f"no measured points for layer {layer!r} in {fmt} on "
                                   f"{self.board}")
         if len(row) == 1:  # dense and N:M: one measured point, cost independent of values
             return row[0][1]
@@ -79,56 +82,63 @@ class CostTable:
         return v0 + (v1 - v0) * (sparsity - s0) / (s1 - s0)
 
     def to_json(self) -> dict[str, Any]:
-        return {"board": self.board, "unit": self.unit, "points": [
-            {"shape": shape.key(), "label": shape.label(), "format": fmt,
+        return {"board": self.board, "unit": self.unit, "layers": [
+            {"layer": layer, "shape": self.shapes[layer].key(),
+             "label": self.shapes[layer].label(), "format": fmt,
+             "measured_with": self.measured_with.get(layer, "synthetic"),
              "measured": [{"sparsity": s, "instructions": v} for s, v in row]}
-            for (shape, fmt), row in sorted(self.points.items(),
-                                            key=lambda kv: (kv[0][0].label(), kv[0][1]))]}
+            for (layer, fmt), row in sorted(self.points.items())]}
 
 
-def plan_trials(shapes: Iterable[LayerShape], board: str, *, formats: Iterable[str] | None = None,
-                sparsities: Iterable[float] = SPARSITIES, opt: str = "O2") -> list[Trial]:
-    """One trial per point; a trial's id is the content hash of the point."""
+def plan_trials(layers: Mapping[str, LayerShape], board: str, *,
+                params: Mapping[str, Mapping[str, Any]] | None = None,
+                formats: Iterable[str] | None = None, sparsities: Iterable[float] = SPARSITIES,
+                opt: str = "O2", cache_dir: Path | None = None) -> list[tuple[str, Trial]]:
+    """(layer, trial) per point; a trial's id is the content hash of the point (shape, format,
+    sparsity, board, -O level, kernel sources, and the layer's own parameters if given)."""
     fp = fingerprint(opt)
     wanted = list(formats) if formats is not None else None
-    trials = []
-    for shape in dict.fromkeys(shapes):
+    folder = cache_dir or default_cache_dir(board)
+    out = []
+    for layer, shape in layers.items():
+        ref = save_params(dict(params[layer]), folder) if params and layer in params else None
         for fmt in formats_for(shape):
             if wanted is not None and fmt not in wanted:
                 continue
             for s in _points(fmt, sparsities):
-                trials.append(Trial(TRIAL_FN, {"shape": shape.key(), "format": fmt,
-                                               "sparsity": s, "board": board, "opt": opt,
-                                               "fingerprint": fp}))
-    return trials
+                point = {"shape": shape.key(), "format": fmt, "sparsity": s, "board": board,
+                         "opt": opt, "fingerprint": fp}
+                if ref:
+                    point["layer"] = ref
+                out.append((layer, Trial(TRIAL_FN, point)))
+    return out
 
 
-def build_table(shapes: Iterable[LayerShape], board: str, *, formats: Iterable[str] | None = None,
-                sparsities: Iterable[float] = SPARSITIES, opt: str = "O2",
-                cache_dir: Path | None = None, executor: Executor | None = None,
-                show_progress: bool = True) -> CostTable:
-    """Measure what is not cached yet and return the table of every requested point."""
-    trials = plan_trials(shapes, board, formats=formats, sparsities=sparsities, opt=opt)
-    summary = run_sweep(trials, cache_dir or default_cache_dir(board), executor=executor,
-                        show_progress=show_progress, description=f"cost table {board}")
+def build_table(layers: Mapping[str, LayerShape], board: str, *,
+                params: Mapping[str, Mapping[str, Any]] | None = None,
+                formats: Iterable[str] | None = None, sparsities: Iterable[float] = SPARSITIES,
+                opt: str = "O2", cache_dir: Path | None = None,
+                executor: Executor | None = None, show_progress: bool = True) -> CostTable:
+    """Measure what is not cached yet and return the table of every requested point.
+    `params`: the layers' real int8 parameters (`shapes.layer_params`); without them a layer
+    is measured as a synthetic layer of its shape."""
+    planned = plan_trials(layers, board, params=params, formats=formats,
+                          sparsities=sparsities, opt=opt, cache_dir=cache_dir)
+    summary = run_sweep([t for _, t in planned], cache_dir or default_cache_dir(board),
+                        executor=executor, show_progress=show_progress,
+                        description=f"cost table {board}")
     if not summary.ok:
         first = summary.records[summary.failed[0]]
         raise TinydeployError(f"{len(summary.failed)} cost point(s) failed to measure; first: "
                               f"{first.get('error', '?')}")
-    table = CostTable(board)
-    for trial in trials:
+    table = CostTable(board, shapes=dict(layers))
+    for layer, trial in planned:
         result = summary.records[trial.id]["result"]
         p = trial.params
         table.unit = result["unit"]
-        table.add(LayerShape.from_key(dict(p["shape"])), p["format"], float(p["sparsity"]),
-                  float(result["instructions"]))
+        table.measured_with[layer] = "real" if "layer" in p else "synthetic"
+        table.add(layer, p["format"], float(p["sparsity"]), float(result["instructions"]))
     return table
-
-
-def predict_layers(table: CostTable, shapes: Mapping[str, LayerShape],
-                   assignment: Mapping[str, tuple[str, float]]) -> dict[str, float]:
-    """Predicted instructions of each layer for {layer: (format, sparsity)}."""
-    return {name: table.predict(shapes[name], fmt, s) for name, (fmt, s) in assignment.items()}
 
 
 def write_table(table: CostTable, path: Path) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 from tinydeploy.errors import TinydeployError
 from tinydeploy.tomlfile import read_toml
 
-FORMATS = ("dense", "csr", "nm", "auto")
+# allocated: each layer in the format its latency-aware allocation chose (objective latency)
+FORMATS = ("dense", "csr", "nm", "auto", "allocated")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
 
 
@@ -32,6 +33,10 @@ class VariantConfig:
     finetune_epochs: int = 2
     finetune_lr: float = 1e-4
     formats: tuple[str, ...] = ("dense",)
+    objective: str = "accuracy"  # latency: per-layer allocation within budget / speedup
+    budget: float | None = None  # instructions per inference on the run's board
+    speedup: float | None = None  # instead of budget: dense instructions / speedup
+    latency_formats: tuple[str, ...] | None = None  # formats the allocation may use
 
     @property
     def pruned(self) -> bool:
@@ -92,7 +97,23 @@ def load_config(path: str | Path | None = None) -> RunConfig:
             raise TinydeployError(f"variant {v['name']}: unknown format(s) {bad}; "
                                   f"choose from {', '.join(FORMATS)}")
         layers = tuple(v["layers"]) if "layers" in v else None
-        variants.append(VariantConfig(**{**v, "formats": formats, "layers": layers}))
+        lat_formats = tuple(v["latency_formats"]) if "latency_formats" in v else None
+        variant = VariantConfig(**{**v, "formats": formats, "layers": layers,
+                                   "latency_formats": lat_formats})
+        if variant.objective not in ("accuracy", "latency"):
+            raise TinydeployError(f"variant {variant.name}: objective must be accuracy or "
+                                  "latency")
+        latency = variant.objective == "latency"
+        if latency and (variant.budget is None) == (variant.speedup is None):
+            raise TinydeployError(f"variant {variant.name}: objective latency needs exactly "
+                                  "one of budget or speedup")
+        if "allocated" in formats and not latency:
+            raise TinydeployError(f"variant {variant.name}: format 'allocated' needs "
+                                  "objective = \"latency\"")
+        if latency and variant.method is None:
+            raise TinydeployError(f"variant {variant.name}: objective latency needs a method "
+                                  "(the criterion that ranks weights, e.g. magnitude)")
+        variants.append(variant)
     if run.get("auto_objective", "latency") not in ("latency", "bytes"):
         raise TinydeployError("[run] auto_objective must be 'latency' or 'bytes'")
     if not variants:

@@ -92,6 +92,8 @@ def _prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageR
     from tinydeploy.prune.run import prune_checkpoint
     from tinydeploy.prune.schedules import Schedule
 
+    if v.objective == "latency":
+        return _latency_prune_stage(ctx, base, v)
     prune_cfg = PruneConfig(method=v.method, sparsity=v.sparsity, scope=v.scope,
                             granularity=v.granularity, layers=v.layers, seed=ctx.cfg.seed)
     params = {"prune": prune_cfg.to_dict(), "schedule": v.schedule,
@@ -112,6 +114,33 @@ def _prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageR
     return ctx.stage("prune", label, params, [base], build)
 
 
+def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageResult:
+    from tinydeploy.latency.measure import fingerprint
+    from tinydeploy.latency.prune import latency_prune_checkpoint
+
+    params = {"latency": {"board": ctx.cfg.board, "budget": v.budget, "speedup": v.speedup,
+                          "method": v.method, "formats": v.latency_formats,
+                          "kernels": fingerprint()},
+              "finetune_epochs": v.finetune_epochs, "finetune_lr": v.finetune_lr,
+              "seed": ctx.cfg.seed}
+
+    def build(tmp: Path) -> dict[str, Any]:
+        outcome, info = latency_prune_checkpoint(
+            checkpoint=base.path / base.outputs["checkpoint"], out=tmp, force=True,
+            board=ctx.cfg.board, budget=v.budget, speedup=v.speedup, method=v.method,
+            formats=list(v.latency_formats) if v.latency_formats else None,
+            data_dir=ctx.data_dir, log=ctx.log_line, finetune_epochs=v.finetune_epochs,
+            finetune_lr=v.finetune_lr, seed=ctx.cfg.seed)
+        achieved = outcome.report.get("global", {}).get("achieved_sparsity")
+        return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved,
+                "latency_allocation": "latency_allocation.json",
+                "predicted_instructions": info["allocation"]["predicted_total"]}
+
+    target = f"budget {v.budget:,.0f}" if v.budget else f"{v.speedup}x fewer instructions"
+    return ctx.stage("prune", f"prune {v.name}: latency-aware ({v.method}) to {target} on "
+                     f"{ctx.cfg.board}", params, [base], build)
+
+
 def _export_stage(ctx: RunContext, model: StageResult, v: VariantConfig) -> StageResult:
     from tinydeploy.export.pipeline import ExportConfig, export
 
@@ -123,7 +152,11 @@ def _export_stage(ctx: RunContext, model: StageResult, v: VariantConfig) -> Stag
         result = export(out=tmp / "export", cfg=ecfg, checkpoint=model.path / "model.safetensors",
                         data_dir=ctx.data_dir, force=True, log=ctx.log_line)
         tfl = result.report["tflite"]
+        from tinydeploy.checkpoint import load_meta
+
+        meta = load_meta(model.path / "model.safetensors")
         return {
+            "latency": meta.get("latency"),  # the allocation, for the `allocated` format
             "tflite": "export/model_int8.tflite",
             "float_top1": result.report.get("float_top1"),
             "int8_tflm_top1": tfl["tflm_top1"],
@@ -148,9 +181,24 @@ def _firmware_stage(ctx: RunContext, exported: StageResult, v: VariantConfig,
 
     def build(tmp: Path) -> dict[str, Any]:
         board = get_board(cfg.board)
-        gen = model_dir_from_tflite(exported.path / exported.outputs["tflite"], tmp / "model",
-                                    fmt=fmt, dataset=cfg.dataset, data_dir=ctx.data_dir,
-                                    samples=cfg.samples, objective=cfg.auto_objective)
+        tflite = exported.path / exported.outputs["tflite"]
+        layer_formats = None
+        if fmt == "allocated":
+            from tinydeploy.ir import read_tflite
+            from tinydeploy.latency.prune import allocated_formats
+
+            layer_formats = allocated_formats({"latency": exported.outputs.get("latency")},
+                                              read_tflite(tflite))
+            if layer_formats is None:
+                from tinydeploy.errors import TinydeployError
+
+                raise TinydeployError(f"variant {v.name}: format 'allocated' needs a "
+                                      "latency-aware pruned model (objective = \"latency\")")
+        gen = model_dir_from_tflite(tflite, tmp / "model",
+                                    fmt="auto" if fmt == "allocated" else fmt,
+                                    dataset=cfg.dataset, data_dir=ctx.data_dir,
+                                    samples=cfg.samples, objective=cfg.auto_objective,
+                                    layer_formats=layer_formats)
         settings = BuildSettings()
         bench_plan = plan(board, tmp / "model", tmp / "fw", samples=cfg.samples,
                           settings=settings)

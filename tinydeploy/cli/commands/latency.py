@@ -39,6 +39,9 @@ def table_cmd(
         "$XDG_CACHE_HOME/tinydeploy/latency/<board>); each point is measured once."),
     workers: int = typer.Option(0, "--workers", help="Parallel builds (0: in-process)."),
     opt: str = typer.Option("O2", "--opt", help="GCC optimisation level of the builds."),
+    synthetic: bool = typer.Option(
+        False, "--synthetic", help="Measure synthetic layers of the model's shapes (shared "
+        "by every model with those shapes) instead of the model's own int8 layers."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the table as JSON."),
 ) -> None:
     """Measure (or read from the cache) instructions per layer x format x sparsity for the
@@ -48,26 +51,26 @@ def table_cmd(
 
     from tinydeploy.firmware.requirements import require_firmware_build, require_qemu
     from tinydeploy.ir import read_tflite
-    from tinydeploy.latency.shapes import layer_shapes
+    from tinydeploy.latency.shapes import layer_params, layer_shapes
     from tinydeploy.latency.table import build_table, write_table
     from tinydeploy.sweep import LocalExecutor
 
     grid = _floats(sparsities)
     require_firmware_build()
     require_qemu(board)
-    shapes = layer_shapes(read_tflite(tflite))
+    graph = read_tflite(tflite)
+    shapes = layer_shapes(graph)
     wanted = [f.strip() for f in formats.split(",")] if formats else None
-    table = build_table(shapes.values(), board, formats=wanted, sparsities=grid, opt=opt,
-                        cache_dir=cache_dir, executor=LocalExecutor(workers=workers))
+    table = build_table(shapes, board, params=None if synthetic else layer_params(graph),
+                        formats=wanted, sparsities=grid, opt=opt, cache_dir=cache_dir,
+                        executor=LocalExecutor(workers=workers))
     view = Table(title=f"{tflite.name} on {board}: {table.unit} per layer", title_justify="left")
     view.add_column("layer")
     view.add_column("format")
     view.add_column("sparsity -> instructions", overflow="fold")
-    for name, shape in shapes.items():
-        for (s, fmt), row in table.points.items():
-            if s == shape:
-                cells = "  ".join(f"{sp:.2f}: {v:,.0f}" for sp, v in row)
-                view.add_row(f"{name} ({shape.label()})", fmt, cells)
+    for (name, fmt), row in table.points.items():
+        cells = "  ".join(f"{sp:.2f}: {v:,.0f}" for sp, v in row)
+        view.add_row(f"{name} ({shapes[name].label()})", fmt, cells)
     Console(width=max(110, Console().width)).print(view)
     if out is not None:
         write_table(table, out)

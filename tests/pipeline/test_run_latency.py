@@ -1,0 +1,69 @@
+"""A `tinydeploy run` variant pruned latency-aware (objective = "latency") and deployed in
+the formats its allocation chose (`allocated`), end to end on QEMU Cortex-M4."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tinydeploy.cli.main import main
+
+CONFIG = """
+[run]
+name = "e2e-latency"
+dataset = "mnist"
+board = "qemu-m4"
+samples = 20
+seed = 0
+
+[train]
+epochs = 1
+train_limit = 3000
+val_size = 500
+
+[export]
+calib_images = 100
+eval_limit = 300
+
+[[variant]]
+name = "dense"
+formats = ["dense"]
+
+[[variant]]
+name = "fast"
+method = "magnitude"
+objective = "latency"
+speedup = 1.6
+latency_formats = ["dense", "csr"]
+finetune_epochs = 1
+finetune_lr = 1e-3
+formats = ["allocated"]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.firmware
+def test_latency_variant_meets_its_speedup_on_the_device(tmp_path: Path, data_dir) -> None:
+    (tmp_path / "run.toml").write_text(CONFIG)
+    assert main(["run", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"),
+                 "--data-dir", str(data_dir)]) == 0
+    report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    dense, fast = report["variants"]
+    assert fast["id"] == "fast/allocated" and fast["output_mismatches"] == 0
+    measured_speedup = dense["latency_per_inference"] / fast["latency_per_inference"]
+    assert measured_speedup >= 1.6 * 0.95, measured_speedup
+    assert {row["format"] for row in fast["layers"]} <= {"dense", "csr"}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('objective = "latency"\nmethod = "magnitude"\n', "exactly one of budget or speedup"),
+    ('objective = "latency"\nspeedup = 2.0\n', "needs a method"),
+    ('method = "magnitude"\nformats = ["allocated"]\n', "needs objective"),
+    ('objective = "fastest"\n', "objective must be accuracy or latency"),
+])
+def test_latency_variant_config_errors(tmp_path: Path, capsys, extra: str, message: str):
+    (tmp_path / "bad.toml").write_text(f'[[variant]]\nname = "v"\n{extra}')
+    assert main(["run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
