@@ -609,6 +609,53 @@ static void c1p_blocks(const td_quant_params *quant, const int8_t *filter, const
     }
 }
 
+/* One output channel of a pooling window: the 4 conv sums of the window (SMLAD over the
+ * 12 widened input words on the stack), their max, and its requantisation; written once,
+ * used twice per pass of the 2-channel unrolled loop below. */
+#define TD_C1P_CHANNEL              \
+    "ldm    r11!, {r0-r5}\n\t"      \
+    "ldm    sp, {r6-r10}\n\t"       \
+    "smlad  r6, r0, r6, r5\n\t"     \
+    "smlad  r7, r0, r7, r5\n\t"     \
+    "smlad  r6, r1, r8, r6\n\t"     \
+    "smlad  r7, r1, r9, r7\n\t"     \
+    "smlad  r9, r0, r9, r5\n\t"     \
+    "smlad  r5, r0, r8, r5\n\t"     \
+    "smlad  r6, r2, r10, r6\n\t"    \
+    "smlad  r5, r1, r10, r5\n\t"    \
+    "smlatt r7, r4, r10, r7\n\t"    \
+    "ldrd   r8, r10, [sp, #20]\n\t" \
+    "smlad  r7, r2, r8, r7\n\t"     \
+    "smlad  r9, r1, r8, r9\n\t"     \
+    "smlatb r6, r4, r8, r6\n\t"     \
+    "smlad  r5, r2, r10, r5\n\t"    \
+    "smlatt r9, r4, r10, r9\n\t"    \
+    "ldrd   r8, r10, [sp, #28]\n\t" \
+    "smlad  r9, r2, r8, r9\n\t"     \
+    "smlatb r5, r4, r8, r5\n\t"     \
+    "smlad  r6, r3, r10, r6\n\t"    \
+    "ldrd   r8, r10, [sp, #36]\n\t" \
+    "smlad  r7, r3, r8, r7\n\t"     \
+    "smlad  r5, r3, r10, r5\n\t"    \
+    "ldrd   r1, r2, [sp, #44]\n\t"  \
+    "smlad  r9, r3, r1, r9\n\t"     \
+    "cmp    r6, r7\n\t"             \
+    "it     lt\n\t"                 \
+    "movlt  r6, r7\n\t"             \
+    "cmp    r5, r9\n\t"             \
+    "it     lt\n\t"                 \
+    "movlt  r5, r9\n\t"             \
+    "cmp    r6, r5\n\t"             \
+    "it     lt\n\t"                 \
+    "movlt  r6, r5\n\t"             \
+    "ldr    r0, [lr], #4\n\t"       \
+    "lsl    r2, r2, r4\n\t"         \
+    "sub    r2, r2, r6, lsr #31\n\t"\
+    "smmlar r2, r6, r0, r2\n\t"     \
+    "asr    r2, r2, r4\n\t"         \
+    "ssat   r2, #8, r2, asr #1\n\t" \
+    "strb   r2, [r12], #1\n\t"
+
 /* Stack frame (after push {r4-r11, lr}): [sp, #0..51] the window's 13 words E0, O0, E1, O1,
  * E2, O2, E3, O3, Lo01, Hi01, Lo12, Hi12, Z (one STM / five loads per channel); #52 run,
  * #56 out_end, #60 blocks, #64 mult, #68 channel loop entry. Channel registers: r0-r2
@@ -659,91 +706,9 @@ __attribute__((naked, noinline)) TD_NOIPA static void c1p_run_asm(c1p_run *run
         "ldrd   r11, lr, [sp, #60]\n\t"
         "ldr    pc, [sp, #68]\n\t"
         "3:\n\t"
-        "ldm    r11!, {r0-r5}\n\t"
-        "ldm    sp, {r6-r10}\n\t"
-        "smlad  r6, r0, r6, r5\n\t"
-        "smlad  r7, r0, r7, r5\n\t"
-        "smlad  r6, r1, r8, r6\n\t"
-        "smlad  r7, r1, r9, r7\n\t"
-        "smlad  r9, r0, r9, r5\n\t"
-        "smlad  r5, r0, r8, r5\n\t"
-        "smlad  r6, r2, r10, r6\n\t"
-        "smlad  r5, r1, r10, r5\n\t"
-        "smlatt r7, r4, r10, r7\n\t"
-        "ldrd   r8, r10, [sp, #20]\n\t"
-        "smlad  r7, r2, r8, r7\n\t"
-        "smlad  r9, r1, r8, r9\n\t"
-        "smlatb r6, r4, r8, r6\n\t"
-        "smlad  r5, r2, r10, r5\n\t"
-        "smlatt r9, r4, r10, r9\n\t"
-        "ldrd   r8, r10, [sp, #28]\n\t"
-        "smlad  r9, r2, r8, r9\n\t"
-        "smlatb r5, r4, r8, r5\n\t"
-        "smlad  r6, r3, r10, r6\n\t"
-        "ldrd   r8, r10, [sp, #36]\n\t"
-        "smlad  r7, r3, r8, r7\n\t"
-        "smlad  r5, r3, r10, r5\n\t"
-        "ldrd   r1, r2, [sp, #44]\n\t"
-        "smlad  r9, r3, r1, r9\n\t"
-        "cmp    r6, r7\n\t"
-        "it     lt\n\t"
-        "movlt  r6, r7\n\t"
-        "cmp    r5, r9\n\t"
-        "it     lt\n\t"
-        "movlt  r5, r9\n\t"
-        "cmp    r6, r5\n\t"
-        "it     lt\n\t"
-        "movlt  r6, r5\n\t"
-        "ldr    r0, [lr], #4\n\t"
-        "lsl    r2, r2, r4\n\t"
-        "sub    r2, r2, r6, lsr #31\n\t"
-        "smmlar r2, r6, r0, r2\n\t"
-        "asr    r2, r2, r4\n\t"
-        "ssat   r2, #8, r2, asr #1\n\t"
-        "strb   r2, [r12], #1\n\t"
+        TD_C1P_CHANNEL
         "4:\n\t"
-        "ldm    r11!, {r0-r5}\n\t"
-        "ldm    sp, {r6-r10}\n\t"
-        "smlad  r6, r0, r6, r5\n\t"
-        "smlad  r7, r0, r7, r5\n\t"
-        "smlad  r6, r1, r8, r6\n\t"
-        "smlad  r7, r1, r9, r7\n\t"
-        "smlad  r9, r0, r9, r5\n\t"
-        "smlad  r5, r0, r8, r5\n\t"
-        "smlad  r6, r2, r10, r6\n\t"
-        "smlad  r5, r1, r10, r5\n\t"
-        "smlatt r7, r4, r10, r7\n\t"
-        "ldrd   r8, r10, [sp, #20]\n\t"
-        "smlad  r7, r2, r8, r7\n\t"
-        "smlad  r9, r1, r8, r9\n\t"
-        "smlatb r6, r4, r8, r6\n\t"
-        "smlad  r5, r2, r10, r5\n\t"
-        "smlatt r9, r4, r10, r9\n\t"
-        "ldrd   r8, r10, [sp, #28]\n\t"
-        "smlad  r9, r2, r8, r9\n\t"
-        "smlatb r5, r4, r8, r5\n\t"
-        "smlad  r6, r3, r10, r6\n\t"
-        "ldrd   r8, r10, [sp, #36]\n\t"
-        "smlad  r7, r3, r8, r7\n\t"
-        "smlad  r5, r3, r10, r5\n\t"
-        "ldrd   r1, r2, [sp, #44]\n\t"
-        "smlad  r9, r3, r1, r9\n\t"
-        "cmp    r6, r7\n\t"
-        "it     lt\n\t"
-        "movlt  r6, r7\n\t"
-        "cmp    r5, r9\n\t"
-        "it     lt\n\t"
-        "movlt  r5, r9\n\t"
-        "cmp    r6, r5\n\t"
-        "it     lt\n\t"
-        "movlt  r6, r5\n\t"
-        "ldr    r0, [lr], #4\n\t"
-        "lsl    r2, r2, r4\n\t"
-        "sub    r2, r2, r6, lsr #31\n\t"
-        "smmlar r2, r6, r0, r2\n\t"
-        "asr    r2, r2, r4\n\t"
-        "ssat   r2, #8, r2, asr #1\n\t"
-        "strb   r2, [r12], #1\n\t"
+        TD_C1P_CHANNEL
         "tst    r4, #0x100\n\t"
         "bne    3b\n\t"
         "ldr    r0, [sp, #56]\n\t"
