@@ -19,18 +19,16 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from tinydeploy.codegen.generator import generate_c
-from tinydeploy.firmware.bench import plan, run_plan
 from tinydeploy.firmware.boards import get_board
 from tinydeploy.firmware.build import BuildSettings
 from tinydeploy.ir import read_tflite
-from tinydeploy.latency.measure import fingerprint
+from tinydeploy.latency.measure import fingerprint, run_generated
 from tinydeploy.latency.shapes import layer_params, layer_shapes
 from tinydeploy.latency.sparsify import format_sparsity, sparsify
 from tinydeploy.latency.table import build_table
@@ -74,15 +72,7 @@ def measure_real(graph, assignment: dict[str, tuple[str, float]], board, setting
         op.weights = sparsify(w2d, fmt, s).reshape(op.weights.shape)
     gen = generate_c(g, "dense", layer_formats={k: f for k, (f, _) in assignment.items()},
                      provenance="latency prediction check")
-    with tempfile.TemporaryDirectory(prefix="td-lat-") as tmp:
-        model = Path(tmp) / "model"
-        model.mkdir()
-        for fname, text in gen.files.items():
-            (model / fname).write_text(text)
-        report = run_plan(plan(board, model, Path(tmp) / "fw", settings=settings), settings)
-    assert report["status"] == "ok", report["status"]
-    unit = report["measured"]["unit"]
-    return {r["name"].split("+")[0]: r[f"{unit}_mean"] for r in report["measured"]["per_layer"]}
+    return run_generated(gen, board.name, settings.opt)["per_layer_counts"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ dynamic programming over the cost in steps of `resolution` instructions).
 
 An option is a granularity and sparsity (unstructured at s, or N:M) with the weight format
 that runs it fastest on the target: its cost is predicted from the measured cost table, its
-penalty is the validation accuracy lost when that layer alone is pruned that way. Penalties
+penalty is the validation loss increase when that layer alone is pruned that way. Penalties
 are summed across layers (the usual additive approximation of sensitivity-based allocation);
 fine-tuning afterwards recovers most of it.
 """
@@ -24,7 +24,7 @@ class LayerOption:
     sparsity: float
     format: str
     instructions: float  # predicted from the cost table
-    penalty: float  # validation top-1 points lost with this layer alone pruned so
+    penalty: float  # validation loss increase with this layer alone pruned so (sensitivity)
 
     def to_dict(self) -> dict:
         return asdict(self)

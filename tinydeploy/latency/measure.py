@@ -72,20 +72,40 @@ def load_params(ref: dict[str, str]) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def run_generated(gen, board_name: str, opt: str = "O2") -> dict[str, Any]:
+    """Build and run a generated model (its golden input) on a QEMU board in a temporary work
+    directory; returns the benchmark report, with `per_layer_counts` {op name: count} added
+    (a fused conv+pool layer is counted under the conv's name)."""
+    from tinydeploy.firmware.bench import plan, run_plan
+    from tinydeploy.firmware.boards import get_board
+    from tinydeploy.firmware.build import BuildSettings
+
+    board = get_board(board_name)
+    if not board.is_qemu:
+        raise FirmwareError(f"cost measurements run on QEMU boards, not {board.name}")
+    settings = BuildSettings(opt=opt)
+    with tempfile.TemporaryDirectory(prefix="td-measure-") as tmp:
+        model = Path(tmp) / "model"
+        model.mkdir()
+        for name, text in gen.files.items():
+            (model / name).write_text(text)
+        report = run_plan(plan(board, model, Path(tmp) / "fw", settings=settings), settings)
+    if report["status"] != "ok":
+        raise FirmwareError(f"the firmware reported {report['status']}")
+    unit = report["measured"]["unit"]
+    report["per_layer_counts"] = {r["name"].split("+")[0]: r[f"{unit}_mean"]
+                                  for r in report["measured"]["per_layer"]}
+    return report
+
+
 def measure_point(p: dict[str, Any]) -> dict[str, Any]:
     """params: shape (LayerShape.key()), format, sparsity, board, opt, fingerprint, and
     optionally layer = {"path": .npz of the real layer's int8 parameters, "sha256": its
     digest} (otherwise the layer is synthetic). Returns the layer's instructions (QEMU,
     -icount shift=0) and what was built."""
     from tinydeploy.codegen.generator import generate_c
-    from tinydeploy.firmware.bench import plan, run_plan
-    from tinydeploy.firmware.boards import get_board
-    from tinydeploy.firmware.build import BuildSettings
 
     shape = LayerShape.from_key(dict(p["shape"]))
-    board = get_board(p["board"])
-    if not board.is_qemu:
-        raise FirmwareError(f"cost tables are measured on QEMU boards, not {board.name}")
     if p["fingerprint"] != fingerprint(p["opt"]):
         raise FirmwareError("the kernel sources or toolchain changed since this table was "
                             "planned; rebuild the table")
@@ -96,21 +116,10 @@ def measure_point(p: dict[str, Any]) -> dict[str, Any]:
     gen = generate_c(graph, "dense", golden_input=np.zeros(graph.input_tensor.shape[1:],
                      np.int8), layer_formats={LAYER: p["format"]},
                      provenance=f"cost point {shape.label()} {p['format']} {p['sparsity']}")
-    settings = BuildSettings(opt=p["opt"])
-    with tempfile.TemporaryDirectory(prefix="td-cost-") as tmp:
-        model = Path(tmp) / "model"
-        model.mkdir()
-        for name, text in gen.files.items():
-            (model / name).write_text(text)
-        report = run_plan(plan(board, model, Path(tmp) / "fw", settings=settings), settings)
-    if report["status"] != "ok":
-        raise FirmwareError(f"cost point {shape.label()} {p['format']}: the firmware reported "
-                            f"{report['status']}")
-    unit = report["measured"]["unit"]
-    (row,) = [r for r in report["measured"]["per_layer"] if r["name"].split("+")[0] == LAYER]
+    report = run_generated(gen, p["board"], p["opt"])
     return {
-        "instructions": row[f"{unit}_mean"],
-        "unit": unit,
+        "instructions": report["per_layer_counts"][LAYER],
+        "unit": report["measured"]["unit"],
         "nnz": int(np.count_nonzero(w2d)),
         "weight_bytes": report["flash_bytes"]["weights"],
     }

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.allocate import Allocation, allocate, layer_options
+from tinydeploy.latency.allocate import Allocation, allocate, layer_options, option_key
 from tinydeploy.latency.sensitivity import layer_penalties, penalties_to_json
 from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes
 from tinydeploy.latency.table import CostTable, build_table
@@ -29,23 +29,12 @@ from tinydeploy.prune.engine import PruneConfig
 def dense_measurement(graph, board: str) -> tuple[float, dict[str, float]]:
     """(instructions per inference, per weighted op) of the dense model on `board`."""
     from tinydeploy.codegen.generator import generate_c
-    from tinydeploy.firmware.bench import plan, run_plan
-    from tinydeploy.firmware.boards import get_board
-    from tinydeploy.firmware.build import BuildSettings
+    from tinydeploy.latency.measure import run_generated
 
     gen = generate_c(graph, "dense", provenance="dense reference for latency allocation")
-    settings = BuildSettings()
-    with tempfile.TemporaryDirectory(prefix="td-dense-") as tmp:
-        model = Path(tmp) / "model"
-        model.mkdir()
-        for name, text in gen.files.items():
-            (model / name).write_text(text)
-        report = run_plan(plan(get_board(board), model, Path(tmp) / "fw", settings=settings),
-                          settings)
+    report = run_generated(gen, board)
     unit = report["measured"]["unit"]
-    per_layer = {r["name"].split("+")[0]: r[f"{unit}_mean"]
-                 for r in report["measured"]["per_layer"]}
-    return report["measured"]["per_inference"][f"{unit}_mean"], per_layer
+    return report["measured"]["per_inference"][f"{unit}_mean"], report["per_layer_counts"]
 
 
 def int8_graph(checkpoint: Path, data_dir, log: Callable[[str], None]):
@@ -106,7 +95,8 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
     if val_loader is None:
         raise TinydeployError("the checkpoint's recipe holds out no validation split "
                               "(val_size 0): latency-aware pruning selects on it")
-    penalties = layer_penalties(model, mapping, val_loader, method=method, progress=log)
+    penalties, drops = layer_penalties(model, mapping, val_loader, method=method,
+                                       progress=log)
     options = {t: layer_options(op, table, penalties[t], formats)
                for t, op in mapping.items()}
     alloc = allocate(options, float(budget), fixed)
@@ -116,14 +106,18 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
         "fixed_instructions": fixed, "layer_map": mapping,
         "shapes": {t: shapes[op].label() for t, op in mapping.items()},
         "selection_split": "validation", "selection_images": len(val_loader.labels),
+        "penalty": "estimated validation loss increase of the weights an option removes: "
+                   "1/2 sum F_ii w_i^2, F = empirical Fisher diagonal on the validation split",
         "penalties": penalties_to_json(penalties),
+        "top1_drops": penalties_to_json(drops),
         "options": {t: [o.to_dict() for o in opts] for t, opts in options.items()},
         "allocation": alloc.to_dict(),
         "predicted_speedup": dense_total / alloc.predicted_total,
     }
     for t, o in alloc.choice.items():
         log(f"latency: {t}: {o.granularity} {o.sparsity:.3f} as {o.format}, predicted "
-            f"{o.instructions:,.0f} instructions (validation -{o.penalty:.2f} pts alone)")
+            f"{o.instructions:,.0f} instructions (alone: estimated loss +{o.penalty:.4f}, "
+            f"measured top-1 {-drops[t][option_key(o.granularity, o.sparsity)]:+.2f})")
     log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
         f"{budget:,.0f}; dense measured {dense_total:,.0f})")
     return alloc, info
