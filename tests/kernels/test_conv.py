@@ -226,6 +226,13 @@ def test_conv_c1_pool_dsp_matches_host_on_qemu(tdnn, tmp_path):
              np.array([5, lim, -lim, 0, -7, 3000, -3000, 1], dtype=np.int32))  # fmt: skip
     one_out = (edges[0], edges[1].copy(), edges[2])
     one_out[1][3] = -23  # one channel outside the asm's shifts: the whole call falls back
+    # fully pruned channels (all 9 weights zero) as the converter quantises them: tiny weight
+    # scale -> shift near -30, or multiplier 0; their constant output goes through the asm
+    dead = (np.array([1 << 30, 1600000000, 0, 2**31 - 1, 1 << 30, 1 << 30, 1200000000,
+                      1 << 30], dtype=np.int32),
+            np.array([-9, -29, 0, -26, -12, -31, -5, -8], dtype=np.int32),
+            np.array([300, 0, 5000, -2**30, 77, 2**30 + 12345, 2**29, -900], dtype=np.int32))
+    dead_rows = [1, 2, 3, 5, 6]
     full = (-128, 127)
     shapes = [  # (h, w, out_c, pad (t, l, b, r), in_off, out_off, act, quant or None)
         (9, 11, 7, (1, 1, 1, 1), 5, 3, full, None),
@@ -238,6 +245,8 @@ def test_conv_c1_pool_dsp_matches_host_on_qemu(tdnn, tmp_path):
         (9, 8, 8, (1, 1, 1, 1), 128, -128, full, edges),
         (9, 8, 8, (1, 1, 1, 1), 128, -128, full, one_out),
         (9, 8, 8, (1, 1, 1, 1), -3, 9, (0, 127), C1P_QUANT),
+        (9, 8, 8, (1, 1, 1, 1), 128, -128, full, dead),
+        (10, 9, 8, (1, 1, 1, 1), 128, 17, (-20, 127), dead),
     ]
     rng = np.random.default_rng(21)
     cases = []
@@ -249,6 +258,8 @@ def test_conv_c1_pool_dsp_matches_host_on_qemu(tdnn, tmp_path):
         bias = rng.integers(-5000, 5000, size=oc).astype(np.int32)
         if quant is not None:
             mult, shift, bias = quant
+        if quant is dead:
+            wt[dead_rows] = 0
         spec = ConvSpec(3, 3, (1, 1), pad, in_off, out_off, act, True)
         expected = tdnn.conv(x, get_format("dense").encode(wt), bias, mult, shift, spec)
         ho, wo = expected.shape[:2]

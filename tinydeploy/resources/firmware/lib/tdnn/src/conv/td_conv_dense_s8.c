@@ -572,18 +572,56 @@ typedef struct {
  *   out = (H + (2zp + 1) * 2^(e-1) - [a2 < 0]) >> e                     ([H < 0] may be
  * replaced by [acc < 0], see td_requant_channel_s8); |H| < 2^30 and |(2zp+1) 2^(e-1)| < 2^29
  * keep it in 32 bits. The result is saturated to int8 (the activation clamp, when narrower,
- * is applied afterwards over the output). */
-static int32_t c1p_asm_ok(const td_quant_params *quant, const int32_t *bias, int32_t n)
+ * is applied afterwards over the output).
+ * A channel whose 9 weights are all zero (fully pruned: the converter gives it a tiny weight
+ * scale, hence shifts near -30) outputs one constant, so it is taken whatever its shift:
+ * c1p_blocks gives it e = 1 and a bias with the same constant (c1p_dead_bias). */
+static int32_t c1p_dead(const int8_t *f)
+{
+    int32_t k;
+    for (k = 0; k < 9; k++) {
+        if (f[k] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int32_t c1p_asm_ok(const td_quant_params *quant, const int8_t *filter,
+                          const int32_t *bias, int32_t n)
 {
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
         const int32_t b = bias ? bias[oc] : 0;
-        if (quant->multiplier[oc] < 0 || quant->shift[oc] > -1 || quant->shift[oc] < -22 ||
+        if (quant->multiplier[oc] < 0) {
+            return 0;
+        }
+        if (c1p_dead(filter + 9 * oc)) {
+            continue;
+        }
+        if (quant->shift[oc] > -1 || quant->shift[oc] < -22 ||
             b >= (1 << 30) - (1 << 19) || b <= -((1 << 30) - (1 << 19))) {
             return 0;
         }
     }
     return 1;
+}
+
+/* For a dead channel with multiplier m >= 0: a bias b (|b| < 2^11) that the asm, with e = 1,
+ * turns into q, the int8 output TFLM gives for the true bias. With e = 1 the asm yields
+ * (H + 2zp + 1 - [b < 0]) >> 1, H = SRDHM(b, m), which is q when H = 2 (q - zp); H grows by
+ * 0 or 1 per step of b (m < 2^31), so the search below always ends (m = 0: q = zp, b = 0). */
+static int32_t c1p_dead_bias(int32_t q, int32_t zp, int32_t m)
+{
+    const int32_t target = 2 * (q - zp);
+    int32_t b = m ? (int32_t)(((int64_t)target << 31) / m) : 0;
+    while (td_mul_by_quant_mult(b, m, 0) < target) {
+        b++;
+    }
+    while (td_mul_by_quant_mult(b, m, 0) > target) {
+        b--;
+    }
+    return b;
 }
 
 static uint32_t c1p_pair(int32_t lo, int32_t hi)
@@ -595,11 +633,20 @@ static uint32_t c1p_pair(int32_t lo, int32_t hi)
  * Mw = (2w01, 2w11), W21s = e - 1 | more << 8 | 2w21 << 16 (more: another channel follows),
  * 2 * bias. */
 static void c1p_blocks(const td_quant_params *quant, const int8_t *filter, const int32_t *bias,
-                       int32_t n, int32_t *blk)
+                       int32_t output_offset, int32_t n, int32_t *blk)
 {
     int32_t oc;
     for (oc = 0; oc < n; oc++, blk += 6, filter += 9) {
         const int32_t more = oc + 1 < n ? 0x100 : 0;
+        if (c1p_dead(filter)) {
+            const int32_t b = bias ? bias[oc] : 0;
+            const int32_t q = td_requant_s8(b, quant->multiplier[oc], quant->shift[oc],
+                                            output_offset, -128, 127);
+            blk[0] = blk[1] = blk[2] = blk[3] = 0;
+            blk[4] = (int32_t)c1p_pair(0 | more, 0); /* e - 1 = 0 */
+            blk[5] = 2 * c1p_dead_bias(q, output_offset, quant->multiplier[oc]);
+            continue;
+        }
         blk[0] = (int32_t)c1p_pair(2 * filter[0], 2 * filter[2]);
         blk[1] = (int32_t)c1p_pair(2 * filter[3], 2 * filter[5]);
         blk[2] = (int32_t)c1p_pair(2 * filter[6], 2 * filter[8]);
@@ -769,16 +816,17 @@ static void c1p_run_c(const c1p_run *run, const td_conv_params *params,
  * in_c == 1 kw == 3 path runs, see conv_c1_k3). */
 static int32_t use_c1p(const td_conv_params *params, const td_quant_params *quant,
                        const td_dims *input_dims, const td_dims *filter_dims,
-                       const int32_t *bias)
+                       const int8_t *filter, const int32_t *bias)
 {
     if (input_dims->c != 1 || filter_dims->h != 3 || filter_dims->w != 3 ||
         params->stride_h != 1 || params->stride_w != 1 || params->fused_maxpool != 1) {
         return 0;
     }
 #if defined(TD_C1P_ASM)
-    return c1p_asm_ok(quant, bias, filter_dims->n);
+    return c1p_asm_ok(quant, filter, bias, filter_dims->n);
 #else
     (void)quant;
+    (void)filter;
     (void)bias;
     return 1;
 #endif
@@ -845,7 +893,7 @@ TD_NOINLINE static void conv_c1p(const td_conv_params *params, const td_quant_pa
     int32_t py;
     c1p_run run;
 #if defined(TD_C1P_ASM)
-    c1p_blocks(quant, filter, bias, n, blocks);
+    c1p_blocks(quant, filter, bias, params->output_offset, n, blocks);
 #endif
     run.z = 2 * params->output_offset + 1;
     run.off2 = (int32_t)(((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16));
@@ -904,7 +952,7 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     if (!filter || !scratch) {
         return TD_ERR_ARG;
     }
-    if (use_c1p(params, quant, input_dims, filter_dims, bias)) {
+    if (use_c1p(params, quant, input_dims, filter_dims, filter, bias)) {
         conv_c1p(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output,
                  scratch);
         return TD_OK;
