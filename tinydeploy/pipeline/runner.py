@@ -174,10 +174,13 @@ def _firmware_stage(ctx: RunContext, exported: StageResult, v: VariantConfig,
     from tinydeploy.firmware.boards import get_board
     from tinydeploy.firmware.build import BuildSettings
     from tinydeploy.firmware.fromtflite import model_dir_from_tflite
+    from tinydeploy.latency.measure import fingerprint
 
     cfg = ctx.cfg
+    # the firmware sources and compiler are inputs too: a kernel change re-measures
     params = {"format": fmt, "board": cfg.board, "samples": cfg.samples,
-              "dataset": cfg.dataset, "auto_objective": cfg.auto_objective}
+              "dataset": cfg.dataset, "auto_objective": cfg.auto_objective,
+              "firmware": fingerprint(BuildSettings().opt)}
 
     def build(tmp: Path) -> dict[str, Any]:
         board = get_board(cfg.board)
