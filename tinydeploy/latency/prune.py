@@ -53,17 +53,15 @@ def _layer_map(model, graph) -> dict[str, str]:
     """PyTorch layer name -> weighted op of the int8 graph, matched in execution order."""
     from tinydeploy.prune.masks import prunable_layers
 
-    torch_layers = list(prunable_layers(model))
+    layers = prunable_layers(model)
     ops = graph.weighted_ops()
     kinds = {"Conv2d": "CONV_2D", "Linear": "FULLY_CONNECTED"}
-    layers = prunable_layers(model)
-    if len(torch_layers) != len(ops) or any(
-            kinds.get(type(layers[t]).__name__) != op.kind
-            for t, op in zip(torch_layers, ops, strict=False)):
+    if len(layers) != len(ops) or any(kinds.get(type(module).__name__) != op.kind
+                                      for module, op in zip(layers.values(), ops, strict=False)):
         raise TinydeployError("the model's Conv2d/Linear layers do not match the exported "
                               "graph's weighted ops one to one; latency-aware pruning needs "
                               "a plain feed-forward model")
-    return {t: op.name for t, op in zip(torch_layers, ops, strict=True)}
+    return {t: op.name for t, op in zip(layers, ops, strict=True)}
 
 
 def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float | None,
