@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from tinydeploy.prune.criteria import get_criterion
 from tinydeploy.rundir import git_revision, write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep
 from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
@@ -73,6 +74,9 @@ def main() -> int:
         "machine": f"{platform.machine()} torch {torch.__version__} "
                    f"{torch.get_num_threads()} threads",
         "git_revision": git_revision(),
+        # the trials take no criterion options: GraSP runs at its default temperature
+        "grasp_temperature": get_criterion("grasp").temperature if "grasp" in args.methods
+        else None,
         "note": "training recipe of the dataset (AdamW one-cycle) for --train-epochs epochs; "
                 "compression error = achieved / requested - 1 over prunable weights",
     })

@@ -62,6 +62,9 @@ def test_latency_variant_meets_its_speedup_on_the_device(tmp_path: Path, data_di
     ('objective = "latency"\nspeedup = 2.0\n', "needs a method"),
     ('method = "magnitude"\nformats = ["allocated"]\n', "needs objective"),
     ('objective = "fastest"\n', "objective must be accuracy or latency"),
+    ('method = "magnitude"\nrecipe = "fastest"\n', "unknown recipe 'fastest'"),
+    ('method = "magnitude"\nrecipe = "course"\nfinetune_epochs = 3\n',
+     "recipe replaces finetune_epochs"),
 ])
 def test_latency_variant_config_errors(tmp_path: Path, capsys, extra: str, message: str):
     (tmp_path / "bad.toml").write_text(f'[[variant]]\nname = "v"\n{extra}')

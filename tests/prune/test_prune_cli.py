@@ -11,6 +11,7 @@ from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
 from tinydeploy.cli.main import main
 from tinydeploy.models import ModelSpec, build_model
 from tinydeploy.prune.masks import get_masks
+from tinydeploy.prune.recipes import RECIPES
 from tinydeploy.train.trainer import TrainConfig
 
 
@@ -47,6 +48,34 @@ def test_prune_cli_writes_checkpoint_and_reports(checkpoint, data_dir, tmp_path)
     assert _run(checkpoint, data_dir, out, "--method", "lamp", "--force") == 0
 
 
+def test_prune_cli_grasp_records_its_temperature(checkpoint, data_dir, tmp_path):
+    def temperature(out, *extra):
+        assert _run(checkpoint, data_dir, out, "--method", "grasp", "--finetune-epochs", "0",
+                    *extra) == 0
+        report = json.loads((out / "prune_report.json").read_text())
+        return report["config"]["config"]["criterion_kwargs"]["temperature"]
+
+    assert temperature(tmp_path / "default") == 200.0  # the authors' T, recorded
+    assert temperature(tmp_path / "raw", "--grasp-temperature", "1") == 1.0
+    masks = [get_masks(load_checkpoint(tmp_path / d)[0]) for d in ("default", "raw")]
+    assert any(not torch.equal(masks[0][n], masks[1][n]) for n in masks[0])
+
+
+def test_prune_cli_default_recipe_is_the_recommended_one(checkpoint, data_dir, tmp_path):
+    assert _run(checkpoint, data_dir, tmp_path / "rec", "--sparsity", "0.8") == 0
+    report = json.loads((tmp_path / "rec" / "prune_report.json").read_text())
+    recipe = report["config"]["recipe"]
+    assert recipe["name"] == "recommended+epochs"  # --finetune-epochs 1 overrides one field
+    assert recipe == {**RECIPES["recommended"].to_dict(), "epochs": 1,
+                      "name": "recommended+epochs"}
+    assert report["config"]["schedule"] == RECIPES["recommended"].schedule
+    assert [r.get("phase") for r in report["config"]["rounds"]] == [None, "qat"]
+    assert _run(checkpoint, data_dir, tmp_path / "course", "--recipe", "course") == 0
+    report = json.loads((tmp_path / "course" / "prune_report.json").read_text())
+    assert report["config"]["recipe"]["name"] == "course+epochs"
+    assert report["config"]["schedule"] == "oneshot"
+
+
 def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     out = tmp_path / "small"
     code = _run(checkpoint, data_dir, out, "--method", "l1", "--granularity", "channel",
@@ -64,6 +93,12 @@ def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     (["--compression", "4", "--sparsity", "0.5"], "not both"),
     (["--layer-sparsity", "fc1=high"], "bad --layer-sparsity"),
     (["--method", "snip", "--physically-remove"], "needs --granularity channel"),
+    (["--recipe", "fastest"], "unknown recipe 'fastest'"),
+    (["--lr-schedule", "warmup"], "unknown fine-tune LR schedule"),
+    (["--nm-training", "srste"], "SR-STE training needs an N:M granularity"),
+    (["--distill-weight", "2"], "distillation weight must be in"),
+    (["--method", "snip", "--grasp-temperature", "1"], "--grasp-temperature needs --method grasp"),
+    (["--method", "grasp", "--grasp-temperature", "0"], "GraSP temperature must be > 0"),
 ])
 def test_prune_cli_bad_inputs_fail_with_one_line(checkpoint, data_dir, tmp_path, capsys, args,
                                                  message):

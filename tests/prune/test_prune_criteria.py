@@ -54,9 +54,9 @@ def _hessian_setup():
     return net, batch, w0.detach(), h, g
 
 
-def test_grasp_is_w_times_hessian_gradient():
-    net, batch, w, h, g = _hessian_setup()
-    scores = get_criterion("grasp").scores(net, prunable_layers(net), batch)
+def test_grasp_at_temperature_1_is_w_times_raw_logit_hessian_gradient():
+    net, batch, w, h, g = _hessian_setup()  # h, g: of the loss on the raw logits
+    scores = get_criterion("grasp", temperature=1).scores(net, prunable_layers(net), batch)
     # importance = -S with S = -w * Hg
     assert torch.allclose(scores["0"].reshape(6), w.reshape(6) * (h @ g), atol=1e-5)
 

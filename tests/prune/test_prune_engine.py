@@ -94,7 +94,7 @@ def test_bad_configs_are_user_errors():
         prune_model(tiny_net(), PruneConfig(method="l1"))
     with pytest.raises(TinydeployError, match="data batch"):
         prune_model(tiny_net(), PruneConfig(method="snip"))
-    for bad in ("weekly", "iterative:0", "gradual:3"):
+    for bad in ("weekly", "iterative:0", "gradual:0", "gradual:x", "oneshot:2"):
         with pytest.raises(TinydeployError):
             Schedule.parse(bad)
     assert Schedule.parse("iterative:5") == Schedule("iterative", 5)

@@ -158,7 +158,8 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                              log: Callable[[str], None] = print, **prune_kwargs):
     """Plan the allocation, prune + fine-tune accordingly and write the run directory
     (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
-    `prune_kwargs` go to `prune_experiment` (fine-tune epochs and lr, limits, seed)."""
+    `prune_kwargs` go to `prune_experiment` (recipe or fine-tune epochs and lr, teacher,
+    limits, seed)."""
     from tinydeploy.checkpoint import load_checkpoint
     from tinydeploy.prune import masks
     from tinydeploy.prune.run import OUTPUT_FILES, prune_checkpoint
@@ -174,6 +175,9 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                                   data_dir=data_dir, method=method, cache_dir=cache_dir,
                                   formats=formats, log=log)
     cfg, pre = prune_configs(alloc, method)
+    recipe = prune_kwargs.get("recipe")
+    if recipe is not None and cfg.gran.kind == "nm":  # N:M masks are made once
+        prune_kwargs["recipe"] = recipe.with_overrides(schedule="oneshot")
     outcome = prune_checkpoint(out=out, force=True, checkpoint=checkpoint, cfg=cfg,
                                pre_prune=pre, extra_meta={"latency": info},
                                data_dir=data_dir, log=log, **prune_kwargs)

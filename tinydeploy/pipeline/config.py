@@ -4,7 +4,8 @@
     [train]    checkpoint = "path" to load, or epochs / lr / train_limit to train
     [export]   calib_images, eval_limit (host int8 accuracy; default the whole test set)
     [[variant]] one per model to deploy: name, and for pruned ones method, sparsity, scope,
-               granularity, schedule, finetune_epochs; formats = ["dense", "csr", "nm", "auto"]
+               granularity, schedule, finetune_epochs (or a named recipe);
+               formats = ["dense", "csr", "nm", "auto"]
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class VariantConfig:
     schedule: str = "oneshot"
     finetune_epochs: int = 2
     finetune_lr: float = 1e-4
+    # a named fine-tuning recipe (`tinydeploy prune --recipe`); replaces schedule,
+    # finetune_epochs and finetune_lr when given
+    recipe: str | None = None
     formats: tuple[str, ...] = ("dense",)
     objective: str = "accuracy"  # latency: per-layer allocation within budget / speedup
     budget: float | None = None  # instructions per inference on the run's board
@@ -110,6 +114,14 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         if "allocated" in formats and not latency:
             raise TinydeployError(f"variant {variant.name}: format 'allocated' needs "
                                   "objective = \"latency\"")
+        if variant.recipe is not None:
+            from tinydeploy.prune.recipes import get_recipe
+
+            clash = sorted({"schedule", "finetune_epochs", "finetune_lr"} & set(v))
+            if clash:
+                raise TinydeployError(f"variant {variant.name}: recipe replaces "
+                                      f"{', '.join(clash)}; give one or the other")
+            get_recipe(variant.recipe)  # an unknown name fails here, before any work
         if latency and variant.method is None:
             raise TinydeployError(f"variant {variant.name}: objective latency needs a method "
                                   "(the criterion that ranks weights, e.g. magnitude)")

@@ -90,21 +90,18 @@ def _prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageR
         return base
     from tinydeploy.prune.engine import PruneConfig
     from tinydeploy.prune.run import prune_checkpoint
-    from tinydeploy.prune.schedules import Schedule
 
     if v.objective == "latency":
         return _latency_prune_stage(ctx, base, v)
     prune_cfg = PruneConfig(method=v.method, sparsity=v.sparsity, scope=v.scope,
                             granularity=v.granularity, layers=v.layers, seed=ctx.cfg.seed)
-    params = {"prune": prune_cfg.to_dict(), "schedule": v.schedule,
-              "finetune_epochs": v.finetune_epochs, "finetune_lr": v.finetune_lr}
+    recipe = _variant_recipe(v)
+    params = {"prune": prune_cfg.to_dict(), "recipe": recipe.to_dict()}
 
     def build(tmp: Path) -> dict[str, Any]:
         outcome = prune_checkpoint(
             out=tmp, force=True, checkpoint=base.path / base.outputs["checkpoint"],
-            cfg=prune_cfg, schedule=Schedule.parse(v.schedule),
-            finetune_epochs=v.finetune_epochs, finetune_lr=v.finetune_lr,
-            data_dir=ctx.data_dir, log=ctx.log_line,
+            cfg=prune_cfg, recipe=recipe, data_dir=ctx.data_dir, log=ctx.log_line,
         )
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved}
@@ -114,6 +111,15 @@ def _prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageR
     return ctx.stage("prune", label, params, [base], build)
 
 
+def _variant_recipe(v: VariantConfig):
+    """The variant's named recipe, or plain fine-tuning from its schedule/epochs/lr."""
+    from tinydeploy.prune.recipes import Recipe, get_recipe
+
+    if v.recipe is not None:
+        return get_recipe(v.recipe)
+    return Recipe("plain", schedule=v.schedule, epochs=v.finetune_epochs, lr=v.finetune_lr)
+
+
 def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageResult:
     from tinydeploy.latency.measure import fingerprint
     from tinydeploy.latency.prune import latency_prune_checkpoint
@@ -121,16 +127,15 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
     params = {"latency": {"board": ctx.cfg.board, "budget": v.budget, "speedup": v.speedup,
                           "method": v.method, "formats": v.latency_formats,
                           "kernels": fingerprint()},
-              "finetune_epochs": v.finetune_epochs, "finetune_lr": v.finetune_lr,
-              "seed": ctx.cfg.seed}
+              "recipe": _variant_recipe(v).to_dict(), "seed": ctx.cfg.seed}
 
     def build(tmp: Path) -> dict[str, Any]:
         outcome, info = latency_prune_checkpoint(
             checkpoint=base.path / base.outputs["checkpoint"], out=tmp, force=True,
             board=ctx.cfg.board, budget=v.budget, speedup=v.speedup, method=v.method,
             formats=list(v.latency_formats) if v.latency_formats else None,
-            data_dir=ctx.data_dir, log=ctx.log_line, finetune_epochs=v.finetune_epochs,
-            finetune_lr=v.finetune_lr, seed=ctx.cfg.seed)
+            data_dir=ctx.data_dir, log=ctx.log_line, recipe=_variant_recipe(v),
+            seed=ctx.cfg.seed)
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved,
                 "latency_allocation": "latency_allocation.json",

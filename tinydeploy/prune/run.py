@@ -8,6 +8,7 @@ written atomically, nothing overwritten without `force`.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,9 +28,17 @@ from tinydeploy.prune import masks as masks_mod
 from tinydeploy.prune import structured
 from tinydeploy.prune.criteria import Batch
 from tinydeploy.prune.engine import PruneConfig, prune_model
+from tinydeploy.prune.recipes import Recipe
 from tinydeploy.prune.report import log_warnings, report_markdown, sparsity_report
-from tinydeploy.prune.schedules import PruneData, Schedule, finetune_config, run_schedule
+from tinydeploy.prune.schedules import (
+    PruneData,
+    Schedule,
+    finetune_config,
+    qat_phase,
+    run_schedule,
+)
 from tinydeploy.rundir import ensure_writable, write_json_atomic, write_text_atomic
+from tinydeploy.train.distill import Distillation
 from tinydeploy.train.evaluate import evaluate
 from tinydeploy.train.loaders import eval_loader, to_float
 from tinydeploy.train.recipes import recipe_for
@@ -68,6 +77,16 @@ def base_train_config(meta: dict[str, Any], dataset: str) -> TrainConfig:
     return recipe_for(dataset)
 
 
+def recipe_train_config(recipe: Recipe, base: TrainConfig) -> TrainConfig:
+    """The fine-tuning TrainConfig of a recipe: plain Adam at a constant rate, or the
+    checkpoint's own optimizer on the last `epochs` epochs of its LR schedule (rewinding)."""
+    if recipe.lr_schedule == "rewind":
+        return replace(base, epochs=recipe.epochs, schedule_epochs=max(base.epochs, recipe.epochs),
+                       patience=recipe.patience, restore_best=True)
+    cfg = finetune_config(base, epochs=recipe.epochs, lr=recipe.lr, patience=recipe.patience)
+    return replace(cfg, schedule="cosine") if recipe.lr_schedule == "cosine" else cfg
+
+
 def prune_experiment(
     *,
     checkpoint: str | Path | None = None,
@@ -89,6 +108,8 @@ def prune_experiment(
     seed: int | None = None,
     pre_prune: Sequence[PruneConfig] = (),
     extra_meta: Mapping[str, Any] | None = None,
+    recipe: Recipe | None = None,
+    teacher: nn.Module | None = None,
     log: Callable[[str], None] | None = None,
     progress=None,
 ) -> PruneOutcome:
@@ -101,8 +122,15 @@ def prune_experiment(
     `pre_prune`: configs applied (in order, one-shot) before `cfg`, e.g. N:M on some layers
     and unstructured on others as a latency-aware allocation chose; `extra_meta` is merged
     into the checkpoint metadata.
+    `recipe` (`tinydeploy.prune.recipes`), when given, replaces `schedule`, `finetune_epochs`
+    and `finetune_lr`: LR rewinding, distillation from `teacher` (default: the checkpoint's
+    model before pruning), a QAT phase, SR-STE N:M training. Without it the fine-tuning is
+    plain (Adam at `finetune_lr`), as the analyses and older sweeps use it.
     """
-    schedule = schedule or Schedule()
+    if recipe is None:
+        recipe = Recipe("plain", schedule=str(schedule or Schedule()), epochs=finetune_epochs,
+                        lr=finetune_lr)
+    schedule = Schedule.parse(recipe.schedule)
     if when not in WHEN:
         raise TinydeployError(f"unknown --at {when!r}; choose trained or init")
     if checkpoint is not None:
@@ -121,16 +149,23 @@ def prune_experiment(
     base = replace(base, seed=seed, train_limit=train_limit)
     tests = eval_loader(dataset, limit=test_limit)
     dense = evaluate(model, tests, dataset.num_classes)
+    if recipe.distill and teacher is None:
+        teacher = copy.deepcopy(model)
     if when == "init":
         seed_everything(seed)
         model = build_model(spec)
     seed_everything(seed)
     cfg = replace(cfg, seed=seed)
-    ft = finetune_config(base, epochs=finetune_epochs, lr=finetune_lr)
+    ft = recipe_train_config(recipe, base)
     if when == "init":  # train from scratch with the model's own recipe
         ft = replace(base, epochs=train_epochs or base.epochs)
     elif schedule.kind == "lottery":  # rewound weights are retrained with the recipe
-        ft = replace(base, epochs=finetune_epochs)
+        ft = replace(base, epochs=recipe.epochs)
+    objective = None
+    if recipe.distill:
+        objective = Distillation(teacher, temperature=recipe.distill_temperature,
+                                 weight=recipe.distill_weight,
+                                 label_smoothing=ft.label_smoothing)
     train_loader, val_loader = make_loaders(dataset, ft)
     data = PruneData(train_loader, val_loader,
                      score_batch(train_loader.images, train_loader.labels, score_samples, seed),
@@ -142,8 +177,13 @@ def prune_experiment(
     if schedule.kind == "lottery":
         rewind = _rewind_state(spec, base, seed, rewind_epoch, data, log, progress)
     start = time.perf_counter()
-    sched = run_schedule(model, cfg, schedule, data, ft, rewind_state=rewind, log=log,
-                         progress=progress)
+    sched = run_schedule(model, cfg, schedule, data, ft, rewind_state=rewind,
+                         objective=objective, nm_training=recipe.nm_training,
+                         srste_decay=recipe.srste_decay, log=log, progress=progress)
+    if recipe.qat_epochs:
+        sched.rounds.append(qat_phase(model, data, ft, epochs=recipe.qat_epochs,
+                                      lr=recipe.qat_lr, objective=objective, log=log,
+                                      progress=progress))
     seconds = time.perf_counter() - start
     unit = "channels" if cfg.gran.kind == "channel" else "weights"
     report = sparsity_report(model, spec.input_shape, sched.requested,
@@ -166,6 +206,7 @@ def prune_experiment(
         "parent": {"checkpoint": str(checkpoint) if checkpoint else None,
                    "test_top1": dense.top1, "test_top5": dense.top5},
         "prune": {"config": cfg.to_dict(), "schedule": str(schedule), "when": when,
+                  "recipe": recipe.to_dict(),
                   "finetune": ft.to_dict(), "rewind_epoch": rewind_epoch,
                   "physically_removed": removed, "rounds": sched.rounds,
                   "mask_checks": sched.mask_checks, "seconds": seconds},
@@ -180,7 +221,8 @@ def prune_experiment(
                                      "test_samples": result.num_samples,
                                      "selected_on": "validation split (never test)"},
               "config": meta_out["prune"]}
-    title = f"Pruning report: {cfg.method} {cfg.scope} {cfg.granularity} {schedule}"
+    title = (f"Pruning report: {cfg.method} {cfg.scope} {cfg.granularity} {schedule}, "
+             f"recipe {recipe.name}")
     md = report_markdown(report, title, {
         "test top-1 dense -> pruned": f"{dense.top1:.2f}% -> {result.top1:.2f}%",
         "test top-5 dense -> pruned": f"{dense.top5:.2f}% -> {result.top5:.2f}%",

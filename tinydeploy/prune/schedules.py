@@ -3,9 +3,10 @@
     oneshot      prune to the target once, then fine-tune
     iterative:K  K rounds of prune -> fine-tune; the kept fraction shrinks geometrically,
                  keep_r = keep^(r / K)
-    gradual      Zhu & Gupta (2017): prune during training,
-                 s_t = s_f * (1 - (1 - t / T)^3) updated every `frequency` steps over the
-                 first `prune_fraction` of the steps, the rest trains at the final mask
+    gradual[:K]  Zhu & Gupta (2017), AGP: prune during training in K mask updates (default
+                 10) evenly spaced over the first `prune_fraction` of the steps,
+                 s_i = s_f * (1 - (1 - i / K)^3); the last update reaches s_f and the rest
+                 of the steps train at the final mask
     lottery:K    iterative magnitude pruning with rewinding (Frankle & Carbin, 2019): after
                  each prune the surviving weights are reset to the rewind state (the init, or
                  an early epoch) and the masked network is retrained
@@ -28,40 +29,54 @@ from torch import Tensor, nn
 from tinydeploy.errors import TinydeployError, unknown_choice
 from tinydeploy.prune.criteria import Batch
 from tinydeploy.prune.engine import PruneConfig, prune_model, requested_sparsity
-from tinydeploy.prune.masks import MaskGuard, get_mask, prunable_layers, weight_param
+from tinydeploy.prune.masks import (
+    MaskGuard,
+    check_masks,
+    get_mask,
+    prunable_layers,
+    weight_param,
+)
 from tinydeploy.train.loaders import ArrayLoader
-from tinydeploy.train.trainer import TrainConfig, train
+from tinydeploy.train.trainer import Objective, TrainConfig, train
 
 KINDS = ("oneshot", "iterative", "gradual", "lottery")
+CALIBRATION_IMAGES = 500  # the int8 export calibrates on the first 500 training images
+DEFAULT_ROUNDS = {"iterative": 5, "lottery": 3, "gradual": 10}
 
 
 @dataclass(frozen=True)
 class Schedule:
     kind: str = "oneshot"
-    rounds: int = 1  # iterative / lottery rounds
-    frequency: int | None = None  # gradual: steps between mask updates (None: 10 updates)
+    rounds: int = 1  # iterative / lottery rounds; gradual: mask updates
     prune_fraction: float = 0.7  # gradual: share of the steps during which sparsity grows
 
     @classmethod
     def parse(cls, text: str) -> Schedule:
         kind, _, arg = text.partition(":")
         if kind not in KINDS:
-            raise unknown_choice("schedule", text, ["oneshot", "iterative:K", "gradual",
+            raise unknown_choice("schedule", text, ["oneshot", "iterative:K", "gradual[:K]",
                                                     "lottery:K"])
-        if kind in ("oneshot", "gradual"):
+        if kind == "oneshot":
             if arg:
                 raise TinydeployError(f"schedule {kind!r} takes no argument (got {text!r})")
             return cls(kind)
         try:
-            rounds = int(arg) if arg else (5 if kind == "iterative" else 3)
+            rounds = int(arg) if arg else DEFAULT_ROUNDS[kind]
         except ValueError:
             rounds = 0
         if rounds < 1:
             raise TinydeployError(f"bad schedule {text!r}: rounds must be a positive integer")
         return cls(kind, rounds)
 
+    def __post_init__(self) -> None:
+        if self.kind == "gradual" and self.rounds == 1:  # Schedule("gradual"): the default
+            object.__setattr__(self, "rounds", DEFAULT_ROUNDS["gradual"])
+
     def __str__(self) -> str:
-        return f"{self.kind}:{self.rounds}" if self.kind in ("iterative", "lottery") else self.kind
+        if self.kind == "oneshot" or (self.kind == "gradual"
+                                      and self.rounds == DEFAULT_ROUNDS["gradual"]):
+            return self.kind
+        return f"{self.kind}:{self.rounds}"
 
 
 @dataclass
@@ -132,11 +147,12 @@ def achieved_sparsity(model: nn.Module) -> float:
     return 1.0 - sum(int((w != 0).sum()) for w in weights) / max(total, 1)
 
 
-def _finetune(model, data: PruneData, cfg: TrainConfig, guard, log, progress) -> dict[str, Any]:
+def _finetune(model, data: PruneData, cfg: TrainConfig, guard, log, progress,
+              objective: Objective | None = None) -> dict[str, Any]:
     if cfg.epochs <= 0:
         return {"epochs": 0}
     res = train(model, data.train_loader, data.val_loader, cfg, step_callback=guard,
-                progress=progress, log=log)
+                objective=objective, progress=progress, log=log)
     return {"epochs": len(res.history), "best_epoch": res.best_epoch,
             "best_val_top1": res.best_val_acc,
             "final_val_top1": res.history[-1].val_acc if res.history else None,
@@ -151,23 +167,40 @@ def run_schedule(
     finetune: TrainConfig,
     *,
     rewind_state: Mapping[str, Tensor] | None = None,
+    objective: Objective | None = None,
+    nm_training: str = "oneshot",
+    srste_decay: float = 2e-4,
     log: Callable[[str], None] | None = None,
     progress=None,
 ) -> ScheduleOutcome:
-    """Prune `model` in place following `schedule`, fine-tuning with `finetune`."""
+    """Prune `model` in place following `schedule`, fine-tuning with `finetune` (and the
+    training `objective`, default cross-entropy). N:M granularity with
+    `nm_training="srste"` learns the pattern during the fine-tuning instead."""
     if cfg.gran.kind == "nm" and schedule.kind != "oneshot":
         raise TinydeployError("N:M granularity supports the oneshot schedule only")
+    if nm_training == "srste" and cfg.gran.kind != "nm":
+        raise TinydeployError("SR-STE training needs an N:M granularity (nm:N:M)")
     guard = MaskGuard()
     outcome = ScheduleOutcome(requested_sparsity(model, cfg))
 
     def prune(c: PruneConfig) -> None:
         prune_model(model, c, data.score_batch, input_shape=data.input_shape, log=log)
 
-    if schedule.kind == "oneshot":
+    def finetune_round(cfg_t: TrainConfig, callback=guard) -> dict[str, Any]:
+        return _finetune(model, data, cfg_t, callback, log, progress, objective)
+
+    if nm_training == "srste":
+        from tinydeploy.prune.srste import srste_train
+
+        info = srste_train(model, cfg, data, finetune, decay=srste_decay, objective=objective,
+                           log=log, progress=progress)
+        outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity, "nm_training": "srste",
+                               "achieved_sparsity": achieved_sparsity(model), **info})
+    elif schedule.kind == "oneshot":
         prune(cfg)
         outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity,
                                "achieved_sparsity": achieved_sparsity(model),
-                               **_finetune(model, data, finetune, guard, log, progress)})
+                               **finetune_round(finetune)})
     elif schedule.kind in ("iterative", "lottery"):
         if schedule.kind == "lottery" and rewind_state is None:
             raise TinydeployError("lottery schedule needs a rewind state (init or early epoch)")
@@ -180,13 +213,14 @@ def run_schedule(
                 log(f"{schedule.kind} round {r}/{schedule.rounds}: sparsity {c.sparsity:.4f}")
             outcome.rounds.append({"round": r, "sparsity": c.sparsity,
                                    "achieved_sparsity": achieved_sparsity(model),
-                                   **_finetune(model, data, finetune, guard, log, progress)})
+                                   **finetune_round(finetune)})
     elif schedule.kind == "gradual" and finetune.epochs <= 0:
         raise TinydeployError("the gradual schedule prunes during training: needs epochs > 0")
     elif schedule.kind == "gradual":
         total = finetune.epochs * len(data.train_loader)
         end = max(1, int(schedule.prune_fraction * total))
-        freq = schedule.frequency or max(1, end // 10)
+        updates = min(schedule.rounds, end)
+        at_step = {round(i * end / updates): i for i in range(1, updates + 1)}
         step = 0
 
         def callback(m: nn.Module) -> None:
@@ -194,18 +228,41 @@ def run_schedule(
             _zero_masked(m)  # moments of weights pruned mid-training are still non-zero
             guard(m)
             step += 1
-            if step % freq == 0 and step <= end:
-                c = scaled(cfg, 1.0 - (1.0 - step / end) ** 3, geometric=False)
-                c = replace(c, rounds=1)
+            if step in at_step:
+                frac = 1.0 - (1.0 - at_step[step] / updates) ** 3
+                c = replace(scaled(cfg, frac, geometric=False), rounds=1)
                 prune_model(m, c, data.score_batch, input_shape=data.input_shape)
 
         # s_0 = 0: registers the masks, prunes nothing
         prune(replace(scaled(cfg, 0.0, geometric=False), rounds=1))
-        gradual_cfg = replace(finetune, patience=0, restore_best=False)
-        info = _finetune(model, data, gradual_cfg, callback, log, progress)
-        prune(replace(cfg, rounds=1))  # make sure the final target is reached
-        outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity, "mask_updates": end // freq,
+        # the best validation epoch is chosen among those trained at the final mask
+        final_mask_epoch = -(-end // len(data.train_loader))
+        info = finetune_round(replace(finetune, patience=0, restore_best=True,
+                                      select_from_epoch=final_mask_epoch), callback)
+        outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity, "mask_updates": updates,
                                "achieved_sparsity": achieved_sparsity(model),
                                **info})
     outcome.mask_checks = guard.checks
     return outcome
+
+
+def qat_phase(model: nn.Module, data: PruneData, finetune: TrainConfig, *, epochs: int,
+              lr: float, objective: Objective | None = None,
+              log: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
+    """Quantization-aware fine-tuning at the final masks (Adam, constant `lr`, best
+    validation epoch kept), then the rounded weights are baked in (`tinydeploy.quant.qat`).
+    Activation ranges start from the min/max over 500 training images, as the
+    int8 export calibrates."""
+    from tinydeploy.quant import qat
+    from tinydeploy.train.loaders import to_float
+
+    calibration = [to_float(data.train_loader.images[:CALIBRATION_IMAGES])]
+    state = qat.enable(model, calibration)
+    guard = MaskGuard()
+    try:
+        cfg = finetune_config(finetune, epochs=epochs, lr=lr, patience=0)
+        info = _finetune(model, data, cfg, guard, log, progress, objective)
+    finally:
+        qat.bake(model, state)
+    check_masks(model)  # rounding kept every pruned weight at exactly zero
+    return {"phase": "qat", **info, "mask_checks": guard.checks}

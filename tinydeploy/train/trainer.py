@@ -28,6 +28,10 @@ class TrainConfig:
     lr: float = 3e-3  # peak learning rate (one-cycle) or constant rate
     weight_decay: float = 1e-4
     schedule: str = "onecycle"  # onecycle | cosine | constant
+    # Length of the run the LR schedule belongs to (None: `epochs`). Longer than `epochs`,
+    # training follows the last `epochs` epochs of that schedule: learning-rate rewinding
+    # (Renda et al. 2020) fine-tunes with the tail of the original training schedule.
+    schedule_epochs: int | None = None
     label_smoothing: float = 0.0
     shift: int = 0  # augmentation: random translation in pixels
     hflip: bool = False  # augmentation: random horizontal flip
@@ -37,6 +41,9 @@ class TrainConfig:
     val_size: int = 5000  # held out from train for model selection
     patience: int = 0  # early stopping on validation accuracy (0 = off)
     restore_best: bool = False  # keep the weights of the best validation epoch
+    # epochs before this one are not candidates for the best epoch nor count for early
+    # stopping (gradual pruning: the mask is still changing then)
+    select_from_epoch: int = 1
     seed: int = 0
     train_limit: int | None = None  # use only the first N training images (tests, smoke runs)
 
@@ -71,6 +78,8 @@ class TrainResult:
         }
 
 
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adamw": lambda params, cfg: torch.optim.AdamW(
         params, lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -82,14 +91,40 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
-    if cfg.schedule == "cosine":
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+def _make_scheduler(opt: torch.optim.Optimizer, schedule: str, lr: float, steps: int):
+    if schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    if cfg.schedule == "constant":
+    if schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    raise TinydeployError(f"unknown schedule {cfg.schedule!r}; choose onecycle, cosine or constant")
+    raise TinydeployError(f"unknown schedule {schedule!r}; choose {', '.join(SCHEDULES)}")
+
+
+def lr_curve(schedule: str, lr: float, steps: int) -> list[float]:
+    """The learning rate at every step of a `steps`-step run of `schedule`."""
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    sched = _make_scheduler(probe, schedule, lr, steps)
+    out = []
+    for _ in range(steps):
+        out.append(probe.param_groups[0]["lr"])
+        probe.step()
+        sched.step()
+    return out
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    steps = max(1, cfg.epochs * steps_per_epoch)
+    full = max(cfg.epochs, cfg.schedule_epochs or cfg.epochs) * steps_per_epoch
+    if full <= steps:
+        return _make_scheduler(opt, cfg.schedule, cfg.lr, steps)
+    # rewinding: the last `steps` learning rates of the full-length schedule
+    tail = lr_curve(cfg.schedule, cfg.lr, full)[full - steps:]
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: tail[min(i, len(tail) - 1)] / cfg.lr)
 
 
 def seed_everything(seed: int) -> None:
@@ -104,17 +139,24 @@ def train(
     cfg: TrainConfig,
     *,
     step_callback: Callable[[nn.Module], None] | None = None,
+    objective: Objective | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train `model` in place with `cfg`; returns per-epoch history."""
+    """Train `model` in place with `cfg`; returns per-epoch history.
+
+    `objective(images, logits, labels) -> loss` replaces the cross-entropy (e.g. knowledge
+    distillation, `tinydeploy.train.distill`); it receives the augmented batch."""
     if cfg.optimizer not in OPTIMIZERS:
         raise TinydeployError(f"unknown optimizer {cfg.optimizer!r}; choose {sorted(OPTIMIZERS)}")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = OPTIMIZERS[cfg.optimizer](params, cfg)
     steps = max(1, cfg.epochs * len(train_loader))
-    sched = _scheduler(opt, cfg, steps)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    sched = _scheduler(opt, cfg, len(train_loader))
+    cross_entropy = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    def loss_fn(x: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(out, y) if objective is None else objective(x, out, y)
     augment = Augment(cfg.shift, cfg.hflip, cfg.rotate, cfg.scale, cfg.erase)
     if augment.active:
         train_loader.augment = augment
@@ -133,7 +175,7 @@ def train(
             for x, y in train_loader:
                 opt.zero_grad(set_to_none=True)
                 out = model(x)
-                loss = loss_fn(out, y)
+                loss = loss_fn(x, out, y)
                 if not math.isfinite(loss.item()):
                     raise TinydeployError(
                         f"training diverged at epoch {epoch} (loss {loss.item()}); lower the lr"
@@ -156,6 +198,8 @@ def train(
             if log:
                 log(f"epoch {epoch}: train loss {stats.train_loss:.4f} "
                     f"train acc {stats.train_acc:.2f}% val acc {val_acc:.2f}%")
+            if epoch < cfg.select_from_epoch:
+                continue
             if val_loader is not None and val_acc > result.best_val_acc:
                 result.best_val_acc, result.best_epoch, stale = val_acc, epoch, 0
                 if cfg.restore_best:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tinydeploy.cli.options import DataDir, FinetuneLr, Force, TrainLimit, out_option
+from tinydeploy.cli.options import DataDir, Force, TrainLimit, out_option
 
 
 def register(app: typer.Typer) -> None:
@@ -63,8 +63,15 @@ def prune_cmd(
     physically_remove: bool = typer.Option(
         False, "--physically-remove",
         help="With channel granularity: write a smaller dense model."),
-    schedule: str = typer.Option("oneshot", "--schedule",
-                                 help="oneshot, iterative:K, gradual or lottery:K."),
+    recipe: str = typer.Option(
+        "recommended", "--recipe",
+        help="Fine-tuning recipe: recommended (gradual AGP pruning, LR rewinding, "
+        "distillation from the dense model, a QAT epoch), course (one-shot, Adam 1e-4, <= 10 "
+        "epochs: the course report's protocol), finetune-1e-3. The options below override "
+        "single fields of it."),
+    schedule: str | None = typer.Option(
+        None, "--schedule", help="oneshot, iterative:K, gradual[:K] (AGP, K mask updates) or "
+        "lottery:K (default: the recipe's)."),
     at: str = typer.Option("trained", "--at",
                            help="trained: prune the trained weights; init: prune the "
                            "re-created initial weights (foresight) then train."),
@@ -74,9 +81,39 @@ def prune_cmd(
     prevent_collapse: int = typer.Option(0, "--prevent-collapse",
                                          help="Keep >= K weights per output row (channels "
                                          "per layer)."),
-    finetune_epochs: int = typer.Option(10, "--finetune-epochs",
-                                        help="Fine-tune epochs per round (0: none)."),
-    finetune_lr: float = FinetuneLr,
+    grasp_temperature: float | None = typer.Option(
+        None, "--grasp-temperature",
+        help="GraSP: score the cross-entropy of the logits divided by T (default 200, as the "
+        "authors' code does; 1 = raw logits)."),
+    finetune_epochs: int | None = typer.Option(
+        None, "--finetune-epochs", help="Fine-tune epochs per round (0: prune one-shot, no "
+        "training; default: the recipe's)."),
+    finetune_lr: float | None = typer.Option(
+        None, "--finetune-lr", help="Fine-tune Adam lr with --lr-schedule constant "
+        "(default: the recipe's)."),
+    lr_schedule: str | None = typer.Option(
+        None, "--lr-schedule", help="constant (Adam at --finetune-lr) or rewind (LR "
+        "rewinding: the checkpoint's optimizer and the tail of its training LR schedule)."),
+    distill: bool | None = typer.Option(
+        None, "--distill/--no-distill", help="Knowledge distillation from the teacher "
+        "during fine-tuning (default: the recipe's)."),
+    distill_temperature: float | None = typer.Option(
+        None, "--distill-temperature", help="Distillation softmax temperature (default 4)."),
+    distill_weight: float | None = typer.Option(
+        None, "--distill-weight", help="Weight of the soft (teacher) term, in [0, 1] "
+        "(default 0.9)."),
+    teacher: Path | None = typer.Option(
+        None, "--teacher", help="Distillation teacher checkpoint (default: the checkpoint "
+        "being pruned, before pruning)."),
+    qat_epochs: int | None = typer.Option(
+        None, "--qat-epochs", help="Quantization-aware fine-tuning epochs at the end "
+        "(int8 weights per channel and activations simulated; 0: none)."),
+    qat_lr: float | None = typer.Option(None, "--qat-lr", help="QAT Adam lr (default 1e-4)."),
+    nm_training: str | None = typer.Option(
+        None, "--nm-training", help="With nm:N:M: oneshot (mask once, then fine-tune) or "
+        "srste (learn the pattern while training, Zhou et al. 2021)."),
+    srste_decay: float | None = typer.Option(
+        None, "--srste-decay", help="SR-STE decay on the pruned weights (default 2e-4)."),
     train_epochs: int | None = typer.Option(None, "--train-epochs",
                                             help="With --at init: training epochs."),
     rewind_epoch: int = typer.Option(0, "--rewind-epoch",
@@ -113,18 +150,31 @@ def prune_cmd(
     (and latency_allocation.json with --objective latency)."""
     from tinydeploy.errors import TinydeployError
     from tinydeploy.prune.engine import Granularity, PruneConfig, compression_to_sparsity
+    from tinydeploy.prune.recipes import get_recipe
     from tinydeploy.prune.schedules import Schedule
 
+    chosen = get_recipe(recipe).with_overrides(
+        schedule=schedule, epochs=finetune_epochs, lr=finetune_lr, lr_schedule=lr_schedule,
+        distill=distill, distill_temperature=distill_temperature,
+        distill_weight=distill_weight, qat_epochs=qat_epochs, qat_lr=qat_lr,
+        nm_training=nm_training, srste_decay=srste_decay)
+    if schedule is None and (finetune_epochs == 0 or Granularity.parse(granularity).kind == "nm"):
+        # no training to prune during, or N:M masks, which are made once
+        chosen = chosen.with_overrides(schedule="oneshot")
+    if finetune_epochs == 0 and qat_epochs is None:
+        chosen = chosen.with_overrides(qat_epochs=0)  # "0: no training at all"
     if sparsity is not None and compression is not None:
         raise TinydeployError("give --sparsity or --compression, not both")
     if compression is not None:
         sparsity = compression_to_sparsity(compression)
     if objective not in ("accuracy", "latency"):
         raise TinydeployError(f"--objective must be accuracy or latency, got {objective!r}")
+    if grasp_temperature is not None and (method != "grasp" or objective != "accuracy"):
+        raise TinydeployError("--grasp-temperature needs --method grasp (--objective accuracy)")
     if objective == "latency":
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
-                 formats, data_dir, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
+                 formats, data_dir, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
     if budget is not None or speedup is not None:
@@ -137,7 +187,7 @@ def prune_cmd(
             raise TinydeployError(f"checkpoint {checkpoint} not found")
         outcome = smart_prune(
             checkpoint=checkpoint, sparsity=0.9 if sparsity is None else sparsity, out=out,
-            force=force, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
+            force=force, finetune_epochs=chosen.epochs, finetune_lr=chosen.lr,
             train_limit=train_limit, test_limit=test_limit, data_dir=data_dir,
             seed=0 if seed is None else seed, log=typer.echo)
         typer.echo(f"{outcome.line()}; wrote {out}")
@@ -148,24 +198,30 @@ def prune_cmd(
     gran = Granularity.parse(granularity)
     if physically_remove and gran.kind != "channel":
         raise TinydeployError("--physically-remove needs --granularity channel")
-    for name, value in (("--finetune-epochs", finetune_epochs), ("--rewind-epoch", rewind_epoch),
-                        ("--score-samples", score_samples - 1)):
+    for name, value in (("--rewind-epoch", rewind_epoch), ("--score-samples", score_samples - 1)):
         if value < 0:
             raise TinydeployError(f"{name} must be positive")
+    criterion_kwargs = {}
+    if method == "grasp":  # recorded in the report even when left at the default
+        from tinydeploy.prune.criteria.grasp import DEFAULT_TEMPERATURE
+
+        criterion_kwargs["temperature"] = (DEFAULT_TEMPERATURE if grasp_temperature is None
+                                           else grasp_temperature)
     cfg = PruneConfig(method=method, sparsity=0.9 if sparsity is None else sparsity,
                       scope=scope, layer_sparsity=layers, granularity=str(gran), rounds=rounds,
-                      prevent_collapse=prevent_collapse)
+                      prevent_collapse=prevent_collapse, criterion_kwargs=criterion_kwargs)
     from tinydeploy.prune.criteria import get_criterion
 
-    get_criterion(method)  # fail on an unknown method before any data is loaded
-    sched = Schedule.parse(schedule)
+    # fail on an unknown method or a bad option before any data is loaded
+    get_criterion(method, **criterion_kwargs)
+    Schedule.parse(chosen.schedule)
     if not checkpoint.exists():
         raise TinydeployError(f"checkpoint {checkpoint} not found")
     from tinydeploy.prune.run import prune_checkpoint
 
     outcome = prune_checkpoint(
-        out=out, force=force, checkpoint=checkpoint, cfg=cfg, schedule=sched,
-        finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, when=at,
+        out=out, force=force, checkpoint=checkpoint, cfg=cfg, recipe=chosen,
+        teacher=_teacher(teacher), when=at,
         train_epochs=train_epochs, rewind_epoch=rewind_epoch,
         physically_remove=physically_remove, data_dir=data_dir, train_limit=train_limit,
         test_limit=test_limit, score_samples=score_samples, seed=seed,
@@ -179,6 +235,17 @@ def prune_cmd(
         f"({g['nonzeros']}/{g['weights']} weights non-zero); test top-1 "
         f"{acc['dense_top1']:.2f}% -> {acc['pruned_top1']:.2f}%; wrote {out}"
     )
+
+
+def _teacher(path: Path | None):
+    if path is None:
+        return None
+    from tinydeploy.checkpoint import checkpoint_paths, load_checkpoint
+    from tinydeploy.errors import TinydeployError
+
+    if not checkpoint_paths(path)[0].is_file():
+        raise TinydeployError(f"teacher checkpoint {path} not found")
+    return load_checkpoint(path)[0]
 
 
 def _latency(checkpoint: Path, out: Path, board: str, budget: float | None,

@@ -82,18 +82,20 @@ def capture(model: nn.Module, x: Tensor, layers: Mapping[str, nn.Module], *,
     return seen
 
 
-def loss_on(model: nn.Module, batch: Batch) -> Tensor:
+def loss_on(model: nn.Module, batch: Batch, temperature: float = 1.0) -> Tensor:
+    """Mean cross-entropy of the logits divided by `temperature` (1: the raw logits)."""
     if batch.y is None:
         raise ValueError("this criterion needs labelled data")
-    return nn.functional.cross_entropy(model(batch.x), batch.y)
+    return nn.functional.cross_entropy(model(batch.x) / temperature, batch.y)
 
 
 def weight_grads(
-    model: nn.Module, layers: dict[str, nn.Module], batch: Batch, *, create_graph: bool = False
+    model: nn.Module, layers: dict[str, nn.Module], batch: Batch, *, create_graph: bool = False,
+    temperature: float = 1.0,
 ) -> dict[str, Tensor]:
     """d loss / d weight for each layer (zero at masked entries), without touching `.grad`."""
     params = [weight_param(layer) for layer in layers.values()]
-    loss = loss_on(model, batch)
+    loss = loss_on(model, batch, temperature)
     grads = torch.autograd.grad(loss, params, create_graph=create_graph)
     return dict(zip(layers, grads, strict=True))
 

@@ -1,0 +1,132 @@
+"""Fine-tuning recipes at extreme sparsity: float and int8 (TFLite Micro) top-1 per recipe.
+
+Grid: datasets x recipes x (unstructured sparsities + N:M patterns on conv2, fc1, fc2), each a
+trial of `tinydeploy.prune.trials:after_training_int8` through the resumable sweep runner: the
+pruned model is exported for real (ONNX -> onnx2tf int8 TFLite) and run on the host build of
+TFLite Micro over the whole test set (the firmware's outputs are TFLM's, bit for bit).
+Every choice inside a trial (early stopping, best epoch) uses the validation split; the test
+set gives the reported numbers only. Summary: benchmarks/results/prune_recipes.json.
+
+    # the acceptance points of issue 19 with the recommended recipe
+    python benchmarks/prune/recipes.py --datasets mnist fashion-mnist
+    # recipes side by side at 97% on MNIST
+    python benchmarks/prune/recipes.py --datasets mnist --sparsities 0.97 --nm \\
+        --recipes course finetune-1e-3 recommended
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from tinydeploy.checkpoint import fingerprint
+from tinydeploy.rundir import git_revision, write_json_atomic
+from tinydeploy.sweep import Trial, run_sweep
+from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "prune_recipes.json"
+FN = "tinydeploy.prune.trials:after_training_int8"
+CHECKPOINTS = {"mnist": "runs/bench-train/mnist/model.safetensors",
+               "fashion-mnist": "runs/bench-train/fashion-mnist/model.safetensors"}
+NM_LAYERS = ["conv2", "fc1", "fc2"]  # conv1's rows hold 9 weights: N:M would cut the input
+
+
+def trials_for(args) -> list[Trial]:
+    trials = []
+    for ds in args.datasets:
+        ckpt = args.checkpoints.get(ds, CHECKPOINTS[ds])
+        common = {"dataset": ds, "checkpoint": ckpt, "checkpoint_sha256": fingerprint(ckpt),
+                  "data_dir": args.data_dir, "seed": args.seed, "method": args.method}
+        for recipe in args.recipes:
+            for sp in args.sparsities:
+                trials.append(Trial(FN, {**common, "recipe": recipe, "sparsity": sp,
+                                         "scope": args.scope, "granularity": "unstructured"}))
+            for pattern in args.nm:
+                for nm_training in args.nm_training:
+                    extra = {} if nm_training == "oneshot" else {
+                        "recipe_overrides": {"nm_training": nm_training}}
+                    trials.append(Trial(FN, {**common, "recipe": recipe, **extra,
+                                             "granularity": f"nm:{pattern}",
+                                             "scope": "layerwise", "layers": NM_LAYERS}))
+    return trials
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="*", default=["mnist"], choices=sorted(CHECKPOINTS))
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="DATASET=PATH",
+                    help="checkpoint per dataset (default runs/bench-train/<dataset>)")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--recipes", nargs="*", default=["recommended"])
+    ap.add_argument("--method", default="magnitude")
+    ap.add_argument("--scope", default="global")
+    ap.add_argument("--sparsities", nargs="*", type=float,
+                    default=[0.8, 0.9, 0.95, 0.97, 0.98])
+    ap.add_argument("--nm", nargs="*", default=["2:4", "1:4", "1:8"],
+                    help="N:M patterns on conv2, fc1, fc2")
+    ap.add_argument("--nm-training", nargs="*", default=["srste"],
+                    choices=["oneshot", "srste"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--retries", type=int, default=0)
+    add_executor_args(ap)
+    ap.add_argument("--sweep-dir", default="runs/sweeps/prune-recipes")
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args()
+    args.checkpoints = dict(item.split("=", 1) for item in args.checkpoint)
+    trials = trials_for(args)
+    load_before = os.getloadavg()
+    with executor_from_args(args) as ex:
+        summary = run_sweep(trials, args.sweep_dir, executor=ex, retries=args.retries,
+                            log=print, description="prune recipes")
+    rows = []
+    for t in trials:
+        rec = summary.records.get(t.id, {})
+        res = rec.get("result") or {}
+        p = t.to_dict()["params"]
+        rows.append({
+            "id": t.id, "dataset": p["dataset"],
+            "recipe": p["recipe"], "granularity": p["granularity"],
+            "sparsity": p.get("sparsity"), "nm_training": p.get("recipe_overrides", {}).get(
+                "nm_training", "oneshot") if p["granularity"].startswith("nm") else None,
+            "status": rec.get("status"), "error": rec.get("error"),
+            "achieved_sparsity": res.get("achieved_sparsity"),
+            "dense_top1": res.get("dense_top1"), "float_top1": res.get("float_top1"),
+            "int8_top1": res.get("int8_top1"), "int8_gap_points": res.get("int8_gap_points"),
+            "int8_eval_images": res.get("int8_eval_images"),
+            "reference_vs_tflm_mismatched_images": res.get(
+                "reference_vs_tflm_mismatched_images"),
+            "finetune_seconds": res.get("prune_seconds"), "rounds": res.get("rounds"),
+            "layers": res.get("layers"), "recipe_fields": res.get("recipe")})
+    out = {
+        "benchmark": "recipes at extreme sparsity: float vs int8 (TFLite Micro) top-1",
+        "rows": rows,
+        "summary": summary.line(),
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} "
+                   f"{torch.get_num_threads()} threads",
+        "load_average_before": load_before, "load_average_after": os.getloadavg(),
+        "git_revision": git_revision(),
+        "note": "accuracy over the whole test set; int8 = TFLite Micro on the exported model; "
+                "finetune_seconds = wall time of pruning + fine-tuning (+QAT) of the trial "
+                "on this machine; selection (early stopping, best epoch) on the validation "
+                "split only",
+    }
+    write_json_atomic(args.out, out)
+    print(summary.line())
+    for r in rows:
+        print(json.dumps({k: r[k] for k in ("dataset", "recipe", "granularity", "sparsity",
+                                             "nm_training", "float_top1", "int8_top1",
+                                             "finetune_seconds")}))
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""QAT's baked weights are exactly what the int8 converter writes, zeros included."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from conftest import TRAIN_IMAGES
+
+from tinydeploy.export.onnx_export import export_onnx
+from tinydeploy.export.tflite_export import onnx_to_int8_tflite
+from tinydeploy.ir import read_tflite
+from tinydeploy.prune.engine import PruneConfig, prune_model
+from tinydeploy.prune.masks import make_permanent, prunable_layers
+from tinydeploy.prune.schedules import PruneData, qat_phase
+from tinydeploy.train.loaders import ArrayLoader
+from tinydeploy.train.trainer import TrainConfig
+
+
+def test_qat_weights_survive_the_converter_bit_for_bit(dense_model, mnist, tmp_path):
+    model = copy.deepcopy(dense_model)
+    prune_model(model, PruneConfig(sparsity=0.8))
+    images = torch.from_numpy(mnist.train_images[:TRAIN_IMAGES])
+    labels = torch.from_numpy(mnist.train_labels[:TRAIN_IMAGES].astype(np.int64))
+    data = PruneData(ArrayLoader(images, labels, 128, shuffle=True), None, None, (1, 28, 28))
+    qat_phase(model, data, TrainConfig(val_size=0), epochs=1, lr=1e-4)
+    plain = make_permanent(model).eval()
+    onnx_path = export_onnx(plain, (1, 28, 28), tmp_path / "model.onnx")
+    graph = read_tflite(onnx_to_int8_tflite(onnx_path, tmp_path / "model.tflite",
+                                            mnist.train_images[:64]).read_bytes())
+    for op, layer in zip(graph.weighted_ops(), prunable_layers(plain).values(), strict=True):
+        w = layer.weight.detach().numpy()
+        if w.ndim == 4:
+            w = w.transpose(0, 2, 3, 1)  # OIHW -> OHWI, the TFLite layout
+        rows = w.reshape(w.shape[0], -1).astype(np.float64)
+        got = op.weights.reshape(op.weights.shape[0], -1).astype(np.float64)
+        assert np.array_equal(got == 0, rows == 0)  # every pruned zero stays zero
+        live = np.abs(rows).max(axis=1) > 0  # fully pruned channels have no scale to check
+        rows, got = rows[live], got[live]
+        scale = np.abs(rows).max(axis=1) / 127
+        assert np.allclose(op.weight_scales[live], scale, rtol=1e-6)
+        expected = np.round(rows / scale[:, None])
+        assert np.allclose(rows / scale[:, None], expected, atol=1e-3)  # QAT put them on it
+        assert np.array_equal(got, expected)  # the converter rounds to the same integers

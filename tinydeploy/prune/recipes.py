@@ -1,0 +1,99 @@
+"""Fine-tuning recipes: how a pruned model is trained back, as one named, documented unit.
+
+A recipe composes with every criterion, scope and granularity; it says
+
+    schedule      when masks are made: oneshot, iterative:K, gradual[:K] (AGP, K mask
+                  updates), lottery:K (see `tinydeploy.prune.schedules`)
+    epochs, lr    the fine-tuning budget
+    lr_schedule   constant: Adam at a constant `lr` (plain fine-tuning); cosine: Adam from
+                  `lr` annealed to zero over the epochs;
+                  rewind: learning-rate rewinding (Renda et al. 2020), the checkpoint's own
+                  optimizer and the last `epochs` epochs of its training LR schedule
+    distill       knowledge distillation from the teacher (default: the model before pruning)
+    qat_epochs    a last phase of quantization-aware fine-tuning (`tinydeploy.quant.qat`)
+    nm_training   N:M granularity: oneshot masks, or srste (Zhou et al. 2021), which learns
+                  the pattern during training
+
+`RECIPES` holds the named ones; `recommended` is the default of `tinydeploy prune`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from tinydeploy.errors import TinydeployError, unknown_choice
+
+LR_SCHEDULES = ("constant", "cosine", "rewind")
+NM_TRAINING = ("oneshot", "srste")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str = "custom"
+    schedule: str = "oneshot"
+    epochs: int = 10
+    lr: float = 1e-4  # lr_schedule constant; rewind uses the checkpoint's own peak rate
+    lr_schedule: str = "constant"
+    patience: int = 3  # early stopping on validation accuracy (oneshot/iterative phases)
+    distill: bool = False
+    distill_temperature: float = 4.0
+    distill_weight: float = 0.9
+    qat_epochs: int = 0
+    qat_lr: float = 1e-4
+    nm_training: str = "oneshot"
+    srste_decay: float = 2e-4  # SR-STE's sparse-refined weight decay on pruned weights
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise unknown_choice("fine-tune LR schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.nm_training not in NM_TRAINING:
+            raise unknown_choice("N:M training", self.nm_training, NM_TRAINING)
+        for name in ("epochs", "qat_epochs", "patience"):
+            if getattr(self, name) < 0:
+                raise TinydeployError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise TinydeployError(f"distillation weight must be in [0, 1], got "
+                                  f"{self.distill_weight}")
+        for name in ("lr", "qat_lr", "distill_temperature"):
+            if getattr(self, name) <= 0:
+                raise TinydeployError(f"recipe {name} must be > 0, got {getattr(self, name)}")
+
+    def with_overrides(self, **overrides: Any) -> Recipe:
+        """This recipe with every non-None override applied (named `custom` if any was)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(self)}
+        if unknown:
+            raise TinydeployError(f"unknown recipe fields: {', '.join(sorted(unknown))}")
+        changed = {k: v for k, v in given.items() if getattr(self, k) != v}
+        if not changed:
+            return self
+        return replace(self, **changed, name=f"{self.name}+" + ",".join(sorted(changed)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+RECIPES: dict[str, Recipe] = {
+    # The protocol of the course report this project started from (Benchmark A): one-shot
+    # pruning, Adam 1e-4, <= 10 epochs, early stopping.
+    "course": Recipe("course"),
+    # The same with a 10x rate: the first thing that works much better.
+    "finetune-1e-3": Recipe("finetune-1e-3", lr=1e-3),
+    # Gradual (AGP) pruning under the rewound training schedule, distilled from the dense
+    # model, then one epoch of QAT. Chosen on the validation split (benchmarks/prune/recipes.py).
+    "recommended": Recipe("recommended", schedule="gradual", epochs=30, lr_schedule="rewind",
+                          distill=True, qat_epochs=1),
+}
+DEFAULT_RECIPE = "recommended"
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise unknown_choice("recipe", name, sorted(RECIPES))
+    return RECIPES[name]

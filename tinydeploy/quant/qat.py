@@ -1,0 +1,186 @@
+"""Quantization-aware fine-tuning that simulates exactly what the int8 export produces.
+
+The TFLite converter quantizes weights per output channel, symmetric, to [-127, 127] with
+scale max|w| / 127, and activations per tensor, asymmetric int8, from the min/max seen on
+calibration images (a ReLU fused into its conv/FC narrows that to [0, max]). QAT inserts the
+same rounding in the forward pass, with straight-through gradients:
+
+- weights: a parametrization appended after the pruning mask, so masked weights are zero
+  before rounding and stay exactly zero (round(0) = 0);
+- activations: forward hooks on the modules whose outputs become int8 tensors in the TFLite
+  graph: every ReLU/ReLU6, and every conv/linear not directly followed by one (its output is
+  quantized on its own, e.g. the logits). Ranges follow an exponential moving average of the
+  batch min/max, as TensorFlow's QAT does. Operations written as functions rather than
+  modules (a functional `x + y`) are not simulated.
+
+`bake` ends QAT: the rounded weights are written into the parameters (the converter then
+finds them already on its grid) and every hook and weight parametrization is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from tinydeploy.prune.masks import prunable_layers
+
+ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
+# modules that pass an int8 tensor through with its quantization unchanged
+PASS_THROUGH: tuple[type[nn.Module], ...] = (nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
+
+
+class FakeQuantWeight(nn.Module):
+    """Parametrization: per-output-channel symmetric int8 rounding of a weight."""
+
+    def forward(self, w: Tensor) -> Tensor:
+        dims = tuple(range(1, w.dim()))
+        scale = (w.detach().abs().amax(dim=dims) / 127.0).clamp_min(1e-12)
+        zero = torch.zeros(w.shape[0], dtype=torch.int32)
+        return torch.fake_quantize_per_channel_affine(w, scale.float(), zero, 0, -127, 127)
+
+
+class FakeQuantActivation(nn.Module):
+    """Per-tensor asymmetric int8 rounding with an EMA range (updated in training mode)."""
+
+    def __init__(self, momentum: float = 0.01) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("lo", torch.tensor(0.0))
+        self.register_buffer("hi", torch.tensor(0.0))
+        self.register_buffer("seen", torch.tensor(False))
+
+    def observe(self, x: Tensor) -> None:
+        lo, hi = x.detach().min().clamp_max(0.0), x.detach().max().clamp_min(0.0)
+        if not bool(self.seen):
+            self.lo.copy_(lo)
+            self.hi.copy_(hi)
+            self.seen.fill_(True)
+        else:
+            self.lo.lerp_(lo, self.momentum)
+            self.hi.lerp_(hi, self.momentum)
+
+    def qparams(self) -> tuple[float, int]:
+        lo, hi = float(self.lo), float(self.hi)
+        scale = max(hi - lo, 1e-8) / 255.0
+        zero = round(-128 - lo / scale)
+        return scale, max(-128, min(127, zero))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training or not bool(self.seen):
+            self.observe(x)
+        scale, zero = self.qparams()
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero, -128, 127)
+
+
+@dataclass
+class QATState:
+    """What `enable` attached to a model, so that `bake` can take it off again."""
+
+    weight_layers: list[nn.Module] = field(default_factory=list)
+    activations: dict[str, FakeQuantActivation] = field(default_factory=dict)
+    handles: list[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
+
+
+def _executed_modules(model: nn.Module, example: Tensor) -> list[tuple[str, nn.Module]]:
+    """(name, module) of the prunable layers and other leaf modules, in the order they run
+    on `example` (modules inside a layer's parametrizations are not counted)."""
+    layers = prunable_layers(model)
+    watched = {n: m for n, m in model.named_modules()
+               if n in layers or (n and not list(m.children()) and ".parametrizations" not in n
+                                  and not any(n.startswith(f"{p}.") for p in layers))}
+    order: list[tuple[str, nn.Module]] = []
+    hooks = [m.register_forward_hook(lambda mod, _i, _o, n=n: order.append((n, mod)))
+             for n, m in watched.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example[:1])
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return order
+
+
+def activation_points(model: nn.Module, example: Tensor) -> list[str]:
+    """Names of the modules whose output is an int8 tensor of the exported graph."""
+    order = _executed_modules(model, example)
+    prunable = set(prunable_layers(model))
+    points = []
+    for i, (name, module) in enumerate(order):
+        if isinstance(module, ACTIVATIONS):
+            points.append(name)
+        elif name in prunable:
+            following = next((m for _, m in order[i + 1:] if not isinstance(m, PASS_THROUGH)),
+                             None)
+            if not isinstance(following, ACTIVATIONS):
+                points.append(name)
+    return points
+
+
+def enable(model: nn.Module, calibration: Iterable[Tensor], *, momentum: float = 0.01) -> QATState:
+    """Attach weight and activation fake-quantization; activation ranges start from the
+    min/max over the `calibration` batches (as the converter computes them)."""
+    batches = list(calibration)
+    state = QATState()
+    for layer in prunable_layers(model).values():
+        parametrize.register_parametrization(layer, "weight", FakeQuantWeight(), unsafe=True)
+        state.weight_layers.append(layer)
+    for name in activation_points(model, batches[0]):
+        fq = FakeQuantActivation(momentum)
+        state.activations[name] = fq
+        module = model.get_submodule(name)
+        state.handles.append(module.register_forward_hook(lambda _m, _i, out, q=fq: q(out)))
+    _calibrate(model, state, batches)
+    return state
+
+
+def _calibrate(model: nn.Module, state: QATState, batches: list[Tensor]) -> None:
+    """Set every range to the min/max over all calibration batches."""
+    lows = {n: [] for n in state.activations}
+    highs = {n: [] for n in state.activations}
+    probes = []
+    for name in state.activations:
+        def record(_m, _i, out, n=name):
+            lows[n].append(float(out.detach().min()))
+            highs[n].append(float(out.detach().max()))
+        # runs before the fake-quant hook: ranges of the unrounded outputs
+        probes.append(model.get_submodule(name).register_forward_hook(record, prepend=True))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for x in batches:
+            model(x)
+    model.train(was_training)
+    for p in probes:
+        p.remove()
+    for name, fq in state.activations.items():
+        fq.lo.fill_(min(0.0, min(lows[name])))
+        fq.hi.fill_(max(0.0, max(highs[name])))
+        fq.seen.fill_(True)
+
+
+def bake(model: nn.Module, state: QATState) -> None:
+    """Write the rounded weights into the parameters and remove all QAT machinery."""
+    for h in state.handles:
+        h.remove()
+    for layer in state.weight_layers:
+        chain = layer.parametrizations.weight
+        index = next(i for i, p in enumerate(chain) if isinstance(p, FakeQuantWeight))
+        with torch.no_grad():
+            rounded = layer.weight.detach().clone()  # mask, then rounding
+        if len(chain) == 1:
+            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=False)
+            with torch.no_grad():
+                layer.weight.copy_(rounded)
+        else:
+            del chain[index]
+            with torch.no_grad():
+                chain.original.copy_(rounded)
+    state.handles.clear()
+    state.weight_layers.clear()
