@@ -49,9 +49,9 @@ def trials_for(args) -> list[Trial]:
                 trials.append(Trial(FN, {**common, "recipe": recipe, "sparsity": sp,
                                          "scope": args.scope, "granularity": "unstructured"}))
             for pattern in args.nm:
-                for nm_training in args.nm_training:
-                    extra = {} if nm_training == "oneshot" else {
-                        "recipe_overrides": {"nm_training": nm_training}}
+                for mask_learning in args.mask_learning:
+                    extra = {} if mask_learning == "fixed" else {
+                        "recipe_overrides": {"mask_learning": mask_learning}}
                     trials.append(Trial(FN, {**common, "recipe": recipe, **extra,
                                              "granularity": f"nm:{pattern}",
                                              "scope": "layerwise", "layers": NM_LAYERS}))
@@ -72,8 +72,8 @@ def main() -> int:
                     default=[0.8, 0.9, 0.95, 0.97, 0.98])
     ap.add_argument("--nm", nargs="*", default=["2:4", "1:4", "1:8"],
                     help="N:M patterns on conv2, fc1, fc2")
-    ap.add_argument("--nm-training", nargs="*", default=["srste"],
-                    choices=["oneshot", "srste"])
+    ap.add_argument("--mask-learning", nargs="*", default=["srste"],
+                    choices=["fixed", "srste"], help="for the N:M rows")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retries", type=int, default=0)
     add_executor_args(ap)
@@ -94,8 +94,8 @@ def main() -> int:
         rows.append({
             "id": t.id, "dataset": p["dataset"],
             "recipe": p["recipe"], "granularity": p["granularity"],
-            "sparsity": p.get("sparsity"), "nm_training": p.get("recipe_overrides", {}).get(
-                "nm_training", "oneshot") if p["granularity"].startswith("nm") else None,
+            "sparsity": p.get("sparsity"), "mask_learning": p.get("recipe_overrides", {}).get(
+                "mask_learning", "fixed"),
             "status": rec.get("status"), "error": rec.get("error"),
             "achieved_sparsity": res.get("achieved_sparsity"),
             "dense_top1": res.get("dense_top1"), "float_top1": res.get("float_top1"),
@@ -123,7 +123,7 @@ def main() -> int:
     print(summary.line())
     for r in rows:
         print(json.dumps({k: r[k] for k in ("dataset", "recipe", "granularity", "sparsity",
-                                             "nm_training", "float_top1", "int8_top1",
+                                             "mask_learning", "float_top1", "int8_top1",
                                              "finetune_seconds")}))
     return summary.exit_code
 

@@ -204,7 +204,26 @@ def test_srste_learns_an_nm_pattern_and_fixes_it_as_masks():
         srste_train(net, cfg, data, TrainConfig(epochs=1, val_size=0))
 
 
-def test_schedule_runs_srste_only_for_nm():
-    with pytest.raises(TinydeployError, match="needs an N:M granularity"):
-        run_schedule(tiny_net(), PruneConfig(sparsity=0.5), Schedule(), _data(),
-                     TrainConfig(epochs=1, val_size=0), nm_training="srste")
+def test_unstructured_mask_learning_reaches_the_target_and_lets_weights_return():
+    net = tiny_net()
+    data = _data()
+    before = {n: layer.weight.detach().clone() for n, layer in prunable_layers(net).items()}
+    out = run_schedule(net, PruneConfig(sparsity=0.8), Schedule("gradual"), data,
+                       finetune_config(epochs=4, val_size=0, lr=3e-2), mask_learning="srste")
+    assert out.rounds[0]["mask_learning"] == "srste"
+    masks = get_masks(net)
+    total = sum(m.numel() for m in masks.values())
+    assert sum(int(m.sum()) for m in masks.values()) == round(0.2 * total)  # global target
+    # the final masks differ from one-shot magnitude masks of the starting weights: the
+    # pattern was learned (pruned weights came back, kept ones left)
+    start = torch.cat([w.abs().flatten() for w in before.values()])
+    oneshot = torch.zeros_like(start)
+    oneshot[start.topk(round(0.2 * total)).indices] = 1
+    learned = torch.cat([m.flatten() for m in masks.values()])
+    assert not torch.equal(oneshot, learned)
+    for layer in prunable_layers(net).values():  # ordinary fixed masks, weights zero there
+        assert len(layer.parametrizations.weight) == 1
+        assert not (layer.weight.detach() * (1 - get_mask(layer))).any()
+    with pytest.raises(TinydeployError, match="ranks weights by magnitude"):
+        run_schedule(tiny_net(), PruneConfig(method="lamp", sparsity=0.5), Schedule(), data,
+                     TrainConfig(epochs=1, val_size=0), mask_learning="srste")

@@ -11,10 +11,15 @@ A recipe composes with every criterion, scope and granularity; it says
                   optimizer and the last `epochs` epochs of its training LR schedule
     distill       knowledge distillation from the teacher (default: the model before pruning)
     qat_epochs    a last phase of quantization-aware fine-tuning (`tinydeploy.quant.qat`)
-    nm_training   N:M granularity: oneshot masks, or srste (Zhou et al. 2021), which learns
-                  the pattern during training
+    mask_learning fixed: masks are made by the schedule and never change back; srste
+                  (Zhou et al. 2021): the mask is recomputed from the magnitudes during
+                  training with sparse-refined straight-through gradients, so the pattern
+                  is learned and pruned weights can return (N:M, or unstructured with the
+                  AGP ramp; magnitude criterion)
 
-`RECIPES` holds the named ones; `recommended` is the default of `tinydeploy prune`.
+`RECIPES` holds the named ones; `recommended` is the default of `tinydeploy prune`. With N:M
+granularity the schedule is one-shot (an N:M mask cannot be reached gradually); add
+`mask_learning="srste"` to learn the pattern instead.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 from tinydeploy.errors import TinydeployError, unknown_choice
 
 LR_SCHEDULES = ("constant", "cosine", "rewind")
-NM_TRAINING = ("oneshot", "srste")
+MASK_LEARNING = ("fixed", "srste")
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,14 @@ class Recipe:
     distill_weight: float = 0.9
     qat_epochs: int = 0
     qat_lr: float = 1e-4
-    nm_training: str = "oneshot"
+    mask_learning: str = "fixed"
     srste_decay: float = 2e-4  # SR-STE's sparse-refined weight decay on pruned weights
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise unknown_choice("fine-tune LR schedule", self.lr_schedule, LR_SCHEDULES)
-        if self.nm_training not in NM_TRAINING:
-            raise unknown_choice("N:M training", self.nm_training, NM_TRAINING)
+        if self.mask_learning not in MASK_LEARNING:
+            raise unknown_choice("mask learning", self.mask_learning, MASK_LEARNING)
         for name in ("epochs", "qat_epochs", "patience"):
             if getattr(self, name) < 0:
                 raise TinydeployError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
@@ -85,10 +90,13 @@ RECIPES: dict[str, Recipe] = {
     "course": Recipe("course"),
     # The same with a 10x rate: the first thing that works much better.
     "finetune-1e-3": Recipe("finetune-1e-3", lr=1e-3),
-    # Gradual (AGP) pruning under the rewound training schedule, distilled from the dense
-    # model, then one epoch of QAT. Chosen on the validation split (benchmarks/prune/recipes.py).
-    "recommended": Recipe("recommended", schedule="gradual", epochs=30, lr_schedule="rewind",
-                          distill=True, qat_epochs=1),
+    # Gradual (AGP) pruning in 20 cubic steps over the first 70% of 40 epochs of Adam from
+    # 2e-3 cosine-annealed to zero, the best validation epoch at the final mask kept, then one
+    # epoch of QAT. Chosen on the validation split at 97% on MNIST (README, "Fine-tuning
+    # recipes"): 98.64% validation accuracy after QAT, where constant-rate AGP (30 or 60
+    # epochs), LR rewinding, distillation and unstructured SR-STE each kept less.
+    "recommended": Recipe("recommended", schedule="gradual:20", epochs=40, lr=2e-3,
+                          lr_schedule="cosine", qat_epochs=1),
 }
 DEFAULT_RECIPE = "recommended"
 

@@ -178,7 +178,7 @@ def prune_experiment(
         rewind = _rewind_state(spec, base, seed, rewind_epoch, data, log, progress)
     start = time.perf_counter()
     sched = run_schedule(model, cfg, schedule, data, ft, rewind_state=rewind,
-                         objective=objective, nm_training=recipe.nm_training,
+                         objective=objective, mask_learning=recipe.mask_learning,
                          srste_decay=recipe.srste_decay, log=log, progress=progress)
     if recipe.qat_epochs:
         sched.rounds.append(qat_phase(model, data, ft, epochs=recipe.qat_epochs,

@@ -168,18 +168,17 @@ def run_schedule(
     *,
     rewind_state: Mapping[str, Tensor] | None = None,
     objective: Objective | None = None,
-    nm_training: str = "oneshot",
+    mask_learning: str = "fixed",
     srste_decay: float = 2e-4,
     log: Callable[[str], None] | None = None,
     progress=None,
 ) -> ScheduleOutcome:
     """Prune `model` in place following `schedule`, fine-tuning with `finetune` (and the
     training `objective`, default cross-entropy). N:M granularity with
-    `nm_training="srste"` learns the pattern during the fine-tuning instead."""
+    `mask_learning="srste"` learns the mask during the fine-tuning instead
+    (`tinydeploy.prune.srste`; the schedule is then its own AGP ramp)."""
     if cfg.gran.kind == "nm" and schedule.kind != "oneshot":
         raise TinydeployError("N:M granularity supports the oneshot schedule only")
-    if nm_training == "srste" and cfg.gran.kind != "nm":
-        raise TinydeployError("SR-STE training needs an N:M granularity (nm:N:M)")
     guard = MaskGuard()
     outcome = ScheduleOutcome(requested_sparsity(model, cfg))
 
@@ -189,12 +188,13 @@ def run_schedule(
     def finetune_round(cfg_t: TrainConfig, callback=guard) -> dict[str, Any]:
         return _finetune(model, data, cfg_t, callback, log, progress, objective)
 
-    if nm_training == "srste":
+    if mask_learning == "srste":
         from tinydeploy.prune.srste import srste_train
 
-        info = srste_train(model, cfg, data, finetune, decay=srste_decay, objective=objective,
+        info = srste_train(model, cfg, data, finetune, decay=srste_decay,
+                           prune_fraction=schedule.prune_fraction, objective=objective,
                            log=log, progress=progress)
-        outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity, "nm_training": "srste",
+        outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity, "mask_learning": "srste",
                                "achieved_sparsity": achieved_sparsity(model), **info})
     elif schedule.kind == "oneshot":
         prune(cfg)

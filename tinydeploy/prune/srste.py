@@ -1,17 +1,26 @@
-"""SR-STE (Zhou et al. 2021, "Learning N:M fine-grained structured sparse neural networks
-from scratch"): train with the N:M pattern recomputed from the weights' magnitudes at every
-forward pass, so the pattern itself is learned.
+"""Learned masks with sparse-refined straight-through gradients (SR-STE, Zhou et al. 2021,
+"Learning N:M fine-grained structured sparse neural networks from scratch").
 
-Forward uses w * mask(w), mask keeping the N largest |w| of every group of M (the groups the
-C kernels read, `tinydeploy.prune.nm`). Backward is straight-through to the dense weights
-plus the sparse-refined term: grad(w) = grad(w~) + decay * (1 - mask) * w, which pulls the
-pruned weights towards zero so the pattern settles. After training, the pattern of the final
-weights becomes an ordinary fixed mask (`tinydeploy.prune.masks`), exactly N:M.
+The mask is recomputed from the weights' magnitudes during training, so the pattern itself is
+learned and a pruned weight can come back. Forward uses w * mask(w); backward is
+straight-through to the dense weights plus the sparse-refined term,
+grad(w) = grad(w~) + decay * (1 - mask) * w, which pulls the pruned weights towards zero so
+the pattern settles. Two kinds of mask:
+
+- N:M: the N largest |w| of every group of M (the groups the C kernels read,
+  `tinydeploy.prune.nm`), recomputed at every forward pass;
+- unstructured: the largest |w| at the scope's sparsity (one global threshold, the same
+  sparsity per layer, or explicit per-layer sparsities), recomputed after every optimizer
+  step, with the sparsity ramped up by the AGP cubic over the first `prune_fraction` of the
+  steps (Zhu & Gupta 2017); the rest of the training keeps the target.
+
+After training, the pattern of the final weights becomes an ordinary fixed mask
+(`tinydeploy.prune.masks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +29,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.prune.engine import PruneConfig
+from tinydeploy.prune.engine import PruneConfig, requested_sparsity, target_layers
 from tinydeploy.prune.masks import prunable_layers, set_mask
 from tinydeploy.prune.nm import nm_mask
 from tinydeploy.train.trainer import Objective, TrainConfig, train
@@ -51,34 +60,115 @@ class LearnedNM(nn.Module):
         return _SparseRefinedSTE.apply(w, mask, self.decay)
 
 
+class LearnedMask(nn.Module):
+    """Parametrization: a mask set from outside (by `MagnitudeMasks`), SR-STE gradients."""
+
+    def __init__(self, shape: torch.Size, decay: float) -> None:
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("mask", torch.ones(shape))
+
+    def forward(self, w: Tensor) -> Tensor:
+        return _SparseRefinedSTE.apply(w, self.mask.to(w.dtype), self.decay)
+
+
+class MagnitudeMasks:
+    """Recomputes the unstructured masks of the learned layers from |w| at a sparsity."""
+
+    def __init__(self, layers: Mapping[str, nn.Module], targets: Mapping[str, float],
+                 global_target: float | None) -> None:
+        self.layers, self.targets, self.global_target = layers, targets, global_target
+
+    def _dense(self, name: str) -> Tensor:
+        return self.layers[name].parametrizations.weight.original.detach().abs()
+
+    def update(self, frac: float) -> None:
+        """Masks at `frac` (0..1) of the way to the targets (linear in sparsity)."""
+        if self.global_target is not None:  # one ranking over all layers
+            dense = {n: self._dense(n) for n in self.layers}
+            scores = torch.cat([d.flatten() for d in dense.values()])
+            keep = scores.numel() - round(frac * self.global_target * scores.numel())
+            flat = torch.zeros_like(scores)
+            flat[scores.topk(max(keep, 1)).indices] = 1.0
+            for name, part in zip(dense, flat.split([d.numel() for d in dense.values()]),
+                                  strict=True):
+                self._set(name, part.reshape(dense[name].shape))
+            return
+        for name in self.layers:
+            w = self._dense(name).flatten()
+            keep = w.numel() - round(frac * self.targets[name] * w.numel())
+            mask = torch.zeros_like(w)
+            mask[w.topk(max(keep, 1)).indices] = 1.0
+            self._set(name, mask.reshape(self._dense(name).shape))
+
+    def _set(self, name: str, mask: Tensor) -> None:
+        for p in self.layers[name].parametrizations.weight:
+            if isinstance(p, LearnedMask):
+                p.mask.copy_(mask.float())
+
+
+def _final_mask(layer: nn.Module, gran) -> Tensor:
+    learned = layer.parametrizations.weight[0]
+    if isinstance(learned, LearnedNM):
+        return nm_mask(layer.parametrizations.weight.original.detach().abs(), gran.n, gran.m)
+    return learned.mask.detach().clone()
+
+
 def srste_train(model: nn.Module, cfg: PruneConfig, data, finetune: TrainConfig, *,
-                decay: float = 2e-4, objective: Objective | None = None,
+                decay: float = 2e-4, prune_fraction: float = 0.7,
+                objective: Objective | None = None,
                 log: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
-    """Train `model` (in place) with learned N:M patterns on `cfg`'s layers, then fix the
-    final pattern as masks. `data` is a `tinydeploy.prune.schedules.PruneData`."""
+    """Train `model` (in place) with learned masks on `cfg`'s layers (N:M or unstructured,
+    ranked by magnitude), then fix the final pattern as masks. `data` is a
+    `tinydeploy.prune.schedules.PruneData`."""
     gran = cfg.gran
-    layers = prunable_layers(model)
-    names = list(cfg.layers or layers)
+    if gran.kind == "channel":
+        raise TinydeployError("mask learning (srste) works on N:M and unstructured masks, "
+                              "not channels")
+    if cfg.method != "magnitude":
+        raise TinydeployError(f"mask learning (srste) ranks weights by magnitude; use "
+                              f"--method magnitude (got {cfg.method!r})")
+    all_layers = prunable_layers(model)
+    targets = requested_sparsity(model, cfg)
+    names = list(target_layers(model, cfg))
     for name in names:
-        if parametrize.is_parametrized(layers[name], "weight"):
-            raise TinydeployError(f"SR-STE needs unpruned layers; {name} is already masked")
-    for name in names:
-        parametrize.register_parametrization(layers[name], "weight",
-                                             LearnedNM(gran.n, gran.m, decay), unsafe=True)
+        if parametrize.is_parametrized(all_layers[name], "weight"):
+            raise TinydeployError(f"mask learning needs unpruned layers; {name} is already "
+                                  "masked")
+    layers = {n: all_layers[n] for n in names}
+    controller = None
+    for layer in layers.values():
+        learned = (LearnedNM(gran.n, gran.m, decay) if gran.kind == "nm"
+                   else LearnedMask(layer.weight.shape, decay))
+        parametrize.register_parametrization(layer, "weight", learned, unsafe=True)
+    callback = None
+    if gran.kind != "nm":
+        controller = MagnitudeMasks(layers, targets,
+                                    cfg.sparsity if cfg.scope == "global" else None)
+        end = max(1, int(prune_fraction * finetune.epochs * len(data.train_loader)))
+        step = 0
+
+        def callback(_model: nn.Module) -> None:
+            nonlocal step
+            step += 1
+            controller.update(1.0 - (1.0 - min(step, end) / end) ** 3)
+
     result = None
     try:
         if finetune.epochs > 0:
-            # the pattern moves until the end: the best epoch is the last one's weights
+            # the pattern moves until the end: the last epoch's weights are kept
             result = train(model, data.train_loader, data.val_loader,
                            replace(finetune, patience=0, restore_best=False),
-                           objective=objective, progress=progress, log=log)
+                           step_callback=callback, objective=objective, progress=progress,
+                           log=log)
+        if controller is not None:
+            controller.update(1.0)
+        final = {n: _final_mask(layer, gran) for n, layer in layers.items()}
     finally:
-        for name in names:
-            parametrize.remove_parametrizations(layers[name], "weight",
-                                                leave_parametrized=False)
-    for name in names:
-        weight = layers[name].weight.detach()
-        set_mask(layers[name], nm_mask(weight.abs(), gran.n, gran.m))
+        for layer in layers.values():
+            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=False)
+    for name, layer in layers.items():
+        set_mask(layer, final[name])
     if result is None:
         return {"epochs": 0}
     return {"epochs": len(result.history), "final_val_top1": result.history[-1].val_acc,
