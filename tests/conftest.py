@@ -31,3 +31,14 @@ def mnist(data_dir: Path):
     from tinydeploy.data import load_dataset
 
     return load_dataset("mnist", data_dir)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """Lines tests asked to show after the run (`record_property("summary", line)`), e.g.
+    the flash and RAM of the offline firmware builds of the real boards."""
+    lines = [value for report in terminalreporter.stats.get("passed", [])
+             for key, value in getattr(report, "user_properties", []) if key == "summary"]
+    if lines:
+        terminalreporter.section("summary lines from the tests")
+        for line in lines:
+            terminalreporter.write_line(line)

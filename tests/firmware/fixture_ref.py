@@ -4,6 +4,7 @@ from its model.c, the integer arithmetic is the same as its tdm_invoke."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,15 @@ def make_vectors(n: int, seed: int = 0):
     labels = np.argmax(y, axis=1).astype(np.int16)
     labels[::5] = (labels[::5] + 1) % 4
     return x, labels, y
+
+
+def copy_model(tmp_path: Path, arena: str | None = None, extra_c: str = "") -> Path:
+    """A copy of the fixture model, optionally with another arena size or an extra source."""
+    d = tmp_path / "model"
+    shutil.copytree(FC_MODEL, d)
+    if arena:
+        h = d / "model.h"
+        h.write_text(h.read_text().replace("TDM_ARENA_SIZE 8", f"TDM_ARENA_SIZE {arena}"))
+    if extra_c:
+        (d / "extra.c").write_text(extra_c)
+    return d

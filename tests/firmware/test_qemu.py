@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fixture_ref import FC_MODEL, FIXTURES, make_vectors
+from fixture_ref import FC_MODEL, FIXTURES, copy_model, make_vectors
 
 from tinydeploy.cli.main import main as cli
 from tinydeploy.errors import FirmwareError
@@ -128,20 +127,8 @@ def test_qemu_crash_is_reported(tmp_path):
         run_qemu(get_board("qemu-m4"), bad, timeout=10, silence_timeout=5)
 
 
-def _copy_model(tmp_path: Path, arena: str | None = None, extra_c: str = "") -> Path:
-    d = tmp_path / "model"
-    shutil.copytree(FC_MODEL, d)
-    if arena:
-        h = d / "model.h"
-        text = h.read_text().replace("TDM_ARENA_SIZE 8", f"TDM_ARENA_SIZE {arena}")
-        h.write_text(text)
-    if extra_c:
-        (d / "extra.c").write_text(extra_c)
-    return d
-
-
 def test_model_too_big_for_ram_is_refused(tmp_path):
-    model = _copy_model(tmp_path, arena="(8u * 1024 * 1024)")
+    model = copy_model(tmp_path, arena="(8u * 1024 * 1024)")
     with pytest.raises(FirmwareError) as exc:
         plan(get_board("qemu-m4"), model, tmp_path / "w")
     msg = str(exc.value)
@@ -151,7 +138,7 @@ def test_model_too_big_for_ram_is_refused(tmp_path):
 
 def test_model_too_big_for_flash_is_refused(tmp_path):
     big = '#include <stdint.h>\nconst int8_t td_big_weights[600000] = {1};\n'
-    model = _copy_model(tmp_path, extra_c=big)
+    model = copy_model(tmp_path, extra_c=big)
     with pytest.raises(FirmwareError) as exc:
         plan(get_board("qemu-m55"), model, tmp_path / "w")
     msg = str(exc.value)

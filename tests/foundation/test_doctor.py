@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,20 @@ def test_firmware_run_without_qemu_names_the_package(capsys, monkeypatch, tmp_pa
                "-o", str(tmp_path / "fw")])
     err = capsys.readouterr().err
     assert rc == 2 and "qemu-system-arm" in err and "apt-get install" in err
+
+
+def test_flash_tools_are_optional_and_named_with_their_package(capsys, monkeypatch, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "openocd"  # OpenOCD prints its version on stderr
+    fake.write_text("#!/bin/sh\necho 'Open On-Chip Debugger 0.12.0' >&2\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    _rc, found = _doctor(capsys)
+    openocd = found["flash tool openocd"]
+    assert openocd["ok"] and "Open On-Chip Debugger 0.12.0" in openocd["detail"]
+    for name, fix in (("stlink", "apt-get install -y stlink-tools"),
+                      ("pyocd", f"{tmp_path / 'python'} -m pip install pyocd")):
+        f = found[f"flash tool {name}"]
+        assert not f["ok"] and not f["required"] and fix in f["fix"]

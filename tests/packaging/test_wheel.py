@@ -76,6 +76,10 @@ def test_wheel_ships_the_package_data(installed):
                      "tinydeploy/resources/firmware/platform/builder/main.py",
                      "tinydeploy/resources/firmware/tools/td_sources.py",
                      "tinydeploy/resources/boards/qemu-m4.toml",
+                     "tinydeploy/resources/firmware/src/port_stm32.c",
+                     "tinydeploy/resources/firmware/platform/boards/netduinoplus2.json",
+                     "tinydeploy/resources/firmware/platform/ldscripts/stm32f405rg.ld",
+                     "tinydeploy/resources/boards/netduinoplus2.toml",
                      "tinydeploy/resources/cost_models/cortex-m4.json",
                      "tinydeploy/pipeline/default.toml"):
         assert required in names, required

@@ -1,8 +1,9 @@
 """`tinydeploy doctor`: everything the toolchain needs, checked, each with its fix.
 
 The firmware checks come from `tinydeploy.firmware.requirements` (the same ones the firmware
-commands run before building); this module adds the host compiler, the Python stack, the
-browser used for report screenshots and the datasets.
+commands run before building, and the optional flash tools of real boards); this module adds
+the host compiler, the Python stack, the browser used for report screenshots and the
+datasets.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tinydeploy.firmware.requirements import (
     platformio,
     qemu,
     tool_version,
+    uploaders,
 )
 
 
@@ -71,6 +73,7 @@ CHECKS: dict[str, Callable[[], list[Finding]]] = {
     "cross compiler": cross_compiler,
     "newlib nano": newlib_nano,
     "qemu": qemu,
+    "flash tools": uploaders,
     "platformio": platformio,
     "host compiler": host_compiler,
     "python": python_stack,

@@ -2,9 +2,11 @@
 
 One call does everything `tinydeploy firmware run` and `tinydeploy bench` need:
 measure the model and refuse it when it cannot fit the board; plan the test images into
-chunks that fit next to it; for each chunk generate test_data.c, build, run (QEMU through
-`-serial pty`, or a board flashed with PlatformIO and read over its serial port), parse the
-report; merge the chunks; add flash/RAM measured from the ELF.
+chunks that fit next to it (measuring the real firmware first when flash is what limits
+them); for each chunk generate test_data.c, build, run (QEMU through `-serial pty`, or a
+board flashed by `tinydeploy.firmware.flash` and read over its serial port), parse the
+report; merge the chunks, in the unit of the counter they used; add flash/RAM measured from
+the ELF.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinydeploy.errors import FirmwareError
+from tinydeploy.firmware import counter
 from tinydeploy.firmware.boards import BoardProfile
 from tinydeploy.firmware.budget import (
     ModelFootprint,
     check_budget,
     measure_model,
+    samples_next_to,
     samples_per_chunk,
 )
 from tinydeploy.firmware.build import BuildSettings, pio_run
 from tinydeploy.firmware.elfsize import ImageSize, image_size
+from tinydeploy.firmware.project import env_is_local
 from tinydeploy.firmware.report import ChunkReport, merge_chunks, parse_report
 from tinydeploy.firmware.requirements import require_qemu
 from tinydeploy.firmware.testdata import (
@@ -34,6 +39,9 @@ from tinydeploy.firmware.testdata import (
     write_test_data,
 )
 from tinydeploy.rundir import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from tinydeploy.firmware.flash import Uploader
 
 DEFAULT_CHUNK_CAP = 5000
 
@@ -58,7 +66,8 @@ def plan(
     vectors: TestVectors | None = None,
     chunk_cap: int = DEFAULT_CHUNK_CAP,
 ) -> BenchPlan:
-    """Budget check (before any build) and chunk plan."""
+    """Budget check (before any build) and chunk plan; when flash is what limits the chunks,
+    one build without test images measures the firmware first."""
     settings = settings or BuildSettings()
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -84,15 +93,24 @@ def plan(
     if n < 1:
         raise FirmwareError("--samples must be at least 1")
     per = samples_per_chunk(fp, board, vectors.bytes_per_sample(), chunk_cap)
+    if per < min(n, chunk_cap):
+        # flash limits the chunks and the estimate leaves out the kernels and libc: build the
+        # firmware without test images once and fill what it really leaves
+        used = build_chunk(bp, None, settings)[1].flash["total"]
+        per = samples_next_to(used, board, vectors.bytes_per_sample(), chunk_cap)
+    if per < 1:
+        raise FirmwareError(f"no room for a single test image next to the model in the "
+                            f"{board.flash_bytes} bytes of flash of {board.name}")
     bp.chunks = plan_chunks(n, per)
     return bp
 
 
-def build_chunk(bp: BenchPlan, index: int, settings: BuildSettings,
+def build_chunk(bp: BenchPlan, index: int | None, settings: BuildSettings,
                 targets: list[str] | None = None) -> tuple[Path, ImageSize]:
-    offset, count = bp.chunks[index]
+    """Build chunk `index` of the plan (None: the golden vector only, no test images)."""
     gen_dir = None
-    if bp.vectors is not None:
+    if bp.vectors is not None and index is not None:
+        offset, count = bp.chunks[index]
         gen_dir = bp.work_dir / "gen"
         write_test_data(gen_dir, bp.vectors.select(offset, count), offset)
     elf = pio_run(bp.board, bp.model_dir, bp.work_dir, gen_dir=gen_dir, settings=settings,
@@ -110,6 +128,7 @@ def run_plan(
     *,
     port: str | None = None,
     flash: bool = True,
+    uploader: str | None = None,
     timeout: float | None = None,
     silence_timeout: float = 30.0,
     echo: Callable[[str], None] | None = None,
@@ -118,6 +137,17 @@ def run_plan(
     """Build and run every chunk; returns the benchmark report (also written to work_dir)."""
     if bp.board.is_qemu:  # before any build: a missing QEMU is named, not found after minutes
         require_qemu(bp.board.name)
+    elif not port:
+        raise FirmwareError(f"{bp.board.name} is a real board: pass --port (e.g. /dev/ttyACM0)")
+    elif not flash and len(bp.chunks) > 1:
+        raise FirmwareError(f"--no-flash runs what the board holds, one chunk, but these "
+                            f"images need {len(bp.chunks)}: pass fewer --samples or let "
+                            "tinydeploy flash each chunk")
+    flasher = None
+    if not bp.board.is_qemu and flash and env_is_local(bp.board.pio_env):
+        from tinydeploy.firmware.flash import find_uploader
+
+        flasher = find_uploader(bp.board, uploader)  # a missing uploader is named up front
     reports: list[ChunkReport] = []
     size: ImageSize | None = None
     t_start = time.monotonic()
@@ -132,8 +162,9 @@ def run_plan(
             lines = run_qemu(bp.board, elf, timeout=limit, silence_timeout=silence_timeout,
                              echo=echo).lines
         else:
-            lines, size = _run_on_board(bp, i, settings, port, flash, limit, silence_timeout,
-                                        echo)
+            assert port is not None
+            lines, size = _run_on_board(bp, i, settings, port, flash, flasher, limit,
+                                        silence_timeout, echo, progress)
         write_text_atomic(bp.work_dir / f"uart-chunk{i}.log", "\n".join(lines) + "\n")
         rep = parse_report(lines)
         if not rep.complete:
@@ -149,17 +180,27 @@ def run_plan(
     return report
 
 
-def _run_on_board(bp, i, settings, port, flash, timeout, silence_timeout, echo):
+def _run_on_board(bp: BenchPlan, i: int, settings: BuildSettings, port: str, flash: bool,
+                  flasher: tuple[Uploader, str] | None, timeout: float, silence_timeout: float,
+                  echo: Callable[[str], None] | None,
+                  progress: Callable[[str], None] | None) -> tuple[list[str], ImageSize]:
+    """Build chunk i, flash it (an uploader, or PlatformIO for an official-platform env),
+    then read the report from `port`."""
     from tinydeploy.firmware.serialio import open_port, read_report
 
-    if not port:
-        raise FirmwareError(f"{bp.board.name} is a real board: pass --port (e.g. /dev/ttyACM0)")
-    _elf, size = build_chunk(bp, i, settings, targets=["upload"] if flash else None)
+    official_upload = flash and flasher is None
+    elf, size = build_chunk(bp, i, settings, targets=["upload"] if official_upload else None)
+    if flasher is not None:
+        from tinydeploy.firmware.flash import flash_image
+
+        done = flash_image(bp.board, elf, bp.work_dir, *flasher)
+        if progress:
+            progress(f"flashed {done.image_bytes} bytes with {done.uploader}, read back and "
+                     "verified")
     ser = open_port(port, bp.board.serial_baud)
-    try:
-        ser.write(b"S")  # the harness waits for this start byte (at most 10 s)
+    try:  # the firmware waits (at most 10 s) for the start byte before it reports
         cap = read_report(ser, timeout=timeout, silence_timeout=silence_timeout, echo=echo,
-                          ack=False)
+                          ack=False, start=b"S")
     finally:
         ser.close()
     return cap.lines, size
@@ -168,7 +209,11 @@ def _run_on_board(bp, i, settings, port, flash, timeout, silence_timeout, echo):
 def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkReport],
                 size: ImageSize) -> dict[str, Any]:
     board = bp.board
-    measured = merge_chunks(reports, board.counts_per_tick(), board.unit)
+    used = counter.resolve(board, [r.begin.get("counter", "") for r in reports])
+    measured = merge_chunks(reports, used.counts_per_tick, used.unit)
+    first = reports[0].begin
+    measured["counter"] = {**used.describe(), "firmware_counter_hz": _int(first, "counter_hz"),
+                           "clock": first.get("clock"), "dwt": first.get("dwt")}
     arena = size.symbols.get("td_arena", 0)
     output = size.symbols.get("td_output", 0)
     hwm = measured["stack"]["high_water_bytes"]
@@ -197,3 +242,8 @@ def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkRepor
         },
         "status": measured["status"],
     }
+
+
+def _int(fields: dict[str, str], key: str) -> int | None:
+    value = fields.get(key, "")
+    return int(value) if value.isdigit() else None

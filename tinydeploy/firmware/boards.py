@@ -1,11 +1,13 @@
 """Board profiles: one TOML file per board, built in (package data) or in the user's folders.
 
 A profile says what the firmware side needs to know about a target: core, clock, flash and
-RAM sizes, the QEMU machine and UART base (QEMU boards), the cycle counter kind and the
-PlatformIO environment that builds it. Adding a board is adding one file; the file name
-(without .toml) is the board's name. Users add their own from folders named in
-$TINYDEPLOY_BOARDS_DIR (os.pathsep-separated; `--boards-dir` on the firmware commands sets
-it); a user profile with a built-in name replaces the built-in one.
+RAM sizes, the QEMU machine and UART base (QEMU boards), the counter the host expects and the
+PlatformIO environment that builds it; for a real board, the uploaders that can flash it
+(`tinydeploy.firmware.flash`), in order of preference, with their target names. Adding a
+board is adding one file; the file name (without .toml) is the board's name. Users add
+their own from folders named in $TINYDEPLOY_BOARDS_DIR (os.pathsep-separated; `--boards-dir`
+on the firmware commands sets it); a user profile with a built-in name replaces the
+built-in one.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class BoardProfile:
     qemu_machine: str | None = None
     uart_base: int | None = None
     serial_baud: int = 115200
+    uploaders: tuple[str, ...] = ()  # e.g. ("openocd", "stlink", "pyocd"), preferred first
+    openocd_target: str | None = None  # OpenOCD's target/<name>.cfg, e.g. "stm32f4x"
+    pyocd_target: str | None = None  # pyOCD's --target, e.g. "stm32f446retx"
+    flash_base: int | None = None  # where the image goes (0x08000000 on STM32)
     path: Path | None = field(default=None, compare=False)  # the profile file it came from
 
     @property
@@ -47,7 +53,8 @@ class BoardProfile:
 
     @property
     def unit(self) -> str:
-        """What the firmware's counter measures, once converted by the host."""
+        """What the expected counter measures, once converted by the host (the counter a run
+        actually used is resolved from its report: `tinydeploy.firmware.counter`)."""
         return "instructions" if self.counter == "systick-icount" else "cycles"
 
     def counts_per_tick(self) -> float:
@@ -80,7 +87,24 @@ def load_profile(path: Path) -> BoardProfile:
                             f"environment of the firmware project; choose one of: "
                             f"{', '.join(pio_envs())}")
     raw.setdefault("description", path.stem)
+    raw["uploaders"] = tuple(raw.get("uploaders", ()))
+    _check_uploaders(path, raw)
     return BoardProfile(name=path.stem, path=path, **raw)
+
+
+def _check_uploaders(path: Path, raw: dict) -> None:
+    from tinydeploy.firmware.flash import UPLOADERS
+
+    unknown = [u for u in raw["uploaders"] if u not in UPLOADERS]
+    if unknown:
+        raise FirmwareError(f"board profile {path}: unknown uploaders {', '.join(unknown)}; "
+                            f"known: {', '.join(UPLOADERS)}")
+    needs = {"openocd": "openocd_target", "pyocd": "pyocd_target"}
+    missing = [needs[u] for u in raw["uploaders"] if u in needs and not raw.get(needs[u])]
+    if raw["uploaders"] and raw.get("flash_base") is None:
+        missing.append("flash_base")
+    if missing:
+        raise FirmwareError(f"board profile {path}: its uploaders need {', '.join(missing)}")
 
 
 def user_board_dirs() -> list[Path]:

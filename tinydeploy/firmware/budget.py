@@ -131,8 +131,21 @@ def check_budget(fp: ModelFootprint, board: BoardProfile) -> None:
         raise FirmwareError("model does not fit board " + board.name + ": " + "; ".join(problems))
 
 
+def fit_summary(fp: ModelFootprint, board: BoardProfile) -> str:
+    """One line for a model that passed the budget check: what it needs against the board."""
+    return (f"budget: fits {board.name}: flash ~{fp.flash_bytes} of {board.flash_bytes} B, RAM "
+            f"~{fp.ram_bytes} of {board.ram_bytes} B (estimated before building)")
+
+
 def samples_per_chunk(fp: ModelFootprint, board: BoardProfile, bytes_per_sample: int,
                       cap: int) -> int:
     """How many test images fit in the flash left next to the model (at most `cap`)."""
     left = board.flash_bytes - fp.flash_bytes - 4096  # slack for alignment and growth
+    return max(0, min(cap, left // bytes_per_sample))
+
+
+def samples_next_to(used_flash: int, board: BoardProfile, bytes_per_sample: int,
+                    cap: int) -> int:
+    """How many test images fit beside a firmware measured to use `used_flash` bytes."""
+    left = board.flash_bytes - used_flash - 1024  # slack for the arrays' alignment
     return max(0, min(cap, left // bytes_per_sample))

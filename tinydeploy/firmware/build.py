@@ -8,13 +8,14 @@ directory of our own per work directory, so builds of different models never sha
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinydeploy.errors import FirmwareError
 from tinydeploy.firmware.boards import BoardProfile
-from tinydeploy.firmware.project import write_project
+from tinydeploy.firmware.project import env_is_local, write_project
 from tinydeploy.firmware.requirements import require_firmware_build
 from tinydeploy.firmware.toolchain import (
     ensure_scons_shim,
@@ -70,6 +71,9 @@ def pio_run(
         "TD_KERNELS": settings.kernels,
         "TD_BOARD": board.name,
         "TD_HANDSHAKE": "1" if (handshake and board.is_qemu) else "0",
+        # STM32 port: QEMU mode (semihosting exit) or board mode (start byte, then park)
+        "TD_SEMIHOSTING": "1" if board.semihosting else "0",
+        "TD_BAUD": str(board.serial_baud),
     })
     if settings.stack_bytes:
         env["TD_STACK_SIZE"] = str(settings.stack_bytes)
@@ -89,9 +93,17 @@ def pio_run(
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         hint = ""
-        if not board.is_qemu:
-            hint = (f" (board {board.name} uses an official PlatformIO platform: the first "
-                    "build needs internet to download it; it cannot be built offline)")
+        if not env_is_local(board.pio_env):
+            hint = (f" (env {board.pio_env} of board {board.name} uses an official PlatformIO "
+                    "platform: the first build needs internet to download it; it cannot be "
+                    "built offline)")
+        output = proc.stdout + proc.stderr
+        overflow = re.findall(r"region `(\w+)' overflowed by (\d+) bytes", output)
+        if overflow:  # the budget check estimates; the linker knows
+            what = ", ".join(f"{'flash' if r == 'CODE' else r} by {n} bytes" for r, n in overflow)
+            raise FirmwareError(f"the firmware does not fit board {board.name} "
+                                f"({board.flash_bytes} B flash, {board.ram_bytes} B RAM): the "
+                                f"linker says it overflows {what}; log {log}")
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise FirmwareError(f"PlatformIO build for {board.name} failed{hint}; log {log}:\n{tail}")
     elf = elf_path(work_dir, board)

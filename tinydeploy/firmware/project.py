@@ -9,7 +9,9 @@ in the work directory: nothing is ever written into site-packages.
 
 from __future__ import annotations
 
+import configparser
 import re
+from functools import cache
 from pathlib import Path
 
 from tinydeploy.errors import FirmwareError
@@ -48,3 +50,30 @@ def write_project(work_dir: Path) -> Path:
 def pio_envs() -> list[str]:
     """The environment names the firmware project defines (`[env:NAME]` sections)."""
     return re.findall(r"^\[env:([^\]]+)\]", template_text(), re.MULTILINE)
+
+
+@cache
+def _template_config() -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
+    cfg.read_string(template_text())
+    return cfg
+
+
+def env_platform(env: str) -> str:
+    """The `platform` option of `[env:NAME]`, following `extends` (as PlatformIO does)."""
+    cfg = _template_config()
+    section = f"env:{env}"
+    seen = set()
+    while section and section not in seen:
+        seen.add(section)
+        if not cfg.has_section(section):
+            break
+        if cfg.has_option(section, "platform"):
+            return cfg.get(section, "platform")
+        section = cfg.get(section, "extends", fallback="").strip()
+    raise FirmwareError(f"env {env!r} of the firmware project names no platform")
+
+
+def env_is_local(env: str) -> bool:
+    """True when the env builds on the package's own platform (offline), not an official one."""
+    return env_platform(env).startswith("symlink://")

@@ -5,7 +5,7 @@ The firmware (resources/firmware/src/harness.c) prints one record per line,
 ignored, so boot noise is harmless:
 
     TD:BEGIN board=qemu-m4 counter=systick-icount counter_hz=25000000 layers=2 input=16
-             output=4 arena=8 offset=0 count=1
+             output=4 arena=8 offset=0 count=1 [port notes, e.g. clock=pll dwt=counting]
     TD:IMG i=<global index> label=<-1 if unknown> pred=<argmax> diff=<mismatching bytes>
            ticks=<counter ticks of tdm_invoke>
     TD:MISMATCH i=<image> k=<output index> got=<int8> want=<int8>   (first few only)
@@ -16,9 +16,11 @@ ignored, so boot noise is harmless:
     TD:FAULT kind=hardfault|unexpected_exception
     TD:END status=ok|mismatch|invoke_error|setup_error|stack_overflow code=<exit code>
 
-Ticks are converted on the host: on QEMU (`systick-icount`) instructions retired =
-ticks * 1e9 / counter_hz (exact to one tick under -icount shift=0); on real boards (`dwt`)
-ticks are core cycles.
+`counter` is systick-icount (QEMU MPS2/MPS3), dwt (DWT CYCCNT) or systick (the STM32 port's
+fallback when DWT does not count). Ticks are converted on the host
+(`tinydeploy.firmware.counter`): under QEMU, instructions retired = ticks * 1e9 / the
+machine's clock (exact to one tick under -icount shift=0); on real boards ticks are core
+cycles.
 """
 
 from __future__ import annotations

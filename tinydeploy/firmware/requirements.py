@@ -129,6 +129,27 @@ def qemu(boards: Iterable[str] | None = None) -> list[Finding]:
     return out
 
 
+def uploaders() -> list[Finding]:
+    """The flash tools of real boards (`tinydeploy flash`): optional, one line each."""
+    import sys
+
+    from tinydeploy.firmware.flash import UPLOADERS, _which
+
+    out = []
+    for u in UPLOADERS.values():
+        path = _which(u.executable)
+        if path is None:
+            out.append(Finding(f"flash tool {u.name}", False,
+                               f"{u.executable} not found (needed only to flash real boards)",
+                               u.install.format(python=sys.executable), required=False))
+            continue
+        proc = _run([path, "--version"])
+        text = (proc.stdout or proc.stderr) if proc else ""
+        out.append(Finding(f"flash tool {u.name}", True,
+                           f"{_first_line(text) or 'version unknown'} ({path})", required=False))
+    return out
+
+
 def platformio() -> list[Finding]:
     missing = [m for m in ("platformio", "SCons") if importlib.util.find_spec(m) is None]
     if missing:

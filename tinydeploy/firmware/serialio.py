@@ -15,6 +15,7 @@ from tinydeploy.errors import FirmwareError
 from tinydeploy.firmware.report import is_terminal
 
 ACK = b"\x06"  # sent after the last report line; the QEMU firmware waits for it before exiting
+START_EVERY = 0.5  # seconds between start bytes until a board answers
 
 
 class FirmwareTimeout(FirmwareError):
@@ -50,22 +51,33 @@ def read_report(
     alive: Callable[[], bool] | None = None,
     echo: Callable[[str], None] | None = None,
     ack: bool = True,
+    start: bytes | None = None,
 ) -> SerialCapture:
     """Read lines until a terminal report line, the port closing, or a time limit.
 
     `timeout`: hard limit for the whole report. `silence_timeout`: longest gap without any
     byte. `alive()`: False once the producer (the QEMU process) has gone, which ends the read
-    after draining. Raises FirmwareTimeout with what was received so far.
+    after draining. `start`: sent every START_EVERY seconds until the first byte arrives (a
+    board waits for it; one sent while it was still resetting would be lost). Raises
+    FirmwareTimeout with what was received so far.
     """
     import serial
 
     cap = SerialCapture()
     buf = b""
-    start = last_data = time.monotonic()
+    t0 = last_data = time.monotonic()
+    last_start = t0 - START_EVERY
     port = getattr(ser, "port", "serial port")
     while True:
         now = time.monotonic()
-        if now - start > timeout:
+        if start and not cap.lines and not buf and now - last_start >= START_EVERY:
+            try:
+                ser.write(start)
+                ser.flush()
+            except (serial.SerialException, OSError):
+                pass
+            last_start = now
+        if now - t0 > timeout:
             raise FirmwareTimeout(
                 f"no complete report from {port} within {timeout:.0f} s "
                 f"({len(cap.lines)} lines received{_tail(cap)})"

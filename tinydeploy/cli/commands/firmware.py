@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from tinydeploy.firmware.bench import BenchPlan
 
 BoardOpt = typer.Option(
     "qemu-m4", "--board", "-b", help="Board profile name (see `tinydeploy firmware boards`)."
@@ -54,6 +58,10 @@ TimeoutOpt = typer.Option(
 )
 SilenceOpt = typer.Option(30.0, "--silence-timeout", help="Longest serial silence in seconds.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Echo the UART report lines.")
+UploaderOpt = typer.Option(
+    None, "--uploader", help="Flash with this uploader (openocd, stlink or pyocd; default: the "
+    "first of the board's uploaders that is installed).",
+)
 
 
 OutOpt = typer.Option(
@@ -71,6 +79,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(fw, name="firmware")
     app.command("flash")(flash_cmd)
     app.command("bench")(bench_cmd)
+
+
+def _echo_budget(bp: BenchPlan) -> None:
+    """The budget check passed: say by how much (stderr, beside the progress lines)."""
+    from tinydeploy.firmware.budget import fit_summary
+
+    typer.echo(fit_summary(bp.footprint, bp.board), err=True)
 
 
 def _work_dir(out: Path | None, board: str) -> Path:
@@ -120,6 +135,7 @@ def build_cmd(
     work = _work_dir(out, board)
     model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
     bp = plan(profile, model_dir, work, samples=samples, settings=settings)
+    _echo_budget(bp)
     elf, size = build_chunk(bp, 0, settings)
     f = size.flash
     info = {
@@ -136,22 +152,30 @@ def build_cmd(
 
 
 def _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose, port=None,
-           flash=True, tflite=None, fmt="auto", dataset="mnist", data_dir=None) -> None:
+           flash=True, tflite=None, fmt="auto", dataset="mnist", data_dir=None,
+           uploader=None) -> None:
     from tinydeploy.firmware.bench import plan, run_plan
     from tinydeploy.firmware.boards import get_board
     from tinydeploy.firmware.build import BuildSettings
+    from tinydeploy.firmware.project import env_is_local
 
     profile = get_board(board)
-    if not profile.is_qemu and not port:
+    if not profile.is_qemu:
         from tinydeploy.errors import FirmwareError
 
-        raise FirmwareError(f"{board} is a real board: pass --port (e.g. /dev/ttyACM0)")
+        if not port:
+            raise FirmwareError(f"{board} is a real board: pass --port (e.g. /dev/ttyACM0)")
+        if flash and env_is_local(profile.pio_env):  # name a missing uploader before building
+            from tinydeploy.firmware.flash import find_uploader
+
+            find_uploader(profile, uploader)
     settings = BuildSettings(opt=opt, kernels=kernels)
     work = _work_dir(out, board)
     model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
     bp = plan(profile, model_dir, work, samples=samples, settings=settings)
+    _echo_budget(bp)
     echo = typer.echo if verbose else None
-    report = run_plan(bp, settings, port=port, flash=flash, timeout=timeout,
+    report = run_plan(bp, settings, port=port, flash=flash, uploader=uploader, timeout=timeout,
                       silence_timeout=silence, echo=echo,
                       progress=lambda m: typer.echo(m, err=True))
     _summary(report)
@@ -174,11 +198,14 @@ def _summary(report: dict) -> None:
     )
     for layer in m["per_layer"]:
         typer.echo(f"  {layer['name']:<24} {layer[unit + '_mean']:>12.0f}")
-    f, r = report["flash_bytes"], report["ram_bytes"]
+    f, r, b = report["flash_bytes"], report["ram_bytes"], report["board"]
     typer.echo(
-        f"flash {f['total']} B (code {f['code']}, weights {f['weights']}, other {f['other']}); "
-        f"peak RAM {r['peak']} B (static {r['static_total']} + stack {r['stack_high_water']})"
+        f"flash {f['total']} of {b['flash_bytes']} B (code {f['code']}, weights {f['weights']}, "
+        f"other {f['other']}); peak RAM {r['peak']} of {b['ram_bytes']} B (static "
+        f"{r['static_total']} + stack {r['stack_high_water']})"
     )
+    c = m["counter"]
+    typer.echo(f"counter: {c['kind']} ({c['unit']})" + (f"; {c['note']}" if c["note"] else ""))
 
 
 def run_cmd(
@@ -221,14 +248,16 @@ def bench_cmd(
     dataset: str = DatasetOpt,
     data_dir: Path | None = DataDirOpt,
     no_flash: bool = typer.Option(False, "--no-flash", help="Board already flashed."),
+    uploader: str | None = UploaderOpt,
     out: Path | None = OutOpt,
     timeout: float | None = TimeoutOpt,
     silence: float = SilenceOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Benchmark on a board (flash + read the report over --port) or on QEMU."""
+    """Benchmark on a board (flash, verify, then read the report over --port) or on QEMU."""
     _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose, port=port,
-           flash=not no_flash, tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir)
+           flash=not no_flash, tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir,
+           uploader=uploader)
 
 
 def flash_cmd(
@@ -242,13 +271,16 @@ def flash_cmd(
     tflite: Path | None = TfliteOpt,
     dataset: str = DatasetOpt,
     data_dir: Path | None = DataDirOpt,
+    uploader: str | None = UploaderOpt,
     out: Path | None = OutOpt,
 ) -> None:
-    """Build and flash a real board with PlatformIO (upload)."""
+    """Build the firmware (first chunk of test images), flash it with an installed uploader
+    (OpenOCD, stlink-tools or pyOCD), read it back to verify, and reset the board."""
     from tinydeploy.errors import FirmwareError
     from tinydeploy.firmware.bench import build_chunk, plan
     from tinydeploy.firmware.boards import get_board
     from tinydeploy.firmware.build import BuildSettings
+    from tinydeploy.firmware.project import env_is_local
 
     profile = get_board(board)
     if profile.is_qemu:
@@ -256,12 +288,33 @@ def flash_cmd(
             f"{board} is a QEMU board: there is nothing to flash; use `tinydeploy firmware run "
             f"--board {board} --model-dir DIR` to build and run it"
         )
+    local = env_is_local(profile.pio_env)
+    if local:
+        from tinydeploy.firmware.flash import find_uploader, flash_image
+
+        tool = find_uploader(profile, uploader)  # before building: a missing tool is named
+    elif uploader:
+        raise FirmwareError(f"env {profile.pio_env} of {board} uploads through PlatformIO's "
+                            "official platform: --uploader does not apply")
     settings = BuildSettings(opt=opt, kernels=kernels)
     work = _work_dir(out, board)
     model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
     bp = plan(profile, model_dir, work, samples=samples, settings=settings)
-    elf, _ = build_chunk(bp, 0, settings, targets=["upload"])
-    typer.echo(f"flashed {elf} to {board}; read the report with `tinydeploy bench --no-flash`")
+    _echo_budget(bp)
+    if not local:
+        elf, _ = build_chunk(bp, 0, settings, targets=["upload"])
+        typer.echo(f"flashed {elf} to {board} with PlatformIO")
+    else:
+        elf, _ = build_chunk(bp, 0, settings)
+        done = flash_image(profile, elf, bp.work_dir, *tool)
+        typer.echo(f"flashed {done.image_bytes} bytes of {elf} to {board} with {done.uploader} "
+                   f"({done.executable}); read back and verified; board reset (log {done.log})")
+    if len(bp.chunks) > 1:
+        typer.echo(f"note: only the first {bp.chunks[0][1]} of the test images fit next to the "
+                   f"model; `tinydeploy bench` flashes each of the {len(bp.chunks)} chunks",
+                   err=True)
+    typer.echo(f"read the report: tinydeploy bench --board {board} --port /dev/ttyACM0 "
+               f"--no-flash (same model and options)")
 
 
 def boards_cmd(boards_dir: list[Path] | None = BoardsDirOpt) -> None:

@@ -1,4 +1,4 @@
-"""tinydeploy's local PlatformIO development platform for Cortex-M machines under QEMU.
+"""tinydeploy's local PlatformIO development platform: bare-metal Cortex-M, QEMU and STM32.
 
 PlatformIO derives the class name from platform.json's "name" (td-qemu-cortexm).
 """

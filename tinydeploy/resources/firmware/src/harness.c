@@ -147,6 +147,11 @@ int td_harness_run(void) {
     put_kv("arena", TDM_ARENA_SIZE);
     put_kv("offset", TD_OFFSET);
     put_kv("count", TD_COUNT);
+    const char *notes = td_port_notes();
+    if (*notes) {
+        td_port_putc(' ');
+        put_str(notes);
+    }
     put_str("\n");
 
     for (int l = 0; l < TDM_NUM_LAYERS; l++) layer_min[l] = UINT64_MAX;

@@ -57,6 +57,7 @@ uint64_t td_port_now(void) {
 
 const char *td_port_counter_kind(void) { return "dwt"; }
 uint32_t td_port_counter_hz(void) { return (uint32_t)F_CPU; }
+const char *td_port_notes(void) { return ""; }
 
 void td_port_stack_region(uintptr_t *lo, uintptr_t *hi) {
     *hi = sp_at_start;

@@ -3,8 +3,10 @@
  *
  * port_qemu.c   : QEMU MPS2/MPS3 machines (CMSDK UART0, SysTick under -icount shift=0,
  *                 semihosting exit). Compiled when TD_TARGET_QEMU is defined.
+ * port_stm32.c  : bare-metal STM32 boards, real or emulated by QEMU (USART, DWT CYCCNT or a
+ *                 SysTick fallback). Compiled when TD_TARGET_STM32 is defined.
  * port_arduino.cpp : real boards through the Arduino core (Serial, DWT CYCCNT). Compiled when
- *                 ARDUINO is defined.
+ *                 ARDUINO is defined (PlatformIO's official platforms, online).
  */
 #ifndef TD_PORT_H
 #define TD_PORT_H
@@ -30,9 +32,13 @@ void td_port_putc(char c);
 void td_port_flush(void);
 /* Monotonic counter: SysTick ticks (QEMU) or core cycles (DWT CYCCNT). */
 uint64_t td_port_now(void);
-/* "systick-icount" or "dwt" and the counter frequency in Hz. */
+/* What td_port_now counts: "systick-icount" (QEMU MPS2/MPS3), "dwt" (DWT CYCCNT: cycles) or
+ * "systick" (SysTick at the core clock); and the counter frequency in Hz. */
 const char *td_port_counter_kind(void);
 uint32_t td_port_counter_hz(void);
+/* Extra space-separated key=value tokens for the TD:BEGIN line (may be ""): what the port
+ * found at start-up, e.g. "clock=pll dwt=counting". */
+const char *td_port_notes(void);
 /* Stack region to paint: [*lo, *hi). hi is the initial stack pointer (top). */
 void td_port_stack_region(uintptr_t *lo, uintptr_t *hi);
 void td_port_exit(int code) __attribute__((noreturn));

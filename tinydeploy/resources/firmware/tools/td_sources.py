@@ -12,6 +12,10 @@ Shared by the QEMU envs and the real-board envs. Driven by environment variables
   TD_STACK_SIZE stack bytes reserved by the QEMU linker script (default 32768)
   TD_HANDSHAKE  1: on exit the QEMU firmware waits for an ACK byte on the UART (the pty
                 reader of tinydeploy sends it), so no report line is lost when QEMU exits
+  TD_SEMIHOSTING  STM32 port: 1 = QEMU mode (exit through semihosting), 0 = board mode (wait
+                for the host's start byte, park after the report); default: the board's
+                build.semihosting (true for the QEMU STM32 machines)
+  TD_BAUD       serial baud rate of the report USART (STM32 port; default 115200)
 """
 
 import os
@@ -69,6 +73,16 @@ if have_gen_data or have_model_data:
     env.Append(CPPDEFINES=["TD_HAVE_TEST_DATA"])
 if os.environ.get("TD_HANDSHAKE", "0") == "1":
     env.Append(CPPDEFINES=["TD_EXIT_HANDSHAKE"])
+semihosting = os.environ.get("TD_SEMIHOSTING", "")
+if semihosting not in ("", "0", "1"):
+    _fail(f"TD_SEMIHOSTING={semihosting!r} must be 0 or 1")
+if semihosting == "1" or (not semihosting and env.BoardConfig().get("build.semihosting", False)):
+    env.Append(CPPDEFINES=["TD_SEMIHOSTING"])
+baud = os.environ.get("TD_BAUD", "")
+if baud:
+    if not baud.isdigit():
+        _fail(f"TD_BAUD={baud!r} is not a baud rate")
+    env.Append(CPPDEFINES=[("TD_SERIAL_BAUD", f"{baud}u")])
 if os.environ.get("TD_STACK_SIZE"):
     stack = int(os.environ["TD_STACK_SIZE"])
     env.Append(LINKFLAGS=[f"-Wl,--defsym=__td_stack_size={stack}"])
