@@ -9,6 +9,7 @@ wall time. Writes benchmarks/results/latency_budgets_<board>.json.
 
 Usage: .venv/bin/python benchmarks/latency/budgets.py --checkpoint runs/bench-train/mnist \\
        [--budgets 250000 200000] [--board qemu-m4] [--samples 10000] [--finetune-epochs 10]
+       [--recipe recommended] [--work runs/latency-budgets-recommended]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from tinydeploy.ir import read_tflite
 from tinydeploy.latency.prune import allocated_formats
+from tinydeploy.prune.recipes import get_recipe
 from tinydeploy.rundir import write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep
 
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--finetune-epochs", type=int, default=10)
     ap.add_argument("--finetune-lr", type=float, default=1e-3)
+    ap.add_argument("--recipe", default=None,
+                    help="a named fine-tuning recipe (tinydeploy prune --recipe) instead of "
+                    "--finetune-epochs/--finetune-lr")
     ap.add_argument("--work", type=Path, default=Path("runs/latency-budgets"))
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -63,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         run = args.work / name
         seconds = None
         if not (run / "latency_allocation.json").is_file():
+            finetune = (["--recipe", args.recipe] if args.recipe else
+                        ["--recipe", "course", "--finetune-epochs", str(args.finetune_epochs),
+                         "--finetune-lr", str(args.finetune_lr)])
             seconds = tinydeploy(
                 "prune", "-c", str(args.checkpoint), "--objective", "latency", "--board",
-                args.board, "--budget", f"{budget:.0f}", "--finetune-epochs",
-                str(args.finetune_epochs), "--finetune-lr", str(args.finetune_lr),
-                "--out", str(run), "--force")
+                args.board, "--budget", f"{budget:.0f}", *finetune, "--out", str(run),
+                "--force")
         models[name] = {"checkpoint": str(run / "model"), "budget": budget,
                         "prune_seconds": seconds,
                         "allocation": json.loads((run / "latency_allocation.json").read_text())}
@@ -116,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                   "output compared with TFLite Micro's (mismatch_images)",
         "selection": "per-layer options chosen on the validation split only (5,000 held-out "
                      "training images); test images used only for these final numbers",
-        "finetune": {"epochs": args.finetune_epochs, "lr": args.finetune_lr,
-                     "optimizer": "adam, early stopping on validation"},
+        "finetune": ({"recipe": args.recipe, "fields": get_recipe(args.recipe).to_dict()}
+                     if args.recipe else
+                     {"epochs": args.finetune_epochs, "lr": args.finetune_lr,
+                      "optimizer": "adam, early stopping on validation"}),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "seconds": round(time.monotonic() - t_start, 1),

@@ -1,7 +1,7 @@
 """Fine-tuning recipes at extreme sparsity: float and int8 (TFLite Micro) top-1 per recipe.
 
 Grid: datasets x recipes x (unstructured sparsities + N:M patterns on conv2, fc1, fc2), each a
-trial of `tinydeploy.prune.trials:after_training_int8` through the resumable sweep runner: the
+trial of `tinydeploy.export.trials:pruned_int8` through the resumable sweep runner: the
 pruned model is exported for real (ONNX -> onnx2tf int8 TFLite) and run on the host build of
 TFLite Micro over the whole test set (the firmware's outputs are TFLM's, bit for bit).
 Every choice inside a trial (early stopping, best epoch) uses the validation split; the test
@@ -32,7 +32,7 @@ from tinydeploy.sweep import Trial, run_sweep
 from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "prune_recipes.json"
-FN = "tinydeploy.prune.trials:after_training_int8"
+FN = "tinydeploy.export.trials:pruned_int8"
 CHECKPOINTS = {"mnist": "runs/bench-train/mnist/model.safetensors",
                "fashion-mnist": "runs/bench-train/fashion-mnist/model.safetensors"}
 NM_LAYERS = ["conv2", "fc1", "fc2"]  # conv1's rows hold 9 weights: N:M would cut the input

@@ -63,10 +63,23 @@ def test_latency_variant_meets_its_speedup_on_the_device(tmp_path: Path, data_di
     ('method = "magnitude"\nformats = ["allocated"]\n', "needs objective"),
     ('objective = "fastest"\n', "objective must be accuracy or latency"),
     ('method = "magnitude"\nrecipe = "fastest"\n', "unknown recipe 'fastest'"),
-    ('method = "magnitude"\nrecipe = "course"\nfinetune_epochs = 3\n',
-     "recipe replaces finetune_epochs"),
+    ('method = "magnitude"\nrecipe = "course"\nfinetune_epochs = -3\n',
+     "recipe epochs must be >= 0"),
 ])
 def test_latency_variant_config_errors(tmp_path: Path, capsys, extra: str, message: str):
     (tmp_path / "bad.toml").write_text(f'[[variant]]\nname = "v"\n{extra}')
     assert main(["run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "r")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_variant_recipe_fields_given_beside_it_override_the_recipe(tmp_path: Path):
+    from tinydeploy.pipeline.config import load_config
+    from tinydeploy.pipeline.runner import _variant_recipe
+    from tinydeploy.prune.recipes import RECIPES
+
+    (tmp_path / "run.toml").write_text(
+        '[[variant]]\nname = "v"\nmethod = "magnitude"\nsparsity = 0.9\n'
+        'recipe = "recommended"\nfinetune_epochs = 12\n')
+    recipe = _variant_recipe(load_config(tmp_path / "run.toml").variants[0])
+    assert recipe.epochs == 12 and recipe.name == "recommended+epochs"
+    assert recipe.schedule == RECIPES["recommended"].schedule

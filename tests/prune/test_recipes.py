@@ -15,7 +15,7 @@ from tinydeploy.prune.nm import satisfies_nm
 from tinydeploy.prune.recipes import RECIPES, Recipe, get_recipe
 from tinydeploy.prune.schedules import PruneData, Schedule, finetune_config, run_schedule
 from tinydeploy.prune.srste import LearnedNM, srste_train
-from tinydeploy.quant import qat
+from tinydeploy.train import qat
 from tinydeploy.train.distill import Distillation, distillation_loss
 from tinydeploy.train.loaders import ArrayLoader
 from tinydeploy.train.trainer import TrainConfig, lr_curve, train

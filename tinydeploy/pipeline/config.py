@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,10 @@ class VariantConfig:
     schedule: str = "oneshot"
     finetune_epochs: int = 2
     finetune_lr: float = 1e-4
-    # a named fine-tuning recipe (`tinydeploy prune --recipe`); replaces schedule,
-    # finetune_epochs and finetune_lr when given
+    # a named fine-tuning recipe (`tinydeploy prune --recipe`); schedule, finetune_epochs and
+    # finetune_lr given beside it override its fields
     recipe: str | None = None
+    recipe_overrides: tuple[tuple[str, Any], ...] = ()
     formats: tuple[str, ...] = ("dense",)
     objective: str = "accuracy"  # latency: per-layer allocation within budget / speedup
     budget: float | None = None  # instructions per inference on the run's board
@@ -68,7 +69,9 @@ class RunConfig:
 
 _RUN_KEYS = {"name", "dataset", "model", "board", "samples", "seed", "auto_objective"}
 _TRAIN_KEYS = {"checkpoint", "epochs", "lr", "batch_size", "train_limit", "val_size"}
-_VARIANT_KEYS = set(VariantConfig.__dataclass_fields__)
+_VARIANT_KEYS = set(VariantConfig.__dataclass_fields__) - {"recipe_overrides"}
+# variant keys that override a recipe's fields when a recipe is named
+RECIPE_FIELDS = {"schedule": "schedule", "finetune_epochs": "epochs", "finetune_lr": "lr"}
 
 
 def _check_keys(section: str, got: dict[str, Any], allowed: set[str]) -> None:
@@ -117,11 +120,10 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         if variant.recipe is not None:
             from tinydeploy.prune.recipes import get_recipe
 
-            clash = sorted({"schedule", "finetune_epochs", "finetune_lr"} & set(v))
-            if clash:
-                raise TinydeployError(f"variant {variant.name}: recipe replaces "
-                                      f"{', '.join(clash)}; give one or the other")
-            get_recipe(variant.recipe)  # an unknown name fails here, before any work
+            overrides = tuple((field, v[key]) for key, field in RECIPE_FIELDS.items() if key in v)
+            variant = replace(variant, recipe_overrides=overrides)
+            # an unknown name or a bad value fails here, before any work
+            get_recipe(variant.recipe).with_overrides(**dict(overrides))
         if latency and variant.method is None:
             raise TinydeployError(f"variant {variant.name}: objective latency needs a method "
                                   "(the criterion that ranks weights, e.g. magnitude)")

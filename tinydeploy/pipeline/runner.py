@@ -112,11 +112,12 @@ def _prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -> StageR
 
 
 def _variant_recipe(v: VariantConfig):
-    """The variant's named recipe, or plain fine-tuning from its schedule/epochs/lr."""
+    """The variant's named recipe (with its overrides), or plain fine-tuning from its
+    schedule/epochs/lr."""
     from tinydeploy.prune.recipes import Recipe, get_recipe
 
     if v.recipe is not None:
-        return get_recipe(v.recipe)
+        return get_recipe(v.recipe).with_overrides(**dict(v.recipe_overrides))
     return Recipe("plain", schedule=v.schedule, epochs=v.finetune_epochs, lr=v.finetune_lr)
 
 

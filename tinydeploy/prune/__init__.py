@@ -10,7 +10,11 @@ fine-tuning a pruned model is plain `tinydeploy.train.trainer.train`.
     engine      PruneConfig + prune_model: scores -> masks for a scope and a granularity
     structured  physically_remove: channel masks -> a smaller dense model
     report      honest sparsity / MACs / bytes / collapse report (JSON + Markdown)
-    schedules   oneshot, iterative, gradual (Zhu & Gupta), lottery (IMP with rewinding)
+    schedules   oneshot, iterative, gradual (Zhu & Gupta), lottery (IMP with rewinding); the
+                QAT phase
+    recipes     named fine-tuning recipes (schedule, budget, LR schedule, distillation, QAT)
+    srste       learned masks (SR-STE): N:M or unstructured patterns learned while training
     run         `tinydeploy prune` as library functions (prune_experiment, prune_checkpoint)
-    trials      sweep trial functions for the benchmarks (after_training, foresight)
+    trials      sweep trial functions for the benchmarks (after_training, foresight; the
+                int8 variant is `tinydeploy.export.trials`, above the exporter)
 """

@@ -10,7 +10,7 @@ A recipe composes with every criterion, scope and granularity; it says
                   rewind: learning-rate rewinding (Renda et al. 2020), the checkpoint's own
                   optimizer and the last `epochs` epochs of its training LR schedule
     distill       knowledge distillation from the teacher (default: the model before pruning)
-    qat_epochs    a last phase of quantization-aware fine-tuning (`tinydeploy.quant.qat`)
+    qat_epochs    a last phase of quantization-aware fine-tuning (`tinydeploy.train.qat`)
     mask_learning fixed: masks are made by the schedule and never change back; srste
                   (Zhou et al. 2021): the mask is recomputed from the magnitudes during
                   training with sparse-refined straight-through gradients, so the pattern

@@ -250,10 +250,10 @@ def qat_phase(model: nn.Module, data: PruneData, finetune: TrainConfig, *, epoch
               lr: float, objective: Objective | None = None,
               log: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
     """Quantization-aware fine-tuning at the final masks (Adam, constant `lr`, best
-    validation epoch kept), then the rounded weights are baked in (`tinydeploy.quant.qat`).
+    validation epoch kept), then the rounded weights are baked in (`tinydeploy.train.qat`).
     Activation ranges start from the min/max over 500 training images, as the
     int8 export calibrates."""
-    from tinydeploy.quant import qat
+    from tinydeploy.train import qat
     from tinydeploy.train.loaders import to_float
 
     calibration = [to_float(data.train_loader.images[:CALIBRATION_IMAGES])]

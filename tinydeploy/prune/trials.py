@@ -4,21 +4,18 @@ benchmarks through `tinydeploy.sweep`."""
 
 from __future__ import annotations
 
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 from tinydeploy.models.registry import ModelSpec, build_model
 from tinydeploy.prune.engine import PruneConfig, compression_to_sparsity
 from tinydeploy.prune.recipes import Recipe, get_recipe
-from tinydeploy.prune.run import _dataset, prune_checkpoint, prune_experiment
+from tinydeploy.prune.run import _dataset, prune_experiment
 from tinydeploy.prune.schedules import Schedule
 from tinydeploy.train.recipes import recipe_for
 from tinydeploy.train.trainer import seed_everything
 
 
-def _summary(outcome) -> dict[str, Any]:
+def summary(outcome) -> dict[str, Any]:
     rep = outcome.report
     g = rep["global"]
     return {
@@ -42,7 +39,7 @@ def _summary(outcome) -> dict[str, Any]:
     }
 
 
-def _config(p: dict[str, Any]) -> PruneConfig:
+def trial_config(p: dict[str, Any]) -> PruneConfig:
     sparsity = p.get("sparsity")
     if sparsity is None:
         sparsity = compression_to_sparsity(float(p["compression"])) if "compression" in p \
@@ -54,7 +51,7 @@ def _config(p: dict[str, Any]) -> PruneConfig:
                        rounds=p.get("rounds"), prevent_collapse=int(p.get("prevent_collapse", 0)))
 
 
-def _recipe(p: dict[str, Any]) -> Recipe | None:
+def trial_recipe(p: dict[str, Any]) -> Recipe | None:
     """params "recipe" (a name) + "recipe_overrides" (fields), or None: plain fine-tuning."""
     if "recipe" not in p:
         return None
@@ -66,40 +63,15 @@ def after_training(p: dict[str, Any]) -> dict[str, Any]:
     schedule, finetune_epochs, finetune_lr (or recipe + recipe_overrides), train_limit,
     test_limit, data_dir, seed, rounds, score_samples."""
     outcome = prune_experiment(
-        checkpoint=p["checkpoint"], cfg=_config(p),
+        checkpoint=p["checkpoint"], cfg=trial_config(p),
         schedule=Schedule.parse(p.get("schedule", "oneshot")),
         finetune_epochs=int(p.get("finetune_epochs", 10)),
-        finetune_lr=float(p.get("finetune_lr", 1e-4)), recipe=_recipe(p),
+        finetune_lr=float(p.get("finetune_lr", 1e-4)), recipe=trial_recipe(p),
         data_dir=p.get("data_dir"), train_limit=p.get("train_limit"),
         test_limit=p.get("test_limit"), score_samples=int(p.get("score_samples", 256)),
         seed=p.get("seed"),
     )
-    return _summary(outcome)
-
-
-def after_training_int8(p: dict[str, Any]) -> dict[str, Any]:
-    """`after_training`, then the real int8 export of the pruned model: float and TFLite
-    Micro int8 top-1 on the test set (the firmware's outputs equal TFLM's bit for bit)."""
-    from tinydeploy.export.pipeline import ExportConfig, export
-
-    with tempfile.TemporaryDirectory(prefix="td-trial-") as tmp:
-        started = time.perf_counter()
-        outcome = prune_checkpoint(
-            out=Path(tmp) / "prune", checkpoint=p["checkpoint"], cfg=_config(p),
-            recipe=_recipe(p) or get_recipe("course"), data_dir=p.get("data_dir"),
-            train_limit=p.get("train_limit"), test_limit=p.get("test_limit"),
-            score_samples=int(p.get("score_samples", 256)), seed=p.get("seed"))
-        prune_seconds = time.perf_counter() - started
-        result = export(out=Path(tmp) / "export", cfg=ExportConfig(to="tflite"),
-                        checkpoint=Path(tmp) / "prune" / "model.safetensors",
-                        data_dir=p.get("data_dir"), log=lambda _msg: None)
-    tfl = result.report["tflite"]
-    return {**_summary(outcome), "prune_seconds": prune_seconds,
-            "recipe": outcome.meta["prune"]["recipe"],
-            "float_top1": result.report["float_top1"], "int8_top1": tfl["tflm_top1"],
-            "int8_gap_points": result.report["float_top1"] - tfl["tflm_top1"],
-            "int8_eval_images": tfl["eval_images"],
-            "reference_vs_tflm_mismatched_images": tfl["reference_vs_tflm_mismatched_images"]}
+    return summary(outcome)
 
 
 def foresight(p: dict[str, Any]) -> dict[str, Any]:
@@ -114,10 +86,10 @@ def foresight(p: dict[str, Any]) -> dict[str, Any]:
     model = build_model(spec)
     meta = {"model": spec.to_dict(), "dataset": dataset_name, "train_config": recipe.to_dict()}
     outcome = prune_experiment(
-        model=model, meta=meta, cfg=_config(p), when="init",
+        model=model, meta=meta, cfg=trial_config(p), when="init",
         train_epochs=int(p.get("train_epochs", recipe.epochs)), data_dir=p.get("data_dir"),
         dataset_name=dataset_name, train_limit=p.get("train_limit"),
         test_limit=p.get("test_limit"), score_samples=int(p.get("score_samples", 256)),
         seed=seed,
     )
-    return _summary(outcome)
+    return summary(outcome)

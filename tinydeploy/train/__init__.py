@@ -1,1 +1,2 @@
-"""Training and evaluation (pruning-agnostic)."""
+"""Training and evaluation (pruning-agnostic): the loop, recipes per dataset, knowledge
+distillation (`distill`), quantization-aware training (`qat`)."""

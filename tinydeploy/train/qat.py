@@ -26,8 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from tinydeploy.prune.masks import prunable_layers
-
+WEIGHTED: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
 ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 # modules that pass an int8 tensor through with its quantization unchanged
 PASS_THROUGH: tuple[type[nn.Module], ...] = (nn.MaxPool2d, nn.Flatten, nn.Dropout, nn.Identity)
@@ -76,6 +75,11 @@ class FakeQuantActivation(nn.Module):
         return torch.fake_quantize_per_tensor_affine(x, scale, zero, -128, 127)
 
 
+def weighted_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The conv and linear layers (the ones with int8 weights in the export)."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, WEIGHTED)}
+
+
 @dataclass
 class QATState:
     """What `enable` attached to a model, so that `bake` can take it off again."""
@@ -86,9 +90,10 @@ class QATState:
 
 
 def _executed_modules(model: nn.Module, example: Tensor) -> list[tuple[str, nn.Module]]:
-    """(name, module) of the prunable layers and other leaf modules, in the order they run
-    on `example` (modules inside a layer's parametrizations are not counted)."""
-    layers = prunable_layers(model)
+    """(name, module) of the conv/linear layers and other leaf modules, in the order they
+    run on `example` (modules inside a layer's parametrizations, e.g. a pruning mask, are
+    not counted)."""
+    layers = weighted_layers(model)
     watched = {n: m for n, m in model.named_modules()
                if n in layers or (n and not list(m.children()) and ".parametrizations" not in n
                                   and not any(n.startswith(f"{p}.") for p in layers))}
@@ -110,12 +115,12 @@ def _executed_modules(model: nn.Module, example: Tensor) -> list[tuple[str, nn.M
 def activation_points(model: nn.Module, example: Tensor) -> list[str]:
     """Names of the modules whose output is an int8 tensor of the exported graph."""
     order = _executed_modules(model, example)
-    prunable = set(prunable_layers(model))
+    weighted = set(weighted_layers(model))
     points = []
     for i, (name, module) in enumerate(order):
         if isinstance(module, ACTIVATIONS):
             points.append(name)
-        elif name in prunable:
+        elif name in weighted:
             following = next((m for _, m in order[i + 1:] if not isinstance(m, PASS_THROUGH)),
                              None)
             if not isinstance(following, ACTIVATIONS):
@@ -128,7 +133,7 @@ def enable(model: nn.Module, calibration: Iterable[Tensor], *, momentum: float =
     min/max over the `calibration` batches (as the converter computes them)."""
     batches = list(calibration)
     state = QATState()
-    for layer in prunable_layers(model).values():
+    for layer in weighted_layers(model).values():
         parametrize.register_parametrization(layer, "weight", FakeQuantWeight(), unsafe=True)
         state.weight_layers.append(layer)
     for name in activation_points(model, batches[0]):

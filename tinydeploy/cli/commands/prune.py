@@ -189,7 +189,10 @@ def prune_cmd(
             raise TinydeployError(f"checkpoint {checkpoint} not found")
         outcome = smart_prune(
             checkpoint=checkpoint, sparsity=0.9 if sparsity is None else sparsity, out=out,
-            force=force, finetune_epochs=chosen.epochs, finetune_lr=chosen.lr,
+            # smart pruning has its own fine-tuning (per-layer scans, then one global phase);
+            # only the epochs and lr given on the command line reach it
+            force=force, finetune_epochs=10 if finetune_epochs is None else finetune_epochs,
+            finetune_lr=1e-4 if finetune_lr is None else finetune_lr,
             train_limit=train_limit, test_limit=test_limit, data_dir=data_dir,
             seed=0 if seed is None else seed, log=typer.echo)
         typer.echo(f"{outcome.line()}; wrote {out}")
