@@ -11,6 +11,7 @@ from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
 from tinydeploy.cli.main import main
 from tinydeploy.models import ModelSpec, build_model
 from tinydeploy.prune.masks import get_masks
+from tinydeploy.prune.nm import satisfies_nm
 from tinydeploy.prune.recipes import RECIPES
 from tinydeploy.train.trainer import TrainConfig
 
@@ -76,6 +77,20 @@ def test_prune_cli_default_recipe_is_the_recommended_one(checkpoint, data_dir, t
     assert report["config"]["schedule"] == "oneshot"
 
 
+def test_prune_cli_nm_with_the_default_recipe_masks_once_or_learns(checkpoint, data_dir,
+                                                                   tmp_path):
+    assert _run(checkpoint, data_dir, tmp_path / "once", "-g", "nm:2:4") == 0
+    report = json.loads((tmp_path / "once" / "prune_report.json").read_text())
+    assert report["config"]["schedule"] == "oneshot"  # the recipe's AGP ramp cannot do N:M
+    assert _run(checkpoint, data_dir, tmp_path / "srste", "-g", "nm:2:4",
+                "--mask-learning", "srste") == 0
+    report = json.loads((tmp_path / "srste" / "prune_report.json").read_text())
+    assert report["config"]["rounds"][0]["mask_learning"] == "srste"
+    model, _ = load_checkpoint(tmp_path / "srste")
+    for layer in ("conv2", "fc1"):
+        assert satisfies_nm(getattr(model, layer).weight.detach(), 2, 4)
+
+
 def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     out = tmp_path / "small"
     code = _run(checkpoint, data_dir, out, "--method", "l1", "--granularity", "channel",
@@ -94,6 +109,7 @@ def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     (["--layer-sparsity", "fc1=high"], "bad --layer-sparsity"),
     (["--method", "snip", "--physically-remove"], "needs --granularity channel"),
     (["--recipe", "fastest"], "unknown recipe 'fastest'"),
+    (["-g", "nm:2:4", "--schedule", "gradual"], "supports the oneshot schedule only"),
     (["--lr-schedule", "warmup"], "unknown fine-tune LR schedule"),
     (["--mask-learning", "srste", "--method", "lamp"], "ranks weights by magnitude"),
     (["--mask-learning", "srste", "--granularity", "channel"], "not channels"),

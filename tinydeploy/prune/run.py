@@ -130,6 +130,10 @@ def prune_experiment(
     if recipe is None:
         recipe = Recipe("plain", schedule=str(schedule or Schedule()), epochs=finetune_epochs,
                         lr=finetune_lr)
+    elif cfg.gran.kind == "nm" and recipe.mask_learning == "fixed" and \
+            Schedule.parse(recipe.schedule).kind == "gradual":
+        # a recipe's gradual ramp cannot reach an N:M pattern: its masks are made at once
+        recipe = recipe.with_overrides(schedule="oneshot")
     schedule = Schedule.parse(recipe.schedule)
     if when not in WHEN:
         raise TinydeployError(f"unknown --at {when!r}; choose trained or init")

@@ -177,8 +177,9 @@ def run_schedule(
     training `objective`, default cross-entropy). N:M granularity with
     `mask_learning="srste"` learns the mask during the fine-tuning instead
     (`tinydeploy.prune.srste`; the schedule is then its own AGP ramp)."""
-    if cfg.gran.kind == "nm" and schedule.kind != "oneshot":
-        raise TinydeployError("N:M granularity supports the oneshot schedule only")
+    if cfg.gran.kind == "nm" and schedule.kind != "oneshot" and mask_learning != "srste":
+        raise TinydeployError("N:M granularity supports the oneshot schedule only (or "
+                              "mask learning: srste)")
     guard = MaskGuard()
     outcome = ScheduleOutcome(requested_sparsity(model, cfg))
 

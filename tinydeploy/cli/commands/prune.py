@@ -160,8 +160,11 @@ def prune_cmd(
         distill=distill, distill_temperature=distill_temperature,
         distill_weight=distill_weight, qat_epochs=qat_epochs, qat_lr=qat_lr,
         mask_learning=mask_learning, srste_decay=srste_decay)
-    if schedule is None and (finetune_epochs == 0 or Granularity.parse(granularity).kind == "nm"):
-        # no training to prune during, or N:M masks, which are made once
+    if (schedule is not None and Granularity.parse(granularity).kind == "nm"
+            and chosen.mask_learning == "fixed" and Schedule.parse(schedule).kind != "oneshot"):
+        raise TinydeployError("N:M granularity supports the oneshot schedule only (or "
+                              "--mask-learning srste)")
+    if schedule is None and finetune_epochs == 0:  # no training to prune during
         chosen = chosen.with_overrides(schedule="oneshot")
     if finetune_epochs == 0 and qat_epochs is None:
         chosen = chosen.with_overrides(qat_epochs=0)  # "0: no training at all"
