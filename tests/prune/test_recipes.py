@@ -45,6 +45,8 @@ def test_recipe_overrides_rename_and_validate():
         Recipe(lr_schedule="warmup")
     with pytest.raises(TinydeployError, match="epochs must be >= 0"):
         Recipe(epochs=-1)
+    with pytest.raises(TinydeployError, match="schedule"):
+        Recipe(schedule="weekly")
     assert Recipe.from_dict(RECIPES["course"].to_dict()) == RECIPES["course"]
 
 

@@ -175,9 +175,6 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                                   data_dir=data_dir, method=method, cache_dir=cache_dir,
                                   formats=formats, log=log)
     cfg, pre = prune_configs(alloc, method)
-    recipe = prune_kwargs.get("recipe")
-    if recipe is not None and cfg.gran.kind == "nm":  # N:M masks are made once
-        prune_kwargs["recipe"] = recipe.with_overrides(schedule="oneshot")
     outcome = prune_checkpoint(out=out, force=True, checkpoint=checkpoint, cfg=cfg,
                                pre_prune=pre, extra_meta={"latency": info},
                                data_dir=data_dir, log=log, **prune_kwargs)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from tinydeploy.errors import TinydeployError, unknown_choice
+from tinydeploy.prune.schedules import Schedule
 
 LR_SCHEDULES = ("constant", "cosine", "rewind")
 MASK_LEARNING = ("fixed", "srste")
@@ -50,6 +51,7 @@ class Recipe:
     srste_decay: float = 2e-4  # SR-STE's sparse-refined weight decay on pruned weights
 
     def __post_init__(self) -> None:
+        Schedule.parse(self.schedule)  # a bad schedule fails where the recipe is made
         if self.lr_schedule not in LR_SCHEDULES:
             raise unknown_choice("fine-tune LR schedule", self.lr_schedule, LR_SCHEDULES)
         if self.mask_learning not in MASK_LEARNING:

@@ -131,8 +131,8 @@ def prune_experiment(
         recipe = Recipe("plain", schedule=str(schedule or Schedule()), epochs=finetune_epochs,
                         lr=finetune_lr)
     elif cfg.gran.kind == "nm" and recipe.mask_learning == "fixed" and \
-            Schedule.parse(recipe.schedule).kind == "gradual":
-        # a recipe's gradual ramp cannot reach an N:M pattern: its masks are made at once
+            Schedule.parse(recipe.schedule).kind != "oneshot":
+        # a recipe's ramp cannot reach an N:M pattern step by step: its masks are made at once
         recipe = recipe.with_overrides(schedule="oneshot")
     schedule = Schedule.parse(recipe.schedule)
     if when not in WHEN:

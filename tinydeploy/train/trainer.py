@@ -116,8 +116,7 @@ def lr_curve(schedule: str, lr: float, steps: int) -> list[float]:
     return out
 
 
-def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
-    steps = max(1, cfg.epochs * steps_per_epoch)
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int, steps_per_epoch: int):
     full = max(cfg.epochs, cfg.schedule_epochs or cfg.epochs) * steps_per_epoch
     if full <= steps:
         return _make_scheduler(opt, cfg.schedule, cfg.lr, steps)
@@ -152,7 +151,7 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = OPTIMIZERS[cfg.optimizer](params, cfg)
     steps = max(1, cfg.epochs * len(train_loader))
-    sched = _scheduler(opt, cfg, len(train_loader))
+    sched = _scheduler(opt, cfg, steps, len(train_loader))
     cross_entropy = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
     def loss_fn(x: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -92,8 +92,9 @@ def prune_cmd(
         None, "--finetune-lr", help="Fine-tune Adam lr with --lr-schedule constant "
         "(default: the recipe's)."),
     lr_schedule: str | None = typer.Option(
-        None, "--lr-schedule", help="constant (Adam at --finetune-lr) or rewind (LR "
-        "rewinding: the checkpoint's optimizer and the tail of its training LR schedule)."),
+        None, "--lr-schedule", help="constant (Adam at --finetune-lr), cosine (Adam from "
+        "--finetune-lr annealed to zero) or rewind (LR rewinding: the checkpoint's optimizer "
+        "and the tail of its training LR schedule)."),
     distill: bool | None = typer.Option(
         None, "--distill/--no-distill", help="Knowledge distillation from the teacher "
         "during fine-tuning (default: the recipe's)."),
@@ -222,7 +223,6 @@ def prune_cmd(
 
     # fail on an unknown method or a bad option before any data is loaded
     get_criterion(method, **criterion_kwargs)
-    Schedule.parse(chosen.schedule)
     if not checkpoint.exists():
         raise TinydeployError(f"checkpoint {checkpoint} not found")
     from tinydeploy.prune.run import prune_checkpoint
