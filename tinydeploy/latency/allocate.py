@@ -102,3 +102,26 @@ def allocate(options: Mapping[str, Sequence[LayerOption]], budget: float, fixed:
     pen, ins, picks = min(best.values(), key=lambda v: (v[0], v[1]))
     choice = {n: options[n][i] for n, i in zip(names, picks, strict=True)}
     return Allocation(choice, fixed + ins, pen, budget)
+
+
+def fastest_formats(graph, table: CostTable,
+                    allowed: Sequence[str] = ("dense", "csr", "csrd")) -> dict[str, str]:
+    """{op name: format} that runs each weighted op of an (already pruned) graph fastest on
+    the table's core at the op's own sparsity, by the measured table of the same layer shapes
+    (matched in execution order: the table may come from the dense export of the model).
+    The default formats are the ones any unstructured pattern fits; N:M formats need weights
+    pruned to that pattern."""
+    ops = graph.weighted_ops()
+    layers = list(table.shapes)
+    if len(ops) != len(layers):
+        raise TinydeployError(f"the graph has {len(ops)} weighted ops, the cost table "
+                              f"{len(layers)} layers")
+    out = {}
+    for op, layer in zip(ops, layers, strict=True):
+        w = op.weights
+        sparsity = 1.0 - float((w != 0).sum()) / w.size
+        cands = [f for f in formats_for(table.shapes[layer]) if f in allowed]
+        # past the table's sparsest point sparse formats only get cheaper: clamp to choose
+        s = min(sparsity, max(x for fmt in cands for x, _ in table.points[(layer, fmt)]))
+        out[op.name] = min(cands, key=lambda f: table.predict(layer, f, s))
+    return out

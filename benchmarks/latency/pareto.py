@@ -1,0 +1,264 @@
+"""Accuracy-vs-instructions Pareto fronts per core: latency-aware pruning against uniform,
+global magnitude and LAMP pruning.
+
+From one trained dense checkpoint:
+1. the dense model is exported once and each core's cost table is measured (cached by
+   content hash, so a re-run measures nothing);
+2. every pruned model is a sweep trial (`tinydeploy.latency.trials:pruned_export`): the
+   baselines at each sparsity (the same models serve every core), latency-aware pruning at
+   each instruction budget on each core; all fine-tuned with the same recipe, every choice
+   on the validation split;
+3. every model runs on QEMU over the test images on every core it belongs to, with the
+   expected int8 outputs from TFLite Micro itself (`mismatch_images`). Baselines get, per
+   layer, the format that the core's measured table says runs fastest at that layer's
+   sparsity (dense, csr or csrd); latency-aware models get the format their allocation chose;
+4. per core, a method's front at budget B is its best on-device accuracy among the models
+   that run in <= B instructions; the latency-aware front is compared with each other front
+   at every budget from --range (both ends and every measured count inside).
+
+Writes benchmarks/results/latency_pareto.json and one plot per core
+(latency_pareto_<board>.png).
+
+Usage: .venv/bin/python benchmarks/latency/pareto.py --checkpoint runs/bench-train/mnist/model
+       [--boards qemu-m4 qemu-m3 qemu-m7] [--sparsities 0.7 0.8 0.9 0.95 0.98]
+       [--budgets 150000 175000 200000 250000 300000 350000 400000 500000] [--recipe recommended]
+       [--finetune-epochs 12] [--samples 10000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from tinydeploy.checkpoint import fingerprint
+from tinydeploy.ir import read_tflite
+from tinydeploy.latency.allocate import fastest_formats
+from tinydeploy.latency.prune import allocated_formats, int8_graph
+from tinydeploy.latency.shapes import layer_params, layer_shapes
+from tinydeploy.latency.table import build_table, default_cache_dir
+from tinydeploy.rundir import git_revision, write_bytes_atomic, write_json_atomic
+from tinydeploy.sweep import Trial, run_sweep
+from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+BASELINES = {"uniform": ("magnitude", "layerwise"), "global-magnitude": ("magnitude", "global"),
+             "lamp": ("lamp", "global")}
+LATENCY = "latency-aware"
+
+
+def front(points: list[dict], budget: float) -> dict | None:
+    """The most accurate point within `budget` instructions (ties: the faster one)."""
+    fits = [p for p in points if p["instructions"] <= budget]
+    return max(fits, key=lambda p: (p["top1"], -p["instructions"])) if fits else None
+
+
+def compare_fronts(points: dict[str, list[dict]], lo: float, hi: float) -> dict:
+    """Latency-aware front minus every other front at each budget in [lo, hi] where the
+    other has a model (both ends and every measured count inside the range)."""
+    budgets = sorted({lo, hi, *(p["instructions"] for pts in points.values() for p in pts
+                                if lo <= p["instructions"] <= hi)})
+    out = {}
+    for method, pts in points.items():
+        if method == LATENCY:
+            continue
+        rows = []
+        for b in budgets:
+            other, ours = front(pts, b), front(points[LATENCY], b)
+            if other is None:
+                continue
+            rows.append({"budget": b, "other": other["top1"], "other_model": other["model"],
+                         "latency_aware": ours and ours["top1"],
+                         "latency_aware_model": ours and ours["model"],
+                         "margin_points": None if ours is None
+                         else round(ours["top1"] - other["top1"], 2)})
+        below = [r for r in rows if r["margin_points"] is None or r["margin_points"] < 0]
+        out[method] = {"on_or_above_everywhere": not below, "budgets_compared": len(rows),
+                       "worst_margin_points": min((r["margin_points"] for r in rows
+                                                   if r["margin_points"] is not None),
+                                                  default=None),
+                       "below": below, "rows": rows}
+    return out
+
+
+def plot(board: str, points: dict[str, list[dict]], lo: float, hi: float) -> bytes:
+    from tinydeploy.report.plots import _png, plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for method, pts in sorted(points.items()):
+        pts = sorted(pts, key=lambda p: p["instructions"])
+        ax.scatter([p["instructions"] for p in pts], [p["top1"] for p in pts], s=14)
+        steps, best = [], None
+        for p in pts:  # the front as a step function of the budget
+            if best is None or p["top1"] > best:
+                best = p["top1"]
+                steps.append((p["instructions"], best))
+        if steps:
+            xs = [x for x, _ in steps] + [max(hi, steps[-1][0])]
+            ys = [y for _, y in steps] + [steps[-1][1]]
+            lw = 2.2 if method == LATENCY else 1.2
+            ax.step(xs, ys, where="post", lw=lw, label=method)
+    ax.axvspan(lo, hi, color="0.9", zorder=0, label="compared range")
+    ax.set_xlabel(f"instructions per inference on {board} (QEMU, -icount shift=0)")
+    ax.set_ylabel("on-device int8 top-1 (%)")
+    ax.set_ylim(bottom=max(90.0, ax.get_ylim()[0]))
+    ax.set_title(f"Accuracy vs instructions, TinyNet MNIST, {board}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", type=Path, required=True)
+    ap.add_argument("--boards", nargs="+", default=["qemu-m4", "qemu-m3", "qemu-m7"])
+    ap.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
+    ap.add_argument("--sparsities", type=float, nargs="+", default=[0.7, 0.8, 0.9, 0.95, 0.98])
+    ap.add_argument("--budgets", type=float, nargs="+",
+                    default=[150_000, 175_000, 200_000, 250_000, 300_000, 350_000, 400_000,
+                             500_000])
+    ap.add_argument("--range", type=float, nargs=2, default=[150_000, 600_000],
+                    metavar=("LO", "HI"), help="budgets over which the fronts are compared")
+    ap.add_argument("--recipe", default="recommended")
+    ap.add_argument("--finetune-epochs", type=int, default=12)
+    ap.add_argument("--samples", type=int, default=10_000, help="test images on the device")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-dir", default=os.environ.get("TINYDEPLOY_DATA"))
+    ap.add_argument("--work", type=Path, default=Path("runs/latency-pareto"))
+    ap.add_argument("--out", type=Path, default=RESULTS / "latency_pareto.json")
+    add_executor_args(ap, default_workers=2)
+    args = ap.parse_args(argv)
+    executor = executor_from_args(args)
+    load_before = os.getloadavg()
+    t0 = time.monotonic()
+    work = args.work.resolve()
+    ckpt = str(args.checkpoint)
+
+    dense_dir = work / "dense-export"
+    if not (dense_dir / "model_int8.tflite").is_file():
+        from tinydeploy.export.pipeline import ExportConfig, export
+
+        export(out=dense_dir, cfg=ExportConfig(to="tflite"), checkpoint=args.checkpoint,
+               data_dir=args.data_dir, log=print)
+    # the tables of the export latency-aware pruning itself makes, so its trials hit the cache
+    table_graph = int8_graph(args.checkpoint, args.data_dir, print)
+    shapes, params = layer_shapes(table_graph), layer_params(table_graph)
+    tables = {b: build_table(shapes, b, params=params, executor=executor) for b in args.boards}
+    print(f"cost tables ready ({time.monotonic() - t0:.0f} s)")
+
+    common = {"checkpoint": ckpt, "checkpoint_sha256": fingerprint(ckpt),
+              "recipe": args.recipe, "recipe_overrides": {"epochs": args.finetune_epochs},
+              "data_dir": args.data_dir, "seed": args.seed}
+    models: dict[str, dict] = {}
+    for method in args.methods:
+        criterion, scope = BASELINES[method]
+        for s in args.sparsities:
+            name = f"{method}-{s:g}"
+            models[name] = {"method": method, "boards": args.boards, "trial": Trial(
+                "tinydeploy.latency.trials:pruned_export",
+                {**common, "method": criterion, "scope": scope, "sparsity": s,
+                 "work_dir": str(work / "models" / name)})}
+    for board in args.boards:
+        for budget in args.budgets:
+            name = f"{LATENCY}-{board}-{budget:.0f}"
+            models[name] = {"method": LATENCY, "boards": [board], "trial": Trial(
+                "tinydeploy.latency.trials:pruned_export",
+                {**common, "objective": "latency", "board": board, "budget": budget,
+                 "cache_dir": str(default_cache_dir(board)),
+                 "work_dir": str(work / "models" / name)})}
+    pruned = run_sweep([m["trial"] for m in models.values()], work / "prune-sweep",
+                       executor=executor, description="pruned models")
+    if not pruned.ok:
+        raise SystemExit(f"pruning trials failed: {pruned.failed}")
+    models["dense"] = {"method": "dense", "boards": args.boards,
+                       "result": {"tflite": str(dense_dir / "model_int8.tflite")}}
+    for m in models.values():
+        if "trial" in m:
+            m["result"] = pruned.records[m.pop("trial").id]["result"]
+
+    device: dict[tuple[str, str], Trial] = {}
+    for name, m in models.items():
+        r = m["result"]
+        if "infeasible" in r:
+            continue
+        graph = read_tflite(r["tflite"])
+        for board in m["boards"]:
+            formats = (allocated_formats({"latency": r["allocation"]}, graph)
+                       if r.get("allocation") else fastest_formats(graph, tables[board]))
+            device[(name, board)] = Trial("tinydeploy.firmware.trials:qemu_benchmark", {
+                "tflite": r["tflite"], "format": "auto", "layer_formats": formats,
+                "board": board, "samples": args.samples, "expected_from": "tflm",
+                "objective": "latency", "data_dir": args.data_dir,
+                "work_dir": str(work / "device" / board / name)})
+    runs = run_sweep(device.values(), work / "device-sweep", executor=executor,
+                     description="device runs")
+    if not runs.ok:
+        raise SystemExit(f"device runs failed: {runs.failed}")
+
+    boards: dict[str, dict] = {}
+    for board in args.boards:
+        points: dict[str, list[dict]] = {}
+        for (name, b), trial in device.items():
+            if b != board:
+                continue
+            d = runs.records[trial.id]["result"]
+            m = models[name]
+            point = {"model": name, "instructions": d["per_inference"], "top1": d["device_top1"],
+                     "mismatch_images": d["mismatch_images"], "images": d["images"],
+                     "formats": d["chosen_formats"], "per_layer": d["per_layer"],
+                     "flash_total": d["flash"]["total"], "peak_ram": d["ram"]["peak"],
+                     "float_top1": m["result"].get("float_top1"),
+                     "host_int8_top1": d["host_int8_top1"],
+                     "sparsity": m["result"].get("achieved_sparsity", 0.0),
+                     "prune_seconds": m["result"].get("prune_seconds")}
+            if m["result"].get("allocation"):
+                predicted = m["result"]["allocation"]["allocation"]["predicted_total"]
+                point["predicted_instructions"] = predicted
+                point["prediction_error"] = round(predicted / d["per_inference"] - 1, 4)
+            # the dense model belongs to every front (sparsity 0 of any method)
+            for method in ([*args.methods, LATENCY] if m["method"] == "dense"
+                           else [m["method"]]):
+                points.setdefault(method, []).append(point)
+        infeasible = [n for n, m in models.items()
+                      if m["method"] == LATENCY and board in m["boards"]
+                      and "infeasible" in m["result"]]
+        lo, hi = args.range
+        boards[board] = {"points": points, "infeasible_budgets": infeasible,
+                         "fronts_vs_latency_aware": compare_fronts(points, lo, hi),
+                         "plot": f"latency_pareto_{board}.png"}
+        write_bytes_atomic(args.out.parent / f"latency_pareto_{board}.png",
+                           plot(board, points, lo, hi))
+        for method, cmp in boards[board]["fronts_vs_latency_aware"].items():
+            print(f"{board}: latency-aware vs {method}: on or above at all "
+                  f"{cmp['budgets_compared']} budgets: {cmp['on_or_above_everywhere']} "
+                  f"(worst margin {cmp['worst_margin_points']} points)")
+    write_json_atomic(args.out, {
+        "benchmark": "latency_pareto",
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "git_revision": git_revision(),
+        "metric": "instructions retired per inference on QEMU (-icount shift=0), mean over "
+                  "the test images; top1 = on-device int8 top-1 over the test images, every "
+                  "output compared with TFLite Micro's (mismatch_images)",
+        "selection": "every choice (allocation, early stopping, best epoch) on the "
+                     "validation split; the test images give these numbers only",
+        "finetune": {"recipe": args.recipe, "epochs": args.finetune_epochs,
+                     "note": "the same recipe for every method"},
+        "baseline_formats": "per layer the fastest of dense/csr/csrd by the core's measured "
+                            "cost table at that layer's sparsity",
+        "compared_range": args.range,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "seconds": round(time.monotonic() - t0, 1),
+        "boards": boards,
+        "models": {n: {k: v for k, v in m.items() if k != "trial"} for n, m in models.items()},
+    })
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

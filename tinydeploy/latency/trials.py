@@ -1,0 +1,73 @@
+"""Sweep trial (`tinydeploy.latency.trials:pruned_export`): one pruned, fine-tuned and
+int8-exported model kept on disk, for benchmarks that then run it on several cores
+(`benchmarks/latency/pareto.py`).
+
+Either a plain criterion at one sparsity (`method`, `scope`, `sparsity`) or latency-aware
+pruning to an instruction budget on one board (`objective: latency`, `board`, `budget`).
+The cost table of the board must already be measured (the benchmark builds it first): two
+trials filling the same cache at once would measure the same points twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tinydeploy.errors import TinydeployError
+from tinydeploy.export.pipeline import ExportConfig, export
+from tinydeploy.prune.recipes import get_recipe
+
+
+def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
+    """params: checkpoint, work_dir, recipe (+ recipe_overrides), data_dir, seed, eval_limit;
+    then method, scope, sparsity | objective "latency", board, budget, cache_dir.
+    Returns the test accuracies (float, int8 on TFLite Micro), the int8 .tflite path and,
+    for latency-aware pruning, the allocation; an infeasible budget is a result, not a
+    failure."""
+    from tinydeploy.latency.prune import latency_prune_checkpoint
+    from tinydeploy.prune.run import prune_checkpoint
+    from tinydeploy.prune.trials import trial_config
+
+    work = Path(p["work_dir"])
+    recipe = get_recipe(p.get("recipe", "recommended")).with_overrides(
+        **p.get("recipe_overrides", {}))
+    quiet = lambda _msg: None  # noqa: E731
+    started = time.perf_counter()
+    common = {"recipe": recipe, "data_dir": p.get("data_dir"), "seed": p.get("seed")}
+    allocation = None
+    if p.get("objective") == "latency":
+        try:
+            _, allocation = latency_prune_checkpoint(
+                checkpoint=Path(p["checkpoint"]), out=work / "prune", board=p["board"],
+                budget=float(p["budget"]), speedup=None, method=p.get("method", "magnitude"),
+                force=True, cache_dir=Path(p["cache_dir"]) if p.get("cache_dir") else None,
+                log=quiet, **common)
+        except TinydeployError as exc:
+            if "no allocation fits" not in str(exc):
+                raise
+            return {"infeasible": str(exc)}
+    else:
+        prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
+                         cfg=trial_config(p), log=quiet, **common)
+    prune_seconds = time.perf_counter() - started
+    result = export(out=work / "export",
+                    cfg=ExportConfig(to="tflite", eval_limit=p.get("eval_limit")),
+                    checkpoint=work / "prune" / "model.safetensors",
+                    data_dir=p.get("data_dir"), log=quiet)
+    report = json.loads((work / "prune" / "prune_report.json").read_text())
+    tfl = result.report["tflite"]
+    return {
+        "tflite": str((work / "export" / "model_int8.tflite").resolve()),
+        "checkpoint": str((work / "prune" / "model").resolve()),
+        "prune_seconds": round(prune_seconds, 1),
+        "recipe": recipe.to_dict(),
+        "achieved_sparsity": report["global"]["achieved_sparsity"],
+        "layer_sparsity": {r["layer"]: r["achieved_sparsity"] for r in report["layers"]},
+        "float_top1": result.report["float_top1"],
+        "int8_top1": tfl["tflm_top1"],
+        "int8_eval_images": tfl["eval_images"],
+        "allocation": allocation and {k: allocation[k] for k in (
+            "allocation", "layer_map", "budget", "dense_measured", "predicted_speedup")},
+    }
