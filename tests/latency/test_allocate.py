@@ -8,7 +8,13 @@ import itertools
 import pytest
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.allocate import Allocation, LayerOption, allocate, layer_options
+from tinydeploy.latency.allocate import (
+    Allocation,
+    FlashBudget,
+    LayerOption,
+    allocate,
+    layer_options,
+)
 from tinydeploy.latency.prune import allocated_formats, prune_configs
 from tinydeploy.latency.shapes import LayerShape, synthetic_graph
 from tinydeploy.latency.table import CostTable
@@ -35,6 +41,48 @@ def test_knapsack_matches_brute_force():
         assert got.predicted_total <= budget
         assert got.predicted_total == pytest.approx(100 + sum(
             o.instructions for o in got.choice.values()))
+
+
+def _fopt(cost: float, pen: float, wbytes: float, *kernels: tuple[str, int]) -> LayerOption:
+    return LayerOption("unstructured", 0.5, "csr", cost, pen, wbytes, tuple(kernels))
+
+
+def test_flash_budget_counts_shared_kernels_once_and_matches_brute_force():
+    dense_fc, csr_fc, nm_fc = ("fc_dense", 400), ("fc_csr", 900), ("fc_nm", 700)
+    common = ("requant", 120)
+    options = {
+        "a": [_fopt(1000, 0.0, 4000, dense_fc, common), _fopt(400, 0.5, 900, csr_fc, common),
+              _fopt(500, 0.3, 1100, nm_fc, common)],
+        "b": [_fopt(800, 0.0, 3000, dense_fc, common), _fopt(300, 0.6, 700, csr_fc, common),
+              _fopt(350, 0.4, 800, nm_fc, common)],
+    }
+    flash = lambda limit: FlashBudget(limit, 500.0, {"pool": 80})  # noqa: E731
+
+    def brute(budget: float, limit: float) -> float:
+        best = float("inf")
+        for combo in itertools.product(*options.values()):
+            kernels = dict(k for o in combo for k in o.kernels) | {"pool": 80}
+            size = 500 + sum(o.weight_bytes for o in combo) + sum(kernels.values())
+            if sum(o.instructions for o in combo) <= budget and size <= limit:
+                best = min(best, sum(o.penalty for o in combo))
+        return best
+
+    for budget, limit in ((1800, 1e9), (1800, 4000), (1800, 3300), (1000, 3300), (900, 3200)):
+        got = allocate(options, budget, resolution=10, flash=flash(limit))
+        assert got.penalty == pytest.approx(brute(budget, limit)), (budget, limit)
+        assert got.predicted_flash <= limit
+        kernels = dict(k for o in got.choice.values() for k in o.kernels) | {"pool": 80}
+        assert got.predicted_flash == pytest.approx(
+            500 + sum(o.weight_bytes for o in got.choice.values()) + sum(kernels.values()))
+    # the same format in both layers links its kernel once: two csr layers fit where
+    # csr + nm (the more accurate plan without a flash limit) would link one kernel more
+    assert [o.penalty for o in allocate(options, 760, resolution=10).choice.values()] == [
+        0.5, 0.4]
+    both_csr = allocate(options, 760, resolution=10, flash=flash(3300))
+    assert [o.penalty for o in both_csr.choice.values()] == [0.5, 0.6]
+    assert both_csr.predicted_flash == 3200
+    with pytest.raises(TinydeployError, match="B of flash"):
+        allocate(options, 1800, resolution=10, flash=flash(2000))
 
 
 def test_infeasible_budget_names_the_minimum():

@@ -1,6 +1,7 @@
 """`tinydeploy prune --objective latency` end to end: a briefly trained TinyNet pruned to a
 speed-up on qemu-m4, exported with the allocated formats and measured on QEMU. The firmware
-must run within the budget and as predicted; selection never reads the test set."""
+must run within the instruction and flash budgets and as predicted; selection never reads the
+test set."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def pruned(tmp_path_factory, data_dir: Path) -> dict:
                  "--data-dir", str(data_dir), "--out", str(root / "dense")]) == 0
     rc = main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
                "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense,csr",
+               "--max-flash", "64000",
                "--finetune-epochs", "1",
                "--train-limit", "4000", "--data-dir", str(data_dir),
                "--out", str(root / "pruned")])
@@ -49,6 +51,15 @@ def test_measured_firmware_fits_the_budget_as_predicted(pruned):
     for torch_name, choice in info["allocation"]["layers"].items():
         op = info["layer_map"][torch_name]
         assert abs(per_layer[op] - choice["instructions"]) <= 0.05 * per_layer[op] + 80, op
+
+
+def test_flash_within_the_limit_as_predicted(pruned):
+    alloc, bench = pruned["allocation"]["allocation"], pruned["bench"]
+    measured = bench["flash_bytes"]["total"]
+    assert alloc["max_flash"] == 64000 and alloc["predicted_flash"] <= 64000
+    assert measured <= 64000
+    assert abs(measured - alloc["predicted_flash"]) <= 0.02 * measured, (
+        measured, alloc["predicted_flash"])
 
 
 def test_the_firmware_uses_the_allocated_formats(pruned):

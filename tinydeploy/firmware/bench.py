@@ -228,6 +228,7 @@ def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkRepor
         "chunks": [{"offset": o, "count": c} for o, c in bp.chunks],
         "measured": measured,
         "flash_bytes": {**size.flash, "test_data_excluded": size.test_data_bytes},
+        "kernel_text_bytes": size.kernel_text,
         "ram_bytes": {
             "activations": arena + output,  # td_arena + td_output (static)
             "static_total": size.ram_static,  # all .data + .bss of the firmware

@@ -44,6 +44,9 @@ class ImageSize:
     ram_static: int = 0  # .data + .bss
     stack_reserved: int = 0
     symbols: dict[str, int] = field(default_factory=dict)
+    # tdnn machine code per "object:input section" (one function each with -ffunction-sections):
+    # what a model's choice of kernels costs in flash, shared by the layers that use it
+    kernel_text: dict[str, int] = field(default_factory=dict)
 
 
 def section_sizes(elf: Path, size_tool: str = "arm-none-eabi-size") -> dict[str, int]:
@@ -135,6 +138,8 @@ def image_size(elf: Path, map_path: Path | None = None) -> ImageSize:
                     weights += size
             elif KERNEL_OBJ in obj and in_sec.startswith(".text"):
                 code += size
+                key = f"{Path(obj).name}:{in_sec}"
+                res.kernel_text[key] = res.kernel_text.get(key, 0) + size
     total = flash_total - test_data
     res.flash = {"code": code, "weights": weights, "other": total - code - weights,
                  "total": total}

@@ -25,6 +25,8 @@ class LayerOption:
     format: str
     instructions: float  # predicted from the cost table
     penalty: float  # validation loss increase with this layer alone pruned so (sensitivity)
+    weight_bytes: float | None = None  # flash of its weight arrays (cost table)
+    kernels: tuple[tuple[str, int], ...] = ()  # tdnn functions it links: (name, code bytes)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,8 +55,28 @@ def layer_options(layer: str, table: CostTable, penalties: Mapping[str, float],
         if not cands:
             continue
         cost, fmt = min((table.predict(layer, f, s), f) for f in cands)
-        out.append(LayerOption(granularity, s, fmt, cost, float(penalty)))
+        wbytes = (table.predict_weight_bytes(layer, fmt, s)
+                  if (layer, fmt) in table.weight_bytes else None)
+        kernels = tuple(sorted(table.kernel_text.get((layer, fmt), {}).items()))
+        out.append(LayerOption(granularity, s, fmt, cost, float(penalty), wbytes, kernels))
     return out
+
+
+@dataclass(frozen=True)
+class FlashBudget:
+    """Flash the allocation may use: `limit` bytes in all, of which `fixed` are what no
+    option changes (start-up, harness, generated code, other ops' weights) and `fixed_kernels`
+    the tdnn functions linked whatever the layers choose (name -> bytes). A plan's flash is
+    fixed + its weight bytes + the code of every function it links, each counted once."""
+
+    limit: float
+    fixed: float
+    fixed_kernels: dict[str, int]
+
+    def total(self, weight_bytes: float, kernels: frozenset[tuple[str, int]]) -> float:
+        code = dict(self.fixed_kernels)
+        code.update(dict(kernels))
+        return self.fixed + weight_bytes + sum(code.values())
 
 
 @dataclass(frozen=True)
@@ -63,17 +85,28 @@ class Allocation:
     predicted_total: float  # incl. the fixed cost of the layers no option changes
     penalty: float
     budget: float
+    predicted_flash: float | None = None  # bytes, when a flash budget was given
+    max_flash: float | None = None
 
     def to_dict(self) -> dict:
-        return {"budget": self.budget, "predicted_total": round(self.predicted_total, 1),
-                "penalty_sum": round(self.penalty, 4),
-                "layers": {k: v.to_dict() for k, v in self.choice.items()}}
+        out = {"budget": self.budget, "predicted_total": round(self.predicted_total, 1),
+               "penalty_sum": round(self.penalty, 4),
+               "layers": {k: v.to_dict() for k, v in self.choice.items()}}
+        if self.max_flash is not None:
+            out |= {"max_flash": self.max_flash, "predicted_flash": self.predicted_flash}
+        return out
 
 
 def allocate(options: Mapping[str, Sequence[LayerOption]], budget: float, fixed: float = 0.0,
-             resolution: float = 100.0) -> Allocation:
+             resolution: float = 100.0, flash: FlashBudget | None = None) -> Allocation:
     """The options (one per layer) of least total penalty whose predicted instructions plus
-    `fixed` stay within `budget`; ties go to the faster plan."""
+    `fixed` stay within `budget` (and whose flash stays within `flash.limit`); ties go to the
+    faster plan.
+
+    Dynamic programming over the layers; a state is the instructions used (in steps of
+    `resolution`, rounded up) and, with a flash budget, the set of kernel functions linked so
+    far. A state keeps every plan not dominated in (penalty, weight bytes), so the flash
+    limit is checked exactly at the end, with shared kernels counted once."""
     names = list(options)
     if not names or any(not options[n] for n in names):
         raise TinydeployError("every layer needs at least one option")
@@ -82,26 +115,51 @@ def allocate(options: Mapping[str, Sequence[LayerOption]], budget: float, fixed:
         raise TinydeployError(
             f"no allocation fits {budget:,.0f} instructions: the fastest one the cost table "
             f"allows needs {cheapest:,.0f}; raise the budget (or add sparser options)")
+    if flash is not None and any(o.weight_bytes is None or not o.kernels
+                                 for n in names for o in options[n]):
+        raise TinydeployError("a flash budget needs the weight bytes and kernel code of every "
+                              "option in the cost table; rebuild the table")
     capacity = int((budget - fixed) // resolution)
-    # best[c] = (penalty, instructions, picks) using at most c steps over the layers so far
-    best: dict[int, tuple[float, float, tuple[int, ...]]] = {0: (0.0, 0.0, ())}
+    Plan = tuple[float, float, float, tuple[int, ...]]  # penalty, instructions, bytes, picks
+    best: dict[tuple[int, frozenset], list[Plan]] = {(0, frozenset()): [(0.0, 0.0, 0.0, ())]}
     for n in names:
-        nxt: dict[int, tuple[float, float, tuple[int, ...]]] = {}
-        for used, (pen, ins, picks) in best.items():
+        nxt: dict[tuple[int, frozenset], list[Plan]] = {}
+        for (used, kernels), plans in best.items():
             for i, o in enumerate(options[n]):
                 c = used + int(-(-o.instructions // resolution))  # round up: never over
                 if c > capacity:
                     continue
-                cand = (pen + o.penalty, ins + o.instructions, (*picks, i))
-                if c not in nxt or cand[:2] < nxt[c][:2]:
-                    nxt[c] = cand
+                key = (c, kernels | frozenset(o.kernels) if flash else kernels)
+                wb = (o.weight_bytes or 0.0) if flash else 0.0
+                for pen, ins, byt, picks in plans:
+                    _keep_front(nxt.setdefault(key, []),
+                                (pen + o.penalty, ins + o.instructions, byt + wb, (*picks, i)))
         best = nxt
-    if not best:
-        raise TinydeployError(f"no allocation fits {budget:,.0f} instructions at a resolution "
-                              f"of {resolution:g}; raise the budget")
-    pen, ins, picks = min(best.values(), key=lambda v: (v[0], v[1]))
+    finals = [(plan, flash.total(plan[2], kernels) if flash else None)
+              for (_, kernels), plans in best.items() for plan in plans]
+    if flash is not None:
+        finals = [(p, f) for p, f in finals if f <= flash.limit]
+    if not finals:
+        what = f"{budget:,.0f} instructions" + (f" and {flash.limit:,.0f} B of flash"
+                                                 if flash else "")
+        raise TinydeployError(f"no allocation fits {what} at a resolution of "
+                              f"{resolution:g}; raise the budget")
+    (pen, ins, _, picks), predicted_flash = min(finals, key=lambda v: (v[0][0], v[0][1]))
     choice = {n: options[n][i] for n, i in zip(names, picks, strict=True)}
-    return Allocation(choice, fixed + ins, pen, budget)
+    return Allocation(choice, fixed + ins, pen, budget, predicted_flash,
+                      flash.limit if flash else None)
+
+
+def _keep_front(plans: list, cand: tuple) -> None:
+    """Add `cand` to `plans` unless one of them is at least as good in penalty, weight bytes
+    and instructions; drop the ones it beats (without a flash budget the bytes are all 0 and
+    one plan per state remains)."""
+    for p in plans:
+        if p[0] <= cand[0] and p[2] <= cand[2] and (p[0], p[1]) <= (cand[0], cand[1]):
+            return
+    plans[:] = [p for p in plans if not (cand[0] <= p[0] and cand[2] <= p[2]
+                                         and (cand[0], cand[1]) <= (p[0], p[1]))]
+    plans.append(cand)
 
 
 def fastest_formats(graph, table: CostTable,

@@ -102,7 +102,7 @@ def measure_point(p: dict[str, Any]) -> dict[str, Any]:
     """params: shape (LayerShape.key()), format, sparsity, board, opt, fingerprint, and
     optionally layer = {"path": .npz of the real layer's int8 parameters, "sha256": its
     digest} (otherwise the layer is synthetic). Returns the layer's instructions (QEMU,
-    -icount shift=0) and what was built."""
+    -icount shift=0), its weight bytes and the tdnn functions it linked (name: bytes)."""
     from tinydeploy.codegen.generator import generate_c
 
     shape = LayerShape.from_key(dict(p["shape"]))
@@ -122,4 +122,5 @@ def measure_point(p: dict[str, Any]) -> dict[str, Any]:
         "unit": report["measured"]["unit"],
         "nnz": int(np.count_nonzero(w2d)),
         "weight_bytes": report["flash_bytes"]["weights"],
+        "kernel_text": report["kernel_text_bytes"],
     }

@@ -19,22 +19,44 @@ from pathlib import Path
 from typing import Any
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.allocate import Allocation, allocate, layer_options, option_key
+from tinydeploy.latency.allocate import (
+    Allocation,
+    FlashBudget,
+    allocate,
+    layer_options,
+    option_key,
+)
 from tinydeploy.latency.sensitivity import layer_penalties, penalties_to_json
 from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes
 from tinydeploy.latency.table import CostTable, build_table
 from tinydeploy.prune.engine import PruneConfig
 
 
-def dense_measurement(graph, board: str) -> tuple[float, dict[str, float]]:
-    """(instructions per inference, per weighted op) of the dense model on `board`."""
+def dense_measurement(graph, board: str) -> dict[str, Any]:
+    """The benchmark report of the dense model on `board` (`per_layer_counts`: {weighted op:
+    instructions})."""
     from tinydeploy.codegen.generator import generate_c
     from tinydeploy.latency.measure import run_generated
 
     gen = generate_c(graph, "dense", provenance="dense reference for latency allocation")
-    report = run_generated(gen, board)
-    unit = report["measured"]["unit"]
-    return report["measured"]["per_inference"][f"{unit}_mean"], report["per_layer_counts"]
+    return run_generated(gen, board)
+
+
+def flash_budget(limit: float, dense_report: dict[str, Any], table: CostTable,
+                 layers: list[str]) -> FlashBudget:
+    """What of the dense firmware's flash no option changes: its total less the weighted
+    layers' dense weight bytes and less all tdnn code, of which the functions no weighted
+    layer's dense choice links stay as fixed kernels (pooling, add, requantisation shared
+    by all)."""
+    flash = dense_report["flash_bytes"]
+    linked = dict(dense_report["kernel_text_bytes"])
+    layer_kernels = set()
+    for layer in layers:
+        layer_kernels |= set(table.kernels(layer, "dense"))
+    weights = sum(table.predict_weight_bytes(layer, "dense") for layer in layers)
+    fixed = flash["total"] - weights - sum(linked.values())
+    return FlashBudget(float(limit), float(fixed),
+                       {k: v for k, v in linked.items() if k not in layer_kernels})
 
 
 def int8_graph(checkpoint: Path, data_dir, log: Callable[[str], None]):
@@ -67,26 +89,38 @@ def _layer_map(model, graph) -> dict[str, str]:
 def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float | None,
                     speedup: float | None, data_dir=None, method: str = "magnitude",
                     cache_dir: Path | None = None, formats: list[str] | None = None,
+                    max_flash: float | None = None,
                     log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
-    """Steps 1-4 of the module docstring; returns the allocation and its provenance."""
+    """Steps 1-4 of the module docstring; returns the allocation and its provenance.
+    `max_flash` (bytes, whole image: code + weights + the rest) also bounds the flash; with
+    it alone the instruction budget is the dense model's."""
     from tinydeploy.data import load_dataset
     from tinydeploy.prune.run import base_train_config
     from tinydeploy.train.run import make_loaders
 
-    if (budget is None) == (speedup is None):
-        raise TinydeployError("give exactly one of --budget (instructions) or --speedup")
+    if budget is not None and speedup is not None:
+        raise TinydeployError("give --budget (instructions) or --speedup, not both")
+    if budget is None and speedup is None and max_flash is None:
+        raise TinydeployError("give --budget (instructions), --speedup or --max-flash")
     graph = int8_graph(checkpoint, data_dir, log)
     mapping = _layer_map(model, graph)
     shapes: dict[str, LayerShape] = layer_shapes(graph)
     log(f"latency: cost table of {len(shapes)} layer shapes on {board} (cached points reused)")
     table: CostTable = build_table(shapes, board, params=layer_params(graph),
                                    cache_dir=cache_dir, formats=formats)
-    dense_total, dense_layers = dense_measurement(graph, board)
+    dense = dense_measurement(graph, board)
+    dense_total = dense["measured"]["per_inference"][f"{dense['measured']['unit']}_mean"]
+    dense_layers = dense["per_layer_counts"]
     fixed = dense_total - sum(dense_layers[op] for op in mapping.values())
     if speedup is not None:
         if speedup <= 1.0:
             raise TinydeployError(f"--speedup must be > 1, got {speedup}")
         budget = dense_total / speedup
+    if budget is None:  # a flash budget alone: no slower than dense
+        budget = dense_total * 1.001
+    flash = None
+    if max_flash is not None:
+        flash = flash_budget(max_flash, dense, table, list(mapping.values()))
     dataset_name = meta.get("dataset")
     dataset = load_dataset(dataset_name, data_dir)
     _, val_loader = make_loaders(dataset, base_train_config(meta, dataset_name))
@@ -97,10 +131,11 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
                                        progress=log)
     options = {t: layer_options(op, table, penalties[t], formats)
                for t, op in mapping.items()}
-    alloc = allocate(options, float(budget), fixed)
+    alloc = allocate(options, float(budget), fixed, flash=flash)
     info = {
         "board": board, "unit": table.unit, "budget": float(budget), "speedup": speedup,
-        "dense_measured": dense_total, "dense_layers_measured": dense_layers,
+        "max_flash": max_flash, "dense_measured": dense_total,
+        "dense_layers_measured": dense_layers, "dense_flash": dense["flash_bytes"]["total"],
         "fixed_instructions": fixed, "layer_map": mapping,
         "shapes": {t: shapes[op].label() for t, op in mapping.items()},
         "selection_split": "validation", "selection_images": len(val_loader.labels),
@@ -118,6 +153,9 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
             f"measured top-1 {-drops[t][option_key(o.granularity, o.sparsity)]:+.2f})")
     log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
         f"{budget:,.0f}; dense measured {dense_total:,.0f})")
+    if flash is not None:
+        log(f"latency: predicted flash {alloc.predicted_flash:,.0f} B (limit {max_flash:,.0f};"
+            f" dense measured {dense['flash_bytes']['total']:,})")
     return alloc, info
 
 
@@ -155,6 +193,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                              speedup: float | None, method: str = "magnitude",
                              force: bool = False, cache_dir: Path | None = None,
                              formats: list[str] | None = None, data_dir=None,
+                             max_flash: float | None = None,
                              log: Callable[[str], None] = print, **prune_kwargs):
     """Plan the allocation, prune + fine-tune accordingly and write the run directory
     (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
@@ -173,7 +212,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
     alloc, info = plan_allocation(model=model, meta=meta, checkpoint=Path(checkpoint),
                                   board=board, budget=budget, speedup=speedup,
                                   data_dir=data_dir, method=method, cache_dir=cache_dir,
-                                  formats=formats, log=log)
+                                  formats=formats, max_flash=max_flash, log=log)
     cfg, pre = prune_configs(alloc, method)
     outcome = prune_checkpoint(out=out, force=True, checkpoint=checkpoint, cfg=cfg,
                                pre_prune=pre, extra_meta={"latency": info},

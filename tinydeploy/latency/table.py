@@ -27,6 +27,9 @@ from tinydeploy.sweep import Executor, Trial, run_sweep
 TRIAL_FN = "tinydeploy.latency.measure:measure_point"
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 NM_FORMATS = ("nm2_4", "nm1_4", "nm2_8", "nm1_8", "nm1_16")
+# bumped when a point's result gains fields (2: weight bytes and kernel code per point), so
+# points cached by an older version are measured again rather than read without them
+POINT_SCHEMA = 2
 
 
 def default_cache_dir(board: str) -> Path:
@@ -57,18 +60,45 @@ class CostTable:
     shapes: dict[str, LayerShape] = field(default_factory=dict)
     points: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
     measured_with: dict[str, str] = field(default_factory=dict)  # layer -> real | synthetic
+    # flash of the same points: weight bytes (sorted like `points`) and the tdnn functions
+    # the layer's firmware linked (name -> bytes), for budgets on flash
+    weight_bytes: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    kernel_text: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
-    def add(self, layer: str, fmt: str, sparsity: float, value: float) -> None:
+    def add(self, layer: str, fmt: str, sparsity: float, value: float,
+            weight_bytes: float | None = None, kernel_text: dict[str, int] | None = None) -> None:
         row = self.points.setdefault((layer, fmt), [])
         row.append((sparsity, value))
         row.sort()
+        if weight_bytes is not None:
+            wb = self.weight_bytes.setdefault((layer, fmt), [])
+            wb.append((sparsity, float(weight_bytes)))
+            wb.sort()
+        if kernel_text:
+            self.kernel_text.setdefault((layer, fmt), {}).update(kernel_text)
 
     def predict(self, layer: str, fmt: str, sparsity: float = 0.0) -> float:
         """Instructions of `layer` in `fmt` at `sparsity` (see the module docstring)."""
-        row = self.points.get((layer, fmt))
+        return self._interpolate(self.points, "points", layer, fmt, sparsity)
+
+    def predict_weight_bytes(self, layer: str, fmt: str, sparsity: float = 0.0) -> float:
+        """Flash bytes of `layer`'s weight arrays in `fmt` at `sparsity` (interpolated the
+        same way as instructions)."""
+        return self._interpolate(self.weight_bytes, "weight bytes", layer, fmt, sparsity)
+
+    def kernels(self, layer: str, fmt: str) -> dict[str, int]:
+        """The tdnn functions (name -> code bytes) `layer` in `fmt` links."""
+        if (layer, fmt) not in self.kernel_text:
+            raise TinydeployError(f"no kernel code measured for layer {layer!r} in {fmt} on "
+                                  f"{self.board}; rebuild the cost table")
+        return self.kernel_text[(layer, fmt)]
+
+    def _interpolate(self, rows: dict[tuple[str, str], list[tuple[float, float]]], what: str,
+                     layer: str, fmt: str, sparsity: float) -> float:
+        row = rows.get((layer, fmt))
         shape = self.shapes.get(layer)
         if not row or shape is None:
-            raise TinydeployError(f"no measured points for layer {layer!r} in {fmt} on "
+            raise TinydeployError(f"no measured {what} for layer {layer!r} in {fmt} on "
                                   f"{self.board}")
         if len(row) == 1:  # dense and N:M: one measured point, cost independent of values
             return row[0][1]
@@ -86,7 +116,10 @@ class CostTable:
             {"layer": layer, "shape": self.shapes[layer].key(),
              "label": self.shapes[layer].label(), "format": fmt,
              "measured_with": self.measured_with.get(layer, "synthetic"),
-             "measured": [{"sparsity": s, "instructions": v} for s, v in row]}
+             "measured": [{"sparsity": s, "instructions": v,
+                           "weight_bytes": dict(self.weight_bytes.get((layer, fmt), [])).get(s)}
+                          for s, v in row],
+             "kernel_code_bytes": sum(self.kernel_text.get((layer, fmt), {}).values())}
             for (layer, fmt), row in sorted(self.points.items())]}
 
 
@@ -107,7 +140,7 @@ def plan_trials(layers: Mapping[str, LayerShape], board: str, *,
                 continue
             for s in _points(fmt, sparsities):
                 point = {"shape": shape.key(), "format": fmt, "sparsity": s, "board": board,
-                         "opt": opt, "fingerprint": fp}
+                         "opt": opt, "fingerprint": fp, "schema": POINT_SCHEMA}
                 if ref:
                     point["layer"] = ref
                 out.append((layer, Trial(TRIAL_FN, point)))
@@ -137,7 +170,8 @@ def build_table(layers: Mapping[str, LayerShape], board: str, *,
         p = trial.params
         table.unit = result["unit"]
         table.measured_with[layer] = "real" if "layer" in p else "synthetic"
-        table.add(layer, p["format"], float(p["sparsity"]), float(result["instructions"]))
+        table.add(layer, p["format"], float(p["sparsity"]), float(result["instructions"]),
+                  result.get("weight_bytes"), result.get("kernel_text"))
     return table
 
 

@@ -41,6 +41,7 @@ class VariantConfig:
     objective: str = "accuracy"  # latency: per-layer allocation within budget / speedup
     budget: float | None = None  # instructions per inference on the run's board
     speedup: float | None = None  # instead of budget: dense instructions / speedup
+    max_flash: int | None = None  # objective latency: flash bytes the image may use
     latency_formats: tuple[str, ...] | None = None  # formats the allocation may use
 
     @property
@@ -111,9 +112,12 @@ def load_config(path: str | Path | None = None) -> RunConfig:
             raise TinydeployError(f"variant {variant.name}: objective must be accuracy or "
                                   "latency")
         latency = variant.objective == "latency"
-        if latency and (variant.budget is None) == (variant.speedup is None):
-            raise TinydeployError(f"variant {variant.name}: objective latency needs exactly "
-                                  "one of budget or speedup")
+        if latency and variant.budget is not None and variant.speedup is not None:
+            raise TinydeployError(f"variant {variant.name}: give budget or speedup, not both")
+        if latency and variant.budget is None and variant.speedup is None \
+                and variant.max_flash is None:
+            raise TinydeployError(f"variant {variant.name}: objective latency needs budget, "
+                                  "speedup or max_flash")
         if "allocated" in formats and not latency:
             raise TinydeployError(f"variant {variant.name}: format 'allocated' needs "
                                   "objective = \"latency\"")

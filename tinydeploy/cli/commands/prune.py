@@ -139,6 +139,10 @@ def prune_cmd(
     speedup: float | None = typer.Option(
         None, "--speedup", help="--objective latency: instead of --budget, this many times "
         "fewer instructions than the dense model measured on the board."),
+    max_flash: int | None = typer.Option(
+        None, "--max-flash", help="--objective latency: flash bytes the whole image may use "
+        "(code, kernels counted once, weights and the rest), from the measured costs; alone, "
+        "the fastest plan within it that is no slower than dense."),
     latency_formats: str | None = typer.Option(
         None, "--latency-formats", help="--objective latency: the weight formats allowed, "
         "comma-separated (default: all the kernels run: dense, csr, csrd, nm<N>_<M>)."),
@@ -180,11 +184,11 @@ def prune_cmd(
     if objective == "latency":
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
-                 formats, data_dir, recipe=chosen, teacher=_teacher(teacher),
+                 formats, data_dir, max_flash=max_flash, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
-    if budget is not None or speedup is not None:
-        raise TinydeployError("--budget/--speedup need --objective latency")
+    if budget is not None or speedup is not None or max_flash is not None:
+        raise TinydeployError("--budget/--speedup/--max-flash need --objective latency")
     if method == "smart":  # sensitivity-aware allocation lives in tinydeploy.analysis
         from tinydeploy.analysis.smart import smart_prune
         from tinydeploy.checkpoint import checkpoint_paths
@@ -275,6 +279,9 @@ def _latency(checkpoint: Path, out: Path, board: str, budget: float | None,
         **prune_kwargs)
     acc = outcome.report["accuracy"]
     a = info["allocation"]
+    if a.get("predicted_flash") is not None:
+        typer.echo(f"predicted flash {a['predicted_flash']:,.0f} B (limit "
+                   f"{a['max_flash']:,.0f})")
     typer.echo(f"predicted {a['predicted_total']:,.0f} instructions on {board} "
                f"({info['predicted_speedup']:.2f}x fewer than dense {info['dense_measured']:,.0f}"
                f"); test top-1 {acc['dense_top1']:.2f}% -> {acc['pruned_top1']:.2f}%; "
