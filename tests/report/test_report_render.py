@@ -139,3 +139,25 @@ def test_bad_report_is_a_clear_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "report.json").write_text('{"schema": "something/9"}')
     assert main(["report", str(tmp_path)]) == 2
     assert "unsupported report schema" in capsys.readouterr().err
+
+
+def test_latency_aware_layers_show_predicted_vs_measured(report: Report, tmp_path: Path) -> None:
+    fast = _variant("fast/allocated", 0.8, "auto", 200_000, 98.9)
+    fast.group = "latency-aware (magnitude)"
+    fast.layers[0].predicted_latency = 41_000.0  # measured 40,000: +2.5%
+    fast.layers[1].predicted_latency = 156_000.0  # measured 160,000: -2.5%
+    report.variants.append(fast)
+    md = write_report(report, tmp_path)["markdown"].read_text()
+    section = md[md.index("Layers of fast/allocated"):]
+    assert "predicted instructions" in section and "+2.5%" in section and "-2.5%" in section
+    dense_section = md[md.index("Layers of dense"):md.index("Layers of mag90-csr")]
+    assert "predicted" not in dense_section  # only variants with a prediction get the columns
+    again = load_report(tmp_path / "report.json")
+    assert again.variant("fast/allocated").layers[0].predicted_latency == 41_000.0
+
+
+def test_pareto_front_per_method_group() -> None:
+    from tinydeploy.report.plots import _front
+
+    pts = [(600_000, 99.0), (150_000, 98.7), (180_000, 98.8), (170_000, 98.6), (400_000, 98.9)]
+    assert _front(pts) == [(150_000, 98.7), (180_000, 98.8), (400_000, 98.9), (600_000, 99.0)]

@@ -225,10 +225,17 @@ def _firmware_stage(ctx: RunContext, exported: StageResult, v: VariantConfig,
                      f"{cfg.samples} images", params, [exported], build)
 
 
-def _layer_rows(generator: dict[str, Any], bench: dict[str, Any]) -> list[LayerRow]:
+def _layer_rows(generator: dict[str, Any], bench: dict[str, Any],
+                latency: dict[str, Any] | None = None) -> list[LayerRow]:
+    """One row per weighted layer; with a latency-aware allocation (`latency`, in the same
+    execution order) each row also holds the instructions the cost table predicted."""
     measured = {row["name"]: row for row in bench["measured"].get("per_layer", [])}
+    predicted: list[float | None] = [None] * len(generator["layers"])
+    if latency:
+        chosen = latency["allocation"]["layers"]
+        predicted = [chosen[t]["instructions"] for t in latency["layer_map"]]
     rows = []
-    for layer in generator["layers"]:
+    for layer, guess in zip(generator["layers"], predicted, strict=True):
         shape = layer["weight_shape"]
         executed = measured.get(layer["layer"])
         rows.append(LayerRow(
@@ -236,6 +243,7 @@ def _layer_rows(generator: dict[str, Any], bench: dict[str, Any]) -> list[LayerR
             params=math.prod(shape), nnz=layer["nnz"], format=layer["chosen"],
             bytes=layer["weight_bytes"], macs=layer["macs"], effective_macs=layer["nnz_macs"],
             latency=None if executed is None else executed[f"{bench['measured']['unit']}_mean"],
+            predicted_latency=guess,
         ))
     return rows
 
@@ -247,10 +255,13 @@ def _variant_entry(v: VariantConfig, fmt: str, exported: StageResult,
     unit = measured["unit"]
     sparsity = 1 - sum(r["nnz"] for r in gen["layers"]) / sum(
         math.prod(r["weight_shape"]) for r in gen["layers"])
+    latency = exported.outputs.get("latency") if fmt == "allocated" else None
+    group = (f"latency-aware ({v.method})" if v.objective == "latency" else
+             (v.method or "none") + ("" if v.granularity == "unstructured"
+                                     else f" {v.granularity}"))
     return Variant(
         id=f"{v.name}/{fmt}", method=v.method or "none", sparsity=round(sparsity, 4), format=fmt,
-        group=(v.method or "none")
-        + ("" if v.granularity == "unstructured" else f" {v.granularity}"),
+        group=group,
         accuracy_float=exported.outputs["float_top1"],
         accuracy_int8_host=exported.outputs["int8_tflm_top1"],
         accuracy_device=measured["accuracy"]["top1"],
@@ -260,7 +271,7 @@ def _variant_entry(v: VariantConfig, fmt: str, exported: StageResult,
         flash_total=bench["flash_bytes"]["total"], peak_ram=bench["ram_bytes"]["peak_model"],
         macs_dense=gen["total_macs"], macs_effective=sum(r["nnz_macs"] for r in gen["layers"]),
         latency_per_inference=measured["per_inference"][f"{unit}_mean"], latency_unit=unit,
-        layers=_layer_rows(gen, bench),
+        layers=_layer_rows(gen, bench, latency),
     )
 
 

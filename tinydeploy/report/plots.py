@@ -52,28 +52,44 @@ def metric_vs_sparsity(report: Report, attr: str, ylabel: str, title: str) -> by
     return _png(fig)
 
 
+def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The Pareto-optimal (latency, accuracy) points: each more accurate than every faster one."""
+    front, best = [], float("-inf")
+    for lat, acc in sorted(points, key=lambda p: (p[0], -p[1])):
+        if acc > best:
+            front.append((lat, acc))
+            best = acc
+    return front
+
+
 def pareto(report: Report) -> bytes:
-    """Accuracy vs latency; the Pareto-optimal variants are joined by a line."""
+    """Accuracy vs latency with one Pareto front per method group (the dense baseline is on
+    every group's front: sparsity 0 of any method), and the front of all variants dashed."""
     pts = [(v.latency_per_inference, v.accuracy_device if v.accuracy_device is not None
             else v.accuracy_int8_host, v) for v in report.variants
            if v.latency_per_inference is not None]
     pts = [p for p in pts if p[1] is not None]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    base = report.variant(report.baseline)
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for lat, acc, v in pts:
-        ax.scatter(lat, acc)
+        groups[v.group or v.method].append((lat, acc))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for label, gpts in sorted(groups.items()):
+        if base.latency_per_inference is not None and (base.group or base.method) != label:
+            gpts = [*gpts, *[(lat, acc) for lat, acc, v in pts if v is base]]
+        front = _front(gpts)
+        (line,) = ax.step(*zip(*front, strict=True), where="post", lw=1.4, label=label)
+        ax.scatter(*zip(*gpts, strict=True), s=16, color=line.get_color())
+    for lat, acc, v in pts:
         ax.annotate(v.id, (lat, acc), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    front, best = [], float("-inf")
-    for lat, acc, _ in sorted(pts, key=lambda p: (p[0], -p[1])):
-        if acc > best:
-            front.append((lat, acc))
-            best = acc
+    front = _front([(lat, acc) for lat, acc, _ in pts])
     if front:
-        ax.plot(*zip(*front, strict=True), color="k", lw=1, ls="--", label="Pareto front")
-        ax.legend(fontsize=7)
-    unit = report.variant(report.baseline).latency_unit
+        ax.plot(*zip(*front, strict=True), color="k", lw=0.8, ls="--", label="all variants")
+    ax.legend(fontsize=7)
+    unit = base.latency_unit
     ax.set_xlabel(f"{unit} per inference")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy vs latency")
+    ax.set_title("Accuracy vs latency: Pareto front per method")
     ax.grid(alpha=0.3)
     return _png(fig)
 

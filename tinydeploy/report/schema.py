@@ -30,6 +30,7 @@ class LayerRow:
     macs: int  # dense MACs (theoretical)
     effective_macs: int  # MACs with nonzero weights (theoretical)
     latency: float | None = None  # measured, in the variant's latency unit
+    predicted_latency: float | None = None  # latency-aware variants: the cost table's prediction
 
 
 @dataclass

@@ -67,16 +67,27 @@ def summary_table(report: Report) -> Table:
 
 
 def layer_table(v: Variant) -> Table:
+    """Per-layer rows; latency-aware variants add the cost table's predicted instructions and
+    the prediction's error against the measurement."""
     total = sum(row.latency or 0 for row in v.layers) or None
+    predicted = any(row.predicted_latency is not None for row in v.layers)
     headers = ["layer", "op", "shape", "params", "nnz", "format", "bytes", "MACs",
                "effective MACs", f"{v.latency_unit}", "latency share"]
+    if predicted:
+        headers += [f"predicted {v.latency_unit}", "prediction error"]
     rows = []
     for row in v.layers:
         share = None if total is None or row.latency is None else row.latency / total
-        rows.append([
+        cells = [
             fmt(row.name), fmt(row.op), fmt(row.shape), fmt(row.params, "int"),
             fmt(row.nnz, "int"), fmt(row.format), fmt(row.bytes, "int"), fmt(row.macs, "int"),
             fmt(row.effective_macs, "int"), fmt(row.latency, "int"),
             Cell(share, "–" if share is None else f"{100 * share:.1f}%"),
-        ])
+        ]
+        if predicted:
+            err = (None if row.predicted_latency is None or not row.latency
+                   else row.predicted_latency / row.latency - 1)
+            cells += [fmt(row.predicted_latency, "int"),
+                      Cell(err, "–" if err is None else f"{100 * err:+.1f}%")]
+        rows.append(cells)
     return Table(f"Layers of {v.id}", headers, rows)
