@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.allocate import (
     Allocation,
     FlashBudget,
+    LayerOption,
     allocate,
     layer_options,
     option_key,
@@ -86,22 +88,95 @@ def _layer_map(model, graph) -> dict[str, str]:
     return {t: op.name for t, op in zip(layers, ops, strict=True)}
 
 
-def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float | None,
-                    speedup: float | None, data_dir=None, method: str = "magnitude",
-                    cache_dir: Path | None = None, formats: list[str] | None = None,
-                    max_flash: float | None = None,
-                    log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
-    """Steps 1-4 of the module docstring; returns the allocation and its provenance.
-    `max_flash` (bytes, whole image: code + weights + the rest) also bounds the flash; with
-    it alone the instruction budget is the dense model's."""
+@dataclass
+class LatencyProblem:
+    """Everything an allocation needs that does not depend on the budget: the measured cost
+    table and dense model, and every layer's options scored on the validation split. Solve
+    it for as many budgets as you like (the accuracy-floor search does)."""
+
+    board: str
+    table: CostTable
+    mapping: dict[str, str]  # PyTorch layer -> weighted op of the int8 graph
+    shapes: dict[str, LayerShape]
+    dense: dict[str, Any]  # the dense model's benchmark report on the board
+    options: dict[str, list[LayerOption]]
+    penalties: dict[str, dict[str, float]]
+    drops: dict[str, dict[str, float]]
+    val_loader: Any
+    num_classes: int
+
+    @property
+    def dense_total(self) -> float:
+        return self.dense["measured"]["per_inference"][f"{self.table.unit}_mean"]
+
+    @property
+    def fixed(self) -> float:
+        """Instructions of the ops no option changes (input, pools, softmax...)."""
+        layers = self.dense["per_layer_counts"]
+        return self.dense_total - sum(layers[op] for op in self.mapping.values())
+
+    @property
+    def fastest(self) -> float:
+        """The fewest instructions any allocation reaches."""
+        return self.fixed + sum(min(o.instructions for o in opts)
+                                for opts in self.options.values())
+
+    def solve(self, budget: float | None = None, speedup: float | None = None,
+              max_flash: float | None = None,
+              log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
+        """The allocation within `budget` instructions (or dense / `speedup`; with only
+        `max_flash` (bytes, the whole image), no slower than dense) and its provenance."""
+        if budget is not None and speedup is not None:
+            raise TinydeployError("give --budget (instructions) or --speedup, not both")
+        if budget is None and speedup is None and max_flash is None:
+            raise TinydeployError("give --budget (instructions), --speedup or --max-flash")
+        if speedup is not None:
+            if speedup <= 1.0:
+                raise TinydeployError(f"--speedup must be > 1, got {speedup}")
+            budget = self.dense_total / speedup
+        if budget is None:  # a flash budget alone: no slower than dense
+            budget = self.dense_total * 1.001
+        flash = (flash_budget(max_flash, self.dense, self.table, list(self.mapping.values()))
+                 if max_flash is not None else None)
+        alloc = allocate(self.options, float(budget), self.fixed, flash=flash)
+        info = {
+            "board": self.board, "unit": self.table.unit, "budget": float(budget),
+            "speedup": speedup, "max_flash": max_flash, "dense_measured": self.dense_total,
+            "dense_layers_measured": self.dense["per_layer_counts"],
+            "dense_flash": self.dense["flash_bytes"]["total"],
+            "fixed_instructions": self.fixed, "layer_map": self.mapping,
+            "shapes": {t: self.shapes[op].label() for t, op in self.mapping.items()},
+            "selection_split": "validation", "selection_images": len(self.val_loader.labels),
+            "penalty": "estimated validation loss increase of the weights an option removes: "
+                       "1/2 sum F_ii w_i^2, F = empirical Fisher diagonal on the validation "
+                       "split",
+            "penalties": penalties_to_json(self.penalties),
+            "top1_drops": penalties_to_json(self.drops),
+            "options": {t: [o.to_dict() for o in opts] for t, opts in self.options.items()},
+            "allocation": alloc.to_dict(),
+            "predicted_speedup": self.dense_total / alloc.predicted_total,
+        }
+        for t, o in alloc.choice.items():
+            log(f"latency: {t}: {o.granularity} {o.sparsity:.3f} as {o.format}, predicted "
+                f"{o.instructions:,.0f} instructions (alone: estimated loss +{o.penalty:.4f}, "
+                f"measured top-1 {-self.drops[t][option_key(o.granularity, o.sparsity)]:+.2f})")
+        log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
+            f"{budget:,.0f}; dense measured {self.dense_total:,.0f})")
+        if flash is not None:
+            log(f"latency: predicted flash {alloc.predicted_flash:,.0f} B (limit "
+                f"{max_flash:,.0f}; dense measured {self.dense['flash_bytes']['total']:,})")
+        return alloc, info
+
+
+def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
+                    method: str = "magnitude", cache_dir: Path | None = None,
+                    formats: list[str] | None = None,
+                    log: Callable[[str], None] = print) -> LatencyProblem:
+    """Steps 1-3 of the module docstring."""
     from tinydeploy.data import load_dataset
     from tinydeploy.prune.run import base_train_config
     from tinydeploy.train.run import make_loaders
 
-    if budget is not None and speedup is not None:
-        raise TinydeployError("give --budget (instructions) or --speedup, not both")
-    if budget is None and speedup is None and max_flash is None:
-        raise TinydeployError("give --budget (instructions), --speedup or --max-flash")
     graph = int8_graph(checkpoint, data_dir, log)
     mapping = _layer_map(model, graph)
     shapes: dict[str, LayerShape] = layer_shapes(graph)
@@ -109,18 +184,6 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
     table: CostTable = build_table(shapes, board, params=layer_params(graph),
                                    cache_dir=cache_dir, formats=formats)
     dense = dense_measurement(graph, board)
-    dense_total = dense["measured"]["per_inference"][f"{dense['measured']['unit']}_mean"]
-    dense_layers = dense["per_layer_counts"]
-    fixed = dense_total - sum(dense_layers[op] for op in mapping.values())
-    if speedup is not None:
-        if speedup <= 1.0:
-            raise TinydeployError(f"--speedup must be > 1, got {speedup}")
-        budget = dense_total / speedup
-    if budget is None:  # a flash budget alone: no slower than dense
-        budget = dense_total * 1.001
-    flash = None
-    if max_flash is not None:
-        flash = flash_budget(max_flash, dense, table, list(mapping.values()))
     dataset_name = meta.get("dataset")
     dataset = load_dataset(dataset_name, data_dir)
     _, val_loader = make_loaders(dataset, base_train_config(meta, dataset_name))
@@ -131,32 +194,26 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
                                        progress=log)
     options = {t: layer_options(op, table, penalties[t], formats)
                for t, op in mapping.items()}
-    alloc = allocate(options, float(budget), fixed, flash=flash)
-    info = {
-        "board": board, "unit": table.unit, "budget": float(budget), "speedup": speedup,
-        "max_flash": max_flash, "dense_measured": dense_total,
-        "dense_layers_measured": dense_layers, "dense_flash": dense["flash_bytes"]["total"],
-        "fixed_instructions": fixed, "layer_map": mapping,
-        "shapes": {t: shapes[op].label() for t, op in mapping.items()},
-        "selection_split": "validation", "selection_images": len(val_loader.labels),
-        "penalty": "estimated validation loss increase of the weights an option removes: "
-                   "1/2 sum F_ii w_i^2, F = empirical Fisher diagonal on the validation split",
-        "penalties": penalties_to_json(penalties),
-        "top1_drops": penalties_to_json(drops),
-        "options": {t: [o.to_dict() for o in opts] for t, opts in options.items()},
-        "allocation": alloc.to_dict(),
-        "predicted_speedup": dense_total / alloc.predicted_total,
-    }
-    for t, o in alloc.choice.items():
-        log(f"latency: {t}: {o.granularity} {o.sparsity:.3f} as {o.format}, predicted "
-            f"{o.instructions:,.0f} instructions (alone: estimated loss +{o.penalty:.4f}, "
-            f"measured top-1 {-drops[t][option_key(o.granularity, o.sparsity)]:+.2f})")
-    log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
-        f"{budget:,.0f}; dense measured {dense_total:,.0f})")
-    if flash is not None:
-        log(f"latency: predicted flash {alloc.predicted_flash:,.0f} B (limit {max_flash:,.0f};"
-            f" dense measured {dense['flash_bytes']['total']:,})")
-    return alloc, info
+    return LatencyProblem(board, table, mapping, shapes, dense, options, penalties, drops,
+                          val_loader, dataset.num_classes)
+
+
+def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float | None,
+                    speedup: float | None, data_dir=None, method: str = "magnitude",
+                    cache_dir: Path | None = None, formats: list[str] | None = None,
+                    max_flash: float | None = None,
+                    log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
+    """Steps 1-4 of the module docstring; returns the allocation and its provenance.
+    `max_flash` (bytes, whole image: code + weights + the rest) also bounds the flash; with
+    it alone the instruction budget is the dense model's."""
+    if budget is not None and speedup is not None:  # before any measuring
+        raise TinydeployError("give --budget (instructions) or --speedup, not both")
+    if budget is None and speedup is None and max_flash is None:
+        raise TinydeployError("give --budget (instructions), --speedup or --max-flash")
+    problem = latency_problem(model=model, meta=meta, checkpoint=checkpoint, board=board,
+                              data_dir=data_dir, method=method, cache_dir=cache_dir,
+                              formats=formats, log=log)
+    return problem.solve(budget, speedup, max_flash, log)
 
 
 def prune_configs(alloc: Allocation, method: str) -> tuple[PruneConfig, list[PruneConfig]]:
@@ -194,28 +251,58 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                              force: bool = False, cache_dir: Path | None = None,
                              formats: list[str] | None = None, data_dir=None,
                              max_flash: float | None = None,
+                             min_accuracy: float | None = None, floor_probes: int = 4,
                              log: Callable[[str], None] = print, **prune_kwargs):
     """Plan the allocation, prune + fine-tune accordingly and write the run directory
     (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
-    `prune_kwargs` go to `prune_experiment` (recipe or fine-tune epochs and lr, teacher,
-    limits, seed)."""
+    With `min_accuracy` (validation top-1 %) instead of a budget, the fewest instructions
+    that keep it (`tinydeploy.latency.floor`, `floor_probes` fine-tunes). `prune_kwargs` go
+    to `prune_experiment` (recipe or fine-tune epochs and lr, teacher, limits, seed)."""
     from tinydeploy.checkpoint import load_checkpoint
+    from tinydeploy.latency.floor import search_floor
     from tinydeploy.prune import masks
-    from tinydeploy.prune.run import OUTPUT_FILES, prune_checkpoint
+    from tinydeploy.prune.run import OUTPUT_FILES, prune_experiment, write_outcome
     from tinydeploy.rundir import ensure_writable, write_json_atomic
+    from tinydeploy.train.evaluate import evaluate
 
     out = Path(out)
+    if min_accuracy is not None and (budget is not None or speedup is not None):
+        raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
+    if min_accuracy is None and budget is None and speedup is None and max_flash is None:
+        raise TinydeployError("give --budget (instructions), --speedup, --max-flash or "
+                              "--min-accuracy")
     ensure_writable(out, [*OUTPUT_FILES, "latency_allocation.json"], force=force)
     model, meta = load_checkpoint(checkpoint)
     if masks.is_pruned(model):
         raise TinydeployError("latency-aware pruning starts from a dense checkpoint")
-    alloc, info = plan_allocation(model=model, meta=meta, checkpoint=Path(checkpoint),
-                                  board=board, budget=budget, speedup=speedup,
-                                  data_dir=data_dir, method=method, cache_dir=cache_dir,
-                                  formats=formats, max_flash=max_flash, log=log)
-    cfg, pre = prune_configs(alloc, method)
-    outcome = prune_checkpoint(out=out, force=True, checkpoint=checkpoint, cfg=cfg,
-                               pre_prune=pre, extra_meta={"latency": info},
-                               data_dir=data_dir, log=log, **prune_kwargs)
+    problem = latency_problem(model=model, meta=meta, checkpoint=Path(checkpoint),
+                              board=board, data_dir=data_dir, method=method,
+                              cache_dir=cache_dir, formats=formats, log=log)
+
+    def run(alloc: Allocation, info: dict[str, Any]):
+        cfg, pre = prune_configs(alloc, method)
+        outcome = prune_experiment(checkpoint=checkpoint, cfg=cfg, pre_prune=pre,
+                                   extra_meta={"latency": info}, data_dir=data_dir, log=log,
+                                   **prune_kwargs)
+        val = evaluate(outcome.model, problem.val_loader, problem.num_classes).top1
+        return val, (outcome, info)
+
+    if min_accuracy is None:
+        alloc, info = problem.solve(budget, speedup, max_flash, log)
+        _, (outcome, info) = run(alloc, info)
+    else:
+        dense_val = evaluate(model, problem.val_loader, problem.num_classes).top1
+        if dense_val < min_accuracy:
+            raise TinydeployError(f"the dense model reaches {dense_val:.2f}% validation top-1, "
+                                  f"below --min-accuracy {min_accuracy:.2f}%")
+        kept, tried = search_floor(
+            lambda b: problem.solve(b, None, max_flash, log), run, min_accuracy=min_accuracy,
+            fastest=problem.fastest, dense=problem.dense_total, probes=floor_probes, log=log)
+        outcome, info = kept.result
+        info["floor"] = {"min_accuracy": min_accuracy, "dense_val_top1": dense_val,
+                         "probes": [p.to_dict() for p in tried],
+                         "kept_probe": tried.index(kept), "kept_budget": kept.budget}
+        outcome.meta["latency"] = info
+    write_outcome(out, outcome)
     write_json_atomic(out / "latency_allocation.json", info)
     return outcome, info

@@ -129,23 +129,25 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
                           "method": v.method, "formats": v.latency_formats,
                           "kernels": fingerprint()},
               "recipe": _variant_recipe(v).to_dict(), "seed": ctx.cfg.seed}
-    if v.max_flash is not None:  # only when set: earlier runs' stage keys stay valid
-        params["latency"]["max_flash"] = v.max_flash
+    for key in ("max_flash", "min_accuracy"):  # only when set: earlier stage keys stay valid
+        if getattr(v, key) is not None:
+            params["latency"][key] = getattr(v, key)
 
     def build(tmp: Path) -> dict[str, Any]:
         outcome, info = latency_prune_checkpoint(
             checkpoint=base.path / base.outputs["checkpoint"], out=tmp, force=True,
             board=ctx.cfg.board, budget=v.budget, speedup=v.speedup, method=v.method,
             formats=list(v.latency_formats) if v.latency_formats else None,
-            max_flash=v.max_flash, data_dir=ctx.data_dir, log=ctx.log_line,
-            recipe=_variant_recipe(v), seed=ctx.cfg.seed)
+            max_flash=v.max_flash, min_accuracy=v.min_accuracy, data_dir=ctx.data_dir,
+            log=ctx.log_line, recipe=_variant_recipe(v), seed=ctx.cfg.seed)
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved,
                 "latency_allocation": "latency_allocation.json",
                 "predicted_instructions": info["allocation"]["predicted_total"]}
 
     target = (f"budget {v.budget:,.0f}" if v.budget else
-              f"{v.speedup}x fewer instructions" if v.speedup else "the dense speed")
+              f"{v.speedup}x fewer instructions" if v.speedup else
+              f"validation top-1 >= {v.min_accuracy}%" if v.min_accuracy else "the dense speed")
     if v.max_flash is not None:
         target += f" within {v.max_flash:,} B of flash"
     return ctx.stage("prune", f"prune {v.name}: latency-aware ({v.method}) to {target} on "

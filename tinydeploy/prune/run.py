@@ -254,7 +254,12 @@ def prune_checkpoint(*, out: Path, force: bool = False, **kwargs) -> PruneOutcom
     out = Path(out)
     ensure_writable(out, OUTPUT_FILES, force=force)
     outcome = prune_experiment(**kwargs)
-    save_checkpoint(outcome.model, out / "model", outcome.meta, force=True)
-    write_json_atomic(out / "prune_report.json", outcome.report)
-    write_text_atomic(out / "prune_report.md", outcome.markdown)
+    write_outcome(out, outcome)
     return outcome
+
+
+def write_outcome(out: Path, outcome: PruneOutcome) -> None:
+    """The run directory of one pruning experiment: checkpoint and reports (all atomic)."""
+    save_checkpoint(outcome.model, Path(out) / "model", outcome.meta, force=True)
+    write_json_atomic(Path(out) / "prune_report.json", outcome.report)
+    write_text_atomic(Path(out) / "prune_report.md", outcome.markdown)

@@ -143,6 +143,12 @@ def prune_cmd(
         None, "--max-flash", help="--objective latency: flash bytes the whole image may use "
         "(code, kernels counted once, weights and the rest), from the measured costs; alone, "
         "the fastest plan within it that is no slower than dense."),
+    min_accuracy: float | None = typer.Option(
+        None, "--min-accuracy", help="--objective latency, instead of a budget: the fewest "
+        "instructions whose fine-tuned model keeps this validation top-1 (%); a bisection "
+        "over budgets, each probe a full prune + fine-tune."),
+    floor_probes: int = typer.Option(
+        4, "--floor-probes", help="--min-accuracy: budgets tried (fine-tunes run)."),
     latency_formats: str | None = typer.Option(
         None, "--latency-formats", help="--objective latency: the weight formats allowed, "
         "comma-separated (default: all the kernels run: dense, csr, csrd, nm<N>_<M>)."),
@@ -182,13 +188,17 @@ def prune_cmd(
     if grasp_temperature is not None and (method != "grasp" or objective != "accuracy"):
         raise TinydeployError("--grasp-temperature needs --method grasp (--objective accuracy)")
     if objective == "latency":
+        if min_accuracy is not None and (budget is not None or speedup is not None):
+            raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
-                 formats, data_dir, max_flash=max_flash, recipe=chosen, teacher=_teacher(teacher),
+                 formats, data_dir, max_flash=max_flash, min_accuracy=min_accuracy,
+                 floor_probes=floor_probes, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
-    if budget is not None or speedup is not None or max_flash is not None:
-        raise TinydeployError("--budget/--speedup/--max-flash need --objective latency")
+    if any(v is not None for v in (budget, speedup, max_flash, min_accuracy)):
+        raise TinydeployError("--budget/--speedup/--max-flash/--min-accuracy need --objective "
+                              "latency")
     if method == "smart":  # sensitivity-aware allocation lives in tinydeploy.analysis
         from tinydeploy.analysis.smart import smart_prune
         from tinydeploy.checkpoint import checkpoint_paths
@@ -279,6 +289,10 @@ def _latency(checkpoint: Path, out: Path, board: str, budget: float | None,
         **prune_kwargs)
     acc = outcome.report["accuracy"]
     a = info["allocation"]
+    if info.get("floor"):
+        f = info["floor"]
+        typer.echo(f"kept the probe at budget {f['kept_budget']:,.0f} of "
+                   f"{len(f['probes'])} (validation top-1 >= {f['min_accuracy']:.2f}%)")
     if a.get("predicted_flash") is not None:
         typer.echo(f"predicted flash {a['predicted_flash']:,.0f} B (limit "
                    f"{a['max_flash']:,.0f})")
