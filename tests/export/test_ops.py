@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from tools_required import unavailable
 
 from tinydeploy.codegen import generate_c
 from tinydeploy.codegen.host import build_host_runner, run_host
@@ -52,7 +53,7 @@ def test_residual_reference_equals_tflm_and_host_c(residual_tflite, mnist, int8_
     ref = run(g, x).reshape(200, -1)
     assert np.array_equal(ref, run_tflm(residual_tflite, x).reshape(ref.shape))
     if shutil.which("gcc") is None:
-        pytest.skip("host gcc not installed")
+        unavailable("host gcc not installed")
     gen = generate_c(g, "auto", golden_input=x[0])
     (tmp_path / "c").mkdir()
     for name, text in gen.files.items():

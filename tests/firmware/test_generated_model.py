@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinydeploy import codegen
 from tinydeploy.firmware.bench import plan, run_plan
 from tinydeploy.firmware.boards import get_board
 from tinydeploy.firmware.build import BuildSettings
 from tinydeploy.firmware.testdata import make_vectors
-
-codegen = pytest.importorskip("tinydeploy.codegen")
 
 pytestmark = pytest.mark.firmware
 N = 12

@@ -1,4 +1,9 @@
-"""The *_get_buffer_size() companions agree with their documented host-side mirrors."""
+"""The *_get_buffer_size() companions, pinned to the formulas tdnn's README documents.
+
+The C functions are the only source of these sizes: the generator asks the host build of
+tdnn (there is no Python mirror it could fall back to), `test_sanitize` runs every kernel
+with exactly this much scratch under AddressSanitizer, and these tests make a change to a
+kernel's scratch a deliberate one (update the README's formula with it)."""
 
 from __future__ import annotations
 
@@ -55,3 +60,18 @@ def test_conv_buffer_size_single_channel_dense(tdnn, stride_h):
 def test_fc_buffer_size(tdnn, fmt, want):
     w = np.zeros((4, 50), dtype=np.int8)
     assert tdnn.fc_buffer_size(50, get_format(fmt).encode(w)) == want
+
+
+def test_generator_without_a_host_build_is_a_clear_error(monkeypatch):
+    import tinydeploy.firmware.hostlib as hostlib
+    from tinydeploy.codegen.generator import generate_c
+    from tinydeploy.errors import FirmwareError
+    from tinydeploy.latency.shapes import LayerShape, synthetic_graph
+
+    def no_compiler():
+        raise FirmwareError("gcc: not found")
+
+    monkeypatch.setattr(hostlib, "load_hostlib", no_compiler)
+    graph = synthetic_graph(LayerShape("fc", (32,), 8), "fc")
+    with pytest.raises(FirmwareError, match="install a host C compiler"):
+        generate_c(graph, "dense")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tools_required import unavailable
 
 from tinydeploy.codegen.formats import get_format
 from tinydeploy.firmware.hostlib import ConvSpec, TdnnError
@@ -184,7 +185,7 @@ def run_on_qemu_m4(build_dir: Path, cases: list[tuple[str, str, str, np.ndarray]
     output), runs it in QEMU and asserts every case returns TD_OK with the expected bytes."""
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not on PATH")
+            unavailable(f"{tool} not on PATH")
     bench = sys.modules.get("run_kernel_bench")
     if bench is None:
         spec = importlib.util.spec_from_file_location("run_kernel_bench", BENCH)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tools_required import unavailable
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels" / "run_kernel_bench.py"
 
@@ -17,7 +18,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels" / "run_ke
 def test_dsp_kernels_match_host_on_qemu_m4(tmp_path):
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not on PATH")
+            unavailable(f"{tool} not on PATH")
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--only", "^(conv1|fc2|calib_conv|calib_fc)/",
          "--keep-build", str(tmp_path)],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tools_required import unavailable
 
 from tinydeploy.firmware.hostlib import TDNN_DIR, sanitizer_env, tdnn_sources
 
@@ -20,7 +21,7 @@ def test_kernels_clean_under_asan_ubsan(hostlib_cache, tmp_path):
     try:
         env = sanitizer_env()
     except Exception as exc:  # no libasan for this gcc
-        pytest.skip(f"sanitizer runtime unavailable: {exc}")
+        unavailable(f"sanitizer runtime unavailable: {exc}")
     results = {}
     for label, extra, child_env in [("asan", ["--sanitize"], env), ("plain", [], None)]:
         out = tmp_path / f"{label}.npz"
@@ -49,7 +50,7 @@ CPUS = {
 @pytest.mark.parametrize("cpu", list(CPUS))
 def test_cross_compiles_warning_free(cpu, tmp_path):
     if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc not on PATH (apt-get install gcc-arm-none-eabi)")
+        unavailable("arm-none-eabi-gcc not on PATH (apt-get install gcc-arm-none-eabi)")
     srcs = [str(s) for s in tdnn_sources() if s.suffix == ".c"]
     cmd = ["arm-none-eabi-gcc", "-mthumb", *CPUS[cpu], "-std=c99", "-Wall", "-Wextra", "-Werror",
            "-O2", "-ffreestanding", f"-I{TDNN_DIR / 'include'}", "-c", *srcs]  # fmt: skip

@@ -4,6 +4,7 @@ ONNX/TFLite export, C generation, firmware build and QEMU run; then the stage ca
 from __future__ import annotations
 
 import json
+import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -97,12 +98,12 @@ def test_report_has_every_variant_and_matches_html(first_run) -> None:
 
 def test_rerun_reuses_every_stage(first_run, data_dir, capsys) -> None:
     root, _ = first_run
-    start = time.perf_counter()
     assert main(["run", str(root / "run.toml"), "--out", str(root / "run"),
                  "--data-dir", str(data_dir)]) == 0
-    assert time.perf_counter() - start < 30
     out = capsys.readouterr().out
-    assert "stages cached" in out and "done in" not in out
+    cached = re.search(r"(\d+)/(\d+) stages cached", out)
+    assert cached and cached.group(1) == cached.group(2), out[-2000:]  # every stage reused
+    assert "done in" not in out
 
 
 def test_changing_one_option_recomputes_only_what_depends_on_it(first_run, data_dir,

@@ -147,22 +147,22 @@ def build_layers(graph: Graph, mode: str, cost_model: CostModel | None,
 
 
 def _scratch_sizes(graph: Graph, layers: list[Layer]) -> None:
-    """Kernel scratch per layer, from the tdnn *_get_buffer_size functions built for the host."""
-    host = None
-    try:
-        from tinydeploy.firmware.hostlib import ConvSpec, load_hostlib
+    """Kernel scratch per layer, from the tdnn *_get_buffer_size functions built for the host:
+    the C library is the only place the sizes are written down (no Python mirror to drift)."""
+    from tinydeploy.firmware.hostlib import ConvSpec, load_hostlib
 
+    try:
         host = load_hostlib()
-    except (ImportError, FirmwareError, OSError):
-        host = None
+    except (ImportError, FirmwareError, OSError) as exc:
+        raise FirmwareError(f"the C generator sizes kernel scratch buffers with tdnn's own "
+                            f"*_get_buffer_size functions, built for this machine, and could "
+                            f"not build them ({exc}); install a host C compiler (gcc: `make "
+                            f"setup` or `apt-get install build-essential`)") from exc
     for layer in layers:
         op = layer.op
         if layer.kind not in ("conv", "fc"):
             continue
         x = graph.tensors[op.input].shape
-        if host is None:
-            layer.scratch = _scratch_fallback(layer, x)
-            continue
         if layer.kind == "conv":
             spec = ConvSpec(op.weights.shape[1], op.weights.shape[2], op.stride, op.padding,
                             -op.input_zero_point, op.output_zero_point,
@@ -170,31 +170,6 @@ def _scratch_sizes(graph: Graph, layers: list[Layer]) -> None:
             layer.scratch = host.conv_buffer_size(tuple(x[1:]), layer.encoding, spec)
         else:
             layer.scratch = host.fc_buffer_size(int(np.prod(x[1:])), layer.encoding)
-
-
-def _scratch_fallback(layer: Layer, x) -> int:
-    """Mirror of tdnn's buffer-size formulas, used only when no host compiler is available;
-    the generated code re-checks the real size at run time."""
-    enc, op = layer.encoding, layer.op
-    a4 = lambda n: (n + 3) // 4 * 4  # noqa: E731
-    k = int(np.prod(x[1:]))
-    if layer.kind == "fc":
-        if enc.format == "dense":
-            return 3 + 2 * a4(k)
-        if get_format(enc.format).kernel == "csr":
-            return 0
-        m = enc.scalars["m"]
-        return 3 + 2 * (-(-k // m) * m)
-    rows, kk = enc.shape
-    kh, kw = op.weights.shape[1:3]
-    wp = x[2] + op.padding[1] + op.padding[3]
-    band_rows = kh + op.stride[0]
-    if enc.format == "dense":
-        if x[3] == 1 and kw == 3 and op.stride[1] == 1:
-            return 3 + 8 * kh * rows + a4(band_rows * wp + 4)
-        k4 = a4(kk)
-        return 3 + 48 * rows + 16 * (k4 // 4 + 1) + k4 + 4 + (rows * k4 if k4 != kk else 0)
-    return 3 + 4 * rows + band_rows * wp * x[3]
 
 
 # ---- C text ------------------------------------------------------------------------------
