@@ -38,7 +38,8 @@ from pathlib import Path
 from tinydeploy.checkpoint import fingerprint
 from tinydeploy.ir import read_tflite
 from tinydeploy.latency.allocate import fastest_formats
-from tinydeploy.latency.prune import allocated_formats, int8_graph
+from tinydeploy.latency.problem import int8_graph
+from tinydeploy.latency.prune import allocated_formats
 from tinydeploy.latency.shapes import layer_params, layer_shapes
 from tinydeploy.latency.table import build_table, default_cache_dir
 from tinydeploy.rundir import git_revision, write_bytes_atomic, write_json_atomic

@@ -1,7 +1,7 @@
 """`tinydeploy prune --objective latency` end to end: a briefly trained TinyNet pruned to a
 speed-up on qemu-m4, exported with the allocated formats and measured on QEMU. The firmware
-must run within the instruction and flash budgets and as predicted; selection never reads the
-test set."""
+must run within the instruction, flash and RAM budgets and as predicted; selection never
+reads the test set."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def pruned(tmp_path_factory, data_dir: Path) -> dict:
                  "--data-dir", str(data_dir), "--out", str(root / "dense")]) == 0
     rc = main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
                "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense,csr",
-               "--max-flash", "64000",
+               "--max-flash", "64000", "--max-ram", "4100",
                "--finetune-epochs", "1",
                "--train-limit", "4000", "--data-dir", str(data_dir),
                "--out", str(root / "pruned")])
@@ -60,6 +60,17 @@ def test_flash_within_the_limit_as_predicted(pruned):
     assert measured <= 64000
     assert abs(measured - alloc["predicted_flash"]) <= 0.02 * measured, (
         measured, alloc["predicted_flash"])
+
+
+def test_peak_ram_within_the_limit_as_predicted(pruned):
+    """Dense TinyNet peaks at ~4,150 B on qemu-m4: 4,100 B forces a lower-scratch format."""
+    info, bench = pruned["allocation"], pruned["bench"]
+    alloc = info["allocation"]
+    measured = bench["ram_bytes"]["peak"]
+    assert info["dense_ram"] > 4100
+    assert alloc["max_ram"] == 4100 and alloc["predicted_ram"] <= 4100
+    assert measured <= 4100
+    assert abs(measured - alloc["predicted_ram"]) <= 64, (measured, alloc["predicted_ram"])
 
 
 def test_the_firmware_uses_the_allocated_formats(pruned):

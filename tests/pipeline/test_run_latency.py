@@ -59,7 +59,7 @@ def test_latency_variant_meets_its_speedup_on_the_device(tmp_path: Path, data_di
 
 @pytest.mark.parametrize(("extra", "message"), [
     ('objective = "latency"\nmethod = "magnitude"\n',
-     "needs budget, speedup, max_flash or min_accuracy"),
+     "needs budget, speedup, max_flash, max_ram or min_accuracy"),
     ('objective = "latency"\nmethod = "magnitude"\nbudget = 2e5\nspeedup = 2.0\n',
      "budget or speedup, not both"),
     ('objective = "latency"\nspeedup = 2.0\n', "needs a method"),

@@ -123,4 +123,5 @@ def measure_point(p: dict[str, Any]) -> dict[str, Any]:
         "nnz": int(np.count_nonzero(w2d)),
         "weight_bytes": report["flash_bytes"]["weights"],
         "kernel_text": report["kernel_text_bytes"],
+        "stack_high_water": report["ram_bytes"]["stack_high_water"],
     }

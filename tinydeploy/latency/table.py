@@ -27,9 +27,9 @@ from tinydeploy.sweep import Executor, Trial, run_sweep
 TRIAL_FN = "tinydeploy.latency.measure:measure_point"
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 NM_FORMATS = ("nm2_4", "nm1_4", "nm2_8", "nm1_8", "nm1_16")
-# bumped when a point's result gains fields (2: weight bytes and kernel code per point), so
+# bumped when a point's result gains fields (3: weight bytes, kernel code, stack), so
 # points cached by an older version are measured again rather than read without them
-POINT_SCHEMA = 2
+POINT_SCHEMA = 3
 
 
 def default_cache_dir(board: str) -> Path:
@@ -64,9 +64,11 @@ class CostTable:
     # the layer's firmware linked (name -> bytes), for budgets on flash
     weight_bytes: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
     kernel_text: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    stack: dict[tuple[str, str], int] = field(default_factory=dict)  # deepest, over the points
 
     def add(self, layer: str, fmt: str, sparsity: float, value: float,
-            weight_bytes: float | None = None, kernel_text: dict[str, int] | None = None) -> None:
+            weight_bytes: float | None = None, kernel_text: dict[str, int] | None = None,
+            stack: int | None = None) -> None:
         row = self.points.setdefault((layer, fmt), [])
         row.append((sparsity, value))
         row.sort()
@@ -76,6 +78,8 @@ class CostTable:
             wb.sort()
         if kernel_text:
             self.kernel_text.setdefault((layer, fmt), {}).update(kernel_text)
+        if stack is not None:
+            self.stack[(layer, fmt)] = max(self.stack.get((layer, fmt), 0), int(stack))
 
     def predict(self, layer: str, fmt: str, sparsity: float = 0.0) -> float:
         """Instructions of `layer` in `fmt` at `sparsity` (see the module docstring)."""
@@ -171,7 +175,8 @@ def build_table(layers: Mapping[str, LayerShape], board: str, *,
         table.unit = result["unit"]
         table.measured_with[layer] = "real" if "layer" in p else "synthetic"
         table.add(layer, p["format"], float(p["sparsity"]), float(result["instructions"]),
-                  result.get("weight_bytes"), result.get("kernel_text"))
+                  result.get("weight_bytes"), result.get("kernel_text"),
+                  result.get("stack_high_water"))
     return table
 
 

@@ -42,6 +42,7 @@ class VariantConfig:
     budget: float | None = None  # instructions per inference on the run's board
     speedup: float | None = None  # instead of budget: dense instructions / speedup
     max_flash: int | None = None  # objective latency: flash bytes the image may use
+    max_ram: int | None = None  # objective latency: peak RAM bytes the firmware may use
     min_accuracy: float | None = None  # objective latency, no budget: validation top-1 floor
     latency_formats: tuple[str, ...] | None = None  # formats the allocation may use
 
@@ -116,9 +117,10 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         if latency and variant.budget is not None and variant.speedup is not None:
             raise TinydeployError(f"variant {variant.name}: give budget or speedup, not both")
         if latency and variant.budget is None and variant.speedup is None \
-                and variant.max_flash is None and variant.min_accuracy is None:
+                and variant.max_flash is None and variant.max_ram is None \
+                and variant.min_accuracy is None:
             raise TinydeployError(f"variant {variant.name}: objective latency needs budget, "
-                                  "speedup, max_flash or min_accuracy")
+                                  "speedup, max_flash, max_ram or min_accuracy")
         if "allocated" in formats and not latency:
             raise TinydeployError(f"variant {variant.name}: format 'allocated' needs "
                                   "objective = \"latency\"")

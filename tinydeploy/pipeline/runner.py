@@ -129,7 +129,8 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
                           "method": v.method, "formats": v.latency_formats,
                           "kernels": fingerprint()},
               "recipe": _variant_recipe(v).to_dict(), "seed": ctx.cfg.seed}
-    for key in ("max_flash", "min_accuracy"):  # only when set: earlier stage keys stay valid
+    # only when set, so the stage keys of earlier runs stay valid
+    for key in ("max_flash", "max_ram", "min_accuracy"):
         if getattr(v, key) is not None:
             params["latency"][key] = getattr(v, key)
 
@@ -138,7 +139,8 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
             checkpoint=base.path / base.outputs["checkpoint"], out=tmp, force=True,
             board=ctx.cfg.board, budget=v.budget, speedup=v.speedup, method=v.method,
             formats=list(v.latency_formats) if v.latency_formats else None,
-            max_flash=v.max_flash, min_accuracy=v.min_accuracy, data_dir=ctx.data_dir,
+            max_flash=v.max_flash, max_ram=v.max_ram, min_accuracy=v.min_accuracy,
+            data_dir=ctx.data_dir,
             log=ctx.log_line, recipe=_variant_recipe(v), seed=ctx.cfg.seed)
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved,

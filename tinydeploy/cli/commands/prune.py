@@ -143,6 +143,10 @@ def prune_cmd(
         None, "--max-flash", help="--objective latency: flash bytes the whole image may use "
         "(code, kernels counted once, weights and the rest), from the measured costs; alone, "
         "the fastest plan within it that is no slower than dense."),
+    max_ram: int | None = typer.Option(
+        None, "--max-ram", help="--objective latency: peak RAM bytes the firmware may use "
+        "(static data, activation arena with kernel scratch, stack), predicted from the "
+        "generator's arena plan and the measured stack; formats change only the scratch."),
     min_accuracy: float | None = typer.Option(
         None, "--min-accuracy", help="--objective latency, instead of a budget: the fewest "
         "instructions whose fine-tuned model keeps this validation top-1 (%); a bisection "
@@ -192,13 +196,14 @@ def prune_cmd(
             raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
-                 formats, data_dir, max_flash=max_flash, min_accuracy=min_accuracy,
+                 formats, data_dir, max_flash=max_flash, max_ram=max_ram,
+                 min_accuracy=min_accuracy,
                  floor_probes=floor_probes, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
-    if any(v is not None for v in (budget, speedup, max_flash, min_accuracy)):
-        raise TinydeployError("--budget/--speedup/--max-flash/--min-accuracy need --objective "
-                              "latency")
+    if any(v is not None for v in (budget, speedup, max_flash, max_ram, min_accuracy)):
+        raise TinydeployError("--budget/--speedup/--max-flash/--max-ram/--min-accuracy need "
+                              "--objective latency")
     if method == "smart":  # sensitivity-aware allocation lives in tinydeploy.analysis
         from tinydeploy.analysis.smart import smart_prune
         from tinydeploy.checkpoint import checkpoint_paths
@@ -293,6 +298,9 @@ def _latency(checkpoint: Path, out: Path, board: str, budget: float | None,
         f = info["floor"]
         typer.echo(f"kept the probe at budget {f['kept_budget']:,.0f} of "
                    f"{len(f['probes'])} (validation top-1 >= {f['min_accuracy']:.2f}%)")
+    if a.get("predicted_ram") is not None:
+        typer.echo(f"predicted peak RAM {a['predicted_ram']:,.0f} B (limit "
+                   f"{a['max_ram']:,.0f})")
     if a.get("predicted_flash") is not None:
         typer.echo(f"predicted flash {a['predicted_flash']:,.0f} B (limit "
                    f"{a['max_flash']:,.0f})")
