@@ -28,6 +28,7 @@ Usage: .venv/bin/python benchmarks/latency/pareto.py --checkpoint runs/bench-tra
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -113,9 +114,37 @@ def plot(board: str, points: dict[str, list[dict]], lo: float, hi: float) -> byt
     return _png(fig)
 
 
+def markdown(result: dict) -> str:
+    """Per core: each method's front at a few budgets, and the latency-aware margins."""
+    lines = []
+    for board, b in result["boards"].items():
+        lo, hi = result["compared_range"]
+        grid = sorted({lo, hi, 200_000.0, 250_000.0, 300_000.0, 400_000.0, 500_000.0})
+        methods = sorted(b["points"], key=lambda m: (m != LATENCY, m))
+        lines += [f"### {board}: best on-device top-1 (%) within a budget (instructions)", "",
+                  "| budget | " + " | ".join(methods) + " |",
+                  "|---:|" + "---:|" * len(methods)]
+        for budget in grid:
+            cells = []
+            for m in methods:
+                p = front(b["points"][m], budget)
+                cells.append("–" if p is None else f"{p['top1']:.2f} ({p['instructions']:,.0f})")
+            lines.append(f"| {budget:,.0f} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for m, cmp in b["fronts_vs_latency_aware"].items():
+            lines.append(f"- latency-aware vs {m}: on or above at {cmp['budgets_compared']} "
+                         f"budgets: {'yes' if cmp['on_or_above_everywhere'] else 'no'}, worst "
+                         f"margin {cmp['worst_margin_points']} points")
+        if b["infeasible_budgets"]:
+            lines.append(f"- infeasible budgets: {', '.join(b['infeasible_budgets'])}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", type=Path, required=True)
+    ap.add_argument("--checkpoint", type=Path, help="the trained dense checkpoint (required "
+                    "unless --summarize)")
     ap.add_argument("--boards", nargs="+", default=["qemu-m4", "qemu-m3", "qemu-m7"])
     ap.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.7, 0.8, 0.9, 0.95, 0.98])
@@ -131,8 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=os.environ.get("TINYDEPLOY_DATA"))
     ap.add_argument("--work", type=Path, default=Path("runs/latency-pareto"))
     ap.add_argument("--out", type=Path, default=RESULTS / "latency_pareto.json")
+    ap.add_argument("--summarize", type=Path, default=None, metavar="JSON",
+                    help="only print the Markdown summary of an earlier run's JSON")
     add_executor_args(ap, default_workers=2)
     args = ap.parse_args(argv)
+    if args.summarize:
+        print(markdown(json.loads(args.summarize.read_text())))
+        return 0
+    if args.checkpoint is None:
+        ap.error("--checkpoint is required")
     executor = executor_from_args(args)
     load_before = os.getloadavg()
     t0 = time.monotonic()
@@ -257,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         "boards": boards,
         "models": {n: {k: v for k, v in m.items() if k != "trial"} for n, m in models.items()},
     })
-    print(f"wrote {args.out}")
+    from tinydeploy.rundir import write_text_atomic
+
+    write_text_atomic(args.out.with_suffix(".md"), markdown(json.loads(args.out.read_text())))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md').name}")
     return 0
 
 
