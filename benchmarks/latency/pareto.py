@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                              500_000])
     ap.add_argument("--range", type=float, nargs=2, default=[150_000, 600_000],
                     metavar=("LO", "HI"), help="budgets over which the fronts are compared")
+    ap.add_argument("--latency-penalty", default="fisher", choices=["fisher", "magnitude"],
+                    help="how latency-aware pruning scores a layer option")
     ap.add_argument("--recipe", default="recommended")
     ap.add_argument("--finetune-epochs", type=int, default=12)
     ap.add_argument("--samples", type=int, default=10_000, help="test images on the device")
@@ -199,14 +201,17 @@ def main(argv: list[str] | None = None) -> int:
                 "tinydeploy.latency.trials:pruned_export",
                 {**common, "method": criterion, "scope": scope, "sparsity": s,
                  "work_dir": str(work / "models" / name)})}
+    suffix = "" if args.latency_penalty == "fisher" else f"-{args.latency_penalty}"
     for board in args.boards:
         for budget in args.budgets:
             name = f"{LATENCY}-{board}-{budget:.0f}"
             models[name] = {"method": LATENCY, "boards": [board], "trial": Trial(
                 "tinydeploy.latency.trials:pruned_export",
                 {**common, "objective": "latency", "board": board, "budget": budget,
+                 # only when not the default, so earlier runs' trials stay cached
+                 **({"penalty": args.latency_penalty} if suffix else {}),
                  "cache_dir": str(default_cache_dir(board)),
-                 "work_dir": str(work / "models" / name)})}
+                 "work_dir": str(work / "models" / f"{name}{suffix}")})}
     pruned = run_sweep([m["trial"] for m in models.values()], work / "prune-sweep",
                        executor=executor, description="pruned models")
     if not pruned.ok:
@@ -282,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                   "output compared with TFLite Micro's (mismatch_images)",
         "selection": "every choice (allocation, early stopping, best epoch) on the "
                      "validation split; the test images give these numbers only",
+        "latency_penalty": args.latency_penalty,
         "finetune": {"recipe": args.recipe, "epochs": args.finetune_epochs,
                      "note": "the same recipe for every method"},
         "baseline_formats": "per layer the fastest of dense/csr/csrd by the core's measured "

@@ -101,6 +101,7 @@ class LatencyProblem:
     drops: dict[str, dict[str, float]]
     val_loader: Any
     num_classes: int
+    penalty: str = "fisher"  # how options are scored (latency.sensitivity.PENALTIES)
 
     @property
     def dense_total(self) -> float:
@@ -158,9 +159,11 @@ class LatencyProblem:
             "fixed_instructions": self.fixed, "layer_map": self.mapping,
             "shapes": {t: self.shapes[op].label() for t, op in self.mapping.items()},
             "selection_split": "validation", "selection_images": len(self.val_loader.labels),
-            "penalty": "estimated validation loss increase of the weights an option removes: "
-                       "1/2 sum F_ii w_i^2, F = empirical Fisher diagonal on the validation "
-                       "split",
+            "penalty": ("estimated validation loss increase of the weights an option "
+                        "removes: 1/2 sum F_ii w_i^2, F = empirical Fisher diagonal on the "
+                        "validation split" if self.penalty == "fisher" else
+                        "squared magnitude of the weights an option removes: 1/2 sum w_i^2"),
+            "penalty_kind": self.penalty,
             "penalties": penalties_to_json(self.penalties),
             "top1_drops": penalties_to_json(self.drops),
             "options": {t: [o.to_dict() for o in opts] for t, opts in self.options.items()},
@@ -213,7 +216,7 @@ class LatencyProblem:
 
 def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
                     method: str = "magnitude", cache_dir: Path | None = None,
-                    formats: list[str] | None = None,
+                    formats: list[str] | None = None, penalty: str = "fisher",
                     log: Callable[[str], None] = print) -> LatencyProblem:
     """Steps 1-3 of the module docstring."""
     from tinydeploy.data import load_dataset
@@ -234,8 +237,8 @@ def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
         raise TinydeployError("the checkpoint's recipe holds out no validation split "
                               "(val_size 0): latency-aware pruning selects on it")
     penalties, drops = layer_penalties(model, mapping, val_loader, method=method,
-                                       progress=log)
+                                       penalty=penalty, progress=log)
     options = {t: layer_options(op, table, penalties[t], formats)
                for t, op in mapping.items()}
     return LatencyProblem(board, graph, table, mapping, shapes, dense, options, penalties,
-                          drops, val_loader, dataset.num_classes)
+                          drops, val_loader, dataset.num_classes, penalty)

@@ -27,6 +27,7 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
                     speedup: float | None, data_dir=None, method: str = "magnitude",
                     cache_dir: Path | None = None, formats: list[str] | None = None,
                     max_flash: float | None = None, max_ram: float | None = None,
+                    penalty: str = "fisher",
                     log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
     """Steps 1-4 of the module docstring; returns the allocation and its provenance.
     `max_flash` (bytes, whole image: code + weights + the rest) also bounds the flash; with
@@ -38,7 +39,7 @@ def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float 
                               "--max-ram")
     problem = latency_problem(model=model, meta=meta, checkpoint=checkpoint, board=board,
                               data_dir=data_dir, method=method, cache_dir=cache_dir,
-                              formats=formats, log=log)
+                              formats=formats, penalty=penalty, log=log)
     return problem.solve(budget, speedup, max_flash, max_ram, log)
 
 
@@ -78,6 +79,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                              formats: list[str] | None = None, data_dir=None,
                              max_flash: float | None = None, max_ram: float | None = None,
                              min_accuracy: float | None = None, floor_probes: int = 4,
+                             penalty: str = "fisher",
                              log: Callable[[str], None] = print, **prune_kwargs):
     """Plan the allocation, prune + fine-tune accordingly and write the run directory
     (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
@@ -85,13 +87,17 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
     that keep it (`tinydeploy.latency.floor`, `floor_probes` fine-tunes). `prune_kwargs` go
     to `prune_experiment` (recipe or fine-tune epochs and lr, teacher, limits, seed)."""
     from tinydeploy.checkpoint import load_checkpoint
+    from tinydeploy.errors import unknown_choice
     from tinydeploy.latency.floor import search_floor
+    from tinydeploy.latency.sensitivity import PENALTIES
     from tinydeploy.prune import masks
     from tinydeploy.prune.run import OUTPUT_FILES, prune_experiment, write_outcome
     from tinydeploy.rundir import ensure_writable, write_json_atomic
     from tinydeploy.train.evaluate import evaluate
 
     out = Path(out)
+    if penalty not in PENALTIES:
+        raise unknown_choice("latency penalty", penalty, PENALTIES)
     if min_accuracy is not None and (budget is not None or speedup is not None):
         raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
     if min_accuracy is None and all(v is None for v in (budget, speedup, max_flash, max_ram)):
@@ -103,7 +109,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
         raise TinydeployError("latency-aware pruning starts from a dense checkpoint")
     problem = latency_problem(model=model, meta=meta, checkpoint=Path(checkpoint),
                               board=board, data_dir=data_dir, method=method,
-                              cache_dir=cache_dir, formats=formats, log=log)
+                              cache_dir=cache_dir, formats=formats, penalty=penalty, log=log)
 
     def run(alloc: Allocation, info: dict[str, Any]):
         cfg, pre = prune_configs(alloc, method)

@@ -8,7 +8,11 @@ latency-aware methods such as HALP rank their options). It is additive across we
 layers and keeps growing with the damage, where the measured top-1 drop and even the
 measured loss saturate once a layer is destroyed (so destroying one layer would look as
 cheap as damaging two). The measured top-1 drop and loss increase of each option are
-reported beside it."""
+reported beside it.
+
+`penalty="magnitude"` scores an option by the squared magnitude it removes instead (the
+Fisher taken as 1): the quantity global magnitude pruning keeps smallest for a weight count,
+here kept smallest for an instruction budget."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from tinydeploy.latency.allocate import option_key
 from tinydeploy.prune.engine import PruneConfig, prune_model
 
 UNSTRUCTURED = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
+PENALTIES = ("fisher", "magnitude")
 NM_PATTERNS = ("nm:2:4", "nm:1:4", "nm:2:8", "nm:1:8", "nm:1:16")
 
 
@@ -84,13 +89,22 @@ def evaluate(model: nn.Module, batches) -> tuple[float, float]:
 def layer_penalties(model: nn.Module, layers: Iterable[str], val_batches,
                     *, sparsities: Iterable[float] = UNSTRUCTURED,
                     nm_patterns: Iterable[str] = NM_PATTERNS, method: str = "magnitude",
-                    batch=None, progress: Callable[[str], None] | None = None
+                    penalty: str = "fisher", batch=None,
+                    progress: Callable[[str], None] | None = None
                     ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """({layer: {option key: estimated validation loss increase (the penalty)}},
     {layer: {option key: measured validation top-1 points lost}}); `val_batches` is a
     re-iterable of (images, labels) from the validation split."""
     layers = list(layers)
-    fisher = fisher_diagonal(model, layers, val_batches)
+    if penalty not in PENALTIES:
+        from tinydeploy.errors import unknown_choice
+
+        raise unknown_choice("latency penalty", penalty, PENALTIES)
+    if penalty == "fisher":
+        fisher = fisher_diagonal(model, layers, val_batches)
+    else:
+        mods = dict(model.named_modules())
+        fisher = {name: torch.ones_like(mods[name].weight) for name in layers}
     base_acc, _ = evaluate(model, val_batches)
     penalties: dict[str, dict[str, float]] = {}
     drops: dict[str, dict[str, float]] = {}

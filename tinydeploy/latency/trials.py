@@ -43,7 +43,7 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
                 checkpoint=Path(p["checkpoint"]), out=work / "prune", board=p["board"],
                 budget=float(p["budget"]), speedup=None, method=p.get("method", "magnitude"),
                 force=True, cache_dir=Path(p["cache_dir"]) if p.get("cache_dir") else None,
-                log=quiet, **common)
+                penalty=p.get("penalty", "fisher"), log=quiet, **common)
         except TinydeployError as exc:
             if "no allocation fits" not in str(exc):
                 raise

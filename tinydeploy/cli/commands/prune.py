@@ -147,6 +147,11 @@ def prune_cmd(
         None, "--max-ram", help="--objective latency: peak RAM bytes the firmware may use "
         "(static data, activation arena with kernel scratch, stack), predicted from the "
         "generator's arena plan and the measured stack; formats change only the scratch."),
+    latency_penalty: str = typer.Option(
+        "fisher", "--latency-penalty", help="--objective latency: how a layer option is "
+        "scored: fisher (estimated validation loss increase, Fisher-weighted squared "
+        "magnitude removed) or magnitude (squared magnitude removed, as global magnitude "
+        "pruning ranks weights)."),
     min_accuracy: float | None = typer.Option(
         None, "--min-accuracy", help="--objective latency, instead of a budget: the fewest "
         "instructions whose fine-tuned model keeps this validation top-1 (%); a bisection "
@@ -197,7 +202,7 @@ def prune_cmd(
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
-                 min_accuracy=min_accuracy,
+                 min_accuracy=min_accuracy, penalty=latency_penalty,
                  floor_probes=floor_probes, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
