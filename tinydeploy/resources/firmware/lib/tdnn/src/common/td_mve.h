@@ -27,7 +27,7 @@ static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t 
     v = vqrdmulhq_s32(v, mult);
     v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31));
     v = vrshlq_s32(v, right);
-    v = vqaddq_s32(v, vdupq_n_s32(ooff));
+    v = vqaddq_n_s32(v, ooff);
     v = vmaxq_s32(v, vdupq_n_s32(amin));
     return vminq_s32(v, vdupq_n_s32(amax));
 }
@@ -66,6 +66,34 @@ static inline int32_t td_mve_max4(int32_t a, int32_t b, int32_t c, int32_t d)
             : [a] "+r"(a), [t] "=&w"(t)
             : [b] "r"(b), [c] "r"(c), [d] "r"(d));
     return a;
+}
+
+/* n >= 0 bytes src -> dst in a tail-predicated loop (WLSTP/LETP: 3 instructions per 16). */
+static inline void td_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
+                     "1:\n\t"
+                     "vldrb.u8 q0, [%[s]], #16\n\t"
+                     "vstrb.8 q0, [%[d]], #16\n\t"
+                     "letp lr, 1b\n\t"
+                     "2:"
+                     : [d] "+r"(dst), [s] "+r"(src)
+                     : [n] "r"(n)
+                     : "q0", "lr", "memory");
+}
+
+/* n >= 0 bytes of value v at dst (tail-predicated loop, 2 instructions per 16). */
+static inline void td_mve_fill(int8_t *dst, int8_t v, int32_t n)
+{
+    __asm__ volatile("vdup.8 q0, %[v]\n\t"
+                     "wlstp.8 lr, %[n], 2f\n\t"
+                     "1:\n\t"
+                     "vstrb.8 q0, [%[d]], #16\n\t"
+                     "letp lr, 1b\n\t"
+                     "2:"
+                     : [d] "+r"(dst)
+                     : [n] "r"(n), [v] "r"((int32_t)v)
+                     : "q0", "lr", "memory");
 }
 
 /* Sum of the n int8 values of a row (any n >= 0), 16 per VADDVA, the tail predicated. */

@@ -67,12 +67,149 @@ static inline void dot4(const mve_conv_plan *pl, const int8_t *w, const int8_t *
     }
 }
 
-/* n bytes of value v at dst (n may be <= 0). */
-static inline void fill_bytes(int8_t *dst, int8x16_t v, int32_t n)
+/* One pool window, all channels: the 4 accumulators of each weight row with the fields at
+ * b[0..3], their maximum into red[oc] (bias not added). Offsets into the struct are fixed
+ * by the asm below. */
+typedef struct {
+    const int8_t *b[4];   /* 0: field origins of the window's 4 conv positions */
+    const uint8_t *offs;  /* 16: gather offsets, 16 per chunk */
+    int32_t tail_off;     /* 20: 16 * nfull (byte offset of the last chunk) */
+    int32_t nfull;        /* 24: full chunks (K / 16 rounded down, the tail excluded) */
+    int32_t tail_len;     /* 28: K - 16 * nfull, 1..16 */
+    const int8_t *w;      /* 32: weight row 0 (rows K bytes apart) */
+    int32_t *red;         /* 36: maxima out, n */
+    int32_t n;            /* 40: rows (output channels), >= 1 */
+    uint32_t pred;        /* 44: VPR mask of the tail chunk's lanes */
+} pool_run;
+
+/* Per channel: the last chunk first (predicated weight load, VMLAV starts the 4 sums), then
+ * the full chunks in a low-overhead loop of 11 instructions (offsets, weights, 4 gathers,
+ * 4 VMLADAVA), then VMAXV over the 4 sums. VMLADAVA accumulates into even registers:
+ * r0, r2, r4, r6 hold the sums, r1, r3, r5, r7 the field origins. */
+__attribute__((naked, noinline)) TD_NOIPA static void pool_window_asm(pool_run *run
+                                                                      __attribute__((unused)))
 {
-    int32_t i;
-    for (i = 0; i < n; i += 16) {
-        vstrbq_p_s8(dst + i, v, vctp8q((uint32_t)(n - i)));
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "mov    r12, r0\n\t"
+        "ldr    r1, [r12, #0]\n\t"
+        "ldr    r3, [r12, #4]\n\t"
+        "ldr    r5, [r12, #8]\n\t"
+        "ldr    r7, [r12, #12]\n\t"
+        "ldr    r8, [r12, #32]\n\t"
+        "ldr    r11, [r12, #36]\n\t"
+        "ldr    r10, [r12, #44]\n\t"
+        "vmsr   p0, r10\n\t"
+        "2:\n\t"
+        "ldr    r9, [r12, #16]\n\t"
+        "ldr    r10, [r12, #20]\n\t"
+        "add    r0, r9, r10\n\t"
+        "vldrb.u8   q0, [r0]\n\t"
+        "add    r0, r8, r10\n\t"
+        "vpst\n\t"
+        "vldrbt.u8  q1, [r0]\n\t"
+        "vldrb.u8   q2, [r1, q0]\n\t"
+        "vmlav.s8   r0, q1, q2\n\t"
+        "vldrb.u8   q3, [r3, q0]\n\t"
+        "vmlav.s8   r2, q1, q3\n\t"
+        "vldrb.u8   q2, [r5, q0]\n\t"
+        "vmlav.s8   r4, q1, q2\n\t"
+        "vldrb.u8   q3, [r7, q0]\n\t"
+        "vmlav.s8   r6, q1, q3\n\t"
+        "ldr    r10, [r12, #24]\n\t"
+        "wls    lr, r10, 3f\n\t"
+        "1:\n\t"
+        "vldrb.u8   q0, [r9], #16\n\t"
+        "vldrb.u8   q1, [r8], #16\n\t"
+        "vldrb.u8   q2, [r1, q0]\n\t"
+        "vmlava.s8  r0, q1, q2\n\t"
+        "vldrb.u8   q3, [r3, q0]\n\t"
+        "vmlava.s8  r2, q1, q3\n\t"
+        "vldrb.u8   q2, [r5, q0]\n\t"
+        "vmlava.s8  r4, q1, q2\n\t"
+        "vldrb.u8   q3, [r7, q0]\n\t"
+        "vmlava.s8  r6, q1, q3\n\t"
+        "le     lr, 1b\n\t"
+        "3:\n\t"
+        "ldr    r10, [r12, #28]\n\t"
+        "add    r8, r8, r10\n\t"
+        "vmov   q2[2], q2[0], r2, r4\n\t"
+        "vmov   q2[3], q2[1], r6, r6\n\t"
+        "vmaxv.s32  r0, q2\n\t"
+        "str    r0, [r11], #4\n\t"
+        "ldr    r10, [r12, #40]\n\t"
+        "subs   r10, r10, #1\n\t"
+        "str    r10, [r12, #40]\n\t"
+        "bne    2b\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+
+/* K <= 16 (one chunk): the 4 fields are gathered once into q4-q7 and serve every channel:
+ * 11 instructions per channel (predicated weight load, 4 VMLAV, VMAXV, store). The struct's
+ * n is left unchanged. */
+__attribute__((naked, noinline)) TD_NOIPA static void pool_window_k16_asm(
+    pool_run *run __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "vpush  {d8-d15}\n\t"
+        "ldr    r1, [r0, #16]\n\t"
+        "vldrb.u8   q0, [r1]\n\t"
+        "ldm    r0, {r2, r3, r4, r5}\n\t"
+        "vldrb.u8   q4, [r2, q0]\n\t"
+        "vldrb.u8   q5, [r3, q0]\n\t"
+        "vldrb.u8   q6, [r4, q0]\n\t"
+        "vldrb.u8   q7, [r5, q0]\n\t"
+        "ldr    r8, [r0, #32]\n\t"
+        "ldr    r10, [r0, #28]\n\t"
+        "ldr    r11, [r0, #36]\n\t"
+        "ldr    r1, [r0, #44]\n\t"
+        "vmsr   p0, r1\n\t"
+        "ldr    r1, [r0, #40]\n\t"
+        "dls    lr, r1\n\t"
+        "2:\n\t"
+        "vpst\n\t"
+        "vldrbt.u8  q0, [r8]\n\t"
+        "add    r8, r8, r10\n\t"
+        "vmlav.s8   r0, q0, q4\n\t"
+        "vmlav.s8   r2, q0, q5\n\t"
+        "vmlav.s8   r4, q0, q6\n\t"
+        "vmlav.s8   r6, q0, q7\n\t"
+        "vmov   q1[2], q1[0], r2, r4\n\t"
+        "vmov   q1[3], q1[1], r6, r6\n\t"
+        "vmaxv.s32  r0, q1\n\t"
+        "str    r0, [r11], #4\n\t"
+        "le     lr, 2b\n\t"
+        "vpop   {d8-d15}\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+
+/* Requantises cnt windows' maxima red[j * n + oc] (+ beff[oc]) into out[j * n + oc]: the
+ * per-channel constants of 4 channels are loaded once for all windows. */
+static void requant_windows(const int32_t *red, const int32_t *beff, const int32_t *mult,
+                            const int32_t *shift, int32_t n, int32_t cnt, int32_t ooff,
+                            int32_t amin, int32_t amax, int8_t *out)
+{
+    int32_t q, j;
+    if ((n & 3) == 0) { /* no predication */
+        for (q = 0; q < n; q += 4) {
+            const int32x4_t b = vldrwq_s32(beff + q), m = vldrwq_s32(mult + q);
+            const int32x4_t sv = vldrwq_s32(shift + q);
+            for (j = 0; j < cnt; j++) {
+                const int32x4_t v = vaddq_s32(vldrwq_s32(red + j * n + q), b);
+                vstrbq_s32(out + j * n + q, td_mve_requant(v, m, sv, ooff, amin, amax));
+            }
+        }
+        return;
+    }
+    for (q = 0; q < n; q += 4) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n - q));
+        const int32x4_t b = vldrwq_z_s32(beff + q, p), m = vldrwq_z_s32(mult + q, p);
+        const int32x4_t sv = vldrwq_z_s32(shift + q, p);
+        for (j = 0; j < cnt; j++) {
+            const int32x4_t v = vaddq_s32(vldrwq_z_s32(red + j * n + q, p), b);
+            vstrbq_p_s32(out + j * n + q, td_mve_requant(v, m, sv, ooff, amin, amax), p);
+        }
     }
 }
 
@@ -84,38 +221,36 @@ static void fill_tile(const td_conv_params *params, const td_dims *in, const int
     const int32_t c = in->c, rb = width * c;
     const int32_t lo = ix0 < 0 ? 0 : ix0;
     const int32_t hi = ix0 + width > in->w ? in->w : ix0 + width;
-    const int8x16_t z = vdupq_n_s8((int8_t)(-params->input_offset));
+    const int32_t left = (lo - ix0) * c, n = hi > lo ? (hi - lo) * c : 0;
+    const int32_t right = rb - left - n;
+    const int8_t zp = (int8_t)(-params->input_offset);
     int32_t r;
     for (r = 0; r < nrows; r++, tile += rb) {
         const int32_t iy = iy0 + r;
-        if (iy < 0 || iy >= in->h || hi <= lo) {
-            fill_bytes(tile, z, rb);
+        if (iy < 0 || iy >= in->h || n == 0) {
+            td_mve_fill(tile, zp, rb);
             continue;
         }
-        fill_bytes(tile, z, (lo - ix0) * c);
-        {
-            const int8_t *src = input + (iy * in->w + lo) * c;
-            int8_t *dst = tile + (lo - ix0) * c;
-            const int32_t n = (hi - lo) * c;
-            int32_t i;
-            for (i = 0; i < n; i += 16) {
-                const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-                vstrbq_p_s8(dst + i, vldrbq_z_s8(src + i, p), p);
-            }
+        if (left > 0) {
+            td_mve_fill(tile, zp, left);
         }
-        fill_bytes(tile + (hi - ix0) * c, z, (ix0 + width - hi) * c);
+        td_mve_copy(tile + left, input + (iy * in->w + lo) * c, n);
+        if (right > 0) {
+            td_mve_fill(tile + left + n, zp, right);
+        }
     }
 }
 
 /* Windows (pool) or 4-position blocks per tile: the largest count whose tile keeps every
  * gather offset below 256 and fits the scratch; 0 if not even one does. */
 static int32_t tile_units(int32_t units, int32_t span, int32_t sw, int32_t kw, int32_t kh,
-                          int32_t c, int32_t rows, int32_t fixed, int32_t avail, int32_t *width)
+                          int32_t c, int32_t rows, int32_t fixed, int32_t per_unit,
+                          int32_t avail, int32_t *width)
 {
     int32_t t = units, tiles;
     for (; t > 0; t--) {
         const int32_t w = (span * t - 1) * sw + kw;
-        if ((kh - 1) * w * c + kw * c <= 256 && fixed + rows * w * c <= avail) {
+        if ((kh - 1) * w * c + kw * c <= 256 && fixed + per_unit * t + rows * w * c <= avail) {
             break;
         }
     }
@@ -158,15 +293,15 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
             }
         }
     }
-    fixed = 3 + 4 * n * (pool ? 2 : 1) + 16 * pl.nchunk;
-    t = tile_units(units, pool ? 2 : 4, sw, kw, kh, c, band_rows, fixed,
+    fixed = 3 + 4 * n + 16 * pl.nchunk;
+    t = tile_units(units, pool ? 2 : 4, sw, kw, kh, c, band_rows, fixed, pool ? 4 * n : 0,
                    td_conv_dense_s8_get_buffer_size(params, input_dims, filter_dims), &width);
     if (t == 0) {
         return 0;
     }
     beff = (int32_t *)td_align_ptr4(scratch);
     red = beff + n;
-    offs = (uint8_t *)(red + (pool ? n : 0));
+    offs = (uint8_t *)(red + (pool ? n * t : 0));
     tile = (int8_t *)(offs + 16 * pl.nchunk);
     plan_offsets(&pl, kw * c, width * c, offs);
     for (oc = 0; oc < n; oc++) {
@@ -176,38 +311,35 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
     if (pool) {
         const int32_t ph = output_dims->h, pw = output_dims->w;
         const int32_t dx = sw * c, dy = sh * width * c;
+        const int32_t nfull = pl.nchunk - 1;
         int32_t py, px0, j;
+        pool_run run;
+        run.offs = pl.offs;
+        run.tail_off = 16 * nfull;
+        run.nfull = nfull;
+        run.tail_len = pl.k - 16 * nfull;
+        run.w = filter;
+        run.pred = pl.tail;
         for (py = 0; py < ph; py++) {
             for (px0 = 0; px0 < pw; px0 += t) {
                 const int32_t cnt = pw - px0 < t ? pw - px0 : t;
                 fill_tile(params, input_dims, input, 2 * py * sh - params->pad_top, band_rows,
                           2 * px0 * sw - params->pad_left, width, tile);
                 for (j = 0; j < cnt; j++) {
-                    const int8_t *b0 = tile + 2 * j * dx, *b1 = b0 + dx;
-                    const int8_t *b2 = b0 + dy, *b3 = b2 + dx;
-                    const int8_t *w = filter;
-                    int32_t acc[4];
-                    if (pl.nchunk == 1) { /* the 4 fields serve every channel */
-                        const uint8x16_t off = vldrbq_u8(pl.offs);
-                        const int8x16_t x0 = vldrbq_gather_offset_s8(b0, off);
-                        const int8x16_t x1 = vldrbq_gather_offset_s8(b1, off);
-                        const int8x16_t x2 = vldrbq_gather_offset_s8(b2, off);
-                        const int8x16_t x3 = vldrbq_gather_offset_s8(b3, off);
-                        for (oc = 0; oc < n; oc++, w += pl.k) {
-                            const int8x16_t wv = vldrbq_z_s8(w, pl.tail);
-                            red[oc] = td_mve_max4(vmladavq_s8(wv, x0), vmladavq_s8(wv, x1),
-                                                  vmladavq_s8(wv, x2), vmladavq_s8(wv, x3)) +
-                                      beff[oc];
-                        }
+                    run.b[0] = tile + 2 * j * dx;
+                    run.b[1] = run.b[0] + dx;
+                    run.b[2] = run.b[0] + dy;
+                    run.b[3] = run.b[2] + dx;
+                    run.red = red + j * n;
+                    run.n = n; /* pool_window_asm counts it down */
+                    if (pl.nchunk == 1) {
+                        pool_window_k16_asm(&run);
                     } else {
-                        for (oc = 0; oc < n; oc++, w += pl.k) {
-                            dot4(&pl, w, b0, b1, b2, b3, acc);
-                            red[oc] = td_mve_max4(acc[0], acc[1], acc[2], acc[3]) + beff[oc];
-                        }
+                        pool_window_asm(&run);
                     }
-                    td_mve_requant_channels(red, mult, shift, n, ooff, amin, amax,
-                                            output + (py * pw + px0 + j) * n);
                 }
+                requant_windows(red, beff, mult, shift, n, cnt, ooff, amin, amax,
+                                output + (py * pw + px0) * n);
             }
         }
     } else {
