@@ -32,6 +32,17 @@ from tinydeploy.firmware.hostlib import ConvSpec
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks" / "kernels" / "run_kernel_bench.py"
 CONV_FORMATS = ["dense", "csr", "nm2_4"]
+# MVE-specific edges on top of test_conv.CASES (same tuple layout): more pool windows per row
+# than one sparse asm call takes (16), dense tiles split within a pooled row, many chunks
+# (K = 144) with the pool, offsets that cannot fit 8 bits (dense falls back to the DSP path),
+# K a multiple of 16, one output channel
+MVE_CASES = {
+    "pool_wide_row": (40, 38, 2, 5, 3, 3, (1, 1), (1, 1, 1, 1), True, 0.6),
+    "pool_k144": (12, 12, 16, 8, 3, 3, (1, 1), (1, 1, 1, 1), True, 0.7),
+    "pool_c32_fallback": (6, 6, 32, 4, 3, 3, (1, 1), (1, 1, 1, 1), True, 0.5),
+    "k32_unpooled": (5, 9, 8, 6, 2, 2, (1, 1), (0, 1, 1, 0), False, 0.4),
+    "pool_one_channel": (8, 8, 4, 1, 3, 3, (1, 1), (1, 1, 1, 1), True, 0.5),
+}
 FC_SHAPES = [(64, 784, 0.9), (10, 64, 0.5), (7, 13, 0.0), (3, 300, 0.8), (5, 1, 0.0),
              (13, 100, 0.0), (4, 8, 0.0), (2, 56, 0.0), (9, 37, 0.2), (1, 24, 0.0),
              (8, 16, 0.0), (6, 17, 0.3)]  # fmt: skip
@@ -153,7 +164,7 @@ def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
     require_tools()
     bench = bench_module()
     cases = []
-    for ci, (name, case) in enumerate(CONV_CASES.items()):
+    for ci, (name, case) in enumerate({**CONV_CASES, **MVE_CASES}.items()):
         h, w, c, oc, kh, kw, stride, pad, fused, sp = case
         for fi, fmt in enumerate(CONV_FORMATS):
             rng = np.random.default_rng(1000 * ci + fi)

@@ -47,6 +47,39 @@ static inline void td_mve_requant_channels(const int32_t *acc, const int32_t *mu
     }
 }
 
+/* Requantises cnt positions' accumulators red[j * red_stride + oc] (+ beff[oc]), oc < n, into
+ * out[j * out_stride + oc]: the per-channel constants of 4 channels are loaded once for
+ * all positions. */
+static inline void td_mve_requant_windows(const int32_t *red, int32_t red_stride,
+                                          const int32_t *beff, const int32_t *mult,
+                                          const int32_t *shift, int32_t n, int32_t cnt,
+                                          int32_t ooff, int32_t amin, int32_t amax,
+                                          int8_t *out, int32_t out_stride)
+{
+    int32_t q, j;
+    if ((n & 3) == 0) { /* no predication */
+        for (q = 0; q < n; q += 4) {
+            const int32x4_t b = vldrwq_s32(beff + q), m = vldrwq_s32(mult + q);
+            const int32x4_t sv = vldrwq_s32(shift + q);
+            for (j = 0; j < cnt; j++) {
+                const int32x4_t v = vaddq_s32(vldrwq_s32(red + j * red_stride + q), b);
+                vstrbq_s32(out + j * out_stride + q,
+                           td_mve_requant(v, m, sv, ooff, amin, amax));
+            }
+        }
+        return;
+    }
+    for (q = 0; q < n; q += 4) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n - q));
+        const int32x4_t b = vldrwq_z_s32(beff + q, p), m = vldrwq_z_s32(mult + q, p);
+        const int32x4_t sv = vldrwq_z_s32(shift + q, p);
+        for (j = 0; j < cnt; j++) {
+            const int32x4_t v = vaddq_s32(vldrwq_z_s32(red + j * red_stride + q, p), b);
+            vstrbq_p_s32(out + j * out_stride + q, td_mve_requant(v, m, sv, ooff, amin, amax), p);
+        }
+    }
+}
+
 /* (a, b, c, d) as one vector (lane inserts; the compiler picks the VMOV forms). */
 static inline int32x4_t td_mve_vec4(int32_t a, int32_t b, int32_t c, int32_t d)
 {
@@ -114,6 +147,14 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
                              const td_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias, int32_t conv_h, int32_t conv_w,
                              const td_dims *output_dims, int8_t *output, void *scratch);
+int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
+                           const td_quant_params *quant, const td_dims *input_dims,
+                           const int8_t *input, const td_dims *filter_dims,
+                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                           int8_t *output);
+int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
+                         const int8_t *input, int32_t out_features, const td_csr_weights *w,
+                         const int32_t *bias, int8_t *output);
 int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
                            int32_t in_features, const int8_t *input, int32_t out_features,
                            const int8_t *weights, const int32_t *bias, int8_t *output);

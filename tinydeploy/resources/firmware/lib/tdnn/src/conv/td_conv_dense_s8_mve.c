@@ -184,35 +184,6 @@ __attribute__((naked, noinline)) TD_NOIPA static void pool_window_k16_asm(
         "pop    {r4-r11, pc}\n\t");
 }
 
-/* Requantises cnt windows' maxima red[j * n + oc] (+ beff[oc]) into out[j * n + oc]: the
- * per-channel constants of 4 channels are loaded once for all windows. */
-static void requant_windows(const int32_t *red, const int32_t *beff, const int32_t *mult,
-                            const int32_t *shift, int32_t n, int32_t cnt, int32_t ooff,
-                            int32_t amin, int32_t amax, int8_t *out)
-{
-    int32_t q, j;
-    if ((n & 3) == 0) { /* no predication */
-        for (q = 0; q < n; q += 4) {
-            const int32x4_t b = vldrwq_s32(beff + q), m = vldrwq_s32(mult + q);
-            const int32x4_t sv = vldrwq_s32(shift + q);
-            for (j = 0; j < cnt; j++) {
-                const int32x4_t v = vaddq_s32(vldrwq_s32(red + j * n + q), b);
-                vstrbq_s32(out + j * n + q, td_mve_requant(v, m, sv, ooff, amin, amax));
-            }
-        }
-        return;
-    }
-    for (q = 0; q < n; q += 4) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n - q));
-        const int32x4_t b = vldrwq_z_s32(beff + q, p), m = vldrwq_z_s32(mult + q, p);
-        const int32x4_t sv = vldrwq_z_s32(shift + q, p);
-        for (j = 0; j < cnt; j++) {
-            const int32x4_t v = vaddq_s32(vldrwq_z_s32(red + j * n + q, p), b);
-            vstrbq_p_s32(out + j * n + q, td_mve_requant(v, m, sv, ooff, amin, amax), p);
-        }
-    }
-}
-
 /* Tile of input rows iy0 .. iy0 + nrows - 1 and columns ix0 .. ix0 + width - 1, every
  * cell outside the image the zero point; rows of width * c bytes. */
 static void fill_tile(const td_conv_params *params, const td_dims *in, const int8_t *input,
@@ -338,8 +309,8 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
                         pool_window_asm(&run);
                     }
                 }
-                requant_windows(red, beff, mult, shift, n, cnt, ooff, amin, amax,
-                                output + (py * pw + px0) * n);
+                td_mve_requant_windows(red, n, beff, mult, shift, n, cnt, ooff, amin, amax,
+                                       output + (py * pw + px0) * n, n);
             }
         }
     } else {

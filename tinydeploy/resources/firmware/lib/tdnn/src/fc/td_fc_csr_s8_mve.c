@@ -1,0 +1,84 @@
+/* Fully connected, CSR weights, Helium (MVE) path: per row a tail-predicated loop
+ * (WLSTP/LETP) of gather loads: 8-bit columns (K <= 256) load 16 column indices, gather the
+ * 16 inputs (VLDRB.U8 offsets) and do one VMLADAVA.S8 with 16 values: 5 instructions per 16
+ * nonzeros; 16-bit columns gather 8 inputs (VLDRB.S16 with u16 offsets) for a VMLADAVA.S16
+ * with 8 values widened on load: 5 per 8. The input offset is folded through row_sum (as
+ * the DSP path); 4 rows are requantised per vector. Delta-coded columns stay on the generic
+ * path (a running sum per entry). No scratch. Compiled to nothing unless __ARM_FEATURE_MVE. */
+#include "../common/td_mve.h"
+
+#if defined(__ARM_FEATURE_MVE)
+
+static inline int32_t dot_u8(const int8_t *x, const uint8_t *cols, const int8_t *vals,
+                             int32_t n)
+{
+    int32_t acc = 0;
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
+                     "1:\n\t"
+                     "vldrb.u8   q0, [%[c]], #16\n\t"
+                     "vldrb.u8   q1, [%[x], q0]\n\t"
+                     "vldrb.u8   q2, [%[v]], #16\n\t"
+                     "vmlava.s8  %[a], q1, q2\n\t"
+                     "letp lr, 1b\n\t"
+                     "2:"
+                     : [a] "+Te"(acc), [c] "+r"(cols), [v] "+r"(vals)
+                     : [x] "r"(x), [n] "r"(n)
+                     : "q0", "q1", "q2", "lr", "memory");
+    return acc;
+}
+
+static inline int32_t dot_u16(const int8_t *x, const uint16_t *cols, const int8_t *vals,
+                              int32_t n)
+{
+    int32_t acc = 0;
+    __asm__ volatile("wlstp.16 lr, %[n], 2f\n\t"
+                     "1:\n\t"
+                     "vldrh.u16  q0, [%[c]], #16\n\t"
+                     "vldrb.s16  q1, [%[x], q0]\n\t"
+                     "vldrb.s16  q2, [%[v]], #8\n\t"
+                     "vmlava.s16 %[a], q1, q2\n\t"
+                     "letp lr, 1b\n\t"
+                     "2:"
+                     : [a] "+Te"(acc), [c] "+r"(cols), [v] "+r"(vals)
+                     : [x] "r"(x), [n] "r"(n)
+                     : "q0", "q1", "q2", "lr", "memory");
+    return acc;
+}
+
+int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
+                         const int8_t *input, int32_t out_features, const td_csr_weights *w,
+                         const int32_t *bias, int8_t *output)
+{
+    const int32_t ooff = params->output_offset;
+    const int32_t amin = params->activation.min, amax = params->activation.max;
+    int32_t acc[4] = {0, 0, 0, 0}, o;
+    uint32_t start = 0;
+    if (w->col_delta_u8 || (!w->col_idx_u8 && !w->col_idx_u16)) {
+        return 0;
+    }
+    for (o = 0; o < out_features; o += 4) {
+        const int32_t cnt = out_features - o < 4 ? out_features - o : 4;
+        const mve_pred16_t p = vctp32q((uint32_t)cnt);
+        int32x4_t v;
+        int32_t r;
+        for (r = 0; r < cnt; r++) {
+            const uint32_t end = w->row_ptr_u16 ? (uint32_t)w->row_ptr_u16[o + r + 1]
+                                                : w->row_ptr_u32[o + r + 1];
+            const int32_t n = (int32_t)(end - start);
+            acc[r] = w->col_idx_u8 ? dot_u8(input, w->col_idx_u8 + start, w->values + start, n)
+                                   : dot_u16(input, w->col_idx_u16 + start, w->values + start,
+                                             n);
+            start = end;
+        }
+        v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p), params->input_offset);
+        if (bias) {
+            v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
+        }
+        v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),
+                           vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);
+        vstrbq_p_s32(output + o, v, p);
+    }
+    return 1;
+}
+
+#endif /* __ARM_FEATURE_MVE */
