@@ -1,7 +1,8 @@
 """The Helium (MVE) paths on Cortex-M55 (QEMU mps3-an547) are bit-exact with the host build.
 
-One firmware holds every conv shape of test_conv.py (dense and the sparse formats, which run
-their DSP paths on M55), the fully connected shapes of test_fc.py, the quantisation edges
+One firmware holds every conv shape of test_conv.py plus MVE-specific edges (dense and the
+sparse formats), the fully connected shapes of test_fc.py, depthwise conv, pooling and ADD
+(the shapes of test_dwconv_pool_add.py plus channel tails), the quantisation edges
 (multiplier 0, shifts -31..30 incl. left shifts, huge biases, odd clamps) and a direct test of
 the vector requantisation: an FC with all-zero weights has acc = bias, so the biases feed
 chosen accumulators (INT32_MIN/MAX, negative halves, ...) through td_mve_requant for every
@@ -142,6 +143,88 @@ def requant_edge_cases(bench, tdnn, start):
     return out
 
 
+DW_SHAPES = [  # (h, w, c, k, stride, pad, dmul): test_dwconv_pool_add's, plus channel tails
+    (8, 8, 4, 3, (1, 1), (1, 1, 1, 1), 1), (9, 7, 3, 3, (2, 2), (0, 0, 1, 1), 2),
+    (6, 6, 5, 5, (1, 1), (2, 2, 2, 2), 1), (5, 4, 2, 1, (1, 2), (0, 0, 0, 0), 3),
+    (7, 6, 21, 3, (1, 1), (1, 1, 1, 1), 1), (5, 5, 1, 3, (2, 1), (1, 0, 1, 2), 1),
+]
+POOL_SHAPES = [  # (h, w, c, filter, stride, pad (top, left), out_hw)
+    (8, 8, 3, (2, 2), (2, 2), (0, 0), (4, 4)), (7, 9, 2, (2, 2), (2, 2), (0, 0), (3, 4)),
+    (7, 7, 4, (3, 3), (2, 2), (1, 1), (4, 4)), (5, 6, 1, (3, 2), (1, 2), (1, 0), (5, 3)),
+    (6, 6, 37, (3, 3), (1, 1), (1, 1), (6, 6)), (20, 20, 5, (20, 20), (1, 1), (0, 0), (1, 1)),
+]
+ADD_SCALES = [  # (s1, z1, s2, z2, so, zo, act), as test_add
+    (0.05, 3, 0.02, -7, 0.06, 1, (-128, 127)), (0.1, -128, 0.1, -128, 0.2, -128, (-128, 127)),
+    (0.5, 10, 0.001, 0, 0.01, 5, (5, 127)), (0.0039, -128, 0.0078, 0, 0.0117, -20, (-128, 127)),
+]
+
+
+def other_cases(bench, tdnn, ref, start):
+    """Depthwise conv, max/avg pooling and ADD (MVE paths and the portable fallbacks)."""
+    from test_dwconv_pool_add import tflm_add_params
+
+    from tinydeploy.firmware.hostlib import Activation, AddParams
+
+    out, idx = [], start
+    for i, (h, w, c, k, stride, pad, dmul) in enumerate(DW_SHAPES):
+        rng = np.random.default_rng(h * w + c + i)
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        wt = rng.integers(-128, 128, size=(k, k, c * dmul)).astype(np.int8)
+        oc = c * dmul
+        bias = rng.integers(-3000, 3000, size=oc).astype(np.int32)
+        mult, shift = ref.random_quant(rng, oc, (-11, -6))
+        mult[0], shift[-1] = 0, -31
+        exp = tdnn.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, 17, -4, (-4, 127))
+        p = f"d{idx}"
+        decl = arrays(bench, p, x=x, w=wt, b=bias, m=mult, s=shift)
+        body = (
+            f"    static const td_quant_params q = {{{p}_m, {p}_s}};\n"
+            f"    static const td_dwconv_params dp = {{{stride[0]}, {stride[1]}, {pad[0]}, "
+            f"{pad[1]}, {pad[2]}, {pad[3]}, {dmul}, 17, -4, {{-4, 127}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{1, {k}, {k}, {oc}}};\n"
+            f"    static const td_dims od = {{1, {exp.shape[0]}, {exp.shape[1]}, {oc}}};\n"
+            f"    return td_dwconv_dense_s8(&dp, &q, &id, {p}_x, &fd, {p}_w, {p}_b, &od, "
+            "out_buf);\n"
+        )
+        out.append((f"dwconv/{i}", decl, body, exp))
+        idx += 1
+    for i, (h, w, c, filt, stride, pad, ohw) in enumerate(POOL_SHAPES):
+        for kind in ("max", "avg"):
+            for act in ((-128, 127), (-5, 100)):
+                rng = np.random.default_rng(7 * i + len(kind))
+                x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+                exp = tdnn.pool(kind, x, filt, stride, pad, ohw, act)
+                p = f"p{idx}"
+                body = (
+                    f"    static const td_pool_params pp = {{{stride[0]}, {stride[1]}, "
+                    f"{filt[0]}, {filt[1]}, {pad[0]}, {pad[1]}, {{{act[0]}, {act[1]}}}}};\n"
+                    f"    static const td_dims id = {{1, {h}, {w}, {c}}};\n"
+                    f"    static const td_dims od = {{1, {ohw[0]}, {ohw[1]}, {c}}};\n"
+                    f"    return td_{kind}pool_s8(&pp, &id, {p}_x, &od, out_buf);\n"
+                )
+                out.append((f"{kind}pool/{i}/{act[0]}", arrays(bench, p, x=x), body, exp))
+                idx += 1
+    for i, (s1, z1, s2, z2, so, zo, act) in enumerate(ADD_SCALES):
+        rng = np.random.default_rng(1 + i)
+        x1 = rng.integers(-128, 128, size=(5, 7, 3)).astype(np.int8)
+        x2 = rng.integers(-128, 128, size=(5, 7, 3)).astype(np.int8)
+        prm = tflm_add_params(s1, z1, s2, z2, so, zo, act)
+        fields = {k: v for k, v in prm.items() if k != "act"}
+        exp = tdnn.add(x1, x2, AddParams(**fields, activation=Activation(*act)))
+        p = f"a{idx}"
+        vals = ", ".join(str(int(prm[k])) for k in (
+            "input1_offset", "input1_multiplier", "input1_shift", "input2_offset",
+            "input2_multiplier", "input2_shift", "left_shift", "output_offset",
+            "output_multiplier", "output_shift"))  # fmt: skip
+        body = (
+            f"    static const td_add_params ap = {{{vals}, {{{act[0]}, {act[1]}}}}};\n"
+            f"    return td_add_s8(&ap, {p}_x1, {p}_x2, out_buf, {x1.size});\n"
+        )
+        out.append((f"add/{i}", arrays(bench, p, x1=x1, x2=x2), body, exp))
+        idx += 1
+    return out
+
+
 def run_m55(bench, build: Path, cases) -> None:
     parts = []
     for i, (_, decls, body, expected) in enumerate(cases):
@@ -209,6 +292,7 @@ def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
                                       out_off, act, fmt)  # fmt: skip
             cases.append((f"fc/{out_n}x{k}/{fmt}", decl, body, exp))
     cases += requant_edge_cases(bench, tdnn, len(cases))
+    cases += other_cases(bench, tdnn, ref, len(cases))
     run_m55(bench, tmp_path, cases)
 
 

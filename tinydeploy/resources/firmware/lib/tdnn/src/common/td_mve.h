@@ -155,6 +155,15 @@ int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *p
 int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
                          const int8_t *input, int32_t out_features, const td_csr_weights *w,
                          const int32_t *bias, int8_t *output);
+int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
+                               const td_dims *input_dims, const int8_t *input,
+                               const td_dims *filter_dims, const int8_t *filter,
+                               const int32_t *bias, const td_dims *output_dims, int8_t *output);
+void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
+                    const int8_t *input, const td_dims *output_dims, int8_t *output,
+                    int32_t average);
+void td_mve_add_s8(const td_add_params *p, const int8_t *input1, const int8_t *input2,
+                   int8_t *output, int32_t size);
 int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
                            int32_t in_features, const int8_t *input, int32_t out_features,
                            const int8_t *weights, const int32_t *bias, int8_t *output);

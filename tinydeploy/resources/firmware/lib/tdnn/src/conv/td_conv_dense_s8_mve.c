@@ -347,4 +347,6 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
     return 1;
 }
 
+#else
+typedef int td_conv_dense_s8_mve_unused; /* ISO C: no empty translation unit */
 #endif /* __ARM_FEATURE_MVE */

@@ -177,4 +177,6 @@ int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *p
     return 1;
 }
 
+#else
+typedef int td_conv_sparse_mve_unused; /* ISO C: no empty translation unit */
 #endif /* __ARM_FEATURE_MVE */

@@ -106,4 +106,6 @@ int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *qu
     return 1;
 }
 
+#else
+typedef int td_fc_dense_s8_mve_unused; /* ISO C: no empty translation unit */
 #endif /* __ARM_FEATURE_MVE */
