@@ -47,7 +47,7 @@ MVE_CASES = {
 FC_SHAPES = [(64, 784, 0.9), (10, 64, 0.5), (7, 13, 0.0), (3, 300, 0.8), (5, 1, 0.0),
              (13, 100, 0.0), (4, 8, 0.0), (2, 56, 0.0), (9, 37, 0.2), (1, 24, 0.0),
              (8, 16, 0.0), (6, 17, 0.3)]  # fmt: skip
-FC_FORMATS = ["dense", "csr", "nm2_4"]
+FC_FORMATS = ["dense", "csr", "csrd", "nm1_2", "nm2_4", "nm1_8", "nm3_8", "nm1_16", "nm7_16"]
 
 
 def require_tools() -> None:
@@ -283,7 +283,8 @@ def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
             w = rng.integers(-128, 128, size=(out_n, k)).astype(np.int8)
             w[rng.random(w.shape) < sp] = 0
             if fmt.startswith("nm"):
-                w = ref.nm_mask(w, 2, 4, rng)
+                n, m = (int(v) for v in fmt[2:].split("_"))
+                w = ref.nm_mask(w, n, m, rng)
             bias = rng.integers(-20000, 20000, size=out_n).astype(np.int32)
             mult, shift = ref.random_quant(rng, out_n, (-31, 3) if si % 3 == 2 else (-14, -6))
             in_off, out_off = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))

@@ -164,6 +164,10 @@ void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
                     int32_t average);
 void td_mve_add_s8(const td_add_params *p, const int8_t *input1, const int8_t *input2,
                    int8_t *output, int32_t size);
+int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
+                        int32_t in_features, const int8_t *input, int32_t out_features,
+                        const td_nm_weights *w, int32_t bits, int32_t groups,
+                        const int32_t *bias, int8_t *output, void *scratch);
 int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
                            int32_t in_features, const int8_t *input, int32_t out_features,
                            const int8_t *weights, const int32_t *bias, int8_t *output);
