@@ -12,8 +12,8 @@
  *
  * Four positions share every weight load (the 2x2 pool window, or 4 adjacent outputs of a
  * conv row). With the fused pool the largest of the 4 accumulators is kept (requantisation
- * is monotonic for right shifts) and the window's channels are requantised 4 per vector;
- * without it each channel's 4 outputs are requantised as one vector and scattered.
+ * is monotonic for right shifts); without it all 4 sums are stored. Either way the results
+ * are requantised 4 channels per vector with the per-channel constants loaded once.
  *
  * With K <= 16 (one chunk, e.g. in_c == 1, 3x3) the 4 gathers of a window serve every
  * channel. Compiled to nothing unless __ARM_FEATURE_MVE; td_conv_dense_s8 calls it first
@@ -43,30 +43,6 @@ static void plan_offsets(mve_conv_plan *pl, int32_t l, int32_t rb, uint8_t *offs
     pl->tail = vctp8q((uint32_t)(pl->k - 16 * (pl->nchunk - 1)));
 }
 
-/* Dot products of weight row w with the receptive fields at b0..b3 (4 positions). */
-static inline void dot4(const mve_conv_plan *pl, const int8_t *w, const int8_t *b0,
-                        const int8_t *b1, const int8_t *b2, const int8_t *b3, int32_t *acc)
-{
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c;
-    const uint8_t *o = pl->offs;
-    for (c = pl->nchunk - 1; c > 0; c--, o += 16, w += 16) {
-        const uint8x16_t off = vldrbq_u8(o);
-        const int8x16_t wv = vldrbq_s8(w);
-        a0 = vmladavaq_s8(a0, wv, vldrbq_gather_offset_s8(b0, off));
-        a1 = vmladavaq_s8(a1, wv, vldrbq_gather_offset_s8(b1, off));
-        a2 = vmladavaq_s8(a2, wv, vldrbq_gather_offset_s8(b2, off));
-        a3 = vmladavaq_s8(a3, wv, vldrbq_gather_offset_s8(b3, off));
-    }
-    {
-        const uint8x16_t off = vldrbq_u8(o);
-        const int8x16_t wv = vldrbq_z_s8(w, pl->tail);
-        acc[0] = vmladavaq_s8(a0, wv, vldrbq_gather_offset_s8(b0, off));
-        acc[1] = vmladavaq_s8(a1, wv, vldrbq_gather_offset_s8(b1, off));
-        acc[2] = vmladavaq_s8(a2, wv, vldrbq_gather_offset_s8(b2, off));
-        acc[3] = vmladavaq_s8(a3, wv, vldrbq_gather_offset_s8(b3, off));
-    }
-}
-
 /* One pool window, all channels: the 4 accumulators of each weight row with the fields at
  * b[0..3], their maximum into red[oc] (bias not added). Offsets into the struct are fixed
  * by the asm below. */
@@ -80,108 +56,153 @@ typedef struct {
     int32_t *red;         /* 36: maxima out, n */
     int32_t n;            /* 40: rows (output channels), >= 1 */
     uint32_t pred;        /* 44: VPR mask of the tail chunk's lanes */
+    int32_t red_stride;   /* 48: unpooled: bytes between the 4 positions' sums (4 * n) */
 } pool_run;
 
 /* Per channel: the last chunk first (predicated weight load, VMLAV starts the 4 sums), then
  * the full chunks in a low-overhead loop of 11 instructions (offsets, weights, 4 gathers,
  * 4 VMLADAVA), then VMAXV over the 4 sums. VMLADAVA accumulates into even registers:
  * r0, r2, r4, r6 hold the sums, r1, r3, r5, r7 the field origins. */
+/* Pool: the maximum of the 4 sums (VMAXV), next channel 4 bytes on. */
+#define TD_STORE_MAX4                                                                     \
+    "vmov   q2[2], q2[0], r2, r4\n\t"                                                     \
+    "vmov   q2[3], q2[1], r6, r6\n\t"                                                     \
+    "vmaxv.s32  r0, q2\n\t"                                                               \
+    "str    r0, [r11], #4\n\t"
+/* Unpooled: the 4 positions' sums red_stride bytes apart (r9 is free here). */
+#define TD_STORE_4POS                                                                     \
+    "ldr    r10, [r12, #48]\n\t"                                                          \
+    "str    r0, [r11]\n\t"                                                                \
+    "str    r2, [r11, r10]\n\t"                                                           \
+    "str    r4, [r11, r10, lsl #1]\n\t"                                                   \
+    "add    r9, r10, r10, lsl #1\n\t"                                                     \
+    "str    r6, [r11, r9]\n\t"                                                            \
+    "add    r11, r11, #4\n\t"
+
+#define TD_WINDOW_ASM(STORE)                                                              \
+    __asm__ volatile(                                                                     \
+        "push   {r4-r11, lr}\n\t"                                                         \
+        "mov    r12, r0\n\t"                                                              \
+        "ldr    r1, [r12, #0]\n\t"                                                        \
+        "ldr    r3, [r12, #4]\n\t"                                                        \
+        "ldr    r5, [r12, #8]\n\t"                                                        \
+        "ldr    r7, [r12, #12]\n\t"                                                       \
+        "ldr    r8, [r12, #32]\n\t"                                                       \
+        "ldr    r11, [r12, #36]\n\t"                                                      \
+        "ldr    r10, [r12, #44]\n\t"                                                      \
+        "vmsr   p0, r10\n\t"                                                              \
+        "2:\n\t"                                                                          \
+        "ldr    r9, [r12, #16]\n\t"                                                       \
+        "ldr    r10, [r12, #20]\n\t"                                                      \
+        "add    r0, r9, r10\n\t"                                                          \
+        "vldrb.u8   q0, [r0]\n\t"                                                         \
+        "add    r0, r8, r10\n\t"                                                          \
+        "vpst\n\t"                                                                        \
+        "vldrbt.u8  q1, [r0]\n\t"                                                         \
+        "vldrb.u8   q2, [r1, q0]\n\t"                                                     \
+        "vmlav.s8   r0, q1, q2\n\t"                                                       \
+        "vldrb.u8   q3, [r3, q0]\n\t"                                                     \
+        "vmlav.s8   r2, q1, q3\n\t"                                                       \
+        "vldrb.u8   q2, [r5, q0]\n\t"                                                     \
+        "vmlav.s8   r4, q1, q2\n\t"                                                       \
+        "vldrb.u8   q3, [r7, q0]\n\t"                                                     \
+        "vmlav.s8   r6, q1, q3\n\t"                                                       \
+        "ldr    r10, [r12, #24]\n\t"                                                      \
+        "wls    lr, r10, 3f\n\t"                                                          \
+        "1:\n\t"                                                                          \
+        "vldrb.u8   q0, [r9], #16\n\t"                                                    \
+        "vldrb.u8   q1, [r8], #16\n\t"                                                    \
+        "vldrb.u8   q2, [r1, q0]\n\t"                                                     \
+        "vmlava.s8  r0, q1, q2\n\t"                                                       \
+        "vldrb.u8   q3, [r3, q0]\n\t"                                                     \
+        "vmlava.s8  r2, q1, q3\n\t"                                                       \
+        "vldrb.u8   q2, [r5, q0]\n\t"                                                     \
+        "vmlava.s8  r4, q1, q2\n\t"                                                       \
+        "vldrb.u8   q3, [r7, q0]\n\t"                                                     \
+        "vmlava.s8  r6, q1, q3\n\t"                                                       \
+        "le     lr, 1b\n\t"                                                               \
+        "3:\n\t"                                                                          \
+        "ldr    r10, [r12, #28]\n\t"                                                      \
+        "add    r8, r8, r10\n\t"                                                          \
+        STORE                                                                             \
+        "ldr    r10, [r12, #40]\n\t"                                                      \
+        "subs   r10, r10, #1\n\t"                                                         \
+        "str    r10, [r12, #40]\n\t"                                                      \
+        "bne    2b\n\t"                                                                   \
+        "pop    {r4-r11, pc}\n\t")
+
 __attribute__((naked, noinline)) TD_NOIPA static void pool_window_asm(pool_run *run
                                                                       __attribute__((unused)))
 {
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "mov    r12, r0\n\t"
-        "ldr    r1, [r12, #0]\n\t"
-        "ldr    r3, [r12, #4]\n\t"
-        "ldr    r5, [r12, #8]\n\t"
-        "ldr    r7, [r12, #12]\n\t"
-        "ldr    r8, [r12, #32]\n\t"
-        "ldr    r11, [r12, #36]\n\t"
-        "ldr    r10, [r12, #44]\n\t"
-        "vmsr   p0, r10\n\t"
-        "2:\n\t"
-        "ldr    r9, [r12, #16]\n\t"
-        "ldr    r10, [r12, #20]\n\t"
-        "add    r0, r9, r10\n\t"
-        "vldrb.u8   q0, [r0]\n\t"
-        "add    r0, r8, r10\n\t"
-        "vpst\n\t"
-        "vldrbt.u8  q1, [r0]\n\t"
-        "vldrb.u8   q2, [r1, q0]\n\t"
-        "vmlav.s8   r0, q1, q2\n\t"
-        "vldrb.u8   q3, [r3, q0]\n\t"
-        "vmlav.s8   r2, q1, q3\n\t"
-        "vldrb.u8   q2, [r5, q0]\n\t"
-        "vmlav.s8   r4, q1, q2\n\t"
-        "vldrb.u8   q3, [r7, q0]\n\t"
-        "vmlav.s8   r6, q1, q3\n\t"
-        "ldr    r10, [r12, #24]\n\t"
-        "wls    lr, r10, 3f\n\t"
-        "1:\n\t"
-        "vldrb.u8   q0, [r9], #16\n\t"
-        "vldrb.u8   q1, [r8], #16\n\t"
-        "vldrb.u8   q2, [r1, q0]\n\t"
-        "vmlava.s8  r0, q1, q2\n\t"
-        "vldrb.u8   q3, [r3, q0]\n\t"
-        "vmlava.s8  r2, q1, q3\n\t"
-        "vldrb.u8   q2, [r5, q0]\n\t"
-        "vmlava.s8  r4, q1, q2\n\t"
-        "vldrb.u8   q3, [r7, q0]\n\t"
-        "vmlava.s8  r6, q1, q3\n\t"
-        "le     lr, 1b\n\t"
-        "3:\n\t"
-        "ldr    r10, [r12, #28]\n\t"
-        "add    r8, r8, r10\n\t"
-        "vmov   q2[2], q2[0], r2, r4\n\t"
-        "vmov   q2[3], q2[1], r6, r6\n\t"
-        "vmaxv.s32  r0, q2\n\t"
-        "str    r0, [r11], #4\n\t"
-        "ldr    r10, [r12, #40]\n\t"
-        "subs   r10, r10, #1\n\t"
-        "str    r10, [r12, #40]\n\t"
-        "bne    2b\n\t"
-        "pop    {r4-r11, pc}\n\t");
+    TD_WINDOW_ASM(TD_STORE_MAX4);
+}
+
+/* The same for 4 adjacent unpooled positions (all 4 sums stored). */
+__attribute__((naked, noinline)) TD_NOIPA static void block4_asm(pool_run *run
+                                                                 __attribute__((unused)))
+{
+    TD_WINDOW_ASM(TD_STORE_4POS);
 }
 
 /* K <= 16 (one chunk): the 4 fields are gathered once into q4-q7 and serve every channel:
  * 11 instructions per channel (predicated weight load, 4 VMLAV, VMAXV, store). The struct's
  * n is left unchanged. */
+#define TD_K16_STORE_MAX4                                                                 \
+    "vmov   q1[2], q1[0], r2, r4\n\t"                                                     \
+    "vmov   q1[3], q1[1], r6, r6\n\t"                                                     \
+    "vmaxv.s32  r0, q1\n\t"                                                               \
+    "str    r0, [r11], #4\n\t"
+/* r9 = red_stride, r3 = 3 * red_stride (set before the loop; r3 is free after the gathers) */
+#define TD_K16_STORE_4POS                                                                 \
+    "str    r0, [r11]\n\t"                                                                \
+    "str    r2, [r11, r9]\n\t"                                                            \
+    "str    r4, [r11, r9, lsl #1]\n\t"                                                    \
+    "str    r6, [r11, r3]\n\t"                                                            \
+    "add    r11, r11, #4\n\t"
+
+#define TD_K16_ASM(STORE)                                                                 \
+    __asm__ volatile(                                                                     \
+        "push   {r4-r11, lr}\n\t"                                                         \
+        "vpush  {d8-d15}\n\t"                                                             \
+        "ldr    r1, [r0, #16]\n\t"                                                        \
+        "vldrb.u8   q0, [r1]\n\t"                                                         \
+        "ldm    r0, {r2, r3, r4, r5}\n\t"                                                 \
+        "vldrb.u8   q4, [r2, q0]\n\t"                                                     \
+        "vldrb.u8   q5, [r3, q0]\n\t"                                                     \
+        "vldrb.u8   q6, [r4, q0]\n\t"                                                     \
+        "vldrb.u8   q7, [r5, q0]\n\t"                                                     \
+        "ldr    r8, [r0, #32]\n\t"                                                        \
+        "ldr    r10, [r0, #28]\n\t"                                                       \
+        "ldr    r11, [r0, #36]\n\t"                                                       \
+        "ldr    r1, [r0, #44]\n\t"                                                        \
+        "vmsr   p0, r1\n\t"                                                               \
+        "ldr    r1, [r0, #40]\n\t"                                                        \
+        "ldr    r9, [r0, #48]\n\t"                                                        \
+        "add    r3, r9, r9, lsl #1\n\t"                                                   \
+        "dls    lr, r1\n\t"                                                               \
+        "2:\n\t"                                                                          \
+        "vpst\n\t"                                                                        \
+        "vldrbt.u8  q0, [r8]\n\t"                                                         \
+        "add    r8, r8, r10\n\t"                                                          \
+        "vmlav.s8   r0, q0, q4\n\t"                                                       \
+        "vmlav.s8   r2, q0, q5\n\t"                                                       \
+        "vmlav.s8   r4, q0, q6\n\t"                                                       \
+        "vmlav.s8   r6, q0, q7\n\t"                                                       \
+        STORE                                                                             \
+        "le     lr, 2b\n\t"                                                               \
+        "vpop   {d8-d15}\n\t"                                                         \
+        "pop    {r4-r11, pc}\n\t")
+
 __attribute__((naked, noinline)) TD_NOIPA static void pool_window_k16_asm(
     pool_run *run __attribute__((unused)))
 {
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "vpush  {d8-d15}\n\t"
-        "ldr    r1, [r0, #16]\n\t"
-        "vldrb.u8   q0, [r1]\n\t"
-        "ldm    r0, {r2, r3, r4, r5}\n\t"
-        "vldrb.u8   q4, [r2, q0]\n\t"
-        "vldrb.u8   q5, [r3, q0]\n\t"
-        "vldrb.u8   q6, [r4, q0]\n\t"
-        "vldrb.u8   q7, [r5, q0]\n\t"
-        "ldr    r8, [r0, #32]\n\t"
-        "ldr    r10, [r0, #28]\n\t"
-        "ldr    r11, [r0, #36]\n\t"
-        "ldr    r1, [r0, #44]\n\t"
-        "vmsr   p0, r1\n\t"
-        "ldr    r1, [r0, #40]\n\t"
-        "dls    lr, r1\n\t"
-        "2:\n\t"
-        "vpst\n\t"
-        "vldrbt.u8  q0, [r8]\n\t"
-        "add    r8, r8, r10\n\t"
-        "vmlav.s8   r0, q0, q4\n\t"
-        "vmlav.s8   r2, q0, q5\n\t"
-        "vmlav.s8   r4, q0, q6\n\t"
-        "vmlav.s8   r6, q0, q7\n\t"
-        "vmov   q1[2], q1[0], r2, r4\n\t"
-        "vmov   q1[3], q1[1], r6, r6\n\t"
-        "vmaxv.s32  r0, q1\n\t"
-        "str    r0, [r11], #4\n\t"
-        "le     lr, 2b\n\t"
-        "vpop   {d8-d15}\n\t"
-        "pop    {r4-r11, pc}\n\t");
+    TD_K16_ASM(TD_K16_STORE_MAX4);
+}
+
+__attribute__((naked, noinline)) TD_NOIPA static void block4_k16_asm(
+    pool_run *run __attribute__((unused)))
+{
+    TD_K16_ASM(TD_K16_STORE_4POS);
 }
 
 /* Tile of input rows iy0 .. iy0 + nrows - 1 and columns ix0 .. ix0 + width - 1, every
@@ -264,7 +285,7 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
             }
         }
     }
-    fixed = 3 + 4 * n + 16 * pl.nchunk;
+    fixed = 3 + 4 * n + (pool ? 0 : 16 * n) + 16 * pl.nchunk;
     t = tile_units(units, pool ? 2 : 4, sw, kw, kh, c, band_rows, fixed, pool ? 4 * n : 0,
                    td_conv_dense_s8_get_buffer_size(params, input_dims, filter_dims), &width);
     if (t == 0) {
@@ -272,7 +293,7 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
     }
     beff = (int32_t *)td_align_ptr4(scratch);
     red = beff + n;
-    offs = (uint8_t *)(red + (pool ? n * t : 0));
+    offs = (uint8_t *)(red + (pool ? n * t : 4 * n));
     tile = (int8_t *)(offs + 16 * pl.nchunk);
     plan_offsets(&pl, kw * c, width * c, offs);
     for (oc = 0; oc < n; oc++) {
@@ -314,9 +335,17 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
             }
         }
     } else {
-        const uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)n);
-        const int32_t dx = sw * c;
+        const int32_t dx = sw * c, nfull = pl.nchunk - 1;
         int32_t oy, ox0, ox;
+        pool_run run;
+        run.offs = pl.offs;
+        run.tail_off = 16 * nfull;
+        run.nfull = nfull;
+        run.tail_len = pl.k - 16 * nfull;
+        run.w = filter;
+        run.pred = pl.tail;
+        run.red = red;
+        run.red_stride = 4 * n;
         for (oy = 0; oy < conv_h; oy++) {
             for (ox0 = 0; ox0 < conv_w; ox0 += 4 * t) {
                 const int32_t end = conv_w - ox0 < 4 * t ? conv_w : ox0 + 4 * t;
@@ -324,22 +353,18 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
                           ox0 * sw - params->pad_left, width, tile);
                 for (ox = ox0; ox < end; ox += 4) {
                     const int32_t cnt = end - ox < 4 ? end - ox : 4;
-                    const mve_pred16_t p = vctp32q((uint32_t)cnt);
-                    const int8_t *b0 = tile + (ox - ox0) * dx;
-                    const int8_t *b1 = cnt > 1 ? b0 + dx : b0;
-                    const int8_t *b2 = cnt > 2 ? b0 + 2 * dx : b0;
-                    const int8_t *b3 = cnt > 3 ? b0 + 3 * dx : b0;
-                    const int8_t *w = filter;
-                    int8_t *out = output + (oy * conv_w + ox) * n;
-                    int32_t acc[4];
-                    for (oc = 0; oc < n; oc++, w += pl.k) {
-                        int32x4_t v;
-                        dot4(&pl, w, b0, b1, b2, b3, acc);
-                        v = vaddq_n_s32(vldrwq_s32(acc), beff[oc]);
-                        v = td_mve_requant(v, vdupq_n_s32(mult[oc]), vdupq_n_s32(shift[oc]),
-                                           ooff, amin, amax);
-                        vstrbq_scatter_offset_p_s32(out + oc, soff, v, p);
+                    run.b[0] = tile + (ox - ox0) * dx;
+                    run.b[1] = cnt > 1 ? run.b[0] + dx : run.b[0];
+                    run.b[2] = cnt > 2 ? run.b[0] + 2 * dx : run.b[1];
+                    run.b[3] = cnt > 3 ? run.b[0] + 3 * dx : run.b[2];
+                    run.n = n; /* block4_asm counts it down */
+                    if (pl.nchunk == 1) {
+                        block4_k16_asm(&run);
+                    } else {
+                        block4_asm(&run);
                     }
+                    td_mve_requant_windows(red, n, beff, mult, shift, n, cnt, ooff, amin, amax,
+                                           output + (oy * conv_w + ox) * n, n);
                 }
             }
         }
