@@ -234,15 +234,16 @@ static void fill_tile(const td_conv_params *params, const td_dims *in, const int
 }
 
 /* Windows (pool) or 4-position blocks per tile: the largest count whose tile keeps every
- * gather offset below 256 and fits the scratch; 0 if not even one does. */
+ * gather offset below 256 and fits the scratch next to at least one unit's results
+ * (per_unit bytes); 0 if not even one does. *batch: units whose results fit beside it. */
 static int32_t tile_units(int32_t units, int32_t span, int32_t sw, int32_t kw, int32_t kh,
                           int32_t c, int32_t rows, int32_t fixed, int32_t per_unit,
-                          int32_t avail, int32_t *width)
+                          int32_t avail, int32_t *width, int32_t *batch)
 {
     int32_t t = units, tiles;
     for (; t > 0; t--) {
         const int32_t w = (span * t - 1) * sw + kw;
-        if ((kh - 1) * w * c + kw * c <= 256 && fixed + per_unit * t + rows * w * c <= avail) {
+        if ((kh - 1) * w * c + kw * c <= 256 && fixed + per_unit + rows * w * c <= avail) {
             break;
         }
     }
@@ -252,6 +253,8 @@ static int32_t tile_units(int32_t units, int32_t span, int32_t sw, int32_t kw, i
     tiles = (units + t - 1) / t; /* balance: same tile count, smallest tile */
     t = (units + tiles - 1) / tiles;
     *width = (span * t - 1) * sw + kw;
+    *batch = per_unit > 0 ? (avail - fixed - rows * *width * c) / per_unit : t;
+    *batch = *batch > t ? t : *batch;
     return t;
 }
 
@@ -270,7 +273,7 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
     const int32_t *mult = quant->multiplier, *shift = quant->shift;
     const int32_t units = pool ? output_dims->w : (conv_w + 3) / 4;
     mve_conv_plan pl;
-    int32_t fixed, oc, t, width, *beff, *red;
+    int32_t fixed, oc, t, width, batch, *beff, *red;
     uint8_t *offs;
     int8_t *tile;
     pl.k = kh * kw * c;
@@ -287,13 +290,14 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
     }
     fixed = 3 + 4 * n + (pool ? 0 : 16 * n) + 16 * pl.nchunk;
     t = tile_units(units, pool ? 2 : 4, sw, kw, kh, c, band_rows, fixed, pool ? 4 * n : 0,
-                   td_conv_dense_s8_get_buffer_size(params, input_dims, filter_dims), &width);
+                   td_conv_dense_s8_get_buffer_size(params, input_dims, filter_dims), &width,
+                   &batch);
     if (t == 0) {
         return 0;
     }
     beff = (int32_t *)td_align_ptr4(scratch);
     red = beff + n;
-    offs = (uint8_t *)(red + (pool ? n * t : 4 * n));
+    offs = (uint8_t *)(red + (pool ? n * batch : 4 * n));
     tile = (int8_t *)(offs + 16 * pl.nchunk);
     plan_offsets(&pl, kw * c, width * c, offs);
     for (oc = 0; oc < n; oc++) {
@@ -304,7 +308,7 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
         const int32_t ph = output_dims->h, pw = output_dims->w;
         const int32_t dx = sw * c, dy = sh * width * c;
         const int32_t nfull = pl.nchunk - 1;
-        int32_t py, px0, j;
+        int32_t py, px0, j0, j;
         pool_run run;
         run.offs = pl.offs;
         run.tail_off = 16 * nfull;
@@ -317,21 +321,24 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
                 const int32_t cnt = pw - px0 < t ? pw - px0 : t;
                 fill_tile(params, input_dims, input, 2 * py * sh - params->pad_top, band_rows,
                           2 * px0 * sw - params->pad_left, width, tile);
-                for (j = 0; j < cnt; j++) {
-                    run.b[0] = tile + 2 * j * dx;
-                    run.b[1] = run.b[0] + dx;
-                    run.b[2] = run.b[0] + dy;
-                    run.b[3] = run.b[2] + dx;
-                    run.red = red + j * n;
-                    run.n = n; /* pool_window_asm counts it down */
-                    if (pl.nchunk == 1) {
-                        pool_window_k16_asm(&run);
-                    } else {
-                        pool_window_asm(&run);
+                for (j0 = 0; j0 < cnt; j0 += batch) { /* windows whose maxima fit in red */
+                    const int32_t jn = cnt - j0 < batch ? cnt - j0 : batch;
+                    for (j = j0; j < j0 + jn; j++) {
+                        run.b[0] = tile + 2 * j * dx;
+                        run.b[1] = run.b[0] + dx;
+                        run.b[2] = run.b[0] + dy;
+                        run.b[3] = run.b[2] + dx;
+                        run.red = red + (j - j0) * n;
+                        run.n = n; /* pool_window_asm counts it down */
+                        if (pl.nchunk == 1) {
+                            pool_window_k16_asm(&run);
+                        } else {
+                            pool_window_asm(&run);
+                        }
                     }
+                    td_mve_requant_windows(red, n, beff, mult, shift, n, jn, ooff, amin, amax,
+                                           output + (py * pw + px0 + j0) * n, n);
                 }
-                td_mve_requant_windows(red, n, beff, mult, shift, n, cnt, ooff, amin, amax,
-                                       output + (py * pw + px0) * n, n);
             }
         }
     } else {
