@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if best:
             runs.append(("sparse", args.sparse, "best", best))
     load_before = os.getloadavg()
+    revision = git_revision()  # at the start: the sources the firmware is built from
     started = time.time()
     rows = []
     for name, path, fmt, layer_formats in runs:
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "TinyNet on Cortex-M55 (QEMU mps3-an547, Helium/MVE kernels), "
                      "instructions retired (-icount shift=0, SysTick at 32 MHz)",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "git_revision": git_revision(),
+        "git_revision": revision,
         "board": BOARD,
         "compiler": tool_version(["arm-none-eabi-gcc", "--version"]),
         "qemu": tool_version(["qemu-system-arm", "--version"]),
