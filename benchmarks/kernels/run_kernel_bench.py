@@ -86,6 +86,12 @@ LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
     "calib_fc_b": ("fc", (128, 48)),
     "calib_fc_c": ("fc", (400, 16)),
 }
+# depthwise conv (dense, depth multiplier 1): (H, W, C, k, stride, pad); after the layers
+# above, so their seeded weights are unchanged; not part of the cost model
+DW_LAYERS: dict[str, tuple[int, ...]] = {
+    "dw1": (16, 16, 32, 3, 1, 1),
+    "dw2": (15, 15, 20, 3, 2, 1),
+}
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
 
@@ -257,6 +263,36 @@ def build_cases(host) -> tuple[list[Case], str]:
                     positions * kdim if op == "conv" else kdim,
                 )
             )
+    for layer, (h, w, c, k, stride, pad) in DW_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        wt = rng.integers(-127, 128, size=(k, k, c)).astype(np.int8)
+        bias = rng.integers(-2000, 2000, size=c).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=c).astype(np.int32)
+        shift = np.full(c, -9, dtype=np.int32)
+        in_off, out_off = 128, -128
+        idx = len(cases)
+        expected = host.dwconv(x, wt, bias, mult, shift, (stride, stride), (pad,) * 4, 1,
+                               in_off, out_off, (out_off, 127))  # fmt: skip
+        ho, wo = expected.shape[:2]
+        w2d = wt.reshape(k * k, c).T.copy()
+        code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x), ("int8_t", "w", wt), ("int32_t", "b", bias),
+            ("int32_t", "m", mult), ("int32_t", "s", shift), ("int8_t", "exp", expected)))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
+            f"    static const td_dwconv_params p = {{{stride}, {stride}, {pad}, {pad}, {pad}, "
+            f"{pad}, 1, {in_off}, {out_off}, {{{out_off}, 127}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{1, {k}, {k}, {c}}};\n"
+            f"    static const td_dims od = {{1, {ho}, {wo}, {c}}};\n"
+            f"    return td_dwconv_dense_s8(&p, &q, &id, x{idx}, &fd, w{idx}, b{idx}, &od, "
+            "out_buf);\n}\n"
+        )  # fmt: skip
+        macs = ho * wo * k * k * c
+        cases.append(Case(idx, f"{layer}/dense/0", layer, "dwconv", "dense", 0.0, w2d,
+                          get_format("dense").encode(w2d), code, expected, 0,
+                          int(np.count_nonzero(wt)), macs, macs, macs, int(expected.size),
+                          ho * wo * c, macs))  # fmt: skip
     return cases, shared
 
 
