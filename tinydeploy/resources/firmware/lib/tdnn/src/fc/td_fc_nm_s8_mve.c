@@ -120,7 +120,7 @@ int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant
     uint16x8_t shneg, perm, mask, kmax;
     uint32x4_t kmax32;
     int32_t acc[4] = {0, 0, 0, 0}, o, s, i;
-    if (slots > 65535 ||
+    if (slots > 65535 || in_features > 65535 || /* u16 columns and table */
         3 + 2 * padded > td_fc_nm_s8_get_buffer_size(in_features, w)) {
         return 0;
     }
