@@ -30,24 +30,24 @@ typedef struct {
     int32_t *red;        /* 32: maxima out, 16 bytes apart (4 channels interleaved) */
 } sparse_pool_run;
 
-/* Per window: 4 field origins, then a tail-predicated loop (WLSTP/LETP) over the row's
- * taps; the final maximum is stored. r0, r2, r4, r6: the 4 sums (even registers: VMLADAVA's
- * accumulator); r1, r3, r5, r7: field origins; r8: taps; r9: windows left; r11: red; r12:
- * the struct. BODY is the loop body for the tap width. */
+/* The 4 field origins are set once and advanced by `step` per window; per window a
+ * tail-predicated loop (WLSTP/LETP) over the row's taps, then STORE. r0, r2, r4, r6: the 4
+ * sums (even registers: VMLADAVA's accumulator); r1, r3, r5, r7: field origins; r8: taps;
+ * r9: windows left; r11: red; r12: the struct. BODY is the loop body for the tap width. */
 #define TD_SPARSE_ASM(LOOP, BODY, STORE)                                                  \
     __asm__ volatile(                                                                     \
         "push   {r4-r11, lr}\n\t"                                                         \
         "mov    r12, r0\n\t"                                                              \
         "ldr    r1, [r12, #0]\n\t"                                                        \
-        "ldr    r9, [r12, #28]\n\t"                                                       \
-        "ldr    r11, [r12, #32]\n\t"                                                      \
-        "5:\n\t"                                                                          \
         "ldr    r10, [r12, #4]\n\t"                                                       \
         "add    r3, r1, r10\n\t"                                                          \
         "ldr    r10, [r12, #8]\n\t"                                                       \
         "add    r5, r1, r10\n\t"                                                          \
         "ldr    r10, [r12, #12]\n\t"                                                      \
         "add    r7, r1, r10\n\t"                                                          \
+        "ldr    r9, [r12, #28]\n\t"                                                       \
+        "ldr    r11, [r12, #32]\n\t"                                                      \
+        "5:\n\t"                                                                          \
         "movs   r0, #0\n\t"                                                               \
         "movs   r2, #0\n\t"                                                               \
         "movs   r4, #0\n\t"                                                               \
@@ -62,6 +62,9 @@ typedef struct {
         STORE                                                                             \
         "ldr    r10, [r12, #16]\n\t"                                                      \
         "add    r1, r1, r10\n\t"                                                          \
+        "add    r3, r3, r10\n\t"                                                          \
+        "add    r5, r5, r10\n\t"                                                          \
+        "add    r7, r7, r10\n\t"                                                          \
         "subs   r9, r9, #1\n\t"                                                           \
         "bne    5b\n\t"                                                                   \
         "pop    {r4-r11, pc}\n\t")
