@@ -83,41 +83,57 @@ static int32_t dot_delta(const int8_t *x, const uint8_t *d, const int8_t *v, int
     return acc;
 }
 
+/* All rows with one column format: 4 rows' sums, then one vector requantisation. */
+#define TD_MVE_CSR_ROWS(NAME, COLT, DOT)                                                    \
+    static void rows_##NAME(const td_fc_params *params, const td_quant_params *quant,       \
+                            const int8_t *input, int32_t out_features,                      \
+                            const td_csr_weights *w, const COLT *cols, const int32_t *bias, \
+                            int8_t *output)                                                 \
+    {                                                                                       \
+        const int32_t ooff = params->output_offset;                                         \
+        const int32_t amin = params->activation.min, amax = params->activation.max;         \
+        int32_t acc[4] = {0, 0, 0, 0}, o;                                                   \
+        uint32_t start = 0;                                                                 \
+        for (o = 0; o < out_features; o += 4) {                                             \
+            const int32_t cnt = out_features - o < 4 ? out_features - o : 4;                \
+            const mve_pred16_t p = vctp32q((uint32_t)cnt);                                  \
+            int32x4_t v;                                                                    \
+            int32_t r;                                                                      \
+            for (r = 0; r < cnt; r++) {                                                     \
+                const uint32_t end = w->row_ptr_u16 ? (uint32_t)w->row_ptr_u16[o + r + 1]   \
+                                                    : w->row_ptr_u32[o + r + 1];            \
+                acc[r] = DOT(input, cols + start, w->values + start, (int32_t)(end - start)); \
+                start = end;                                                                \
+            }                                                                               \
+            v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p),               \
+                            params->input_offset);                                          \
+            if (bias) {                                                                     \
+                v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));                                \
+            }                                                                               \
+            v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),                   \
+                               vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);        \
+            vstrbq_p_s32(output + o, v, p);                                                 \
+        }                                                                                   \
+    }
+TD_MVE_CSR_ROWS(u8, uint8_t, dot_u8)
+TD_MVE_CSR_ROWS(u16, uint16_t, dot_u16)
+TD_MVE_CSR_ROWS(delta, uint8_t, dot_delta)
+
 int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
                          const int8_t *input, int32_t out_features, const td_csr_weights *w,
                          const int32_t *bias, int8_t *output)
 {
-    const int32_t ooff = params->output_offset;
-    const int32_t amin = params->activation.min, amax = params->activation.max;
-    int32_t acc[4] = {0, 0, 0, 0}, o;
-    uint32_t start = 0;
-    if ((w->col_delta_u8 && w->cols > 65536) ||
-        (!w->col_delta_u8 && !w->col_idx_u8 && !w->col_idx_u16)) {
+    if (w->col_delta_u8) {
+        if (w->cols > 65536) {
+            return 0; /* u16 lanes hold the columns */
+        }
+        rows_delta(params, quant, input, out_features, w, w->col_delta_u8, bias, output);
+    } else if (w->col_idx_u8) {
+        rows_u8(params, quant, input, out_features, w, w->col_idx_u8, bias, output);
+    } else if (w->col_idx_u16) {
+        rows_u16(params, quant, input, out_features, w, w->col_idx_u16, bias, output);
+    } else {
         return 0;
-    }
-    for (o = 0; o < out_features; o += 4) {
-        const int32_t cnt = out_features - o < 4 ? out_features - o : 4;
-        const mve_pred16_t p = vctp32q((uint32_t)cnt);
-        int32x4_t v;
-        int32_t r;
-        for (r = 0; r < cnt; r++) {
-            const uint32_t end = w->row_ptr_u16 ? (uint32_t)w->row_ptr_u16[o + r + 1]
-                                                : w->row_ptr_u32[o + r + 1];
-            const int32_t n = (int32_t)(end - start);
-            acc[r] = w->col_delta_u8 ? dot_delta(input, w->col_delta_u8 + start,
-                                                 w->values + start, n)
-                     : w->col_idx_u8 ? dot_u8(input, w->col_idx_u8 + start, w->values + start, n)
-                                     : dot_u16(input, w->col_idx_u16 + start, w->values + start,
-                                               n);
-            start = end;
-        }
-        v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p), params->input_offset);
-        if (bias) {
-            v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
-        }
-        v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),
-                           vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);
-        vstrbq_p_s32(output + o, v, p);
     }
     return 1;
 }
