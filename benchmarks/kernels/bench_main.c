@@ -1,4 +1,5 @@
-/* tdnn micro-benchmark for QEMU mps2-an386 (Cortex-M4F) with -icount shift=0.
+/* tdnn micro-benchmark for QEMU mps2-an386 (Cortex-M4F) or mps3-an547 (Cortex-M55) with
+ * -icount shift=0.
  * SysTick runs at 25 MHz and QEMU retires 1 instruction per ns, so one tick = 40
  * instructions retired. Each case runs once; its output is compared with the expected output
  * computed on the host (tinydeploy.firmware.hostlib, portable C path), which checks the DSP
@@ -56,6 +57,7 @@ static td_status run_nothing(void) { return TD_OK; }
 int main(void)
 {
     uint32_t i, overhead, t0, t1;
+    (void)scratch; /* unused when only scratch-free kernels are selected */
     systick_start();
     t0 = systick_now();
     (void)run_nothing();

@@ -11,8 +11,12 @@ replaces: a benchmark run never changes what ``auto`` decides by itself. Every c
 is checked on the target against the host build of the same library (so the DSP path is
 verified bit for bit).
 
-Usage: .venv/bin/python benchmarks/kernels/run_kernel_bench.py [--out PATH] [--keep-build DIR]
-       [--write-cost-model]
+``--core m55`` runs the same cases on Cortex-M55 (mps3-an547, the Helium/MVE paths) and
+writes ``benchmarks/results/kernels_m55.json`` (SysTick at 32 MHz: 31.25 instructions per
+tick); the cost model is refitted only for M4.
+
+Usage: .venv/bin/python benchmarks/kernels/run_kernel_bench.py [--core m4|m55] [--out PATH]
+       [--keep-build DIR] [--write-cost-model]
 """
 
 from __future__ import annotations
@@ -40,6 +44,29 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "kernels_m4.json"
 SEED = 20261121
 INSTR_PER_TICK = 40  # 25 MHz SysTick, 1 instruction = 1 ns under -icount shift=0
 CPU_FLAGS = ["-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+
+
+@dataclass(frozen=True)
+class Core:
+    """A QEMU machine the benchmark firmware runs on."""
+
+    name: str
+    cpu_flags: tuple[str, ...]
+    machine: str
+    description: str
+    ldscript: str
+    instr_per_tick: float  # 1e9 / SysTick Hz (1 instruction = 1 ns under -icount shift=0)
+    default_out: Path
+
+
+CORES = {
+    "m4": Core("m4", tuple(CPU_FLAGS), "mps2-an386", "Cortex-M4F", "mem_an386.ld",
+               INSTR_PER_TICK, DEFAULT_OUT),
+    # -mcpu=cortex-m55 -mfloat-abi=hard defines __ARM_FEATURE_MVE (integer + float Helium)
+    "m55": Core("m55", ("-mthumb", "-mcpu=cortex-m55", "-mfloat-abi=hard"), "mps3-an547",
+                "Cortex-M55, Helium/MVE", "mem_an547.ld", 1e9 / 32e6,
+                ROOT / "benchmarks" / "results" / "kernels_m55.json"),
+}  # fmt: skip
 SCRATCH_BYTES = 32768
 OUT_BYTES = 16384
 
@@ -58,6 +85,12 @@ LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
     "calib_fc": ("fc", (256, 32)),
     "calib_fc_b": ("fc", (128, 48)),
     "calib_fc_c": ("fc", (400, 16)),
+}
+# depthwise conv (dense, depth multiplier 1): (H, W, C, k, stride, pad); after the layers
+# above, so their seeded weights are unchanged; not part of the cost model
+DW_LAYERS: dict[str, tuple[int, ...]] = {
+    "dw1": (16, 16, 32, 3, 1, 1),
+    "dw2": (15, 15, 20, 3, 2, 1),
 }
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
@@ -230,6 +263,36 @@ def build_cases(host) -> tuple[list[Case], str]:
                     positions * kdim if op == "conv" else kdim,
                 )
             )
+    for layer, (h, w, c, k, stride, pad) in DW_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        wt = rng.integers(-127, 128, size=(k, k, c)).astype(np.int8)
+        bias = rng.integers(-2000, 2000, size=c).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=c).astype(np.int32)
+        shift = np.full(c, -9, dtype=np.int32)
+        in_off, out_off = 128, -128
+        idx = len(cases)
+        expected = host.dwconv(x, wt, bias, mult, shift, (stride, stride), (pad,) * 4, 1,
+                               in_off, out_off, (out_off, 127))  # fmt: skip
+        ho, wo = expected.shape[:2]
+        w2d = wt.reshape(k * k, c).T.copy()
+        code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x), ("int8_t", "w", wt), ("int32_t", "b", bias),
+            ("int32_t", "m", mult), ("int32_t", "s", shift), ("int8_t", "exp", expected)))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
+            f"    static const td_dwconv_params p = {{{stride}, {stride}, {pad}, {pad}, {pad}, "
+            f"{pad}, 1, {in_off}, {out_off}, {{{out_off}, 127}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{1, {k}, {k}, {c}}};\n"
+            f"    static const td_dims od = {{1, {ho}, {wo}, {c}}};\n"
+            f"    return td_dwconv_dense_s8(&p, &q, &id, x{idx}, &fd, w{idx}, b{idx}, &od, "
+            "out_buf);\n}\n"
+        )  # fmt: skip
+        macs = ho * wo * k * k * c
+        cases.append(Case(idx, f"{layer}/dense/0", layer, "dwconv", "dense", 0.0, w2d,
+                          get_format("dense").encode(w2d), code, expected, 0,
+                          int(np.count_nonzero(wt)), macs, macs, macs, int(expected.size),
+                          ho * wo * c, macs))  # fmt: skip
     return cases, shared
 
 
@@ -245,18 +308,19 @@ def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
     path.write_text("".join(parts))
 
 
-def build_firmware(build: Path) -> Path:
+def build_firmware(build: Path, core: str = "m4") -> Path:
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found on PATH")
     srcs = [str(s) for s in tdnn_sources() if s.suffix == ".c"]
     elf = build / "bench.elf"
     cmd = [
-        "arm-none-eabi-gcc", *CPU_FLAGS, "-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+        "arm-none-eabi-gcc", *CORES[core].cpu_flags, "-std=c99", "-O2", "-g", "-Wall",
+        "-Wextra", "-Werror",
         "-ffunction-sections", "-fdata-sections", "-ffreestanding",
         "-fno-tree-loop-distribute-patterns", f"-I{TDNN_DIR / 'include'}", f"-I{HERE}",
         f"-I{build}", str(HERE / "startup.c"), str(HERE / "bench_main.c"), *srcs,
-        "-nostdlib", "-nostartfiles", f"-L{HERE}", "-T", str(HERE / "mem_an386.ld"),
+        "-nostdlib", "-nostartfiles", f"-L{HERE}", "-T", str(HERE / CORES[core].ldscript),
         "-Wl,--gc-sections", "-Wl,--start-group", "-lc", "-lgcc", "-Wl,--end-group",
         "-o", str(elf),
     ]  # fmt: skip
@@ -266,9 +330,9 @@ def build_firmware(build: Path) -> Path:
     return elf
 
 
-def run_qemu(elf: Path) -> str:
+def run_qemu(elf: Path, core: str = "m4") -> str:
     cmd = [
-        "qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
+        "qemu-system-arm", "-M", CORES[core].machine, "-nographic", "-monitor", "none",
         "-serial", "none", "-semihosting-config", "enable=on,target=native",
         "-icount", "shift=0", "-kernel", str(elf),
     ]  # fmt: skip
@@ -313,13 +377,21 @@ def fit(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--core", choices=sorted(CORES), default="m4",
+                    help="QEMU core: m4 (mps2-an386, DSP paths) or m55 (mps3-an547, Helium)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="results JSON (default benchmarks/results/kernels_<core>.json)")
     ap.add_argument("--keep-build", type=Path, default=None, help="build directory to keep")
     ap.add_argument("--only", default=None, help="regex on case names (skips the JSON)")
     ap.add_argument("--write-cost-model", action="store_true",
                     help="also refit the cost model that `auto` uses, shipped in the package "
                     f"({cost_model_path('cortex-m4')}); without it a run only writes --out")
     args = ap.parse_args(argv)
+    core = CORES[args.core]
+    if args.out is None:
+        args.out = core.default_out
+    if args.write_cost_model and args.core != "m4":
+        ap.error("--write-cost-model refits the Cortex-M4 model: use it with --core m4")
 
     host = load_hostlib()
     cases, shared = build_cases(host)
@@ -337,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         build = args.keep_build or Path(tmp)
         build.mkdir(parents=True, exist_ok=True)
         write_cases_header(cases, shared, build / "bench_cases.h")
-        elf = build_firmware(build)
-        log = run_qemu(elf)
+        elf = build_firmware(build, args.core)
+        log = run_qemu(elf, args.core)
         size = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True)
     measured = {
         m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
@@ -350,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         ticks, status, match = measured[c.name]
         if status != 0 or match != 1:
             raise SystemExit(f"{c.name}: status={status} match={match}\n{log}")
-        instr = ticks * INSTR_PER_TICK
+        instr = round(ticks * core.instr_per_tick)
         if c.fmt == "dense":
             dense_instr[c.layer] = instr
         results.append({
@@ -377,15 +449,16 @@ def main(argv: list[str] | None = None) -> int:
         "provenance": {
             "tool": "benchmarks/kernels/run_kernel_bench.py",
             "seed": SEED,
-            "machine": "qemu-system-arm -M mps2-an386 (Cortex-M4F) -icount shift=0",
+            "machine": f"qemu-system-arm -M {core.machine} ({core.description}) -icount shift=0",
             "compiler": subprocess.run(
                 ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True
             ).stdout.splitlines()[0],
-            "cflags": " ".join([*CPU_FLAGS, "-O2"]),
+            "cflags": " ".join([*core.cpu_flags, "-O2"]),
             "firmware_size": size.stdout.strip().splitlines()[-1] if size.stdout else "",
         },
-        "metric": "instructions retired, measured (SysTick ticks x 40 under -icount shift=0, "
-        "call overhead subtracted, resolution 40); MAC counts are theoretical",
+        "metric": f"instructions retired, measured (SysTick ticks x {core.instr_per_tick:g} "
+        "under -icount shift=0, call overhead subtracted, resolution "
+        f"{core.instr_per_tick:g}); MAC counts are theoretical",
         "quantities": {
             "dense_macs": "MACs of the dense layer (conv: all conv positions, incl. fused pool)",
             "nnz_macs": "MACs with nonzero weights",

@@ -62,6 +62,8 @@ def _small_graph(sparsity: float, seed: int = 0):
     ("qemu-m4", "csr", 0.8),
     ("qemu-m3", "auto", 0.8),
     ("qemu-m55", "dense", 0.0),
+    ("qemu-m55", "csr", 0.8),  # Helium sparse conv (taps) and CSR FC
+    ("qemu-m55", "nm", 0.8),
 ])
 def test_generated_model_bit_exact_on_qemu(board, sparse, sparsity, tmp_path: Path):
     from tinydeploy.ir.reference import run

@@ -9,6 +9,7 @@
  * int16 offset 8g + 4j (DSP order x0,x2,x1,x3 to pair with SXTB16 / SXTB16 ROR 8 of the
  * weights; natural order otherwise); the T tail entries of column j at 8G + 4j. */
 #include "../common/td_internal.h"
+#include "../common/td_mve.h"
 
 /* Output positions whose accumulators are requantised together (channel by channel). The
  * fused-pool path batches fewer pooled outputs, since it also holds the 4 conv positions of
@@ -952,6 +953,12 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     if (!filter || !scratch) {
         return TD_ERR_ARG;
     }
+#if defined(__ARM_FEATURE_MVE)
+    if (td_mve_conv_dense_s8(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
+                             conv_w, output_dims, output, scratch)) {
+        return TD_OK;
+    }
+#endif
     if (use_c1p(params, quant, input_dims, filter_dims, filter, bias)) {
         conv_c1p(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output,
                  scratch);

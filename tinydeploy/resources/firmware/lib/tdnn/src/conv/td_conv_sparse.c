@@ -13,6 +13,7 @@
  * is exactly one pool window; the maximum of the four accumulators is requantised once when
  * the channel's requantisation is monotonic (multiplier >= 0, shift <= 0). */
 #include "../common/td_internal.h"
+#include "../common/td_mve.h"
 
 /* Value of a tap word (top half, sign-extended) without implementation-defined shifts. */
 static inline int32_t tap_value(uint32_t t)
@@ -327,6 +328,12 @@ td_status td_internal_sparse_conv(const td_sparse_conv_desc *d, const td_conv_pa
     for (r = 0; r < rows; r++) {
         beff[r] = (bias ? bias[r] : 0) + params->input_offset * d->row_sum[r];
     }
+#if defined(__ARM_FEATURE_MVE)
+    if (td_mve_sparse_conv(d, params, quant, input_dims, input, filter_dims, beff, band, conv_h,
+                           conv_w, output)) {
+        return TD_OK;
+    }
+#endif
     if (params->fused_maxpool) {
         const int32_t ph = conv_h / 2, pw = conv_w / 2;
         int32_t py;

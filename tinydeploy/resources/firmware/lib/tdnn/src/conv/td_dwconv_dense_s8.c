@@ -1,5 +1,6 @@
 /* Depthwise conv2d, dense weights [1][kh][kw][in_c * depth_multiplier]. */
 #include "../common/td_internal.h"
+#include "../common/td_mve.h"
 
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
@@ -35,6 +36,12 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
     if (oh < 1 || ow < 1 || output_dims->h != oh || output_dims->w != ow) {
         return TD_ERR_ARG;
     }
+#if defined(__ARM_FEATURE_MVE)
+    if (td_mve_dwconv_dense_s8(params, quant, input_dims, input, filter_dims, filter, bias,
+                               output_dims, output)) {
+        return TD_OK;
+    }
+#endif
     for (oy = 0; oy < oh; oy++) {
         const int32_t iy0 = oy * params->stride_h - params->pad_top;
         const int32_t ky0 = iy0 < 0 ? -iy0 : 0;

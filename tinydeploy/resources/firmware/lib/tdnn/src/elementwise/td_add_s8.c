@@ -1,5 +1,6 @@
 /* Elementwise int8 ADD with TFLM's quantized-add arithmetic (reference int8 Add). */
 #include "../common/td_internal.h"
+#include "../common/td_mve.h"
 
 td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int8_t *input2,
                     int8_t *output, int32_t size)
@@ -10,6 +11,10 @@ td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int
         params->output_shift > 0 || td_internal_check_act(&params->activation) != TD_OK) {
         return TD_ERR_ARG;
     }
+#if defined(__ARM_FEATURE_MVE)
+    td_mve_add_s8(params, input1, input2, output, size);
+    return TD_OK;
+#endif
     for (i = 0; i < size; i++) {
         const int32_t a = (int32_t)((uint32_t)(input1[i] + params->input1_offset)
                                     << params->left_shift);

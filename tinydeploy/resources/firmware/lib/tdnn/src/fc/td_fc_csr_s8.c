@@ -3,6 +3,7 @@
  * is read as it is: no widened copy, no scratch. Inner loop: load column, load input, load
  * value, multiply-accumulate, unrolled by 8. */
 #include "td_fc_common.h"
+#include "../common/td_mve.h"
 
 int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *weights)
 {
@@ -142,6 +143,11 @@ td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
         td_internal_check_csr(weights, out_features, in_features) != TD_OK) {
         return TD_ERR_ARG;
     }
+#if defined(__ARM_FEATURE_MVE)
+    if (td_mve_fc_csr_s8(params, quant, input, out_features, weights, bias, output)) {
+        return TD_OK;
+    }
+#endif
     r.values = weights->values;
     r.ptr16 = weights->row_ptr_u16;
     r.ptr32 = weights->row_ptr_u32;

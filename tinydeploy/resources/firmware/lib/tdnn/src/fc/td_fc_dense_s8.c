@@ -4,6 +4,7 @@
  * (19 instructions per 16 MACs), else four rows per pass share every input load (SMLAD);
  * remaining rows use the two-row loop with on-the-fly SXTAB16. */
 #include "td_fc_common.h"
+#include "../common/td_mve.h"
 
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
 /* Two rows against the widened input: w0/w1 advance over 8-input blocks (two words each,
@@ -143,6 +144,12 @@ td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quan
         !weights || !scratch) {
         return TD_ERR_ARG;
     }
+#if defined(__ARM_FEATURE_MVE)
+    if (td_mve_fc_dense_s8(params, quant, in_features, input, out_features, weights, bias,
+                           output)) {
+        return TD_OK;
+    }
+#endif
 #if defined(__ARM_FEATURE_DSP)
 #if defined(TD_FC2_ASM)
     pairs = (k & 3) == 0 && ((uintptr_t)weights & 3) == 0 && out_features >= 2;

@@ -5,6 +5,7 @@
  * (n, b) when n divides 8, so group boundaries fall on fixed slots); the < 8 remaining
  * slots of a row and other n use a generic per-slot decode. */
 #include "td_fc_common.h"
+#include "../common/td_mve.h"
 
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights)
 {
@@ -71,6 +72,12 @@ td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
         td_internal_check_nm(weights, out_features, in_features, &bits, &groups) != TD_OK) {
         return TD_ERR_ARG;
     }
+#if defined(__ARM_FEATURE_MVE)
+    if (td_mve_fc_nm_s8(params, quant, in_features, input, out_features, weights, bits, groups,
+                        bias, output, scratch)) {
+        return TD_OK;
+    }
+#endif
     xs = (int16_t *)td_align_ptr4(scratch);
     td_fc_widen(input, in_features, groups * weights->m, params->input_offset, xs);
     for (o = 0; o < out_features; o++) {

@@ -4,6 +4,7 @@
 #define TD_POOL_COMMON_H
 
 #include "../common/td_internal.h"
+#include "../common/td_mve.h"
 
 static inline td_status td_pool_check(const td_pool_params *p, const td_dims *in,
                                       const int8_t *input, const td_dims *out,
@@ -34,6 +35,22 @@ static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *
     if (st != TD_OK) {
         return st;
     }
+#if defined(__ARM_FEATURE_MVE)
+    for (oy = 0; oy < output_dims->h; oy++) { /* the portable path's empty-window check */
+        const int32_t iy0 = oy * params->stride_h - params->pad_top;
+        if (iy0 + params->filter_h <= 0 || iy0 >= input_dims->h) {
+            return TD_ERR_ARG;
+        }
+    }
+    for (ox = 0; ox < output_dims->w; ox++) {
+        const int32_t ix0 = ox * params->stride_w - params->pad_left;
+        if (ix0 + params->filter_w <= 0 || ix0 >= input_dims->w) {
+            return TD_ERR_ARG;
+        }
+    }
+    td_mve_pool_s8(params, input_dims, input, output_dims, output, average);
+    return TD_OK;
+#endif
     for (oy = 0; oy < output_dims->h; oy++) {
         const int32_t iy0 = oy * params->stride_h - params->pad_top;
         const int32_t y0 = iy0 < 0 ? 0 : iy0;
