@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", type=Path, help="the trained dense checkpoint (required "
                     "unless --summarize)")
     ap.add_argument("--boards", nargs="+", default=["qemu-m4", "qemu-m3", "qemu-m7"])
-    ap.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
+    ap.add_argument("--methods", nargs="*", default=list(BASELINES), choices=list(BASELINES),
+                    help="baseline methods (none: latency-aware models only)")
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.7, 0.8, 0.9, 0.95, 0.98])
     ap.add_argument("--budgets", type=float, nargs="+",
                     default=[150_000, 175_000, 200_000, 250_000, 300_000, 350_000, 400_000,
