@@ -108,6 +108,23 @@ def test_options_take_the_fastest_format():
     assert [o.format for o in only_nm] == ["nm1_4"]
 
 
+def test_nm_options_on_short_rows_cost_what_they_keep():
+    """conv1 of TinyNet: rows of 9 weights; 1:8 keeps 2 of them (77.8% sparse, not 87.5%),
+    and a CSR layer at that sparsity costs what the table says at 77.8%."""
+    from tinydeploy.latency.allocate import nm_sparsity
+
+    assert nm_sparsity(1, 8, 9) == pytest.approx(1 - 2 / 9)
+    assert nm_sparsity(2, 4, 72) == pytest.approx(0.5)
+    assert nm_sparsity(1, 16, 9) == pytest.approx(1 - 1 / 9)
+    conv1 = LayerShape("conv", (28, 28, 1), 8, (3, 3), (1, 1), (1, 1, 1, 1), True)
+    t = CostTable("qemu-m3", shapes={"conv1": conv1})
+    for s, v in ((0.7, 170_000.0), (0.8, 150_000.0), (0.9, 130_000.0)):
+        t.add("conv1", "csr", s, v)
+    (opt,) = layer_options("conv1", t, {"nm:1:8": 0.3}, allowed=["csr"])
+    assert opt.sparsity == pytest.approx(1 - 2 / 9)
+    assert opt.instructions == pytest.approx(170_000 - 20_000 * (1 - 2 / 9 - 0.7) / 0.1)
+
+
 def test_allocation_becomes_prune_configs_and_formats():
     choice = {"conv1": LayerOption("nm:2:4", 0.5, "nm2_4", 1.0, 0.0),
               "fc1": LayerOption("unstructured", 0.9, "csrd", 1.0, 0.0),
