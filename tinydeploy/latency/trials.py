@@ -52,10 +52,11 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
         prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
                          cfg=trial_config(p), log=quiet, **common)
     prune_seconds = time.perf_counter() - started
+    # force: a retried (or interrupted) trial re-exports into its own work directory
     result = export(out=work / "export",
                     cfg=ExportConfig(to="tflite", eval_limit=p.get("eval_limit")),
                     checkpoint=work / "prune" / "model.safetensors",
-                    data_dir=p.get("data_dir"), log=quiet)
+                    data_dir=p.get("data_dir"), force=True, log=quiet)
     report = json.loads((work / "prune" / "prune_report.json").read_text())
     tfl = result.report["tflite"]
     return {
