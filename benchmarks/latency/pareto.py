@@ -16,8 +16,8 @@ From one trained dense checkpoint:
    that run in <= B instructions; the latency-aware front is compared with each other front
    at every budget from --range (both ends and every measured count inside).
 
-Writes benchmarks/results/latency_pareto.json and one plot per core
-(latency_pareto_<board>.png).
+Writes benchmarks/results/latency_pareto.json (--out), its Markdown summary and one plot per
+core beside it (<out stem>_<board>.png).
 
 Usage: .venv/bin/python benchmarks/latency/pareto.py --checkpoint runs/bench-train/mnist/model
        [--boards qemu-m4 qemu-m3 qemu-m7] [--sparsities 0.7 0.8 0.9 0.95 0.98]
@@ -272,9 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = args.range
         boards[board] = {"points": points, "infeasible_budgets": infeasible,
                          "fronts_vs_latency_aware": compare_fronts(points, lo, hi),
-                         "plot": f"latency_pareto_{board}.png"}
-        write_bytes_atomic(args.out.parent / f"latency_pareto_{board}.png",
-                           plot(board, points, lo, hi))
+                         "plot": f"{args.out.stem}_{board}.png"}  # beside the JSON
+        write_bytes_atomic(args.out.parent / boards[board]["plot"], plot(board, points, lo, hi))
         for method, cmp in boards[board]["fronts_vs_latency_aware"].items():
             print(f"{board}: latency-aware vs {method}: on or above at all "
                   f"{cmp['budgets_compared']} budgets: {cmp['on_or_above_everywhere']} "
