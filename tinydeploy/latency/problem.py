@@ -30,6 +30,20 @@ from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes
 from tinydeploy.latency.table import CostTable, build_table
 
 
+def check_targets(budget: float | None, speedup: float | None, max_flash: float | None,
+                  max_ram: float | None, min_accuracy: float | None = None) -> None:
+    """What latency-aware pruning aims for, checked before anything is measured: an
+    instruction budget or a speed-up (not both), a flash or RAM bound, or an accuracy floor
+    (not with a budget or speed-up)."""
+    if budget is not None and speedup is not None:
+        raise TinydeployError("give --budget (instructions) or --speedup, not both")
+    if min_accuracy is not None and (budget is not None or speedup is not None):
+        raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
+    if all(v is None for v in (budget, speedup, max_flash, max_ram, min_accuracy)):
+        raise TinydeployError("give --budget (instructions), --speedup, --max-flash, "
+                              "--max-ram or --min-accuracy")
+
+
 def dense_measurement(graph, board: str) -> dict[str, Any]:
     """The benchmark report of the dense model on `board` (`per_layer_counts`: {weighted op:
     instructions})."""
@@ -125,11 +139,7 @@ class LatencyProblem:
         """The allocation within `budget` instructions (or dense / `speedup`; with only
         `max_flash` (bytes, the whole image) or `max_ram` (peak bytes), no slower than dense)
         and its provenance."""
-        if budget is not None and speedup is not None:
-            raise TinydeployError("give --budget (instructions) or --speedup, not both")
-        if budget is None and speedup is None and max_flash is None and max_ram is None:
-            raise TinydeployError("give --budget (instructions), --speedup, --max-flash or "
-                                  "--max-ram")
+        check_targets(budget, speedup, max_flash, max_ram)
         if speedup is not None:
             if speedup <= 1.0:
                 raise TinydeployError(f"--speedup must be > 1, got {speedup}")

@@ -19,28 +19,8 @@ from typing import Any
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.allocate import Allocation
-from tinydeploy.latency.problem import latency_problem
+from tinydeploy.latency.problem import check_targets, latency_problem
 from tinydeploy.prune.engine import PruneConfig
-
-
-def plan_allocation(*, model, meta, checkpoint: Path, board: str, budget: float | None,
-                    speedup: float | None, data_dir=None, method: str = "magnitude",
-                    cache_dir: Path | None = None, formats: list[str] | None = None,
-                    max_flash: float | None = None, max_ram: float | None = None,
-                    penalty: str = "fisher",
-                    log: Callable[[str], None] = print) -> tuple[Allocation, dict[str, Any]]:
-    """Steps 1-4 of the module docstring; returns the allocation and its provenance.
-    `max_flash` (bytes, whole image: code + weights + the rest) also bounds the flash; with
-    it alone the instruction budget is the dense model's."""
-    if budget is not None and speedup is not None:  # before any measuring
-        raise TinydeployError("give --budget (instructions) or --speedup, not both")
-    if budget is None and speedup is None and max_flash is None and max_ram is None:
-        raise TinydeployError("give --budget (instructions), --speedup, --max-flash or "
-                              "--max-ram")
-    problem = latency_problem(model=model, meta=meta, checkpoint=checkpoint, board=board,
-                              data_dir=data_dir, method=method, cache_dir=cache_dir,
-                              formats=formats, penalty=penalty, log=log)
-    return problem.solve(budget, speedup, max_flash, max_ram, log)
 
 
 def prune_configs(alloc: Allocation, method: str) -> tuple[PruneConfig, list[PruneConfig]]:
@@ -98,11 +78,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
     out = Path(out)
     if penalty not in PENALTIES:
         raise unknown_choice("latency penalty", penalty, PENALTIES)
-    if min_accuracy is not None and (budget is not None or speedup is not None):
-        raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
-    if min_accuracy is None and all(v is None for v in (budget, speedup, max_flash, max_ram)):
-        raise TinydeployError("give --budget (instructions), --speedup, --max-flash, "
-                              "--max-ram or --min-accuracy")
+    check_targets(budget, speedup, max_flash, max_ram, min_accuracy)
     ensure_writable(out, [*OUTPUT_FILES, "latency_allocation.json"], force=force)
     model, meta = load_checkpoint(checkpoint)
     if masks.is_pruned(model):

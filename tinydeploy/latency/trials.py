@@ -10,7 +10,6 @@ trials filling the same cache at once would measure the same points twice.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
     allocation = None
     if p.get("objective") == "latency":
         try:
-            _, allocation = latency_prune_checkpoint(
+            outcome, allocation = latency_prune_checkpoint(
                 checkpoint=Path(p["checkpoint"]), out=work / "prune", board=p["board"],
                 budget=float(p["budget"]), speedup=None, method=p.get("method", "magnitude"),
                 force=True, cache_dir=Path(p["cache_dir"]) if p.get("cache_dir") else None,
@@ -49,15 +48,15 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
                 raise
             return {"infeasible": str(exc)}
     else:
-        prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
-                         cfg=trial_config(p), log=quiet, **common)
+        outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
+                                   cfg=trial_config(p), log=quiet, **common)
     prune_seconds = time.perf_counter() - started
     # force: a retried (or interrupted) trial re-exports into its own work directory
     result = export(out=work / "export",
                     cfg=ExportConfig(to="tflite", eval_limit=p.get("eval_limit")),
                     checkpoint=work / "prune" / "model.safetensors",
                     data_dir=p.get("data_dir"), force=True, log=quiet)
-    report = json.loads((work / "prune" / "prune_report.json").read_text())
+    report = outcome.report
     tfl = result.report["tflite"]
     return {
         "tflite": str((work / "export" / "model_int8.tflite").resolve()),

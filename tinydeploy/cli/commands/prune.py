@@ -197,8 +197,9 @@ def prune_cmd(
     if grasp_temperature is not None and (method != "grasp" or objective != "accuracy"):
         raise TinydeployError("--grasp-temperature needs --method grasp (--objective accuracy)")
     if objective == "latency":
-        if min_accuracy is not None and (budget is not None or speedup is not None):
-            raise TinydeployError("give --min-accuracy or --budget/--speedup, not both")
+        from tinydeploy.latency.problem import check_targets
+
+        check_targets(budget, speedup, max_flash, max_ram, min_accuracy)  # before any I/O
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
