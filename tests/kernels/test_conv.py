@@ -174,24 +174,36 @@ def test_conv_c1_pool_quant_edges(tdnn, ref, act):
     ref.assert_same(got, want)
 
 
-# ---- Cortex-M4 DSP paths on QEMU, bit-exact with the host build ----------------------------
+# ---- Cortex-M DSP / Helium paths on QEMU, bit-exact with the host build --------------------
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels" / "run_kernel_bench.py"
 
 
-def run_on_qemu_m4(build_dir: Path, cases: list[tuple[str, str, str, np.ndarray]]) -> None:
-    """Builds one M4 firmware (the kernel benchmark's) with the cases (name, C declarations,
-    body of a td_status function calling the kernel into out_buf / scratch, expected int8
-    output), runs it in QEMU and asserts every case returns TD_OK with the expected bytes."""
+def require_qemu_tools() -> None:
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
             unavailable(f"{tool} not on PATH")
+
+
+def kernel_bench():
+    """The kernel benchmark module (benchmarks/kernels/run_kernel_bench.py), loaded once."""
     bench = sys.modules.get("run_kernel_bench")
     if bench is None:
         spec = importlib.util.spec_from_file_location("run_kernel_bench", BENCH)
         bench = importlib.util.module_from_spec(spec)
         sys.modules["run_kernel_bench"] = bench  # its dataclasses resolve names there
         spec.loader.exec_module(bench)
+    return bench
+
+
+def run_on_qemu(build_dir: Path, cases: list[tuple[str, str, str, np.ndarray]],
+                core: str = "m4") -> None:
+    """Builds one firmware of the kernel benchmark for `core` (m4 or m55) with the cases
+    (name, C declarations, body of a td_status function calling the kernel into out_buf /
+    scratch, expected int8 output), runs it in QEMU and asserts every case returns TD_OK
+    with the expected bytes."""
+    require_qemu_tools()
+    bench = kernel_bench()
     parts = []
     for i, (_, decls, body, expected) in enumerate(cases):
         parts += [decls, bench.c_array("int8_t", f"exp{i}", expected),
@@ -199,10 +211,11 @@ def run_on_qemu_m4(build_dir: Path, cases: list[tuple[str, str, str, np.ndarray]
     parts.append("static const bench_case CASES[] = {\n")
     parts += [f'    {{"{c[0]}", run{i}, exp{i}, {c[3].size}}},\n' for i, c in enumerate(cases)]
     parts.append("};\n")
+    build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / "bench_cases.h").write_text("".join(parts))
-    log = bench.run_qemu(bench.build_firmware(build_dir))
+    log = bench.run_qemu(bench.build_firmware(build_dir, core), core)
     results = [ln.split()[1:] for ln in log.splitlines() if ln.startswith("case ")]
-    assert [r[0] for r in results] == [c[0] for c in cases], log
+    assert [r[0] for r in results] == [c[0] for c in cases], log[-3000:]
     bad = [r for r in results if r[2:] != ["status=0", "match=1"]]
     assert not bad, bad
 
@@ -276,4 +289,4 @@ def test_conv_c1_pool_dsp_matches_host_on_qemu(tdnn, tmp_path):
             "scratch);\n"
         )
         cases.append((f"c1p_{i}", decls, body, expected))
-    run_on_qemu_m4(tmp_path, cases)
+    run_on_qemu(tmp_path, cases)

@@ -107,7 +107,7 @@ def test_fc_csrd_rejects_running_column_past_k(tdnn):
 def test_fc_dense_dsp_matches_host_on_qemu(tdnn, tmp_path):
     """The two-row LDM asm (16- and 8-input blocks, a last group of 4, odd row counts) and
     the paths it leaves to the 4-row loop (K % 4 != 0, unaligned weights, one row)."""
-    from test_conv import c_int_arrays, run_on_qemu_m4
+    from test_conv import c_int_arrays, run_on_qemu
 
     shapes = [  # (k, out, weight offset into the array, act, shift range)
         (100, 13, 0, (-128, 127), (-14, -6)),  # 6 x 16 inputs, last group of 4
@@ -141,4 +141,4 @@ def test_fc_dense_dsp_matches_host_on_qemu(tdnn, tmp_path):
             "out_buf, scratch);\n"
         )
         cases.append((f"fc_{i}", decls, body, expected))
-    run_on_qemu_m4(tmp_path, cases)
+    run_on_qemu(tmp_path, cases)

@@ -3,22 +3,16 @@ benchmark, whose firmware compares every kernel output with the host library's."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from tools_required import unavailable
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kernels" / "run_kernel_bench.py"
+from test_conv import BENCH, require_qemu_tools
 
 
 @pytest.mark.firmware
 def test_dsp_kernels_match_host_on_qemu_m4(tmp_path):
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
-        if shutil.which(tool) is None:
-            unavailable(f"{tool} not on PATH")
+    require_qemu_tools()
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--only", "^(conv1|fc2|calib_conv|calib_fc)/",
          "--keep-build", str(tmp_path)],

@@ -15,24 +15,20 @@ Skipped when the cross toolchain or QEMU is missing, unless TINYDEPLOY_REQUIRE_F
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_conv import BENCH, kernel_bench, make_weights, require_qemu_tools, run_on_qemu
 from test_conv import CASES as CONV_CASES
-from test_conv import make_weights
-from tools_required import unavailable
 
 from tinydeploy.codegen.formats import get_format
 from tinydeploy.firmware.hostlib import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "benchmarks" / "kernels" / "run_kernel_bench.py"
 CONV_FORMATS = ["dense", "csr", "nm2_4"]
 # MVE-specific edges on top of test_conv.CASES (same tuple layout): more pool windows per row
 # than one sparse asm call takes (16), dense tiles split within a pooled row, many chunks
@@ -49,22 +45,6 @@ FC_SHAPES = [(64, 784, 0.9), (10, 64, 0.5), (7, 13, 0.0), (3, 300, 0.8), (5, 1, 
              (13, 100, 0.0), (4, 8, 0.0), (2, 56, 0.0), (9, 37, 0.2), (1, 24, 0.0),
              (8, 16, 0.0), (6, 17, 0.3)]  # fmt: skip
 FC_FORMATS = ["dense", "csr", "csrd", "nm1_2", "nm2_4", "nm1_8", "nm3_8", "nm1_16", "nm7_16"]
-
-
-def require_tools() -> None:
-    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        unavailable(f"{', '.join(missing)} not on PATH")
-
-
-def bench_module():
-    bench = sys.modules.get("run_kernel_bench")
-    if bench is None:
-        spec = importlib.util.spec_from_file_location("run_kernel_bench", BENCH)
-        bench = importlib.util.module_from_spec(spec)
-        sys.modules["run_kernel_bench"] = bench  # its dataclasses resolve names there
-        spec.loader.exec_module(bench)
-    return bench
 
 
 def arrays(bench, prefix: str, **values: np.ndarray) -> str:
@@ -223,27 +203,10 @@ def other_cases(bench, tdnn, ref, start):
     return out
 
 
-def run_m55(bench, build: Path, cases) -> None:
-    parts = []
-    for i, (_, decls, body, expected) in enumerate(cases):
-        parts += [decls, bench.c_array("int8_t", f"exp{i}", expected),
-                  f"static td_status run{i}(void)\n{{\n{body}}}\n"]  # fmt: skip
-    parts.append("static const bench_case CASES[] = {\n")
-    parts += [f'    {{"{c[0]}", run{i}, exp{i}, {c[3].size}}},\n' for i, c in enumerate(cases)]
-    parts.append("};\n")
-    build.mkdir(parents=True, exist_ok=True)
-    (build / "bench_cases.h").write_text("".join(parts))
-    log = bench.run_qemu(bench.build_firmware(build, "m55"), "m55")
-    results = [ln.split()[1:] for ln in log.splitlines() if ln.startswith("case ")]
-    assert [r[0] for r in results] == [c[0] for c in cases], log[-3000:]
-    bad = [r for r in results if r[2:] != ["status=0", "match=1"]]
-    assert not bad, bad
-
-
 @pytest.mark.firmware
 def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
-    require_tools()
-    bench = bench_module()
+    require_qemu_tools()
+    bench = kernel_bench()
     cases = []
     for ci, (name, case) in enumerate({**CONV_CASES, **MVE_CASES}.items()):
         h, w, c, oc, kh, kw, stride, pad, fused, sp = case
@@ -292,14 +255,14 @@ def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
             cases.append((f"fc/{out_n}x{k}/{fmt}", decl, body, exp))
     cases += requant_edge_cases(bench, tdnn, len(cases))
     cases += other_cases(bench, tdnn, ref, len(cases))
-    run_m55(bench, tmp_path, cases)
+    run_on_qemu(tmp_path, cases, "m55")
 
 
 @pytest.mark.firmware
 def test_kernel_bench_tinynet_layers_on_qemu_m55(tmp_path):
     """run_kernel_bench.py --core m55 on TinyNet's layers in every format (the firmware
     compares each output with the host build's)."""
-    require_tools()
+    require_qemu_tools()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
                                                                                    "")])}
     proc = subprocess.run(
