@@ -51,6 +51,20 @@ def test_pool(tdnn, ref, kind, case, act):
                     fn(x, filt, stride, pad, out_hw, act))  # fmt: skip
 
 
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize(("pad", "out_hw"), [((2, 0), (2, 2)), ((0, 2), (2, 2)),
+                                             ((0, 0), (3, 2))])
+def test_pool_window_all_padding_is_an_argument_error(tdnn, kind, pad, out_hw):
+    """A window with no input cell (above/left of the input, or past its end) fails with
+    TD_ERR_ARG, whichever output position it is at."""
+    from tinydeploy.firmware.hostlib import TdnnError
+
+    x = np.ones((4, 4, 3), dtype=np.int8)
+    with pytest.raises(TdnnError) as err:
+        tdnn.pool(kind, x, (2, 2), (2, 2), pad, out_hw)
+    assert err.value.status == -1  # TD_ERR_ARG
+
+
 def test_avgpool_rounding_ties(tdnn, ref):
     """Sums exactly halfway between integers round away from zero, for both signs."""
     x = np.array([[[1], [2]], [[-1], [-2]], [[-3], [0]], [[3], [0]]], dtype=np.int8)

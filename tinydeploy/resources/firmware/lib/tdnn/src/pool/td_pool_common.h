@@ -24,6 +24,28 @@ static inline td_status td_pool_check(const td_pool_params *p, const td_dims *in
     return TD_OK;
 }
 
+/* Every window must hold at least one non-padded cell (a window entirely in the padding has
+ * nothing to reduce): checked for all windows before any output is written, whichever path
+ * then runs. Row window oy is empty exactly when it ends above the input or starts below it. */
+static inline td_status td_pool_check_windows(const td_pool_params *p, const td_dims *in,
+                                              const td_dims *out)
+{
+    int32_t i;
+    for (i = 0; i < out->h; i++) {
+        const int32_t iy0 = i * p->stride_h - p->pad_top;
+        if (iy0 + p->filter_h <= 0 || iy0 >= in->h) {
+            return TD_ERR_ARG;
+        }
+    }
+    for (i = 0; i < out->w; i++) {
+        const int32_t ix0 = i * p->stride_w - p->pad_left;
+        if (ix0 + p->filter_w <= 0 || ix0 >= in->w) {
+            return TD_ERR_ARG;
+        }
+    }
+    return TD_OK;
+}
+
 /* Max (TFLM MAX_POOL_2D) or average (AVERAGE_POOL_2D: rounded mean over the non-padded
  * cells) of every window, then the activation clamp. */
 static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *input_dims,
@@ -32,22 +54,13 @@ static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *
 {
     int32_t oy, ox, ch, y, x;
     td_status st = td_pool_check(params, input_dims, input, output_dims, output);
+    if (st == TD_OK) {
+        st = td_pool_check_windows(params, input_dims, output_dims);
+    }
     if (st != TD_OK) {
         return st;
     }
 #if defined(__ARM_FEATURE_MVE)
-    for (oy = 0; oy < output_dims->h; oy++) { /* the portable path's empty-window check */
-        const int32_t iy0 = oy * params->stride_h - params->pad_top;
-        if (iy0 + params->filter_h <= 0 || iy0 >= input_dims->h) {
-            return TD_ERR_ARG;
-        }
-    }
-    for (ox = 0; ox < output_dims->w; ox++) {
-        const int32_t ix0 = ox * params->stride_w - params->pad_left;
-        if (ix0 + params->filter_w <= 0 || ix0 >= input_dims->w) {
-            return TD_ERR_ARG;
-        }
-    }
     td_mve_pool_s8(params, input_dims, input, output_dims, output, average);
     return TD_OK;
 #endif
@@ -63,9 +76,6 @@ static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *
                                                                       : input_dims->w;
             const int32_t count = (y1 - y0) * (x1 - x0);
             int8_t *out = output + (oy * output_dims->w + ox) * input_dims->c;
-            if (count <= 0) {
-                return TD_ERR_ARG; /* window entirely in the padding */
-            }
             for (ch = 0; ch < input_dims->c; ch++) {
                 int32_t acc = average ? 0 : -128;
                 for (y = y0; y < y1; y++) {
