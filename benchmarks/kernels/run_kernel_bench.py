@@ -32,11 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinydeploy.codegen.convtaps import conv_taps, taps_bytes
-from tinydeploy.codegen.formats import EncodedWeights, get_format
-from tinydeploy.firmware.hostlib import TDNN_DIR, ConvSpec, load_hostlib, tdnn_sources
+from tinydeploy.codegen.select import flash_bytes
 from tinydeploy.resources import cost_model_path
 from tinydeploy.rundir import write_json_atomic
+from tinydeploy.tdnn.build import TDNN_DIR, tdnn_sources
+from tinydeploy.tdnn.formats import EncodedWeights, get_format
+from tinydeploy.tdnn.formats.nm import NmFormat
+from tinydeploy.tdnn.host import ConvSpec, load_hostlib
+from tinydeploy.tdnn.taps import conv_taps
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -128,8 +131,9 @@ def c_array(ctype: str, name: str, values: np.ndarray) -> str:
 def random_weights(rng: np.random.Generator, rows: int, k: int, fmt: str, sp: float) -> np.ndarray:
     w = rng.integers(-127, 128, size=(rows, k)).astype(np.int8)
     w[w == 0] = 1
-    if fmt.startswith("nm"):
-        n, m = (int(v) for v in fmt[2:].split("_"))
+    nm = get_format(fmt)
+    if isinstance(nm, NmFormat):
+        n, m = nm.n, nm.m
         groups = -(-k // m)
         pad = np.zeros((rows, groups * m), dtype=np.int8)
         pad[:, :k] = w
@@ -150,26 +154,12 @@ def weight_decl(
 
     ``conv_geom`` = (kh, kw, in_c, band_w) of a conv: sparse formats then also get their
     td_conv_taps (as the C generator emits them)."""
+    fmt = get_format(enc.format)
     code = "".join(c_array(enc.c_type(k), f"{prefix}_{k}", v) for k, v in enc.arrays.items())
-    s = enc.scalars
-    if enc.format == "dense":
-        return code, f"{prefix}_values"
-    if get_format(enc.format).kernel == "csr":
-        fields = ["col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32"]
-        ptrs = ", ".join(f"{prefix}_{f}" if f in enc.arrays else "NULL" for f in fields)
-        delta = f"{prefix}_col_delta_u8" if "col_delta_u8" in enc.arrays else "NULL"
-        code += (
-            f"static const td_csr_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, "
-            f"{s['nnz']}, {prefix}_values, {ptrs}, {prefix}_row_sum, {delta}}};\n"
-        )
-    else:
-        code += (
-            f"static const td_nm_weights {prefix}_desc = {{{s['rows']}, {s['cols']}, {s['n']}, "
-            f"{s['m']}, {s['meta_row_bytes']}, {prefix}_values, {prefix}_meta, "
-            f"{prefix}_row_sum}};\n"
-        )
-    if conv_geom is None:
-        return code, f"&{prefix}_desc"
+    if fmt.descriptor is not None:
+        code += fmt.descriptor.c_initialiser(prefix, enc)
+    if conv_geom is None or not fmt.conv_taps:
+        return code, fmt.weight_arg(prefix)
     kh, kw, in_c, band_w = conv_geom
     taps = conv_taps(enc, kh, kw, in_c, band_w)
     code += c_array("uint32_t", f"{prefix}_taps", taps)
@@ -177,7 +167,7 @@ def weight_decl(
         f"static const td_conv_taps {prefix}_ctaps = {{{band_w}, {in_c}, {taps.size}, "
         f"{prefix}_taps}};\n"
     )
-    return code, f"&{prefix}_desc, &{prefix}_ctaps"
+    return code, f"{fmt.weight_arg(prefix)}, &{prefix}_ctaps"
 
 
 def build_cases(host) -> tuple[list[Case], str]:
@@ -211,7 +201,7 @@ def build_cases(host) -> tuple[list[Case], str]:
             decl, wexpr = weight_decl(f"w{idx}", enc, geom)
             kind = get_format(fmt).kernel
             nnz = int(np.count_nonzero(w2d))
-            stored = {"dense": w2d.size, "csr": nnz}.get(fmt, enc.arrays["values"].size)
+            stored = get_format(fmt).executed_entries(enc)
             if op == "conv":
                 spec = ConvSpec(k, k, (1, 1), (pad,) * 4, in_off, out_off, (out_off, 127), fused)
                 expected = host.conv(x, enc, bias, mult, shift, spec)
@@ -308,6 +298,22 @@ def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
     path.write_text("".join(parts))
 
 
+def target_cflags(core: str) -> list[str]:
+    """Every compiler flag that shapes the measured code (recorded in the results JSON)."""
+    return [
+        *CORES[core].cpu_flags, "-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+        "-ffunction-sections", "-fdata-sections", "-ffreestanding",
+        "-fno-tree-loop-distribute-patterns",
+    ]  # fmt: skip
+
+
+def target_ldflags(core: str) -> list[str]:
+    return [
+        "-nostdlib", "-nostartfiles", f"-L{HERE}", "-T", str(HERE / CORES[core].ldscript),
+        "-Wl,--gc-sections", "-Wl,--start-group", "-lc", "-lgcc", "-Wl,--end-group",
+    ]  # fmt: skip
+
+
 def build_firmware(build: Path, core: str = "m4") -> Path:
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
@@ -315,14 +321,9 @@ def build_firmware(build: Path, core: str = "m4") -> Path:
     srcs = [str(s) for s in tdnn_sources() if s.suffix == ".c"]
     elf = build / "bench.elf"
     cmd = [
-        "arm-none-eabi-gcc", *CORES[core].cpu_flags, "-std=c99", "-O2", "-g", "-Wall",
-        "-Wextra", "-Werror",
-        "-ffunction-sections", "-fdata-sections", "-ffreestanding",
-        "-fno-tree-loop-distribute-patterns", f"-I{TDNN_DIR / 'include'}", f"-I{HERE}",
+        "arm-none-eabi-gcc", *target_cflags(core), f"-I{TDNN_DIR / 'include'}", f"-I{HERE}",
         f"-I{build}", str(HERE / "startup.c"), str(HERE / "bench_main.c"), *srcs,
-        "-nostdlib", "-nostartfiles", f"-L{HERE}", "-T", str(HERE / CORES[core].ldscript),
-        "-Wl,--gc-sections", "-Wl,--start-group", "-lc", "-lgcc", "-Wl,--end-group",
-        "-o", str(elf),
+        *target_ldflags(core), "-o", str(elf),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -429,8 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             "layer": c.layer, "op": c.op, "format": c.fmt,
             "target_sparsity": c.target_sparsity,
             "sparsity": round(1 - c.nnz / c.w2d.size, 4),
-            "nnz_weights": c.nnz, "weight_bytes": c.enc.nbytes + (
-                taps_bytes(c.enc) if c.op == "conv" and c.fmt != "dense" else 0),
+            "nnz_weights": c.nnz, "weight_bytes": flash_bytes(c.enc, c.op),
             "scratch_bytes": c.scratch,
             "dense_macs": c.dense_macs, "nnz_macs": c.nnz_macs, "kernel_macs": c.kernel_macs,
             "out_elems": c.out_elems, "conv_out_elems": c.conv_out_elems,
@@ -453,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             "compiler": subprocess.run(
                 ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True
             ).stdout.splitlines()[0],
-            "cflags": " ".join([*core.cpu_flags, "-O2"]),
+            "cflags": " ".join(target_cflags(args.core)),
+            "ldflags": " ".join(target_ldflags(args.core)),
             "firmware_size": size.stdout.strip().splitlines()[-1] if size.stdout else "",
         },
         "metric": f"instructions retired, measured (SysTick ticks x {core.instr_per_tick:g} "

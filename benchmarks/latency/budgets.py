@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from tinydeploy.codegen.select import allocated_formats
 from tinydeploy.ir import read_tflite
-from tinydeploy.latency.prune import allocated_formats
 from tinydeploy.prune.recipes import get_recipe
 from tinydeploy.rundir import write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep

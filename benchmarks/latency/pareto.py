@@ -37,10 +37,10 @@ import time
 from pathlib import Path
 
 from tinydeploy.checkpoint import fingerprint
+from tinydeploy.codegen.select import allocated_formats
 from tinydeploy.ir import read_tflite
 from tinydeploy.latency.allocate import fastest_formats
 from tinydeploy.latency.problem import int8_graph
-from tinydeploy.latency.prune import allocated_formats
 from tinydeploy.latency.shapes import layer_params, layer_shapes
 from tinydeploy.latency.table import build_table, default_cache_dir
 from tinydeploy.rundir import git_revision, write_bytes_atomic, write_json_atomic

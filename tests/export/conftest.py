@@ -8,12 +8,11 @@ import copy
 import numpy as np
 import pytest
 import torch
+from export_constants import TRAIN_IMAGES
 
 from tinydeploy.checkpoint import save_checkpoint
 from tinydeploy.models import TinyNet
 from tinydeploy.models.registry import ModelSpec
-
-TRAIN_IMAGES = 3000
 
 
 def train_briefly(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray,

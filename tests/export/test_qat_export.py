@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 import torch
-from conftest import TRAIN_IMAGES
+from export_constants import TRAIN_IMAGES
 
 from tinydeploy.export.onnx_export import export_onnx
 from tinydeploy.export.tflite_export import onnx_to_int8_tflite

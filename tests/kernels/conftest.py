@@ -12,8 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tinydeploy.firmware.hostlib import TdnnHost, build_hostlib
 from tinydeploy.quant.fixedpoint import multiply_by_quantized_multiplier, requantize_to_int8
+from tinydeploy.tdnn.build import build_hostlib
+from tinydeploy.tdnn.host import TdnnHost
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,8 +9,9 @@ import sys
 
 import numpy as np
 
-from tinydeploy.codegen.formats import get_format
-from tinydeploy.firmware.hostlib import Activation, AddParams, ConvSpec, load_hostlib
+from tinydeploy.tdnn.formats import get_format
+from tinydeploy.tdnn.host import ConvSpec, load_hostlib
+from tinydeploy.tdnn.structs import Activation, AddParams
 
 
 def main(cache_dir: str, out_path: str, sanitize: bool) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinydeploy.codegen.formats import get_format
-from tinydeploy.firmware.hostlib import ConvSpec
+from tinydeploy.tdnn.formats import get_format
+from tinydeploy.tdnn.host import ConvSpec
 
 
 def a4(n: int) -> int:
@@ -63,15 +63,15 @@ def test_fc_buffer_size(tdnn, fmt, want):
 
 
 def test_generator_without_a_host_build_is_a_clear_error(monkeypatch):
-    import tinydeploy.firmware.hostlib as hostlib
+    import tinydeploy.codegen.generator as generator
     from tinydeploy.codegen.generator import generate_c
     from tinydeploy.errors import FirmwareError
     from tinydeploy.latency.shapes import LayerShape, synthetic_graph
 
     def no_compiler():
-        raise FirmwareError("gcc: not found")
+        raise FirmwareError("host C compiler 'gcc' not found on PATH (install gcc: ...)")
 
-    monkeypatch.setattr(hostlib, "load_hostlib", no_compiler)
+    monkeypatch.setattr(generator, "load_hostlib", no_compiler)
     graph = synthetic_graph(LayerShape("fc", (32,), 8), "fc")
-    with pytest.raises(FirmwareError, match="install a host C compiler"):
+    with pytest.raises(FirmwareError, match=r"sizes kernel scratch.*install gcc"):
         generate_c(graph, "dense")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from tools_required import unavailable
 
-from tinydeploy.codegen.formats import get_format
-from tinydeploy.firmware.hostlib import ConvSpec, TdnnError
+from tinydeploy.tdnn.formats import get_format
+from tinydeploy.tdnn.host import ConvSpec, TdnnError
 
 FORMATS = ["dense", "csr", "nm2_4", "nm1_4", "nm3_8", "nm1_16", "nm5_16"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinydeploy.firmware.hostlib import Activation, AddParams
 from tinydeploy.quant.fixedpoint import quantize_multiplier
+from tinydeploy.tdnn.structs import Activation, AddParams
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_pool(tdnn, ref, kind, case, act):
 def test_pool_window_all_padding_is_an_argument_error(tdnn, kind, pad, out_hw):
     """A window with no input cell (above/left of the input, or past its end) fails with
     TD_ERR_ARG, whichever output position it is at."""
-    from tinydeploy.firmware.hostlib import TdnnError
+    from tinydeploy.tdnn.host import TdnnError
 
     x = np.ones((4, 4, 3), dtype=np.int8)
     with pytest.raises(TdnnError) as err:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinydeploy.codegen.formats import get_format
-from tinydeploy.firmware.hostlib import TdnnError
+from tinydeploy.tdnn.formats import get_format
+from tinydeploy.tdnn.host import TdnnError
 
 FORMATS = ["dense", "csr", "csrd", "nm1_2", "nm2_4", "nm1_4", "nm1_8", "nm3_8", "nm1_16", "nm7_16"]
 

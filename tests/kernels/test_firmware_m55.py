@@ -25,8 +25,8 @@ import pytest
 from test_conv import BENCH, kernel_bench, make_weights, require_qemu_tools, run_on_qemu
 from test_conv import CASES as CONV_CASES
 
-from tinydeploy.codegen.formats import get_format
-from tinydeploy.firmware.hostlib import ConvSpec
+from tinydeploy.tdnn.formats import get_format
+from tinydeploy.tdnn.host import ConvSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 CONV_FORMATS = ["dense", "csr", "nm2_4"]
@@ -141,7 +141,7 @@ def other_cases(bench, tdnn, ref, start):
     """Depthwise conv, max/avg pooling and ADD (MVE paths and the portable fallbacks)."""
     from test_dwconv_pool_add import tflm_add_params
 
-    from tinydeploy.firmware.hostlib import Activation, AddParams
+    from tinydeploy.tdnn.structs import Activation, AddParams
 
     out, idx = [], start
     for i, (h, w, c, k, stride, pad, dmul) in enumerate(DW_SHAPES):

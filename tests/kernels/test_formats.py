@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinydeploy.codegen.formats import (
+from tinydeploy.errors import TinydeployError
+from tinydeploy.tdnn.formats import (
     WeightFormatError,
     format_names,
     get_format,
 )
-from tinydeploy.codegen.formats.nm import meta_row_bytes
-from tinydeploy.errors import TinydeployError
+from tinydeploy.tdnn.formats.nm import meta_row_bytes
 
 
 @st.composite

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tools_required import unavailable
 
-from tinydeploy.firmware.hostlib import TDNN_DIR, sanitizer_env, tdnn_sources
+from tinydeploy.tdnn.build import TDNN_DIR, sanitizer_env, tdnn_sources
 
 DRIVER = Path(__file__).with_name("sanitize_driver.py")
 

@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
-from tinydeploy.codegen.formats import get_format
-from tinydeploy.firmware.hostlib import ConvSpec
 from tinydeploy.quant.fixedpoint import quantize_multiplier
+from tinydeploy.tdnn.formats import get_format
+from tinydeploy.tdnn.host import ConvSpec
 
 
 @pytest.fixture(scope="module")

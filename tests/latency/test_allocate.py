@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from tinydeploy.codegen.select import allocated_formats
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.allocate import (
     Allocation,
@@ -15,7 +16,7 @@ from tinydeploy.latency.allocate import (
     allocate,
     layer_options,
 )
-from tinydeploy.latency.prune import allocated_formats, prune_configs
+from tinydeploy.latency.prune import prune_configs
 from tinydeploy.latency.shapes import LayerShape, synthetic_graph
 from tinydeploy.latency.table import CostTable
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinydeploy.codegen.formats import get_format
 from tinydeploy.codegen.generator import generate_c
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes, synthetic_graph
 from tinydeploy.latency.sparsify import format_sparsity, sparsify
 from tinydeploy.latency.table import CostTable, build_table, formats_for, plan_trials
+from tinydeploy.tdnn.formats import get_format
 
 CONV = LayerShape("conv", (14, 14, 8), 16, (3, 3), (1, 1), (1, 1, 1, 1), True)
 FC = LayerShape("fc", (300,), 24)

@@ -36,7 +36,7 @@ from debian_closure import (
 )
 
 FC_MODEL = REPO / "tests" / "firmware" / "fixtures" / "fc_model"
-# The host C library build of tinydeploy.firmware.hostlib, sanitizers included.
+# The host C library build of tinydeploy.tdnn.build, sanitizers included.
 HOST_CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=c99", "-fPIC", "-shared",
                "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 HOST_C = """#include <math.h>

@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from tinydeploy.codegen.convtaps import conv_taps
-from tinydeploy.codegen.formats import EncodedWeights, WeightFormatError, get_format
 from tinydeploy.codegen.memplan import Buffer, check_plan, plan
 from tinydeploy.codegen.select import CostModel, LayerStats, choose, flash_bytes, validate_mode
 from tinydeploy.errors import ExportError, FirmwareError
 from tinydeploy.ir.graph import Graph, Op
 from tinydeploy.ir.reference import run as run_reference
 from tinydeploy.ir.transforms import FoldCandidate, fold_transposes
+from tinydeploy.tdnn.formats import EncodedWeights, WeightFormat, WeightFormatError, get_format
+from tinydeploy.tdnn.host import ConvSpec, load_hostlib
+from tinydeploy.tdnn.taps import conv_taps
 
 C_SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D",
                "AVERAGE_POOL_2D", "ADD", "RESHAPE", "TRANSPOSE")
@@ -55,10 +56,12 @@ class GeneratedModel:
     report: dict[str, Any]
     golden_input: np.ndarray
     golden_output: np.ndarray
+    #: C files of weight formats outside the kernel library, built with the model
+    format_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def files(self) -> dict[str, str]:
-        return {"model.h": self.header, "model.c": self.source}
+        return {"model.h": self.header, "model.c": self.source, **self.format_sources}
 
 
 # ---- planning ----------------------------------------------------------------------------
@@ -80,15 +83,12 @@ def _stats(graph: Graph, op) -> LayerStats:
 
 def _keep_transpose(mode: str, graph: Graph, cost_model, objective,
                     layer_formats: Mapping[str, str] | None = None):
-    """Keep an explicit TRANSPOSE when folding would break the FC's chosen N:M pattern."""
+    """Keep an explicit TRANSPOSE when folding it into the FC's columns would break the
+    structure of the FC's chosen format (an N:M pattern holds for one column order only)."""
     def keep(cand: FoldCandidate) -> bool:
         fc_mode = (layer_formats or {}).get(cand.fc.name, mode)
-        if fc_mode in ("dense", "csr", "csrd"):
-            return False
         stats = _stats(graph, cand.fc)
         enc, _ = choose(_w2d(cand.fc), stats, cand.fc.name, fc_mode, cost_model, objective)
-        if not enc.format.startswith("nm"):
-            return False
         try:
             get_format(enc.format).encode(cand.permuted_weights(), cand.fc.name)
         except WeightFormatError:
@@ -149,15 +149,12 @@ def build_layers(graph: Graph, mode: str, cost_model: CostModel | None,
 def _scratch_sizes(graph: Graph, layers: list[Layer]) -> None:
     """Kernel scratch per layer, from the tdnn *_get_buffer_size functions built for the host:
     the C library is the only place the sizes are written down (no Python mirror to drift)."""
-    from tinydeploy.firmware.hostlib import ConvSpec, load_hostlib
-
     try:
         host = load_hostlib()
     except (ImportError, FirmwareError, OSError) as exc:
         raise FirmwareError(f"the C generator sizes kernel scratch buffers with tdnn's own "
                             f"*_get_buffer_size functions, built for this machine, and could "
-                            f"not build them ({exc}); install a host C compiler (gcc: `make "
-                            f"setup` or `apt-get install build-essential`)") from exc
+                            f"not build them: {exc}") from exc
     for layer in layers:
         op = layer.op
         if layer.kind not in ("conv", "fc"):
@@ -210,6 +207,15 @@ class _Emitter:
         self.decls: list[str] = []
         self.calls: list[str] = []
         self.uses_permute = False
+        self.user_formats: dict[str, type[WeightFormat]] = {}  # formats with own C files
+
+    def user_files(self) -> dict[str, str]:
+        """File name -> text of the C files of the user's formats this model uses."""
+        return {p.name: p.read_text() for cls in self.user_formats.values()
+                for p in cls.c_sources()}
+
+    def user_headers(self) -> list[str]:
+        return sorted(name for name in self.user_files() if name.endswith(".h"))
 
     def ptr(self, key: str) -> str:
         if key == self.g.input:
@@ -227,29 +233,14 @@ class _Emitter:
 
     def weights(self, p: str, enc: EncodedWeights) -> str:
         """Emit the weight arrays (+ descriptor); return the C expression passed to the kernel."""
+        fmt = get_format(enc.format)
+        if fmt.c_files:
+            self.user_formats[fmt.name] = type(fmt)
         for field_name, arr in enc.arrays.items():
             self.decls.append(_c_array(f"{p}_{field_name}", enc.c_type(field_name), arr))
-        if enc.format == "dense":
-            return f"{p}_values"
-        if get_format(enc.format).kernel == "csr":
-            s = enc.scalars
-            f = {k: (f"{p}_{k}" if k in enc.arrays else "NULL")
-                 for k in ("col_idx_u8", "col_idx_u16", "row_ptr_u16", "row_ptr_u32",
-                           "col_delta_u8")}
-            self.decls.append(
-                f"static const td_csr_weights {p}_csr = {{\n    .rows = {s['rows']}, "
-                f".cols = {s['cols']}, .nnz = {s['nnz']}, .values = {p}_values,\n"
-                f"    .col_idx_u8 = {f['col_idx_u8']}, .col_idx_u16 = {f['col_idx_u16']},\n"
-                f"    .row_ptr_u16 = {f['row_ptr_u16']}, .row_ptr_u32 = {f['row_ptr_u32']},\n"
-                f"    .row_sum = {p}_row_sum, .col_delta_u8 = {f['col_delta_u8']}}};\n")
-            return f"&{p}_csr"
-        s = enc.scalars
-        self.decls.append(
-            f"static const td_nm_weights {p}_nm = {{\n    .rows = {s['rows']}, .cols = "
-            f"{s['cols']}, .n = {s['n']}, .m = {s['m']}, .meta_row_bytes = "
-            f"{s['meta_row_bytes']},\n    .values = {p}_values, .meta = {p}_meta, "
-            f".row_sum = {p}_row_sum}};\n")
-        return f"&{p}_nm"
+        if fmt.descriptor is not None:
+            self.decls.append(fmt.descriptor.c_initialiser(p, enc))
+        return fmt.weight_arg(p)
 
     def conv_taps(self, p: str, layer: Layer) -> str:
         """Emit the td_conv_taps of a sparse conv (offsets for this input geometry)."""
@@ -272,7 +263,7 @@ class _Emitter:
         lines = [f"    /* {idx}: {layer.name} */", f"    TDM_BEGIN({idx});"]
         g = self.g
         if layer.kind == "conv":
-            kind = _kernel_kind(layer.encoding)
+            fmt = get_format(layer.encoding.format)
             pad = op.padding
             self.decls.append(
                 f"static const td_conv_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
@@ -289,14 +280,15 @@ class _Emitter:
                 f"static const td_dims {p}_output_dims = "
                 f"{_dims(g.tensors[layer.output].shape)};\n")
             size_args = f"&{p}_params, &{p}_input_dims, &{p}_filter_dims"
-            if kind != "dense":
+            if fmt.descriptor is not None:
                 size_args += f", {w}"
+            if fmt.conv_taps:
                 w += f", {self.conv_taps(p, layer)}"
-            lines.append(f"    if (td_conv_{kind}_s8_get_buffer_size({size_args}) > "
+            lines.append(f"    if (td_conv_{fmt.kernel}_s8_get_buffer_size({size_args}) > "
                          f"{layer.scratch}) {fail}")
             lines.append(
-                f"    st = td_conv_{kind}_s8(&{p}_params, &{p}_quant, &{p}_input_dims, {ins[0]}, "
-                f"&{p}_filter_dims, {w}, {p}_bias, &{p}_output_dims, {out}, {scratch});")
+                f"    st = td_conv_{fmt.kernel}_s8(&{p}_params, &{p}_quant, &{p}_input_dims, "
+                f"{ins[0]}, &{p}_filter_dims, {w}, {p}_bias, &{p}_output_dims, {out}, {scratch});")
         elif layer.kind == "dwconv":
             pad = op.padding
             self.decls.append(
@@ -316,7 +308,7 @@ class _Emitter:
                 f"    st = td_dwconv_dense_s8(&{p}_params, &{p}_quant, &{p}_input_dims, {ins[0]}, "
                 f"&{p}_filter_dims, {p}_values, {p}_bias, &{p}_output_dims, {out});")
         elif layer.kind == "fc":
-            kind = _kernel_kind(layer.encoding)
+            fmt = get_format(layer.encoding.format)
             self.decls.append(
                 f"static const td_fc_params {p}_params = {{.input_offset = "
                 f"{-op.input_zero_point}, .output_offset = {op.output_zero_point},\n"
@@ -324,12 +316,12 @@ class _Emitter:
             self.quant_arrays(p, op)
             w = self.weights(p, layer.encoding)
             rows, k = op.weights.shape
-            size_args = f"{k}, {rows}" if kind == "dense" else f"{k}, {w}"
-            lines.append(f"    if (td_fc_{kind}_s8_get_buffer_size({size_args}) > "
+            size_args = f"{k}, {rows}" if fmt.descriptor is None else f"{k}, {w}"
+            lines.append(f"    if (td_fc_{fmt.kernel}_s8_get_buffer_size({size_args}) > "
                          f"{layer.scratch}) {fail}")
             lines.append(
-                f"    st = td_fc_{kind}_s8(&{p}_params, &{p}_quant, {k}, {ins[0]}, {rows}, {w}, "
-                f"{p}_bias, {out}, {scratch});")
+                f"    st = td_fc_{fmt.kernel}_s8(&{p}_params, &{p}_quant, {k}, {ins[0]}, {rows}, "
+                f"{w}, {p}_bias, {out}, {scratch});")
         elif layer.kind in ("maxpool", "avgpool"):
             pad = op.padding
             self.decls.append(
@@ -364,10 +356,6 @@ class _Emitter:
             lines.append(f"    tdm_permute(&st, {ins[0]}, {out}, {p}_in_dims, {p}_perm);")
         lines += [f"    TDM_END({idx});", f"    if (st != TD_OK) {fail}"]
         self.calls.append("\n".join(lines))
-
-
-def _kernel_kind(enc: EncodedWeights) -> str:
-    return get_format(enc.format).kernel
 
 
 _PERMUTE = """
@@ -446,6 +434,7 @@ def _source(em: _Emitter, layers: list[Layer], golden_in, golden_out, provenance
     parts = [
         f"/* model.c - generated by tinydeploy; do not edit. {provenance} */\n",
         '#include "model.h"\n\n#include <stddef.h>\n\n#include "tdnn.h"\n',
+        *(f'#include "{name}"\n' for name in em.user_headers()),
         "#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L\n"
         "#include <stdalign.h>\n#endif\n#ifndef alignas\n"
         "#define alignas(n) __attribute__((aligned(n)))\n#endif\n",
@@ -536,7 +525,8 @@ def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | No
     header = _header(g, layers, arena, stamp)
     source = _source(em, layers, golden_input.reshape(-1), golden_output.reshape(-1), stamp)
     report = size_report(g, layers, arena, mode, cost_model, objective)
-    return GeneratedModel(header, source, g, layers, arena, report, golden_input, golden_output)
+    return GeneratedModel(header, source, g, layers, arena, report, golden_input, golden_output,
+                          em.user_files())
 
 
 def size_report(g: Graph, layers: list[Layer], arena: int, mode: str,

@@ -6,17 +6,13 @@ int8 outputs to stdout, so tests can compare the C code with the reference execu
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from tinydeploy.errors import FirmwareError
-from tinydeploy.resources import tdnn_dir
-
-TDNN_DIR = tdnn_dir()
-CFLAGS = ("-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter")
+from tinydeploy.tdnn.build import compile_host
 
 DRIVER = r"""
 #include <stdio.h>
@@ -52,22 +48,15 @@ int main(void)
 
 def build_host_runner(model_dir: str | Path, build_dir: str | Path, *, profile: bool = False,
                       cc: str = "gcc") -> Path:
-    """Compile model.c + tdnn + the driver into `build_dir/run_model`; errors raise."""
-    if shutil.which(cc) is None:
-        raise FirmwareError(f"host C compiler {cc!r} not found on PATH")
+    """Compile model.c (and any other C file beside it) + tdnn + the driver into
+    `build_dir/run_model` with the library's host recipe; errors raise."""
     model_dir, build_dir = Path(model_dir), Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     driver = build_dir / "driver.c"
     driver.write_text(DRIVER)
-    exe = build_dir / "run_model"
-    srcs = [str(model_dir / "model.c"), str(driver),
-            *sorted(str(p) for p in TDNN_DIR.glob("src/**/*.c"))]
-    cmd = [cc, *CFLAGS, *(["-DTDM_PROFILE"] if profile else []), f"-I{model_dir}",
-           f"-I{TDNN_DIR / 'include'}", *srcs, "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise FirmwareError(f"compiling the generated model failed:\n{proc.stderr[-4000:]}")
-    return exe
+    return compile_host([*sorted(model_dir.glob("*.c")), driver], build_dir / "run_model",
+                        what="the generated model", include_dirs=[model_dir],
+                        extra_cflags=["-DTDM_PROFILE"] if profile else [], cc=cc)
 
 
 def run_host(exe: str | Path, inputs: np.ndarray, output_size: int) -> np.ndarray:

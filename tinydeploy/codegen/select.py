@@ -11,17 +11,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from tinydeploy.codegen.convtaps import taps_bytes
-from tinydeploy.codegen.formats import EncodedWeights, format_names, get_format
-from tinydeploy.codegen.formats.base import WeightFormatError
-from tinydeploy.codegen.formats.nm import VALID_M
 from tinydeploy.errors import ExportError, unknown_choice
 from tinydeploy.resources import cost_model_path
+from tinydeploy.tdnn.formats import (
+    EncodedWeights,
+    WeightFormatError,
+    candidate_formats,
+    format_names,
+    get_format,
+)
+from tinydeploy.tdnn.formats.nm import VALID_M
+from tinydeploy.tdnn.taps import taps_bytes
 
-SPARSE_MODES = ("auto", "dense", "csr", "nm")
+SPARSE_MODES = ("auto", "dense", "csr", "nm")  # the modes; any format name is one too
 DEFAULT_COST_MODEL = cost_model_path("cortex-m4")
 
 
@@ -76,18 +82,13 @@ class CostModel:
 
     def estimate(self, stats: LayerStats, enc: EncodedWeights) -> float | None:
         table = self.coefficients.get(stats.op, {})
-        kernel = get_format(enc.format).kernel
+        fmt = get_format(enc.format)
         # a format without its own fit (e.g. csrd) uses its kernel family's, over the
         # entries it stores
-        c = table.get(enc.format) or table.get(kernel)
+        c = table.get(enc.format) or table.get(fmt.kernel)
         if c is None:
             return None
-        if kernel == "dense":
-            executed = stats.rows * stats.cols
-        elif kernel == "csr":
-            executed = int(enc.scalars["nnz"])
-        else:
-            executed = int(enc.arrays["values"].size)
+        executed = fmt.executed_entries(enc)
         aux = stats.positions * stats.cols if stats.op == "conv" else stats.cols
         return (c.get("kernel_macs", 0.0) * executed * stats.positions
                 + c.get("conv_out_elems", 0.0) * stats.rows * stats.positions
@@ -97,34 +98,13 @@ class CostModel:
 def flash_bytes(enc: EncodedWeights, op: str) -> int:
     """Flash bytes the generated model stores for one layer's weights: the encoding, plus the
     receptive-field taps (td_conv_taps) that sparse conv kernels read."""
-    extra = taps_bytes(enc) if op == "conv" and enc.format != "dense" else 0
+    extra = taps_bytes(enc) if op == "conv" and get_format(enc.format).conv_taps else 0
     return enc.nbytes + extra
-
-
-def tightest_nm(w2d: np.ndarray) -> list[str]:
-    """For each M, the smallest N such that every group of M columns has <= N nonzeros."""
-    rows, k = w2d.shape
-    names = []
-    for m in VALID_M:
-        groups = -(-k // m)
-        padded = np.zeros((rows, groups * m), dtype=bool)
-        padded[:, :k] = w2d != 0
-        n = int(padded.reshape(rows, groups, m).sum(axis=2).max())
-        if n < m:
-            names.append(f"nm{max(n, 1)}_{m}")
-    return names
 
 
 def candidates(w2d: np.ndarray, op: str, layer: str) -> list[EncodedWeights]:
     """Every encoding the kernels can run for this layer (dense first)."""
-    out = [get_format("dense").encode(w2d, layer)]
-    if op == "dwconv":  # tdnn has a dense depthwise kernel only
-        return out
-    out.append(get_format("csr").encode(w2d, layer))
-    if op == "fc" and w2d.shape[1] > 256:  # 16-bit columns: delta coding halves them
-        out.append(get_format("csrd").encode(w2d, layer))
-    out.extend(get_format(name).encode(w2d, layer) for name in tightest_nm(w2d))
-    return out
+    return [fmt.encode(w2d, layer) for fmt in candidate_formats(w2d, op)]
 
 
 def validate_mode(mode: str) -> str:
@@ -148,11 +128,12 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         est = cost_model.estimate(stats, enc) if cost_model else None
         rows.append({"format": enc.format, "bytes": flash_bytes(enc, stats.op),
                      "est_instructions": est})
-    if mode == "dense" or stats.op == "dwconv":
-        return cands[0], rows
-    if mode == "csr":
-        return cands[1], rows
-    if mode not in SPARSE_MODES:  # a concrete format: nm<N>_<M>, csrd, ...
+    if mode not in ("auto", "nm"):  # a concrete format
+        if stats.op not in get_format(mode).layers:  # e.g. depthwise: dense kernels only
+            return cands[0], rows
+        listed = [e for e in cands if e.format == mode]
+        if listed:
+            return listed[0], rows
         try:
             enc = get_format(mode).encode(w2d, layer)
         except WeightFormatError as exc:
@@ -160,7 +141,8 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         rows.append({"format": enc.format, "bytes": flash_bytes(enc, stats.op),
                      "est_instructions": cost_model.estimate(stats, enc) if cost_model else None})
         return enc, rows
-    pool = [e for e in cands if e.format.startswith("nm")] if mode == "nm" else cands
+    pool = ([e for e in cands if get_format(e.format).kernel == "nm"] if mode == "nm"
+            else cands)
     if not pool:
         raise ExportError(f"layer {layer} does not satisfy any N:M pattern (M in {VALID_M}); "
                           "use --sparse auto or csr")
@@ -172,3 +154,18 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         if scored:
             return min(scored, key=lambda s: (s[0], s[1]))[2], rows
     return min(pool, key=lambda e: (flash_bytes(e, stats.op), pool.index(e))), rows
+
+
+def allocated_formats(meta: dict[str, Any], graph) -> dict[str, str] | None:
+    """{graph op name: format} from a latency-aware checkpoint's metadata (None otherwise),
+    re-matched to this graph's weighted ops in order."""
+    info = meta.get("latency")
+    if not info:
+        return None
+    layers = info["allocation"]["layers"]
+    ops = [op.name for op in graph.weighted_ops()]
+    if len(ops) != len(layers):
+        raise ExportError("the checkpoint's latency allocation does not match the "
+                          "exported graph's layers")
+    order = list(info["layer_map"])
+    return {op: layers[t]["format"] for t, op in zip(order, ops, strict=True)}

@@ -200,10 +200,9 @@ def _c_step(tflite_bytes: bytes, graph, ds, cfg: ExportConfig, tmp: Path, report
     chose (`meta["latency"]`)."""
     from tinydeploy.codegen.generator import generate_c, provenance_line
     from tinydeploy.codegen.generator import report_markdown as c_markdown
-    from tinydeploy.codegen.select import CostModel
+    from tinydeploy.codegen.select import CostModel, allocated_formats
     from tinydeploy.export.runtimes import quantize_images
     from tinydeploy.ir import read_tflite
-    from tinydeploy.latency.prune import allocated_formats
 
     if graph is None:
         graph = read_tflite(tflite_bytes)

@@ -38,21 +38,6 @@ def prune_configs(alloc: Allocation, method: str) -> tuple[PruneConfig, list[Pru
     return configs[-1], configs[:-1]
 
 
-def allocated_formats(meta: dict[str, Any], graph) -> dict[str, str] | None:
-    """{graph op name: format} from a latency-aware checkpoint's metadata (None otherwise),
-    re-matched to this graph's weighted ops in order."""
-    info = meta.get("latency")
-    if not info:
-        return None
-    layers = info["allocation"]["layers"]
-    ops = [op.name for op in graph.weighted_ops()]
-    if len(ops) != len(layers):
-        raise TinydeployError("the checkpoint's latency allocation does not match the "
-                              "exported graph's layers")
-    order = list(info["layer_map"])
-    return {op: layers[t]["format"] for t, op in zip(order, ops, strict=True)}
-
-
 def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget: float | None,
                              speedup: float | None, method: str = "magnitude",
                              force: bool = False, cache_dir: Path | None = None,

@@ -202,8 +202,8 @@ def _firmware_stage(ctx: RunContext, exported: StageResult, v: VariantConfig,
         tflite = exported.path / exported.outputs["tflite"]
         layer_formats = None
         if fmt == "allocated":
+            from tinydeploy.codegen.select import allocated_formats
             from tinydeploy.ir import read_tflite
-            from tinydeploy.latency.prune import allocated_formats
 
             layer_formats = allocated_formats({"latency": exported.outputs.get("latency")},
                                               read_tflite(tflite))

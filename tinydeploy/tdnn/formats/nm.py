@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from tinydeploy.codegen.formats.base import (
+from tinydeploy.tdnn.formats.base import (
+    Descriptor,
     EncodedWeights,
     WeightFormat,
     WeightFormatError,
@@ -20,12 +23,55 @@ def meta_row_bytes(groups: int, n: int, m: int) -> int:
     return 4 * ((bits + 31) // 32)
 
 
+NM_DESCRIPTOR = Descriptor(
+    "td_nm_weights", "nm",
+    (("rows", "cols", "n", "m", "meta_row_bytes"), ("values", "meta", "row_sum")),
+    frozenset({"rows", "cols", "n", "m", "meta_row_bytes"}))
+_NAME = re.compile(r"nm(\d+)_(\d+)")
+
+
+def tightest_nm(w2d: np.ndarray) -> list[str]:
+    """For each M, the smallest N such that every group of M columns has <= N nonzeros."""
+    rows, k = w2d.shape
+    names = []
+    for m in VALID_M:
+        groups = -(-k // m)
+        padded = np.zeros((rows, groups * m), dtype=bool)
+        padded[:, :k] = w2d != 0
+        n = int(padded.reshape(rows, groups, m).sum(axis=2).max())
+        if n < m:
+            names.append(f"nm{max(n, 1)}_{m}")
+    return names
+
+
 class NmFormat(WeightFormat):
     """Rows padded to Kp = ceil(K/m)*m; every group keeps exactly n slots (value 0 when the
     group has fewer nonzeros) in ascending position order; positions packed LSB-first,
     log2(m) bits each, each row starting at a multiple of 4 bytes."""
 
     kernel = "nm"
+    descriptor = NM_DESCRIPTOR
+    conv_taps = True
+    order = 30
+
+    @classmethod
+    def parse(cls, name: str) -> WeightFormat | None:
+        match = _NAME.fullmatch(name)
+        if match is None:
+            return None
+        n, m = int(match.group(1)), int(match.group(2))
+        return cls(n, m) if m in VALID_M and 1 <= n < m else None
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f"nm{n}_{m}" for m in VALID_M for n in range(1, m)]
+
+    @classmethod
+    def candidates(cls, w2d: np.ndarray, layer_kind: str) -> list[WeightFormat]:
+        """The tightest N for each M the weights satisfy."""
+        if layer_kind not in cls.layers:
+            return []
+        return [cls.parse(name) for name in tightest_nm(w2d)]
 
     def __init__(self, n: int, m: int) -> None:
         if m not in VALID_M or not 1 <= n < m:
@@ -82,6 +128,12 @@ class NmFormat(WeightFormat):
             encoded.arrays["meta"].reshape(rows, stride), axis=1, bitorder="little"
         )[:, : groups * n * bits].reshape(rows, groups, n, bits)
         return (row_bits.astype(np.int64) << np.arange(bits)).sum(axis=3)
+
+    def entry_columns(self, encoded: EncodedWeights) -> tuple[np.ndarray, np.ndarray]:
+        k = encoded.shape[1]
+        pos = self.slot_positions(encoded)
+        cols = (np.arange(pos.shape[1])[None, :, None] * self.m + pos).reshape(-1)
+        return np.where(cols < k, cols, -1), encoded.arrays["values"].astype(np.int64)
 
     def decode(self, encoded: EncodedWeights) -> np.ndarray:
         rows, k = encoded.shape

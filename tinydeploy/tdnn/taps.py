@@ -11,25 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinydeploy.codegen.formats import CsrFormat, EncodedWeights, NmFormat, get_format
-from tinydeploy.codegen.formats.base import WeightFormatError
-
-
-def entry_columns(enc: EncodedWeights) -> tuple[np.ndarray, np.ndarray]:
-    """(column, value) of every stored entry in storage order; N:M padding slots get column
-    -1 (past K)."""
-    a = enc.arrays
-    fmt = get_format(enc.format)
-    if isinstance(fmt, CsrFormat):
-        return fmt.columns(enc), a["values"].astype(np.int64)
-    if not isinstance(fmt, NmFormat):
-        raise WeightFormatError(f"no conv taps for format {enc.format}")
-    k = enc.shape[1]
-    pos = fmt.slot_positions(enc)
-    groups = pos.shape[1]
-    cols = (np.arange(groups)[None, :, None] * fmt.m + pos).reshape(-1)
-    cols = np.where(cols < k, cols, -1)
-    return cols, a["values"].astype(np.int64)
+from tinydeploy.tdnn.formats import EncodedWeights, WeightFormatError, get_format
 
 
 def conv_taps(enc: EncodedWeights, kh: int, kw: int, in_c: int, band_w: int) -> np.ndarray:
@@ -39,7 +21,7 @@ def conv_taps(enc: EncodedWeights, kh: int, kw: int, in_c: int, band_w: int) -> 
         raise WeightFormatError(f"weights have K={enc.shape[1]}, expected {kh}x{kw}x{in_c}")
     if ((kh - 1) * band_w + kw) * in_c > 65536:
         raise WeightFormatError("receptive field too wide for 16-bit tap offsets")
-    cols, values = entry_columns(enc)
+    cols, values = get_format(enc.format).entry_columns(enc)
     valid = cols >= 0
     c = np.where(valid, cols, 0)
     ky, kx, ic = c // (kw * in_c), (c // in_c) % kw, c % in_c
@@ -51,6 +33,4 @@ def conv_taps(enc: EncodedWeights, kh: int, kw: int, in_c: int, band_w: int) -> 
 
 def taps_bytes(enc: EncodedWeights) -> int:
     """Flash bytes of the taps of ``enc`` (4 per stored entry), without computing them."""
-    if get_format(enc.format).kernel == "csr":
-        return 4 * int(enc.scalars["nnz"])
-    return 4 * int(enc.arrays["values"].size)
+    return 4 * get_format(enc.format).executed_entries(enc)

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinydeploy.codegen.formats.base import (
+from tinydeploy.tdnn.formats.base import (
+    Descriptor,
     EncodedWeights,
     WeightFormat,
     WeightFormatError,
     check_weights,
 )
+
+CSR_DESCRIPTOR = Descriptor(
+    "td_csr_weights", "csr",
+    (("rows", "cols", "nnz", "values"), ("col_idx_u8", "col_idx_u16"),
+     ("row_ptr_u16", "row_ptr_u32"), ("row_sum", "col_delta_u8")),
+    frozenset({"rows", "cols", "nnz"}))
 
 
 class CsrFormat(WeightFormat):
@@ -20,6 +27,9 @@ class CsrFormat(WeightFormat):
 
     name = "csr"
     kernel = "csr"
+    descriptor = CSR_DESCRIPTOR
+    conv_taps = True
+    order = 10
 
     def encode(self, w2d: np.ndarray, layer: str = "layer") -> EncodedWeights:
         w = check_weights(w2d)
@@ -42,10 +52,16 @@ class CsrFormat(WeightFormat):
             self.name, (rows, cols), arrays, {"rows": rows, "cols": cols, "nnz": int(r_idx.size)}
         )
 
+    def executed_entries(self, encoded: EncodedWeights) -> int:
+        return int(encoded.scalars["nnz"])
+
     def columns(self, encoded: EncodedWeights) -> np.ndarray:
         """Column of every stored entry, in storage order."""
         a = encoded.arrays
         return (a["col_idx_u8"] if "col_idx_u8" in a else a["col_idx_u16"]).astype(np.int64)
+
+    def entry_columns(self, encoded: EncodedWeights) -> tuple[np.ndarray, np.ndarray]:
+        return self.columns(encoded), encoded.arrays["values"].astype(np.int64)
 
     def decode(self, encoded: EncodedWeights) -> np.ndarray:
         rows, cols = encoded.shape
@@ -76,6 +92,12 @@ class CsrDeltaFormat(CsrFormat):
     (every 255 columns), which nnz and the row pointers count."""
 
     name = "csrd"  # same kernels as csr: they read either column coding
+    order = 20
+
+    @classmethod
+    def candidates(cls, w2d: np.ndarray, layer_kind: str) -> list[WeightFormat]:
+        # 16-bit columns (K > 256) of a fully connected layer: delta coding halves them
+        return [cls()] if layer_kind == "fc" and w2d.shape[1] > 256 else []
 
     def encode(self, w2d: np.ndarray, layer: str = "layer") -> EncodedWeights:
         w = check_weights(w2d)
