@@ -68,6 +68,17 @@ def _i32(a: np.ndarray | list[int] | int, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.int32), (n,)))
 
 
+def _quant_and_bias(multiplier: np.ndarray | int, shift: np.ndarray | int,
+                    bias: np.ndarray | None, n: int
+                    ) -> tuple[QuantParams, np.ndarray | None, list[np.ndarray]]:
+    """Per-channel requantisation and bias for n channels (scalars are broadcast), and the
+    arrays the struct points into (keep them alive for the call)."""
+    mult, sh = _i32(multiplier, n), _i32(shift, n)
+    quant = QuantParams(mult.ctypes.data_as(C.POINTER(_I32)), sh.ctypes.data_as(C.POINTER(_I32)))
+    b = None if bias is None else _i32(bias, n)
+    return quant, b, [mult, sh]
+
+
 def _conv_out(size: int, pa: int, pb: int, k: int, s: int) -> int:
     return (size + pa + pb - k) // s + 1
 
@@ -168,11 +179,7 @@ class TdnnHost:
         if spec.fused_maxpool:
             ho, wo = ho // 2, wo // 2
         out = np.zeros((max(ho, 1), max(wo, 1), out_c), dtype=np.int8)
-        mult, sh = _i32(multiplier, out_c), _i32(shift, out_c)
-        quant = QuantParams(
-            mult.ctypes.data_as(C.POINTER(_I32)), sh.ctypes.data_as(C.POINTER(_I32))
-        )
-        b = None if bias is None else _i32(bias, out_c)
+        quant, b, _qkeep = _quant_and_bias(multiplier, shift, bias, out_c)
         scratch = np.zeros(max(self.conv_buffer_size(x.shape, enc, spec), 1), dtype=np.uint8)
         fmt, warg, _keep = self._weights(enc)
         wargs: list[object] = [warg]
@@ -207,11 +214,7 @@ class TdnnHost:
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1)
         out_n = enc.shape[0]
         out = np.zeros(out_n, dtype=np.int8)
-        mult, sh = _i32(multiplier, out_n), _i32(shift, out_n)
-        quant = QuantParams(
-            mult.ctypes.data_as(C.POINTER(_I32)), sh.ctypes.data_as(C.POINTER(_I32))
-        )
-        b = None if bias is None else _i32(bias, out_n)
+        quant, b, _qkeep = _quant_and_bias(multiplier, shift, bias, out_n)
         params = FcParams(input_offset, output_offset, Activation(*act))
         scratch = np.zeros(max(self.fc_buffer_size(x.size, enc), 1), dtype=np.uint8)
         fmt, warg, _keep = self._weights(enc)
@@ -241,11 +244,7 @@ class TdnnHost:
         ho = _conv_out(h, pad[0], pad[2], kh, stride[0])
         wo = _conv_out(wd, pad[1], pad[3], kw, stride[1])
         out = np.zeros((ho, wo, out_c), dtype=np.int8)
-        mult, sh = _i32(multiplier, out_c), _i32(shift, out_c)
-        quant = QuantParams(
-            mult.ctypes.data_as(C.POINTER(_I32)), sh.ctypes.data_as(C.POINTER(_I32))
-        )
-        b = None if bias is None else _i32(bias, out_c)
+        quant, b, _qkeep = _quant_and_bias(multiplier, shift, bias, out_c)
         params = DwConvParams(stride[0], stride[1], *pad, depth_multiplier, input_offset,
                               output_offset, Activation(*act))  # fmt: skip
         in_dims, f_dims, o_dims = Dims(1, h, wd, c), Dims(1, kh, kw, out_c), Dims(1, ho, wo, out_c)
