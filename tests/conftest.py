@@ -42,3 +42,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.section("summary lines from the tests")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+#: folders whose tests build or run C (kernels, sanitizers, firmware): under
+#: TINYDEPLOY_REQUIRE_FIRMWARE=1 a skip there is reported as a failure, whatever skipped it
+NO_SKIP_FOLDERS = ("kernels", "firmware")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    report = outcome.get_result()
+    folder = Path(str(item.fspath)).parent.name
+    if (report.skipped and os.environ.get("TINYDEPLOY_REQUIRE_FIRMWARE") == "1"
+            and (folder in NO_SKIP_FOLDERS or "firmware" in item.keywords)):
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} skipped ({report.longrepr}) with "
+                           "TINYDEPLOY_REQUIRE_FIRMWARE=1: kernel and firmware tests must run")

@@ -19,3 +19,13 @@ def unavailable(reason: str) -> NoReturn:
     if required():
         pytest.fail(f"{reason} (TINYDEPLOY_REQUIRE_FIRMWARE=1: a missing tool is a failure)")
     pytest.skip(reason)
+
+
+def required_module(name: str):
+    """Import `name`; if it is not installed, `unavailable` (a failure in CI mode)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"Python module {name} is not installed ({exc})")

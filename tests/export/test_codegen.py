@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from tools_required import unavailable
 
 from tinydeploy.codegen import generate_c
 from tinydeploy.codegen.host import build_host_runner, run_host
@@ -16,7 +17,14 @@ from tinydeploy.errors import ExportError
 from tinydeploy.ir import read_tflite
 from tinydeploy.ir.reference import run
 
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
+
+@pytest.fixture
+def gcc() -> None:
+    if shutil.which("gcc") is None:
+        unavailable("host gcc is not installed")
+
+
+needs_gcc = pytest.mark.usefixtures("gcc")
 
 
 def _write(gen, d):

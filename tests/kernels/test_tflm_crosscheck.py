@@ -1,5 +1,5 @@
 """Cross-check of the numpy references (and tdnn) against real TFLite Micro on one small
-int8 conv + fully connected model built with TensorFlow (skipped without TF / tflite-micro)."""
+int8 conv + fully connected model built with TensorFlow (TF and tflite-micro required)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from tools_required import required_module
 
 from tinydeploy.quant.fixedpoint import quantize_multiplier
 from tinydeploy.tdnn.formats import get_format
@@ -15,9 +16,9 @@ from tinydeploy.tdnn.host import ConvSpec
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    tf = pytest.importorskip("tensorflow")
-    pytest.importorskip("tflite_micro")
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    tf = required_module("tensorflow")
+    required_module("tflite_micro")
+    litert = required_module("ai_edge_litert.interpreter")
     tf.random.set_seed(0)
     rng = np.random.default_rng(0)
     inp = tf.keras.Input((6, 5, 3), batch_size=1)
