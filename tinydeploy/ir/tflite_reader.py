@@ -1,7 +1,7 @@
 """Read an int8 .tflite flatbuffer into the IR with the `tflite` package (no TensorFlow).
 
 Requantization parameters are computed exactly as TFLite Micro computes them at prepare
-time (see `conv_multipliers` and `fc_multipliers`), so the IR can be executed bit-exactly.
+time (`tinydeploy.ir.prepare`, re-exported here), so the IR can be executed bit-exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ from tinydeploy.ir.graph import (
     Tensor,
     Transpose,
 )
+from tinydeploy.ir.prepare import (
+    activation_range,
+    conv_multipliers,
+    fc_multipliers,
+    padding,
+    same_padding,
+)
 from tinydeploy.quant.fixedpoint import quantize_multiplier
 from tinydeploy.quant.softmax import OUTPUT_SCALE, OUTPUT_ZERO_POINT, softmax_params
 
@@ -36,56 +43,6 @@ _SHORT = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "MAX_POOL_2D": "maxp
           "RESHAPE": "reshape", "TRANSPOSE": "transpose", "SOFTMAX": "softmax"}
 _NUMPY_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 9: np.int8, 7: np.int16}
 ADD_LEFT_SHIFT = 20  # TFLM's left shift for int8 ADD
-
-
-# ---- TFLM prepare-time arithmetic --------------------------------------------------------
-
-def conv_multipliers(input_scale: float, weight_scales: np.ndarray,
-                     output_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (multiplier, shift) as TFLM's PopulateConvolutionQuantizationParams:
-    double(s_in) * double(s_w[c]) / double(s_out), each scale a float32 first."""
-    s_in = float(np.float32(input_scale))
-    s_out = float(np.float32(output_scale))
-    pairs = [quantize_multiplier(s_in * float(np.float32(s)) / s_out) for s in weight_scales]
-    return (np.array([p[0] for p in pairs], dtype=np.int32),
-            np.array([p[1] for p in pairs], dtype=np.int32))
-
-
-def fc_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
-                   out_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """FULLY_CONNECTED: per-channel filters as conv; a per-tensor filter as TFLM's
-    GetQuantizedConvolutionMultipler, whose s_in * s_w product is taken in float32."""
-    if len(weight_scales) > 1:
-        return conv_multipliers(input_scale, weight_scales, output_scale)
-    product = float(np.float32(input_scale) * np.float32(weight_scales[0]))
-    q, shift = quantize_multiplier(product / float(np.float32(output_scale)))
-    return (np.full(out_features, q, dtype=np.int32), np.full(out_features, shift, np.int32))
-
-
-def activation_range(fused: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLM CalculateActivationRangeQuantized for int8 (round(x / scale) in float32)."""
-    def quantize(x: float) -> int:
-        v = np.float32(x) / np.float32(scale)
-        return zero_point + int(np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)))
-
-    if fused == 0:  # NONE
-        return -128, 127
-    if fused == 1:  # RELU
-        return max(-128, quantize(0.0)), 127
-    if fused == 2:  # RELU_N1_TO_1
-        return max(-128, quantize(-1.0)), min(127, quantize(1.0))
-    if fused == 3:  # RELU6
-        return max(-128, quantize(0.0)), min(127, quantize(6.0))
-    raise ExportError(
-        f"unsupported fused activation type {fused} (only NONE/RELU/RELU6/RELU_N1_TO_1)")
-
-
-def same_padding(in_size: int, filt: int, stride: int, dilation: int,
-                 out_size: int) -> tuple[int, int]:
-    """TFLM ComputePaddingHeightWidth for one dim: (before, after), after >= 0."""
-    eff = (filt - 1) * dilation + 1
-    total = max((out_size - 1) * stride + eff - in_size, 0)
-    return total // 2, total - total // 2
 
 
 # ---- flatbuffer access -------------------------------------------------------------------
@@ -245,12 +202,12 @@ def _build_op(r: _Reader, fb_op, kind: str, name: str, ins: list[int], out: int,
         w, bias, scales, raw_scales = _weights(r, ins, name, 4)
         kh, kw = w.shape[1], w.shape[2]
         stride = (o.StrideH(), o.StrideW())
-        padding = _padding(o.Padding(), tin.shape, tout.shape, (kh, kw), stride)
+        pads = padding(o.Padding(), tin.shape, tout.shape, (kh, kw), stride)
         mult, shift = conv_multipliers(tin.scale, scales, tout.scale)
         lo, hi = activation_range(o.FusedActivationFunction(), tout.scale, tout.zero_point)
         common = dict(name=name, input=x, output=y, weights=w, bias=bias,
                       weight_scales=scales, multiplier=mult, shift=shift, stride=stride,
-                      padding=padding, input_zero_point=tin.zero_point,
+                      padding=pads, input_zero_point=tin.zero_point,
                       output_zero_point=tout.zero_point, act_min=lo, act_max=hi)
         if is_dw:
             return DepthwiseConv2D(depth_multiplier=int(o.DepthMultiplier()) or 1, **common)
@@ -276,7 +233,7 @@ def _build_op(r: _Reader, fb_op, kind: str, name: str, ins: list[int], out: int,
         lo, hi = activation_range(o.FusedActivationFunction(), tout.scale, tout.zero_point)
         return Pool2D(name=name, input=x, output=y,
                       mode="max" if kind == "MAX_POOL_2D" else "avg", filter=filt,
-                      stride=stride, padding=_padding(o.Padding(), tin.shape, tout.shape, filt,
+                      stride=stride, padding=padding(o.Padding(), tin.shape, tout.shape, filt,
                                                       stride), act_min=lo, act_max=hi)
     if kind == "ADD":
         x2 = act(ins[1])
@@ -331,16 +288,6 @@ def _same_quant(r: _Reader, name: str, a: Tensor, b: Tensor) -> None:
         raise ExportError(f"{r.source}: {name} changes the quantization, which is unsupported")
 
 
-def _padding(mode: int, in_shape, out_shape, filt, stride) -> tuple[int, int, int, int]:
-    if len(in_shape) != 4 or len(out_shape) != 4:
-        raise ExportError(f"spatial op needs NHWC tensors, got {in_shape} -> {out_shape}")
-    if mode == 1:  # VALID
-        return (0, 0, 0, 0)
-    top, bottom = same_padding(in_shape[1], filt[0], stride[0], 1, out_shape[1])
-    left, right = same_padding(in_shape[2], filt[1], stride[1], 1, out_shape[2])
-    return (top, left, bottom, right)
-
-
 def _check_shapes(g: Graph) -> None:
     """Every op's tensors agree with its parameters (a corrupt file fails here, not in C)."""
     for op in g.ops:
@@ -366,3 +313,7 @@ def _check_shapes(g: Graph) -> None:
                 raise ExportError(f"{op.name}: shape mismatch: input {tin}, output {tout}")
     if g.input_tensor.shape[0] != 1:
         raise ExportError(f"model input must have batch 1, got {g.input_tensor.shape}")
+
+
+__all__ = ["SUPPORTED_OPS", "activation_range", "conv_multipliers", "fc_multipliers", "padding",
+           "read_tflite", "same_padding"]
