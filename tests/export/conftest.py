@@ -52,6 +52,33 @@ def int8_inputs():
     return _int8_inputs
 
 
+def _patch_opcode(data: bytes, old: str, new: str) -> bytes:
+    """Rewrite the builtin code of operator code `old` to `new` in place (same size)."""
+    import struct
+
+    import tflite
+
+    codes = vars(tflite.BuiltinOperator)
+    buf = bytearray(data)
+    model = tflite.Model.GetRootAsModel(data, 0)
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) != codes[old]:
+            continue
+        tab = oc._tab
+        for slot, fmt in ((4, "b"), (10, "i")):  # deprecated_builtin_code, builtin_code
+            off = tab.Offset(slot)
+            if off:
+                struct.pack_into("<" + fmt, buf, tab.Pos + off, codes[new])
+    return bytes(buf)
+
+
+@pytest.fixture(scope="session")
+def patch_opcode():
+    """(tflite bytes, old op name, new op name) -> the bytes with every `old` op relabelled."""
+    return _patch_opcode
+
+
 @pytest.fixture(scope="session")
 def dense_model(mnist):
     torch.manual_seed(0)

@@ -77,31 +77,10 @@ def test_corrupt_and_truncated_tflite(dense_export, tmp_path):
         read_tflite(tmp_path / "missing.tflite")
 
 
-def _patch_opcode(data: bytes, old: str, new: str) -> bytes:
-    """Rewrite the builtin code of operator code `old` to `new` in place (same size)."""
-    import tflite
-
-    codes = vars(tflite.BuiltinOperator)
-    buf = bytearray(data)
-    model = tflite.Model.GetRootAsModel(data, 0)
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) != codes[old]:
-            continue
-        tab = oc._tab
-        for slot, fmt in ((4, "b"), (10, "i")):  # deprecated_builtin_code, builtin_code
-            off = tab.Offset(slot)
-            if off:
-                import struct
-
-                struct.pack_into("<" + fmt, buf, tab.Pos + off, codes[new])
-    return bytes(buf)
-
-
-def test_unsupported_tflite_op_is_named(dense_export, tmp_path):
+def test_unsupported_tflite_op_is_named(dense_export, patch_opcode, tmp_path):
     from tinydeploy.cli.main import main
 
-    patched = _patch_opcode(dense_export[1], "MAX_POOL_2D", "TANH")
+    patched = patch_opcode(dense_export[1], "MAX_POOL_2D", "TANH")
     with pytest.raises(ExportError, match=r"unsupported TFLite op.*TANH"):
         read_tflite(patched)
     src = tmp_path / "tanh.tflite"

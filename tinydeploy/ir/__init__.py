@@ -1,8 +1,11 @@
 """Model IR: what the C generator and the numpy reference executor need from an int8 .tflite.
 
-`graph` holds the dataclasses, `tflite_reader.read_tflite` builds them from a flatbuffer
-(no TensorFlow import), `transforms.fold_transposes` removes NHWC->NCHW transposes in front
-of fully connected layers, `reference.run` executes the IR bit-exactly like TFLite Micro.
+`ops` is the op table (one module per TFLite op: its dataclass, reader, shape check and
+numpy reference), `graph` holds `Tensor` and `Graph` and re-exports the op dataclasses,
+`tflite_reader.read_tflite` builds a graph from a flatbuffer (no TensorFlow import),
+`prepare` is TFLite Micro's prepare-time arithmetic, `transforms.fold_transposes` removes
+NHWC->NCHW transposes in front of fully connected layers, and `reference.run` executes the
+IR bit-exactly like TFLite Micro.
 """
 
 from tinydeploy.ir.graph import (

@@ -1,7 +1,9 @@
 """Read an int8 .tflite flatbuffer into the IR with the `tflite` package (no TensorFlow).
 
-Requantization parameters are computed exactly as TFLite Micro computes them at prepare
-time (see `conv_multipliers` and `fc_multipliers`), so the IR can be executed bit-exactly.
+This module walks the operators and tensors; what each op reads and checks is its entry in
+the op table (`tinydeploy.ir.ops`). Requantization parameters are computed exactly as
+TFLite Micro computes them at prepare time (`tinydeploy.ir.prepare`, re-exported here), so
+the IR can be executed bit-exactly.
 """
 
 from __future__ import annotations
@@ -11,86 +13,25 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.errors import ExportError
-from tinydeploy.ir.graph import (
-    Add,
-    Conv2D,
-    DepthwiseConv2D,
-    FullyConnected,
-    Graph,
-    Op,
-    Pool2D,
-    Reshape,
-    Softmax,
-    Tensor,
-    Transpose,
+from tinydeploy.ir.graph import Graph, Op, Tensor
+from tinydeploy.ir.ops import ReadContext, get_op, supported_ops
+from tinydeploy.ir.prepare import (
+    activation_range,
+    conv_multipliers,
+    fc_multipliers,
+    padding,
+    same_padding,
 )
-from tinydeploy.quant.fixedpoint import quantize_multiplier
-from tinydeploy.quant.softmax import OUTPUT_SCALE, OUTPUT_ZERO_POINT, softmax_params
 
-SUPPORTED_OPS = (
-    "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "ADD",
-    "RESHAPE", "TRANSPOSE", "SOFTMAX",
-)
-_SHORT = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "MAX_POOL_2D": "maxpool",
-          "AVERAGE_POOL_2D": "avgpool", "FULLY_CONNECTED": "fc", "ADD": "add",
-          "RESHAPE": "reshape", "TRANSPOSE": "transpose", "SOFTMAX": "softmax"}
+# The ops of the table's modules, for callers that want a constant; the reader asks the
+# table itself, so an op registered at run time is read too.
+SUPPORTED_OPS = supported_ops()
 _NUMPY_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 9: np.int8, 7: np.int16}
-ADD_LEFT_SHIFT = 20  # TFLM's left shift for int8 ADD
 
 
-# ---- TFLM prepare-time arithmetic --------------------------------------------------------
+class Reader:
+    """Flatbuffer access: tensors, quantization, constant buffers, builtin options."""
 
-def conv_multipliers(input_scale: float, weight_scales: np.ndarray,
-                     output_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (multiplier, shift) as TFLM's PopulateConvolutionQuantizationParams:
-    double(s_in) * double(s_w[c]) / double(s_out), each scale a float32 first."""
-    s_in = float(np.float32(input_scale))
-    s_out = float(np.float32(output_scale))
-    pairs = [quantize_multiplier(s_in * float(np.float32(s)) / s_out) for s in weight_scales]
-    return (np.array([p[0] for p in pairs], dtype=np.int32),
-            np.array([p[1] for p in pairs], dtype=np.int32))
-
-
-def fc_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
-                   out_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """FULLY_CONNECTED: per-channel filters as conv; a per-tensor filter as TFLM's
-    GetQuantizedConvolutionMultipler, whose s_in * s_w product is taken in float32."""
-    if len(weight_scales) > 1:
-        return conv_multipliers(input_scale, weight_scales, output_scale)
-    product = float(np.float32(input_scale) * np.float32(weight_scales[0]))
-    q, shift = quantize_multiplier(product / float(np.float32(output_scale)))
-    return (np.full(out_features, q, dtype=np.int32), np.full(out_features, shift, np.int32))
-
-
-def activation_range(fused: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLM CalculateActivationRangeQuantized for int8 (round(x / scale) in float32)."""
-    def quantize(x: float) -> int:
-        v = np.float32(x) / np.float32(scale)
-        return zero_point + int(np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)))
-
-    if fused == 0:  # NONE
-        return -128, 127
-    if fused == 1:  # RELU
-        return max(-128, quantize(0.0)), 127
-    if fused == 2:  # RELU_N1_TO_1
-        return max(-128, quantize(-1.0)), min(127, quantize(1.0))
-    if fused == 3:  # RELU6
-        return max(-128, quantize(0.0)), min(127, quantize(6.0))
-    raise ExportError(
-        f"unsupported fused activation type {fused} (only NONE/RELU/RELU6/RELU_N1_TO_1)")
-
-
-def same_padding(in_size: int, filt: int, stride: int, dilation: int,
-                 out_size: int) -> tuple[int, int]:
-    """TFLM ComputePaddingHeightWidth for one dim: (before, after), after >= 0."""
-    eff = (filt - 1) * dilation + 1
-    total = max((out_size - 1) * stride + eff - in_size, 0)
-    return total // 2, total - total // 2
-
-
-# ---- flatbuffer access -------------------------------------------------------------------
-
-class _Reader:
     def __init__(self, data: bytes, source: str) -> None:
         import tflite
 
@@ -157,7 +98,7 @@ def read_tflite(path_or_bytes: str | Path | bytes) -> Graph:
             raise ExportError(f"cannot read {path}: {exc}") from exc
         source = str(path)
     try:
-        return _read(_Reader(data, source))
+        return _read(Reader(data, source))
     except ExportError:
         raise
     except Exception as exc:  # flatbuffer offsets out of range, struct errors, ...
@@ -165,15 +106,16 @@ def read_tflite(path_or_bytes: str | Path | bytes) -> Graph:
             f"{source} is corrupt or truncated ({type(exc).__name__}: {exc})") from exc
 
 
-def _read(r: _Reader) -> Graph:
+def _read(r: Reader) -> Graph:
     sg = r.sg
     ops_fb = [sg.Operators(i) for i in range(sg.OperatorsLength())]
     kinds = [r.op_name(op) for op in ops_fb]
-    bad = sorted({k for k in kinds if k not in SUPPORTED_OPS})
+    supported = supported_ops()
+    bad = sorted({k for k in kinds if k not in supported})
     if bad:
         raise ExportError(
             f"{r.source}: unsupported TFLite op(s) {', '.join(bad)}; supported: "
-            f"{', '.join(SUPPORTED_OPS)}"
+            f"{', '.join(supported)}"
         )
     if sg.InputsLength() != 1 or sg.OutputsLength() != 1:
         raise ExportError(f"{r.source}: expected one input and one output tensor")
@@ -197,172 +139,28 @@ def _read(r: _Reader) -> Graph:
     counters: dict[str, int] = {}
     ops: list[Op] = []
     for op, kind in zip(ops_fb, kinds, strict=True):
+        opdef = get_op(kind)
         counters[kind] = counters.get(kind, 0) + 1
-        name = f"{_SHORT[kind]}{counters[kind]}"
         ins = [int(i) for i in op.InputsAsNumpy()]
         out = int(op.OutputsAsNumpy()[0])
-        ops.append(_build_op(r, op, kind, name, ins, out, act, tensors))
+        x = act(ins[0])  # input before output: the order of graph.tensors
+        y = act(out)
+        ctx = ReadContext(reader=r, fb_op=op, name=f"{opdef.short}{counters[kind]}", ins=ins,
+                          x=x, y=y, tensors=tensors, act=act)
+        ops.append(opdef.read(ctx))
     graph = Graph(tensors=tensors, ops=ops, input=act(sg.InputsAsNumpy()[0]),
                   output=act(sg.OutputsAsNumpy()[0]), source=r.source)
     _check_shapes(graph)
     return graph
 
 
-def _weights(r: _Reader, ins: list[int], name: str, want_dims: int):
-    w = r.constant(ins[1])
-    if w is None or w.dtype != np.int8 or w.ndim != want_dims:
-        raise ExportError(f"{r.source}: {name} needs constant int8 weights of rank {want_dims}")
-    scales, zps = r.quant(ins[1])
-    if np.any(zps != 0):
-        raise ExportError(f"{r.source}: {name} has non-zero weight zero points")
-    out_c = w.shape[0] if name.startswith(("conv", "fc")) else w.shape[-1]
-    if len(scales) == 1:
-        scales = np.repeat(scales, out_c)
-    elif len(scales) != out_c:
-        raise ExportError(
-            f"{r.source}: {name} has {len(scales)} weight scales for {out_c} channels")
-    bias = None
-    if len(ins) > 2 and ins[2] >= 0:
-        bias = r.constant(ins[2])
-        if bias is None or bias.dtype != np.int32:
-            raise ExportError(f"{r.source}: {name} bias must be constant int32")
-    if bias is None:
-        bias = np.zeros(out_c, dtype=np.int32)
-    return w, bias.reshape(-1), scales, r.quant(ins[1])[0]
-
-
-def _build_op(r: _Reader, fb_op, kind: str, name: str, ins: list[int], out: int, act,
-              tensors) -> Op:
-    x = act(ins[0])
-    y = act(out)
-    tin, tout = tensors[x], tensors[y]
-    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        is_dw = kind == "DEPTHWISE_CONV_2D"
-        o = r.options(fb_op,
-                      "DepthwiseConv2DOptions" if is_dw else "Conv2DOptions")
-        if o.DilationHFactor() not in (0, 1) or o.DilationWFactor() not in (0, 1):
-            raise ExportError(f"{r.source}: {name}: dilated convolution is not supported")
-        w, bias, scales, raw_scales = _weights(r, ins, name, 4)
-        kh, kw = w.shape[1], w.shape[2]
-        stride = (o.StrideH(), o.StrideW())
-        padding = _padding(o.Padding(), tin.shape, tout.shape, (kh, kw), stride)
-        mult, shift = conv_multipliers(tin.scale, scales, tout.scale)
-        lo, hi = activation_range(o.FusedActivationFunction(), tout.scale, tout.zero_point)
-        common = dict(name=name, input=x, output=y, weights=w, bias=bias,
-                      weight_scales=scales, multiplier=mult, shift=shift, stride=stride,
-                      padding=padding, input_zero_point=tin.zero_point,
-                      output_zero_point=tout.zero_point, act_min=lo, act_max=hi)
-        if is_dw:
-            return DepthwiseConv2D(depth_multiplier=int(o.DepthMultiplier()) or 1, **common)
-        return Conv2D(**common)
-    if kind == "FULLY_CONNECTED":
-        o = r.options(fb_op, "FullyConnectedOptions")
-        if o is not None and o.WeightsFormat() != 0:
-            raise ExportError(f"{r.source}: {name}: shuffled FULLY_CONNECTED weights unsupported")
-        w, bias, scales, raw_scales = _weights(r, ins, name, 2)
-        mult, shift = fc_multipliers(tin.scale, raw_scales, tout.scale, w.shape[0])
-        fused = o.FusedActivationFunction() if o is not None else 0
-        lo, hi = activation_range(fused, tout.scale, tout.zero_point)
-        return FullyConnected(name=name, input=x, output=y, weights=w, bias=bias,
-                              weight_scales=scales, multiplier=mult, shift=shift,
-                              input_zero_point=tin.zero_point,
-                              output_zero_point=tout.zero_point, act_min=lo, act_max=hi)
-    if kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-        o = r.options(fb_op, "Pool2DOptions")
-        filt = (o.FilterHeight(), o.FilterWidth())
-        stride = (o.StrideH(), o.StrideW())
-        if tin.scale != tout.scale or tin.zero_point != tout.zero_point:
-            raise ExportError(f"{r.source}: {name}: pooling must keep the quantization")
-        lo, hi = activation_range(o.FusedActivationFunction(), tout.scale, tout.zero_point)
-        return Pool2D(name=name, input=x, output=y,
-                      mode="max" if kind == "MAX_POOL_2D" else "avg", filter=filt,
-                      stride=stride, padding=_padding(o.Padding(), tin.shape, tout.shape, filt,
-                                                      stride), act_min=lo, act_max=hi)
-    if kind == "ADD":
-        x2 = act(ins[1])
-        t2 = tensors[x2]
-        if t2.shape != tin.shape or tout.shape != tin.shape:
-            raise ExportError(f"{r.source}: {name}: broadcasting ADD is not supported")
-        o = r.options(fb_op, "AddOptions")
-        twice_max = 2.0 * float(max(np.float32(tin.scale), np.float32(t2.scale)))
-        m1, s1 = quantize_multiplier(float(np.float32(tin.scale)) / twice_max)
-        m2, s2 = quantize_multiplier(float(np.float32(t2.scale)) / twice_max)
-        mo, so = quantize_multiplier(
-            twice_max / ((1 << ADD_LEFT_SHIFT) * float(np.float32(tout.scale))))
-        lo, hi = activation_range(o.FusedActivationFunction() if o else 0, tout.scale,
-                                  tout.zero_point)
-        return Add(name=name, input=x, input2=x2, output=y, input1_offset=-tin.zero_point,
-                   input1_multiplier=m1, input1_shift=s1, input2_offset=-t2.zero_point,
-                   input2_multiplier=m2, input2_shift=s2, left_shift=ADD_LEFT_SHIFT,
-                   output_offset=tout.zero_point, output_multiplier=mo, output_shift=so,
-                   act_min=lo, act_max=hi)
-    if kind == "RESHAPE":
-        _same_quant(r, name, tin, tout)
-        if tin.size != tout.size:
-            raise ExportError(f"{r.source}: {name}: shape mismatch {tin.shape} -> {tout.shape}")
-        return Reshape(name=name, input=x, output=y)
-    if kind == "TRANSPOSE":
-        _same_quant(r, name, tin, tout)
-        perm = r.constant(ins[1])
-        if perm is None:
-            raise ExportError(f"{r.source}: {name}: permutation must be constant")
-        perm_t = tuple(int(p) for p in perm.reshape(-1))
-        if tuple(tin.shape[p] for p in perm_t) != tout.shape:
-            raise ExportError(f"{r.source}: {name}: shape mismatch for permutation {perm_t}")
-        return Transpose(name=name, input=x, output=y, perm=perm_t)
-    if kind == "SOFTMAX":
-        o = r.options(fb_op, "SoftmaxOptions")
-        beta = float(o.Beta()) if o else 1.0
-        if tin.shape != tout.shape:
-            raise ExportError(f"{r.source}: {name}: shape mismatch {tin.shape} -> {tout.shape}")
-        if tout.zero_point != OUTPUT_ZERO_POINT or abs(tout.scale - OUTPUT_SCALE) > 1e-8:
-            raise ExportError(f"{r.source}: {name}: int8 SOFTMAX output must have scale 1/256 "
-                              f"and zero point -128 (TFLite Micro requires it), got scale "
-                              f"{tout.scale:g} zero point {tout.zero_point}")
-        params = softmax_params(beta, float(np.float32(tin.scale)))
-        return Softmax(name=name, input=x, output=y, beta=beta,
-                       input_multiplier=params.input_multiplier,
-                       input_left_shift=params.input_left_shift, diff_min=params.diff_min)
-    raise ExportError(f"{r.source}: unsupported TFLite op {kind}")  # pragma: no cover
-
-
-def _same_quant(r: _Reader, name: str, a: Tensor, b: Tensor) -> None:
-    if a.scale != b.scale or a.zero_point != b.zero_point:
-        raise ExportError(f"{r.source}: {name} changes the quantization, which is unsupported")
-
-
-def _padding(mode: int, in_shape, out_shape, filt, stride) -> tuple[int, int, int, int]:
-    if len(in_shape) != 4 or len(out_shape) != 4:
-        raise ExportError(f"spatial op needs NHWC tensors, got {in_shape} -> {out_shape}")
-    if mode == 1:  # VALID
-        return (0, 0, 0, 0)
-    top, bottom = same_padding(in_shape[1], filt[0], stride[0], 1, out_shape[1])
-    left, right = same_padding(in_shape[2], filt[1], stride[1], 1, out_shape[2])
-    return (top, left, bottom, right)
-
-
 def _check_shapes(g: Graph) -> None:
     """Every op's tensors agree with its parameters (a corrupt file fails here, not in C)."""
     for op in g.ops:
-        tin, tout = g.tensors[op.input].shape, g.tensors[op.output].shape
-        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            w = op.weights
-            in_c = w.shape[3] if op.kind == "CONV_2D" else w.shape[3] // op.depth_multiplier
-            out_c = w.shape[0] if op.kind == "CONV_2D" else w.shape[3]
-            ho = (tin[1] + op.padding[0] + op.padding[2] - w.shape[1]) // op.stride[0] + 1
-            wo = (tin[2] + op.padding[1] + op.padding[3] - w.shape[2]) // op.stride[1] + 1
-            if tin[3] != in_c or tout != (tin[0], ho, wo, out_c) or len(op.bias) != out_c:
-                raise ExportError(f"{op.name}: shape mismatch: input {tin}, weights "
-                                  f"{w.shape}, output {tout}")
-        elif op.kind == "FULLY_CONNECTED":
-            if int(np.prod(tin[1:])) != op.weights.shape[1] or tout[-1] != op.weights.shape[0] \
-                    or len(op.bias) != op.weights.shape[0]:
-                raise ExportError(f"{op.name}: shape mismatch: input {tin}, weights "
-                                  f"{op.weights.shape}, output {tout}")
-        elif op.kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-            ho = (tin[1] + op.padding[0] + op.padding[2] - op.filter[0]) // op.stride[0] + 1
-            wo = (tin[2] + op.padding[1] + op.padding[3] - op.filter[1]) // op.stride[1] + 1
-            if tout != (tin[0], ho, wo, tin[3]):
-                raise ExportError(f"{op.name}: shape mismatch: input {tin}, output {tout}")
+        get_op(op.kind).check_shapes(op, g)
     if g.input_tensor.shape[0] != 1:
         raise ExportError(f"model input must have batch 1, got {g.input_tensor.shape}")
+
+
+__all__ = ["SUPPORTED_OPS", "Reader", "activation_range", "conv_multipliers", "fc_multipliers",
+           "padding", "read_tflite", "same_padding"]

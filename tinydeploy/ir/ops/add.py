@@ -1,0 +1,80 @@
+"""ADD of two same-shape int8 tensors (TFLM's quantized add, no broadcasting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinydeploy.errors import ExportError
+from tinydeploy.ir.ops import register
+from tinydeploy.ir.ops.base import OpDef, ReadContext
+from tinydeploy.ir.prepare import activation_range
+from tinydeploy.quant.fixedpoint import (
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    requantize_to_int8,
+)
+
+ADD_LEFT_SHIFT = 20  # TFLM's left shift for int8 ADD
+
+
+@dataclass
+class Add:
+    """ADD of two same-shape int8 tensors, TFLM quantized-add parameters."""
+
+    name: str
+    input: str
+    input2: str
+    output: str
+    input1_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_offset: int
+    input2_multiplier: int
+    input2_shift: int
+    left_shift: int
+    output_offset: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+    kind: str = field(default="ADD", init=False)
+
+
+@register
+class AddDef(OpDef[Add]):
+    kind = "ADD"
+    short = "add"
+
+    def read(self, ctx: ReadContext) -> Add:
+        x2 = ctx.act(ctx.ins[1])
+        tin, t2, tout = ctx.tin, ctx.tensors[x2], ctx.tout
+        if t2.shape != tin.shape or tout.shape != tin.shape:
+            raise ExportError(f"{ctx.source}: {ctx.name}: broadcasting ADD is not supported")
+        o = ctx.options("AddOptions")
+        # TFLM CalculateOpDataAdd: both inputs rescaled to twice the larger input scale
+        twice_max = 2.0 * float(max(np.float32(tin.scale), np.float32(t2.scale)))
+        m1, s1 = quantize_multiplier(float(np.float32(tin.scale)) / twice_max)
+        m2, s2 = quantize_multiplier(float(np.float32(t2.scale)) / twice_max)
+        mo, so = quantize_multiplier(
+            twice_max / ((1 << ADD_LEFT_SHIFT) * float(np.float32(tout.scale))))
+        lo, hi = activation_range(o.FusedActivationFunction() if o else 0, tout.scale,
+                                  tout.zero_point)
+        return Add(name=ctx.name, input=ctx.x, input2=x2, output=ctx.y,
+                   input1_offset=-tin.zero_point, input1_multiplier=m1, input1_shift=s1,
+                   input2_offset=-t2.zero_point, input2_multiplier=m2, input2_shift=s2,
+                   left_shift=ADD_LEFT_SHIFT, output_offset=tout.zero_point,
+                   output_multiplier=mo, output_shift=so, act_min=lo, act_max=hi)
+
+    def inputs(self, op: Add) -> list[str]:
+        return [op.input, op.input2]
+
+    def reference(self, op: Add, inputs, out_shape) -> np.ndarray:
+        a, b = inputs
+        a1 = (a.astype(np.int64) + op.input1_offset) << op.left_shift
+        b1 = (b.astype(np.int64) + op.input2_offset) << op.left_shift
+        sa = multiply_by_quantized_multiplier(a1, op.input1_multiplier, op.input1_shift)
+        sb = multiply_by_quantized_multiplier(b1, op.input2_multiplier, op.input2_shift)
+        return requantize_to_int8(sa + sb, op.output_multiplier, op.output_shift,
+                                  op.output_offset, op.act_min, op.act_max)

@@ -1,0 +1,62 @@
+"""SOFTMAX over the last axis, int8 -> int8, in TFLM's gemmlowp fixed point
+(`tinydeploy.quant.softmax`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinydeploy.errors import ExportError
+from tinydeploy.ir.ops import register
+from tinydeploy.ir.ops.base import OpDef, ReadContext
+from tinydeploy.quant.softmax import (
+    OUTPUT_SCALE,
+    OUTPUT_ZERO_POINT,
+    SoftmaxParams,
+    softmax_int8,
+    softmax_params,
+)
+
+
+@dataclass
+class Softmax:
+    """SOFTMAX over the last axis, int8 -> int8 (output scale 1/256, zero point -128), with
+    TFLM's precomputed beta * input_scale multiplier and the smallest difference that counts."""
+
+    name: str
+    input: str
+    output: str
+    beta: float
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+    kind: str = field(default="SOFTMAX", init=False)
+
+
+@register
+class SoftmaxDef(OpDef[Softmax]):
+    kind = "SOFTMAX"
+    short = "softmax"
+
+    def read(self, ctx: ReadContext) -> Softmax:
+        o = ctx.options("SoftmaxOptions")
+        beta = float(o.Beta()) if o else 1.0
+        tin, tout = ctx.tin, ctx.tout
+        if tin.shape != tout.shape:
+            raise ExportError(
+                f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
+        if tout.zero_point != OUTPUT_ZERO_POINT or abs(tout.scale - OUTPUT_SCALE) > 1e-8:
+            raise ExportError(
+                f"{ctx.source}: {ctx.name}: int8 SOFTMAX output must have scale 1/256 "
+                f"and zero point -128 (TFLite Micro requires it), got scale "
+                f"{tout.scale:g} zero point {tout.zero_point}")
+        params = softmax_params(beta, float(np.float32(tin.scale)))
+        return Softmax(name=ctx.name, input=ctx.x, output=ctx.y, beta=beta,
+                       input_multiplier=params.input_multiplier,
+                       input_left_shift=params.input_left_shift, diff_min=params.diff_min)
+
+    def reference(self, op: Softmax, inputs, out_shape) -> np.ndarray:
+        (x,) = inputs
+        return softmax_int8(x, SoftmaxParams(op.input_multiplier, op.input_left_shift,
+                                             op.diff_min))
