@@ -61,12 +61,12 @@ def nm_masked(graph: Graph, n: int, m: int) -> Graph:
 
 def allocated(tflite: Path, graph: Graph) -> dict[str, str] | None:
     """The per-layer formats of a latency-aware checkpoint beside the model, if any."""
-    from tinydeploy.checkpoint import load_meta
-    from tinydeploy.codegen.select import allocated_formats
-
     ckpt = tflite.parent.parent / "prune" / "model"
     if not ckpt.with_suffix(".json").is_file():
         return None
+    from tinydeploy.checkpoint import load_meta
+    from tinydeploy.codegen.select import allocated_formats
+
     return allocated_formats(load_meta(ckpt), graph)
 
 
@@ -87,7 +87,11 @@ def run(models: list[Path]) -> dict[str, str]:
     cost_model = CostModel.load()
     out: dict[str, str] = {}
     for i, path in enumerate(models):
-        graph = read_tflite(path)
+        try:
+            graph = read_tflite(path)
+        except TinydeployError as exc:  # a refused file is a result too
+            out[f"{path}|read"] = f"error: {exc}"
+            continue
         rng = np.random.default_rng(0)
         golden = rng.integers(-128, 128, graph.input_tensor.shape[1:], dtype=np.int8)
         variants = {"as-read": graph, **{f"nm{n}_{m}": nm_masked(graph, n, m)

@@ -154,3 +154,16 @@ def test_register_rejects_a_second_definition(scratch_table):
     with pytest.raises(ValueError, match="short name 'add' is taken by ADD"):
         register(SameStem)
     assert "SUB" not in supported_ops()
+
+
+def test_the_c_side_of_an_op_is_its_op_units_emitter():
+    from tinydeploy.codegen.generator import c_supported
+    from tinydeploy.ir.ops import get_op
+
+    assert c_supported() == ["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D",
+                             "FULLY_CONNECTED", "ADD", "RESHAPE", "TRANSPOSE"]
+    assert get_op("RESHAPE").c_alias and get_op("RESHAPE").emit_c is None
+    assert get_op("SOFTMAX").emit_c is None  # read and run in numpy, not yet in C
+    for kind in c_supported():
+        emitter = get_op(kind).emit_c
+        assert emitter is None or emitter.__module__ == type(get_op(kind)).__module__

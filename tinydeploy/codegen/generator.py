@@ -19,14 +19,20 @@ from tinydeploy.codegen.memplan import Buffer, check_plan, plan
 from tinydeploy.codegen.select import CostModel, LayerStats, choose, flash_bytes, validate_mode
 from tinydeploy.errors import ExportError, FirmwareError
 from tinydeploy.ir.graph import Graph, Op
+from tinydeploy.ir.ops import get_op, supported_ops
+from tinydeploy.ir.ops.base import EmitCall, WeightArgs
 from tinydeploy.ir.reference import run as run_reference
 from tinydeploy.ir.transforms import FoldCandidate, fold_transposes
 from tinydeploy.tdnn.formats import EncodedWeights, WeightFormat, WeightFormatError, get_format
 from tinydeploy.tdnn.host import ConvSpec, load_hostlib
 from tinydeploy.tdnn.taps import conv_taps
 
-C_SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D",
-               "AVERAGE_POOL_2D", "ADD", "RESHAPE", "TRANSPOSE")
+
+def c_supported() -> list[str]:
+    """The TFLite ops the generator turns into C: those whose op unit has a C emitter (or
+    needs none)."""
+    return [kind for kind in supported_ops()
+            if get_op(kind).emit_c is not None or get_op(kind).c_alias]
 
 
 @dataclass
@@ -114,18 +120,15 @@ def build_layers(graph: Graph, mode: str, cost_model: CostModel | None,
     for i, op in enumerate(ops):
         if i in fused:
             continue
-        for key in (op.input, getattr(op, "input2", None)):
-            if key is not None and key not in root:
-                root[key] = key
-        if op.kind == "RESHAPE":
+        opdef = get_op(op.kind)
+        for key in opdef.inputs(op):
+            root.setdefault(key, key)
+        if opdef.c_alias:
             root[op.output] = root[op.input]
             continue
         root.setdefault(op.output, op.output)
-        kind = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "FULLY_CONNECTED": "fc",
-                "MAX_POOL_2D": "maxpool", "AVERAGE_POOL_2D": "avgpool", "ADD": "add",
-                "TRANSPOSE": "transpose"}[op.kind]
-        inputs = [root[op.input]] + ([root[op.input2]] if op.kind == "ADD" else [])
-        layer = Layer(op.name, kind, op, inputs, op.output)
+        inputs = [root[key] for key in opdef.inputs(op)]
+        layer = Layer(op.name, opdef.short, op, inputs, op.output)
         if op.kind == "CONV_2D" and i + 1 < len(ops) and _is_2x2_maxpool(ops[i + 1]) \
                 and ops[i + 1].input == op.output and len(graph.consumers(op.output)) == 1 \
                 and op.output != graph.output:
@@ -206,8 +209,8 @@ class _Emitter:
         self.offsets = offsets
         self.decls: list[str] = []
         self.calls: list[str] = []
-        self.uses_permute = False
         self.user_formats: dict[str, type[WeightFormat]] = {}  # formats with own C files
+        self.helpers: dict[str, str] = {}
 
     def user_files(self) -> dict[str, str]:
         """File name -> text of the C files of the user's formats this model uses."""
@@ -254,132 +257,35 @@ class _Emitter:
             f".entries = {taps.size}, .taps = {p}_taps_data}};\n")
         return f"&{p}_taps"
 
+    def weight_args(self, p: str, layer: Layer) -> WeightArgs:
+        """Emit the layer's weights (arrays and descriptor); what its kernel call needs."""
+        fmt = get_format(layer.encoding.format)
+        return WeightArgs(fmt.kernel, self.weights(p, layer.encoding),
+                          fmt.descriptor is not None, fmt.conv_taps)
+
+    def helper(self, name: str, text: str) -> None:
+        """A static C function model.c defines once, before tdm_invoke (e.g. a permute)."""
+        self.helpers.setdefault(name, text)
+
+    @staticmethod
+    def array(name: str, ctype: str, values: np.ndarray) -> str:
+        return _c_array(name, ctype, values)
+
+    @staticmethod
+    def dims(shape: tuple[int, ...]) -> str:
+        return _dims(shape)
+
     def call(self, idx: int, layer: Layer, scratch_off: int | None) -> None:
-        op, p = layer.op, _ident(layer.op.name)
-        ins = [self.ptr(k) for k in layer.inputs]
-        out = self.ptr(layer.output)
-        scratch = f"(arena + {scratch_off})" if layer.scratch else "NULL"
-        fail = f"return {idx + 1};"
-        lines = [f"    /* {idx}: {layer.name} */", f"    TDM_BEGIN({idx});"]
-        g = self.g
-        if layer.kind == "conv":
-            fmt = get_format(layer.encoding.format)
-            pad = op.padding
-            self.decls.append(
-                f"static const td_conv_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
-                f".stride_w = {op.stride[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]}, "
-                f".pad_bottom = {pad[2]}, .pad_right = {pad[3]},\n    .input_offset = "
-                f"{-op.input_zero_point}, .output_offset = {op.output_zero_point},\n"
-                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}, "
-                f".fused_maxpool = {1 if layer.fused_pool is not None else 0}}};\n")
-            self.quant_arrays(p, op)
-            w = self.weights(p, layer.encoding)
-            self.decls.append(
-                f"static const td_dims {p}_input_dims = {_dims(g.tensors[op.input].shape)};\n"
-                f"static const td_dims {p}_filter_dims = {_dims(op.weights.shape)};\n"
-                f"static const td_dims {p}_output_dims = "
-                f"{_dims(g.tensors[layer.output].shape)};\n")
-            size_args = f"&{p}_params, &{p}_input_dims, &{p}_filter_dims"
-            if fmt.descriptor is not None:
-                size_args += f", {w}"
-            if fmt.conv_taps:
-                w += f", {self.conv_taps(p, layer)}"
-            lines.append(f"    if (td_conv_{fmt.kernel}_s8_get_buffer_size({size_args}) > "
-                         f"{layer.scratch}) {fail}")
-            lines.append(
-                f"    st = td_conv_{fmt.kernel}_s8(&{p}_params, &{p}_quant, &{p}_input_dims, "
-                f"{ins[0]}, &{p}_filter_dims, {w}, {p}_bias, &{p}_output_dims, {out}, {scratch});")
-        elif layer.kind == "dwconv":
-            pad = op.padding
-            self.decls.append(
-                f"static const td_dwconv_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
-                f".stride_w = {op.stride[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]}, "
-                f".pad_bottom = {pad[2]}, .pad_right = {pad[3]},\n    .depth_multiplier = "
-                f"{op.depth_multiplier}, .input_offset = {-op.input_zero_point}, "
-                f".output_offset = {op.output_zero_point},\n"
-                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n")
-            self.quant_arrays(p, op)
-            self.decls.append(_c_array(f"{p}_values", "int8_t", op.weights))
-            self.decls.append(
-                f"static const td_dims {p}_input_dims = {_dims(g.tensors[op.input].shape)};\n"
-                f"static const td_dims {p}_filter_dims = {_dims(op.weights.shape)};\n"
-                f"static const td_dims {p}_output_dims = {_dims(g.tensors[op.output].shape)};\n")
-            lines.append(
-                f"    st = td_dwconv_dense_s8(&{p}_params, &{p}_quant, &{p}_input_dims, {ins[0]}, "
-                f"&{p}_filter_dims, {p}_values, {p}_bias, &{p}_output_dims, {out});")
-        elif layer.kind == "fc":
-            fmt = get_format(layer.encoding.format)
-            self.decls.append(
-                f"static const td_fc_params {p}_params = {{.input_offset = "
-                f"{-op.input_zero_point}, .output_offset = {op.output_zero_point},\n"
-                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n")
-            self.quant_arrays(p, op)
-            w = self.weights(p, layer.encoding)
-            rows, k = op.weights.shape
-            size_args = f"{k}, {rows}" if fmt.descriptor is None else f"{k}, {w}"
-            lines.append(f"    if (td_fc_{fmt.kernel}_s8_get_buffer_size({size_args}) > "
-                         f"{layer.scratch}) {fail}")
-            lines.append(
-                f"    st = td_fc_{fmt.kernel}_s8(&{p}_params, &{p}_quant, {k}, {ins[0]}, {rows}, "
-                f"{w}, {p}_bias, {out}, {scratch});")
-        elif layer.kind in ("maxpool", "avgpool"):
-            pad = op.padding
-            self.decls.append(
-                f"static const td_pool_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
-                f".stride_w = {op.stride[1]}, .filter_h = {op.filter[0]}, .filter_w = "
-                f"{op.filter[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]},\n"
-                f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n"
-                f"static const td_dims {p}_input_dims = {_dims(g.tensors[op.input].shape)};\n"
-                f"static const td_dims {p}_output_dims = {_dims(g.tensors[op.output].shape)};\n")
-            lines.append(f"    st = td_{layer.kind}_s8(&{p}_params, &{p}_input_dims, {ins[0]}, "
-                         f"&{p}_output_dims, {out});")
-        elif layer.kind == "add":
-            self.decls.append(
-                f"static const td_add_params {p}_params = {{\n    .input1_offset = "
-                f"{op.input1_offset}, .input1_multiplier = {op.input1_multiplier}, "
-                f".input1_shift = {op.input1_shift},\n    .input2_offset = {op.input2_offset}, "
-                f".input2_multiplier = {op.input2_multiplier}, .input2_shift = "
-                f"{op.input2_shift},\n    .left_shift = {op.left_shift}, .output_offset = "
-                f"{op.output_offset}, .output_multiplier = {op.output_multiplier}, "
-                f".output_shift = {op.output_shift},\n    .activation = {{.min = {op.act_min}, "
-                f".max = {op.act_max}}}}};\n")
-            size = g.tensors[op.output].size
-            lines.append(f"    st = td_add_s8(&{p}_params, {ins[0]}, {ins[1]}, {out}, {size});")
-        elif layer.kind == "transpose":
-            self.uses_permute = True
-            shape = (1,) * (4 - len(g.tensors[op.input].shape)) + g.tensors[op.input].shape
-            extra = 4 - len(op.perm)
-            perm = tuple(range(extra)) + tuple(q + extra for q in op.perm)
-            self.decls.append(
-                f"static const int32_t {p}_in_dims[4] = {{{', '.join(map(str, shape))}}};\n"
-                f"static const int32_t {p}_perm[4] = {{{', '.join(map(str, perm))}}};\n")
-            lines.append(f"    tdm_permute(&st, {ins[0]}, {out}, {p}_in_dims, {p}_perm);")
-        lines += [f"    TDM_END({idx});", f"    if (st != TD_OK) {fail}"]
+        """The C of one layer: its op's emitter between the profiling hooks and the status
+        check."""
+        call = EmitCall(idx=idx, layer=layer, p=_ident(layer.op.name),
+                        ins=[self.ptr(k) for k in layer.inputs], out=self.ptr(layer.output),
+                        scratch=f"(arena + {scratch_off})" if layer.scratch else "NULL",
+                        fail=f"return {idx + 1};")
+        lines = [f"    /* {idx}: {layer.name} */", f"    TDM_BEGIN({idx});",
+                 *get_op(layer.op.kind).emit_c(self, call),
+                 f"    TDM_END({idx});", f"    if (st != TD_OK) {call.fail}"]
         self.calls.append("\n".join(lines))
-
-
-_PERMUTE = """
-/* Generic 4-D int8 permutation: out[i0][i1][i2][i3] = in[...] with out dim k = in dim perm[k]. */
-static void tdm_permute(td_status *st, const int8_t *in, int8_t *out, const int32_t in_dims[4],
-                        const int32_t perm[4])
-{
-    int32_t in_stride[4], od[4], os[4], i0, i1, i2, i3, n = 0;
-    in_stride[3] = 1;
-    in_stride[2] = in_dims[3];
-    in_stride[1] = in_dims[2] * in_dims[3];
-    in_stride[0] = in_dims[1] * in_dims[2] * in_dims[3];
-    for (i0 = 0; i0 < 4; ++i0) {
-        od[i0] = in_dims[perm[i0]];
-        os[i0] = in_stride[perm[i0]];
-    }
-    for (i0 = 0; i0 < od[0]; ++i0)
-        for (i1 = 0; i1 < od[1]; ++i1)
-            for (i2 = 0; i2 < od[2]; ++i2)
-                for (i3 = 0; i3 < od[3]; ++i3)
-                    out[n++] = in[i0 * os[0] + i1 * os[1] + i2 * os[2] + i3 * os[3]];
-    *st = TD_OK;
-}
-"""
 
 
 def _header(g: Graph, layers: list[Layer], arena: int, provenance: str) -> str:
@@ -448,8 +354,7 @@ def _source(em: _Emitter, layers: list[Layer], golden_in, golden_out, provenance
             f"[{golden_out.size}]", "[TDM_OUTPUT_SIZE]"),
         *em.decls,
     ]
-    if em.uses_permute:
-        parts.append(_PERMUTE)
+    parts.extend(em.helpers.values())
     parts.append(
         "int tdm_invoke(const int8_t *input, int8_t *output, int8_t *arena)\n{\n"
         "    td_status st = TD_OK;\n"
@@ -485,10 +390,11 @@ def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | No
             raise ExportError(f"layer_formats names {name!r}, which is not a weighted layer; "
                               f"choose from: {', '.join(weighted)}")
         validate_mode(fmt)
-    bad = sorted({op.kind for op in graph.ops if op.kind not in C_SUPPORTED})
+    supported = c_supported()
+    bad = sorted({op.kind for op in graph.ops if op.kind not in supported})
     if bad:
         raise ExportError(f"the C generator does not support {', '.join(bad)} yet "
-                          f"(supported: {', '.join(C_SUPPORTED)})")
+                          f"(supported: {', '.join(supported)})")
     g = fold_transposes(graph, keep=_keep_transpose(mode, graph, cost_model, objective,
                                                     layer_formats))
     layers = build_layers(g, mode, cost_model, objective, layer_formats)

@@ -128,9 +128,10 @@ def choose(w2d: np.ndarray, stats: LayerStats, layer: str, mode: str,
         est = cost_model.estimate(stats, enc) if cost_model else None
         rows.append({"format": enc.format, "bytes": flash_bytes(enc, stats.op),
                      "est_instructions": est})
+    if len(cands) == 1 or (mode not in ("auto", "nm")
+                           and stats.op not in get_format(mode).layers):
+        return cands[0], rows  # only dense kernels serve this layer (depthwise), any mode
     if mode not in ("auto", "nm"):  # a concrete format
-        if stats.op not in get_format(mode).layers:  # e.g. depthwise: dense kernels only
-            return cands[0], rows
         listed = [e for e in cands if e.format == mode]
         if listed:
             return listed[0], rows

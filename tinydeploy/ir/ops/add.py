@@ -8,7 +8,7 @@ import numpy as np
 
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
-from tinydeploy.ir.ops.base import OpDef, ReadContext
+from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.prepare import activation_range
 from tinydeploy.quant.fixedpoint import (
     multiply_by_quantized_multiplier,
@@ -78,3 +78,20 @@ class AddDef(OpDef[Add]):
         sb = multiply_by_quantized_multiplier(b1, op.input2_multiplier, op.input2_shift)
         return requantize_to_int8(sa + sb, op.output_multiplier, op.output_shift,
                                   op.output_offset, op.act_min, op.act_max)
+
+    def emit_c(self, em: CEmitter, call: EmitCall) -> list[str]:
+        """td_add_s8 over the whole tensor."""
+        op, p = call.layer.op, call.p
+        em.decls.append(
+            f"static const td_add_params {p}_params = {{\n    .input1_offset = "
+            f"{op.input1_offset}, .input1_multiplier = {op.input1_multiplier}, "
+            f".input1_shift = {op.input1_shift},\n    .input2_offset = {op.input2_offset}, "
+            f".input2_multiplier = {op.input2_multiplier}, .input2_shift = "
+            f"{op.input2_shift},\n    .left_shift = {op.left_shift}, .output_offset = "
+            f"{op.output_offset}, .output_multiplier = {op.output_multiplier}, "
+            f".output_shift = {op.output_shift},\n    .activation = {{.min = {op.act_min}, "
+            f".max = {op.act_max}}}}};\n")
+        size = em.g.tensors[op.output].size
+        return [f"    st = td_add_s8(&{p}_params, {call.ins[0]}, {call.ins[1]}, {call.out}, "
+                f"{size});"]
+

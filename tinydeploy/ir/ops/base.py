@@ -12,11 +12,13 @@ Adding an op (say PAD):
    reader accepts PAD, names the ops pad1, pad2, ... and `reference.run` executes them;
    nothing else in `tinydeploy.ir` changes. Shared numpy and reader helpers are in
    `tinydeploy.ir.ops.common`, TFLM's prepare-time arithmetic in `tinydeploy.ir.prepare`.
-2. On the C side, one kernel file in the tdnn library and the op's C emitter: `emit_c`
-   below is the hook for it. Its signature belongs to `tinydeploy.codegen`, which calls it
-   and rejects ops whose `emit_c` is None (an op with only an IR side can be read,
-   inspected and run in numpy, but not generated as C). `tinydeploy.ir` never imports
-   codegen; an emitter receives codegen's objects as arguments.
+2. On the C side, one kernel file in the tdnn library and the op's C emitter, the method
+   `emit_c(self, em: CEmitter, call: EmitCall) -> list[str]` in the same file: it adds the
+   op's static declarations with `em.decls.append(...)` and returns the statements of its
+   kernel call (setting `st`). `tinydeploy.codegen` calls it and rejects ops whose
+   `emit_c` is None (an op with only an IR side can be read, inspected and run in numpy,
+   but not generated as C). `tinydeploy.ir` never imports codegen: `CEmitter` below is
+   the interface codegen's emitter provides.
 
 Op definitions are stateless: the registry holds one instance per TFLite op.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -71,6 +73,47 @@ class ReadContext:
         return self.reader.options(self.fb_op, cls_name)
 
 
+@dataclass(frozen=True)
+class EmitCall:
+    """One layer's call site in tdm_invoke: C expressions for its inputs, output and kernel
+    scratch, the statement returning its failure code, and `p`, the prefix of its
+    declarations (the op name as a C identifier)."""
+
+    idx: int
+    layer: Any  # tinydeploy.codegen.generator.Layer: op, fused_pool, encoding, scratch, ...
+    p: str
+    ins: list[str]
+    out: str
+    scratch: str
+    fail: str
+
+
+@dataclass(frozen=True)
+class WeightArgs:
+    """What a weighted op's kernel call needs from its weight format: the kernel family
+    (td_<op>_<kernel>_s8), the weight argument, whether the scratch size is computed from
+    the descriptor, and whether a conv of this format reads td_conv_taps."""
+
+    kernel: str
+    weights: str
+    sized_by_descriptor: bool
+    needs_taps: bool
+
+
+class CEmitter(Protocol):
+    """What codegen's emitter offers an op's `emit_c`."""
+
+    g: Graph
+    decls: list[str]
+
+    def quant_arrays(self, p: str, op: Any) -> None: ...
+    def weight_args(self, p: str, layer: Any) -> WeightArgs: ...
+    def conv_taps(self, p: str, layer: Any) -> str: ...
+    def helper(self, name: str, text: str) -> None: ...
+    def array(self, name: str, ctype: str, values: np.ndarray) -> str: ...
+    def dims(self, shape: tuple[int, ...]) -> str: ...
+
+
 class OpDef(ABC, Generic[OpT]):
     """One TFLite op: subclasses set `kind` and `short` and implement `read` and
     `reference`; `@register` (from `tinydeploy.ir.ops`) makes them known."""
@@ -78,9 +121,12 @@ class OpDef(ABC, Generic[OpT]):
     kind: ClassVar[str] = ""  # the TFLite builtin operator name, e.g. "CONV_2D"
     short: ClassVar[str] = ""  # stem of the IR op names, e.g. "conv" -> conv1, conv2, ...
     weighted: ClassVar[bool] = False  # carries int8 weights / int32 bias (Graph.weighted_ops)
-    # Hook for tinydeploy.codegen: the C emitter of this op, or None if the op has no C
-    # kernel. Codegen defines its signature; see the module docstring.
-    emit_c: ClassVar[Callable[..., Any] | None] = None
+    # The C emitter of this op (a method `emit_c(self, em: CEmitter, call: EmitCall) ->
+    # list[str]`), or None if the op has no C kernel; see the module docstring.
+    emit_c: ClassVar[Callable[..., list[str]] | None] = None
+    # An op that needs no C at all: its output is its input's bytes under another shape
+    # (RESHAPE); the generator aliases the two tensors.
+    c_alias: ClassVar[bool] = False
 
     @abstractmethod
     def read(self, ctx: ReadContext) -> OpT:

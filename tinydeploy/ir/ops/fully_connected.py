@@ -8,7 +8,7 @@ import numpy as np
 
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
-from tinydeploy.ir.ops.base import OpDef, ReadContext
+from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.ops.common import read_weights, requantize
 from tinydeploy.ir.prepare import activation_range, fc_multipliers
 
@@ -67,3 +67,20 @@ class FullyConnectedDef(OpDef[FullyConnected]):
         xo = x.reshape(len(x), -1).astype(np.float64) - op.input_zero_point
         acc = (xo @ op.weights.astype(np.float64).T).astype(np.int64) + op.bias.astype(np.int64)
         return requantize(op, acc).reshape((len(x), *out_shape[1:]))
+
+    def emit_c(self, em: CEmitter, call: EmitCall) -> list[str]:
+        """td_fc_<kernel>_s8 of the layer's weight format."""
+        op, p, layer = call.layer.op, call.p, call.layer
+        em.decls.append(
+            f"static const td_fc_params {p}_params = {{.input_offset = "
+            f"{-op.input_zero_point}, .output_offset = {op.output_zero_point},\n"
+            f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n")
+        em.quant_arrays(p, op)
+        wa = em.weight_args(p, layer)
+        rows, k = op.weights.shape
+        size_args = f"{k}, {wa.weights}" if wa.sized_by_descriptor else f"{k}, {rows}"
+        return [f"    if (td_fc_{wa.kernel}_s8_get_buffer_size({size_args}) > "
+                f"{layer.scratch}) {call.fail}",
+                f"    st = td_fc_{wa.kernel}_s8(&{p}_params, &{p}_quant, {k}, {call.ins[0]}, "
+                f"{rows}, {wa.weights}, {p}_bias, {call.out}, {call.scratch});"]
+

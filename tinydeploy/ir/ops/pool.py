@@ -11,7 +11,7 @@ import numpy as np
 
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
-from tinydeploy.ir.ops.base import OpDef, ReadContext
+from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.ops.common import pad, spatial_out, windows
 from tinydeploy.ir.prepare import activation_range, padding
 
@@ -65,6 +65,20 @@ class _Pool2DDef(OpDef[Pool2D]):
     @abstractmethod
     def pool(self, op: Pool2D, x: np.ndarray, ho: int, wo: int) -> np.ndarray:
         """The unclamped (B, ho, wo, C) pool of the int8 input x."""
+
+    def emit_c(self, em: CEmitter, call: EmitCall) -> list[str]:
+        """td_maxpool_s8 / td_avgpool_s8."""
+        op, p, g = call.layer.op, call.p, em.g
+        pad = op.padding
+        em.decls.append(
+            f"static const td_pool_params {p}_params = {{\n    .stride_h = {op.stride[0]}, "
+            f".stride_w = {op.stride[1]}, .filter_h = {op.filter[0]}, .filter_w = "
+            f"{op.filter[1]}, .pad_top = {pad[0]}, .pad_left = {pad[1]},\n"
+            f"    .activation = {{.min = {op.act_min}, .max = {op.act_max}}}}};\n"
+            f"static const td_dims {p}_input_dims = {em.dims(g.tensors[op.input].shape)};\n"
+            f"static const td_dims {p}_output_dims = {em.dims(g.tensors[op.output].shape)};\n")
+        return [f"    st = td_{self.short}_s8(&{p}_params, &{p}_input_dims, {call.ins[0]}, "
+                f"&{p}_output_dims, {call.out});"]
 
 
 @register

@@ -26,6 +26,7 @@ class Reshape:
 class ReshapeDef(OpDef[Reshape]):
     kind = "RESHAPE"
     short = "reshape"
+    c_alias = True
 
     def read(self, ctx: ReadContext) -> Reshape:
         same_quant(ctx)

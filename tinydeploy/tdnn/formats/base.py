@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes as C
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -216,8 +215,3 @@ class WeightFormat(ABC):
             raise WeightFormatError(f"format {cls.name}: C file(s) not found: "
                                     f"{', '.join(missing)}")
         return paths
-
-
-def ordered(formats: Sequence[WeightFormat]) -> list[WeightFormat]:
-    """Formats in candidate order."""
-    return sorted(formats, key=lambda f: f.order)
