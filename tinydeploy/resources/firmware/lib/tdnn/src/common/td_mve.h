@@ -140,37 +140,10 @@ static inline int32_t td_mve_row_sum(const int8_t *w, int32_t n)
     return s;
 }
 
-/* Kernel entry points of the MVE files; each returns 1 when it handled the call (shape,
- * quantisation and the caller's scratch size fit), 0 to let the generic path run. */
-int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
-                             const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                             const td_dims *output_dims, int8_t *output, void *scratch);
-int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
-                           const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims,
-                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                           int8_t *output);
-int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
-                         const int8_t *input, int32_t out_features, const td_csr_weights *w,
-                         const int32_t *bias, int8_t *output);
-int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
-                               const td_dims *input_dims, const int8_t *input,
-                               const td_dims *filter_dims, const int8_t *filter,
-                               const int32_t *bias, const td_dims *output_dims, int8_t *output);
-void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
-                    const int8_t *input, const td_dims *output_dims, int8_t *output,
-                    int32_t average);
-void td_mve_add_s8(const td_add_params *p, const int8_t *input1, const int8_t *input2,
+/* Entry point of td_add_s8_mve.c (td_add_s8 dispatches to it; the other ops declare their
+ * Helium variants in their internal headers). */
+void td_add_s8_mve(const td_add_params *p, const int8_t *input1, const int8_t *input2,
                    int8_t *output, int32_t size);
-int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
-                        int32_t in_features, const int8_t *input, int32_t out_features,
-                        const td_nm_weights *w, int32_t bits, int32_t groups,
-                        const int32_t *bias, int8_t *output, void *scratch);
-int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
-                           int32_t in_features, const int8_t *input, int32_t out_features,
-                           const int8_t *weights, const int32_t *bias, int8_t *output);
 
 #endif /* __ARM_FEATURE_MVE */
 

@@ -1,13 +1,14 @@
-/* conv2d with CSR weights: the row structure comes from the CSR descriptor, the entries'
- * receptive-field offsets and values from the generator's td_conv_taps (see
- * td_conv_sparse.c for the loop). */
-#include "../common/td_internal.h"
+/* conv2d with CSR weights: the row structure (row pointers, row sums) comes from the CSR
+ * descriptor, the entries' receptive-field offsets and values from the generator's
+ * td_conv_taps. The checks of the taps, the variants and their scratch:
+ * td_conv_sparse_s8.c. */
+#include "td_conv_internal.h"
 
 int32_t td_conv_csr_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                        const td_dims *filter_dims, const td_csr_weights *weights)
 {
     (void)weights;
-    return td_internal_sparse_conv_buffer_size(params, input_dims, filter_dims);
+    return td_conv_sparse_s8_get_buffer_size(params, input_dims, filter_dims);
 }
 
 td_status td_conv_csr_s8(const td_conv_params *params, const td_quant_params *quant,
@@ -34,6 +35,6 @@ td_status td_conv_csr_s8(const td_conv_params *params, const td_quant_params *qu
     d.per_row = 0;
     d.taps = taps;
     d.row_sum = weights->row_sum;
-    return td_internal_sparse_conv(&d, params, quant, input_dims, input, filter_dims, bias,
-                                   conv_h, conv_w, output, scratch);
+    return td_conv_sparse_s8(&d, params, quant, input_dims, input, filter_dims, bias, conv_h,
+                             conv_w, output, scratch);
 }

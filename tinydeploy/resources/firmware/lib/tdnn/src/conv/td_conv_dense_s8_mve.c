@@ -17,10 +17,11 @@
  *
  * With K <= 16 (one chunk, e.g. in_c == 1, 3x3) the 4 gathers of a window serve every
  * channel. Compiled to nothing unless __ARM_FEATURE_MVE; td_conv_dense_s8 calls it first
- * and runs its generic path when this returns 0 (a tile of one window would not fit 8-bit
+ * and runs its other variants when this returns 0 (a tile of one window would not fit 8-bit
  * offsets, left shifts with the fused pool, or more scratch than
  * td_conv_dense_s8_get_buffer_size gives). */
 #include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -258,7 +259,7 @@ static int32_t tile_units(int32_t units, int32_t span, int32_t sw, int32_t kw, i
     return t;
 }
 
-int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
+int32_t td_conv_dense_s8_mve(const td_conv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
                              const td_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias, int32_t conv_h, int32_t conv_w,

@@ -1,6 +1,5 @@
 /* Depthwise conv2d, dense weights [1][kh][kw][in_c * depth_multiplier]. */
-#include "../common/td_internal.h"
-#include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
@@ -37,7 +36,7 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_mve_dwconv_dense_s8(params, quant, input_dims, input, filter_dims, filter, bias,
+    if (td_dwconv_dense_s8_mve(params, quant, input_dims, input, filter_dims, filter, bias,
                                output_dims, output)) {
         return TD_OK;
     }

@@ -5,10 +5,11 @@
  * predicated. Other depth multipliers stay on the portable path. Compiled to nothing unless
  * __ARM_FEATURE_MVE (td_dwconv_dense_s8 dispatches after its argument checks). */
 #include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
-int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
+int32_t td_dwconv_dense_s8_mve(const td_dwconv_params *params, const td_quant_params *quant,
                                const td_dims *input_dims, const int8_t *input,
                                const td_dims *filter_dims, const int8_t *filter,
                                const int32_t *bias, const td_dims *output_dims, int8_t *output)

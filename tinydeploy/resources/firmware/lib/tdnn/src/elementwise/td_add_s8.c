@@ -12,7 +12,7 @@ td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    td_mve_add_s8(params, input1, input2, output, size);
+    td_add_s8_mve(params, input1, input2, output, size);
     return TD_OK;
 #endif
     for (i = 0; i < size; i++) {

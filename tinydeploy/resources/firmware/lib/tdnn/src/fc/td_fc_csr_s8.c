@@ -2,8 +2,7 @@
  * generator's row sums (acc = bias + input_offset * row_sum + sum v * x), so the int8 input
  * is read as it is: no widened copy, no scratch. Inner loop: load column, load input, load
  * value, multiply-accumulate, unrolled by 8. */
-#include "td_fc_common.h"
-#include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *weights)
 {
@@ -144,7 +143,7 @@ td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_mve_fc_csr_s8(params, quant, input, out_features, weights, bias, output)) {
+    if (td_fc_csr_s8_mve(params, quant, input, out_features, weights, bias, output)) {
         return TD_OK;
     }
 #endif

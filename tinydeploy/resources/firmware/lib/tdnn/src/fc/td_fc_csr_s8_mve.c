@@ -7,6 +7,7 @@
  * per step, their prefix sum in u16 lanes (VSHLC + VADD, 3 steps) plus the running column,
  * then the same gather. No scratch. Compiled to nothing unless __ARM_FEATURE_MVE. */
 #include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -119,7 +120,7 @@ TD_MVE_CSR_ROWS(u8, uint8_t, dot_u8)
 TD_MVE_CSR_ROWS(u16, uint16_t, dot_u16)
 TD_MVE_CSR_ROWS(delta, uint8_t, dot_delta)
 
-int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
+int32_t td_fc_csr_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                          const int8_t *input, int32_t out_features, const td_csr_weights *w,
                          const int32_t *bias, int8_t *output)
 {

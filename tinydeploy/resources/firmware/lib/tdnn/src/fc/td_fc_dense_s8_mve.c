@@ -7,6 +7,7 @@
  * rows run one at a time. Each row triple is requantised as one (3-lane) vector. No scratch.
  * Compiled to nothing unless __ARM_FEATURE_MVE (td_fc_dense_s8 dispatches). */
 #include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -75,7 +76,7 @@ static void dot1_row(const int8_t *w, int32_t k, const int8_t *x, int32_t *acc, 
     *sum = s;
 }
 
-int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
+int32_t td_fc_dense_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                            int32_t in_features, const int8_t *input, int32_t out_features,
                            const int8_t *weights, const int32_t *bias, int8_t *output)
 {

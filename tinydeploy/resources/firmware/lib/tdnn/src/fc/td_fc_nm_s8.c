@@ -4,8 +4,7 @@
  * chunks of 8 slots whose positions are extracted with constant shifts (specialised per
  * (n, b) when n divides 8, so group boundaries fall on fixed slots); the < 8 remaining
  * slots of a row and other n use a generic per-slot decode. */
-#include "td_fc_common.h"
-#include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights)
 {
@@ -73,7 +72,7 @@ td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_mve_fc_nm_s8(params, quant, in_features, input, out_features, weights, bits, groups,
+    if (td_fc_nm_s8_mve(params, quant, in_features, input, out_features, weights, bits, groups,
                         bias, output, scratch)) {
         return TD_OK;
     }

@@ -11,6 +11,7 @@
  * The input offset is folded through row_sum; 4 rows are requantised per vector.
  * Returns 0 (generic path) when the table does not fit the caller's scratch. */
 #include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -106,7 +107,7 @@ TD_NM_ROW(1)
 TD_NM_ROW(2)
 TD_NM_ROW(4)
 
-int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
+int32_t td_fc_nm_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                         int32_t in_features, const int8_t *input, int32_t out_features,
                         const td_nm_weights *w, int32_t bits, int32_t groups,
                         const int32_t *bias, int8_t *output, void *scratch)

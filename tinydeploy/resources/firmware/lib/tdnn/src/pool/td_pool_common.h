@@ -4,7 +4,13 @@
 #define TD_POOL_COMMON_H
 
 #include "../common/td_internal.h"
-#include "../common/td_mve.h"
+
+#if defined(__ARM_FEATURE_MVE)
+/* Helium variant (td_pool_s8_mve.c), after td_pool_s8's checks: channels in lanes. */
+void td_pool_s8_mve(const td_pool_params *params, const td_dims *input_dims,
+                    const int8_t *input, const td_dims *output_dims, int8_t *output,
+                    int32_t average);
+#endif
 
 static inline td_status td_pool_check(const td_pool_params *p, const td_dims *in,
                                       const int8_t *input, const td_dims *out,
@@ -61,7 +67,7 @@ static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *
         return st;
     }
 #if defined(__ARM_FEATURE_MVE)
-    td_mve_pool_s8(params, input_dims, input, output_dims, output, average);
+    td_pool_s8_mve(params, input_dims, input, output_dims, output, average);
     return TD_OK;
 #endif
     for (oy = 0; oy < output_dims->h; oy++) {

@@ -5,10 +5,11 @@
  * channels predicated. Compiled to nothing unless __ARM_FEATURE_MVE; td_pool_s8 (after its
  * argument checks) dispatches here. */
 #include "../common/td_mve.h"
+#include "td_pool_common.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
-void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
+void td_pool_s8_mve(const td_pool_params *params, const td_dims *input_dims,
                     const int8_t *input, const td_dims *output_dims, int8_t *output,
                     int32_t average)
 {

@@ -12,8 +12,9 @@
  *
  * Unpooled convs take blocks of 4 adjacent positions of a conv row through the same loops
  * and store the 4 sums. Left shifts with the pool stay on the generic path
- * (td_internal_sparse_conv calls this first, after its checks, e.g. 16-bit offsets). */
+ * (td_conv_sparse_s8 calls this first, after its checks, e.g. 16-bit offsets). */
 #include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -217,11 +218,11 @@ static void unpooled(const td_sparse_conv_desc *d, const td_conv_params *params,
     }
 }
 
-int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
-                           const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims,
-                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                           int8_t *output)
+int32_t td_conv_sparse_s8_mve(const td_sparse_conv_desc *d, const td_conv_params *params,
+                              const td_quant_params *quant, const td_dims *input_dims,
+                              const int8_t *input, const td_dims *filter_dims,
+                              const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                              int8_t *output)
 {
     const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
@@ -283,5 +284,5 @@ int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *p
 }
 
 #else
-typedef int td_conv_sparse_mve_unused; /* ISO C: no empty translation unit */
+typedef int td_conv_sparse_s8_mve_unused; /* ISO C: no empty translation unit */
 #endif /* __ARM_FEATURE_MVE */
