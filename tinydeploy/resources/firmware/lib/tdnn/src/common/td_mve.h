@@ -32,19 +32,30 @@ static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t 
     return vminq_s32(v, vdupq_n_s32(amax));
 }
 
-/* Requantises n channels acc[0..n) (bias included) of one position into out[0..n):
- * per-channel multiplier/shift, 4 channels per vector, the tail predicated. */
-static inline void td_mve_requant_channels(const int32_t *acc, const int32_t *mult,
-                                           const int32_t *shift, int32_t n, int32_t ooff,
-                                           int32_t amin, int32_t amax, int8_t *out)
+/* Requantises the 4 lanes of acc (bias included) as channels i .. i + 3 (mult[i..],
+ * shift[i..]) and stores the lanes p enables to out[i..]. */
+static inline void td_mve_requant_store(int32x4_t acc, const int32_t *mult,
+                                        const int32_t *shift, int32_t i, mve_pred16_t p,
+                                        int32_t ooff, int32_t amin, int32_t amax, int8_t *out)
 {
-    int32_t i;
-    for (i = 0; i < n; i += 4) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n - i));
-        const int32x4_t v = td_mve_requant(vldrwq_z_s32(acc + i, p), vldrwq_z_s32(mult + i, p),
-                                           vldrwq_z_s32(shift + i, p), ooff, amin, amax);
-        vstrbq_p_s32(out + i, v, p);
+    acc = td_mve_requant(acc, vldrwq_z_s32(mult + i, p), vldrwq_z_s32(shift + i, p), ooff,
+                         amin, amax);
+    vstrbq_p_s32(out + i, acc, p);
+}
+
+/* The tail of the fully connected kernels for rows o .. o + 3 (lanes p): their sums of
+ * w * x with the raw int8 input (acc[0..3]) plus input_offset times their weight sums
+ * (wsum), plus bias[o..] (unless bias is NULL), requantised and stored to out[o..]. */
+static inline void td_mve_fc_store(const int32_t *acc, int32x4_t wsum, int32_t input_offset,
+                                   const int32_t *bias, const int32_t *mult,
+                                   const int32_t *shift, int32_t o, mve_pred16_t p,
+                                   int32_t ooff, int32_t amin, int32_t amax, int8_t *out)
+{
+    int32x4_t v = vmlaq_n_s32(vldrwq_s32(acc), wsum, input_offset);
+    if (bias) {
+        v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
     }
+    td_mve_requant_store(v, mult, shift, o, p, ooff, amin, amax, out);
 }
 
 /* Requantises cnt positions' accumulators red[j * red_stride + oc] (+ beff[oc]), oc < n, into

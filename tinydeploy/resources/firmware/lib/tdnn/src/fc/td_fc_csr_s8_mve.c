@@ -98,7 +98,6 @@ static int32_t dot_delta(const int8_t *x, const uint8_t *d, const int8_t *v, int
         for (o = 0; o < out_features; o += 4) {                                             \
             const int32_t cnt = out_features - o < 4 ? out_features - o : 4;                \
             const mve_pred16_t p = vctp32q((uint32_t)cnt);                                  \
-            int32x4_t v;                                                                    \
             int32_t r;                                                                      \
             for (r = 0; r < cnt; r++) {                                                     \
                 const uint32_t end = w->row_ptr_u16 ? (uint32_t)w->row_ptr_u16[o + r + 1]   \
@@ -106,14 +105,9 @@ static int32_t dot_delta(const int8_t *x, const uint8_t *d, const int8_t *v, int
                 acc[r] = DOT(input, cols + start, w->values + start, (int32_t)(end - start)); \
                 start = end;                                                                \
             }                                                                               \
-            v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p),               \
-                            params->input_offset);                                          \
-            if (bias) {                                                                     \
-                v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));                                \
-            }                                                                               \
-            v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),                   \
-                               vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);        \
-            vstrbq_p_s32(output + o, v, p);                                                 \
+            td_mve_fc_store(acc, vldrwq_z_s32(w->row_sum + o, p), params->input_offset,     \
+                            bias, quant->multiplier, quant->shift, o, p, ooff, amin, amax,  \
+                            output);                                                        \
         }                                                                                   \
     }
 TD_MVE_CSR_ROWS(u8, uint8_t, dot_u8)

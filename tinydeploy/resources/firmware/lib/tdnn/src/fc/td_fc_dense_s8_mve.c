@@ -88,7 +88,6 @@ int32_t td_fc_dense_s8_mve(const td_fc_params *params, const td_quant_params *qu
         const int32_t cnt = out_features - o < 3 ? out_features - o : 3;
         const mve_pred16_t p = vctp32q((uint32_t)cnt);
         int32_t r = 0;
-        int32x4_t v;
         if (cnt == 3) {
             dot3_rows(weights + o * k, k, input, acc, sum);
             r = 3;
@@ -96,13 +95,8 @@ int32_t td_fc_dense_s8_mve(const td_fc_params *params, const td_quant_params *qu
         for (; r < cnt; r++) {
             dot1_row(weights + (o + r) * k, k, input, acc + r, sum + r);
         }
-        v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_s32(sum), off);
-        if (bias) {
-            v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
-        }
-        v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),
-                           vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);
-        vstrbq_p_s32(output + o, v, p);
+        td_mve_fc_store(acc, vldrwq_s32(sum), off, bias, quant->multiplier, quant->shift, o, p,
+                        ooff, amin, amax, output);
     }
     return 1;
 }

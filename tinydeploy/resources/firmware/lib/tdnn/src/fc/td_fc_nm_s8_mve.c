@@ -143,7 +143,6 @@ int32_t td_fc_nm_s8_mve(const td_fc_params *params, const td_quant_params *quant
     for (o = 0; o < out_features; o += 4) {
         const int32_t cnt = out_features - o < 4 ? out_features - o : 4;
         const mve_pred16_t p = vctp32q((uint32_t)cnt);
-        int32x4_t v;
         int32_t r;
         for (r = 0; r < cnt; r++) {
             const int8_t *v = w->values + (o + r) * slots;
@@ -153,13 +152,8 @@ int32_t td_fc_nm_s8_mve(const td_fc_params *params, const td_quant_params *quant
                      : bits == 2 ? nm_row_2(input, v, meta, gcol, slots, shneg, mask, kmax, perm)
                                  : nm_row_4(input, v, meta, gcol, slots, shneg, mask, kmax, perm);
         }
-        v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p), params->input_offset);
-        if (bias) {
-            v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
-        }
-        v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),
-                           vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);
-        vstrbq_p_s32(output + o, v, p);
+        td_mve_fc_store(acc, vldrwq_z_s32(w->row_sum + o, p), params->input_offset, bias,
+                        quant->multiplier, quant->shift, o, p, ooff, amin, amax, output);
     }
     return 1;
 }
