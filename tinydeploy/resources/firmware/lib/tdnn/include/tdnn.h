@@ -69,8 +69,10 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
 
 /* Sparse conv (CSR / N:M): weights->rows == out_c, weights->cols == kh*kw*in_c; `taps`
  * holds the entries' receptive-field offsets and values for this input geometry (see
- * td_conv_taps; generated from the same weights). The weights supply the row structure
- * (row_ptr / fixed slots per row) and row_sum. Variants: Helium (M55; VLD2
+ * td_conv_taps; generated from the same weights). The weights supply only the row
+ * structure (row_ptr / fixed slots per row) and row_sum: their values, col_idx_u8,
+ * col_idx_u16, col_delta_u8 (CSR) and values, meta, meta_row_bytes (N:M) are not read and
+ * may be NULL / 0 (a generator can leave them out of flash). Variants: Helium (M55; VLD2
  * de-interleaved taps, gathers, VMLADAVA) for unpooled convs and for pooled ones whose
  * channels all have multiplier >= 0 and a right shift; otherwise 2x2 output blocks (the
  * fused pool window) sharing every tap load (UXTAH/SMLATB asm on DSP cores).

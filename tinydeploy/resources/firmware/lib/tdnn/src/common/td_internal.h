@@ -184,8 +184,11 @@ td_status td_internal_check_act(const td_activation *act);
 const int8_t *td_internal_band(const td_conv_params *params, const td_dims *input_dims,
                                const int8_t *input, int32_t iy0, int32_t nrows, int8_t *band);
 
-/* N:M descriptor checks shared by the conv and fc kernels; writes log2(m) and the group
- * count G. */
+/* N:M descriptor checks; write log2(m) and the group count G. _rows: the structure the
+ * sparse conv reads (dims, n, m, row_sum; values and meta may be NULL); the full check (fc)
+ * also requires values, meta and the meta_row_bytes the layout implies. */
+td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
+                                    int32_t *bits, int32_t *groups);
 td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols,
                                int32_t *bits, int32_t *groups);
 
@@ -202,7 +205,11 @@ static inline int32_t td_nm_slot_pos(const uint8_t *row, int32_t row_bytes, int3
     return (int32_t)((v >> (bit & 7)) & ((1u << bits) - 1u));
 }
 
-/* CSR descriptor checks shared by the conv and fc kernels. */
+/* CSR descriptor checks. _rows: the row structure the sparse conv reads (dims, nnz, row
+ * pointers, row_sum; values and column indices may be NULL); the full check (fc) also
+ * requires the values and exactly the one column representation K allows (with
+ * TD_VALIDATE_INDICES: every column < cols). */
+td_status td_internal_check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols);
 td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t cols);
 
 static inline uint32_t td_csr_row_ptr(const td_csr_weights *w, int32_t r)

@@ -1,7 +1,7 @@
 /* conv2d with CSR weights: the row structure (row pointers, row sums) comes from the CSR
  * descriptor, the entries' receptive-field offsets and values from the generator's
- * td_conv_taps. The checks of the taps, the variants and their scratch:
- * td_conv_sparse_s8.c. */
+ * td_conv_taps; values and column indices are not read and may be NULL. The checks of the
+ * taps, the variants and their scratch: td_conv_sparse_s8.c. */
 #include "td_conv_internal.h"
 
 int32_t td_conv_csr_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
@@ -24,8 +24,8 @@ td_status td_conv_csr_s8(const td_conv_params *params, const td_quant_params *qu
     if (st != TD_OK) {
         return st;
     }
-    if (td_internal_check_csr(weights, filter_dims->n,
-                              filter_dims->h * filter_dims->w * input_dims->c) != TD_OK ||
+    if (td_internal_check_csr_rows(weights, filter_dims->n,
+                                   filter_dims->h * filter_dims->w * input_dims->c) != TD_OK ||
         !taps || taps->entries != weights->nnz) {
         return TD_ERR_ARG;
     }

@@ -1,6 +1,7 @@
 /* conv2d with N:M weights: G*n slots per row (zero-valued slots included, so the row
- * ranges need no pointers); offsets and values come from the generator's td_conv_taps. The
- * checks of the taps, the variants and their scratch: td_conv_sparse_s8.c. */
+ * ranges need no pointers); offsets and values come from the generator's td_conv_taps, so
+ * values, meta and meta_row_bytes are not read (values and meta may be NULL). The checks of
+ * the taps, the variants and their scratch: td_conv_sparse_s8.c. */
 #include "td_conv_internal.h"
 
 int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
@@ -24,8 +25,8 @@ td_status td_conv_nm_s8(const td_conv_params *params, const td_quant_params *qua
     if (st != TD_OK) {
         return st;
     }
-    if (td_internal_check_nm(weights, rows, filter_dims->h * filter_dims->w * input_dims->c,
-                             &bits, &groups) != TD_OK ||
+    if (td_internal_check_nm_rows(weights, rows, filter_dims->h * filter_dims->w * input_dims->c,
+                                  &bits, &groups) != TD_OK ||
         !taps || taps->entries != rows * groups * weights->n) {
         return TD_ERR_ARG;
     }
