@@ -15,11 +15,20 @@
 
 #if defined(TD_SEMIHOSTING)
 #include "semihost.h"
-void sh_exit_c(int c) { sh_exit(c); }
-static void say(const char *s) { sh_puts(s); }
+void sh_exit_c(int c)
+{
+    sh_exit(c);
+}
+static void say(const char *s)
+{
+    sh_puts(s);
+}
 #else
 #include <stdio.h>
-static void say(const char *s) { fputs(s, stdout); }
+static void say(const char *s)
+{
+    fputs(s, stdout);
+}
 #endif
 
 static void say_int(int32_t v)
@@ -113,9 +122,8 @@ static void reference(const conv_case *t, const td_conv_params *p, int8_t *out)
                         }
                     }
                 }
-                conv[(oy * wo + ox) * t->oc + o] =
-                    td_requant_s8(acc, mult[o], shift[o], p->output_offset,
-                                  p->activation.min, p->activation.max);
+                conv[(oy * wo + ox) * t->oc + o] = td_requant_s8(
+                    acc, mult[o], shift[o], p->output_offset, p->activation.min, p->activation.max);
             }
         }
     }
@@ -282,8 +290,8 @@ static int run_case(int32_t idx, const conv_case *t)
             memset(got, 0x55, sizeof(got));
             st = variant == 0 ? td_conv_csr_s8(&p, &q, &in_d, x, &f_d, s ? &slim_csr : &csr, &tp,
                                                bias, &out_d, got, scratch)
-                              : td_conv_nm_s8(&p, &q, &in_d, x, &f_d, s ? &slim_nm : &nm, &tp,
-                                              bias, &out_d, got, scratch);
+                              : td_conv_nm_s8(&p, &q, &in_d, x, &f_d, s ? &slim_nm : &nm, &tp, bias,
+                                              &out_d, got, scratch);
             checks++;
             if (st != TD_OK) {
                 return fail(variant ? (s ? "nm slim status" : "nm status")
@@ -303,8 +311,8 @@ static int run_case(int32_t idx, const conv_case *t)
         fcp.activation.min = -128;
         fcp.activation.max = 127;
         checks++;
-        if ((variant == 0 && (nnz == 0 || td_fc_csr_s8(&fcp, &q, k, x, t->oc, &slim_csr, bias,
-                                                       got, scratch) != TD_ERR_ARG)) ||
+        if ((variant == 0 && (nnz == 0 || td_fc_csr_s8(&fcp, &q, k, x, t->oc, &slim_csr, bias, got,
+                                                       scratch) != TD_ERR_ARG)) ||
             (variant == 1 &&
              td_fc_nm_s8(&fcp, &q, k, x, t->oc, &slim_nm, bias, got, scratch) != TD_ERR_ARG)) {
             return fail(variant ? "fc nm accepted a slim descriptor"

@@ -36,9 +36,9 @@ extern "C" {
 int32_t td_requantize(int32_t acc, int32_t multiplier, int32_t shift);
 
 /* Requantises n accumulators of one channel to int8 (offset + clamp), as the kernels do. */
-td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier,
-                                 int32_t shift, int32_t output_offset,
-                                 const td_activation *activation, int8_t *output);
+td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier, int32_t shift,
+                                 int32_t output_offset, const td_activation *activation,
+                                 int8_t *output);
 
 /* ---- conv2d ----
  * input_dims: 1 x H x W x in_c. filter_dims: out_c x kh x kw x in_c (OHWI).
@@ -61,11 +61,10 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4). */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
-                           const td_dims *filter_dims, const int8_t *filter,
-                           const int32_t *bias, const td_dims *output_dims, int8_t *output,
-                           void *scratch);
-int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
-                                         const td_dims *input_dims, const td_dims *filter_dims);
+                           const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           const td_dims *output_dims, int8_t *output, void *scratch);
+int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
+                                         const td_dims *filter_dims);
 
 /* Sparse conv (CSR / N:M): weights->rows == out_c, weights->cols == kh*kw*in_c; `taps`
  * holds the entries' receptive-field offsets and values for this input geometry (see
@@ -79,19 +78,18 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
  * Scratch: 3 + 4*out_c (effective biases) + (kh + stride_h) * Wp * in_c (one zero-point
  * padded band of input rows, never a copy of the whole input). */
 td_status td_conv_csr_s8(const td_conv_params *params, const td_quant_params *quant,
-                         const td_dims *input_dims, const int8_t *input,
-                         const td_dims *filter_dims, const td_csr_weights *weights,
-                         const td_conv_taps *taps, const int32_t *bias,
-                         const td_dims *output_dims, int8_t *output, void *scratch);
+                         const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
+                         const td_csr_weights *weights, const td_conv_taps *taps,
+                         const int32_t *bias, const td_dims *output_dims, int8_t *output,
+                         void *scratch);
 int32_t td_conv_csr_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                        const td_dims *filter_dims, const td_csr_weights *weights);
 
 /* N:M weights: as td_conv_csr_s8 (same variants and scratch), taps->entries ==
  * rows * G * n (every slot, G = ceil(K / m)). */
 td_status td_conv_nm_s8(const td_conv_params *params, const td_quant_params *quant,
-                        const td_dims *input_dims, const int8_t *input,
-                        const td_dims *filter_dims, const td_nm_weights *weights,
-                        const td_conv_taps *taps, const int32_t *bias,
+                        const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
+                        const td_nm_weights *weights, const td_conv_taps *taps, const int32_t *bias,
                         const td_dims *output_dims, int8_t *output, void *scratch);
 int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                       const td_dims *filter_dims, const td_nm_weights *weights);
@@ -101,8 +99,8 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
  * otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, const td_dims *output_dims, int8_t *output);
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             const td_dims *output_dims, int8_t *output);
 
 /* ---- fully connected: input int8[in_features], output int8[out_features] ----
  * td_fc_dense_s8 runs: Helium (M55: 3 rows per pass, VMLADAVA.S8); on DSP cores with
@@ -111,8 +109,7 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
  * Scratch: 3 + 2 * align4(in_features) (the input widened to int16). */
 td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
                          int32_t in_features, const int8_t *input, int32_t out_features,
-                         const int8_t *weights, const int32_t *bias, int8_t *output,
-                         void *scratch);
+                         const int8_t *weights, const int32_t *bias, int8_t *output, void *scratch);
 int32_t td_fc_dense_s8_get_buffer_size(int32_t in_features, int32_t out_features);
 
 /* CSR fc reads the int8 input directly (bias + input_offset * row_sum folded per row);
@@ -128,10 +125,9 @@ int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *
 /* N:M fc: the input (+ offset) widened to int16 once, metadata decoded 8 slots per step
  * (Helium: into lane positions, gathered inputs). Scratch: 3 + 2 * ceil(in_features / m) * m.
  * Values and meta are read (never NULL). */
-td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
-                      int32_t in_features, const int8_t *input, int32_t out_features,
-                      const td_nm_weights *weights, const int32_t *bias, int8_t *output,
-                      void *scratch);
+td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant, int32_t in_features,
+                      const int8_t *input, int32_t out_features, const td_nm_weights *weights,
+                      const int32_t *bias, int8_t *output, void *scratch);
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights);
 
 /* ---- pooling (NHWC, channels of input and output equal), no scratch ----

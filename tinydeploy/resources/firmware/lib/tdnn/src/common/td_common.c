@@ -6,9 +6,9 @@ int32_t td_requantize(int32_t acc, int32_t multiplier, int32_t shift)
     return td_mul_by_quant_mult(acc, multiplier, shift);
 }
 
-td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier,
-                                 int32_t shift, int32_t output_offset,
-                                 const td_activation *activation, int8_t *output)
+td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier, int32_t shift,
+                                 int32_t output_offset, const td_activation *activation,
+                                 int8_t *output)
 {
     if (!acc || !activation || !output || n < 0 || shift < -31 || shift > 30 ||
         td_internal_check_act(activation) != TD_OK) {
@@ -45,15 +45,15 @@ td_status td_internal_check_conv(const td_conv_params *params, const td_quant_pa
         input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1 || filter_dims->n < 1 ||
         filter_dims->h < 1 || filter_dims->w < 1 || filter_dims->c != input_dims->c ||
         output_dims->c != filter_dims->n || params->input_offset < -127 ||
-        params->input_offset > 128 || params->output_offset < -128 ||
-        params->output_offset > 127 || td_internal_check_act(&params->activation) != TD_OK ||
+        params->input_offset > 128 || params->output_offset < -128 || params->output_offset > 127 ||
+        td_internal_check_act(&params->activation) != TD_OK ||
         (params->fused_maxpool != 0 && params->fused_maxpool != 1)) {
         return TD_ERR_ARG;
     }
-    *conv_h = td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom,
-                               filter_dims->h, params->stride_h);
-    *conv_w = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right,
-                               filter_dims->w, params->stride_w);
+    *conv_h = td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom, filter_dims->h,
+                               params->stride_h);
+    *conv_w = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, filter_dims->w,
+                               params->stride_w);
     if (*conv_h < 1 || *conv_w < 1) {
         return TD_ERR_ARG;
     }
@@ -118,11 +118,11 @@ td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_
     return TD_OK;
 }
 
-td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols,
-                               int32_t *bits, int32_t *groups)
+td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols, int32_t *bits,
+                               int32_t *groups)
 {
-    if (td_internal_check_nm_rows(w, rows, cols, bits, groups) != TD_OK || !w->values ||
-        !w->meta || w->meta_row_bytes != 4 * ((*groups * w->n * *bits + 31) / 32)) {
+    if (td_internal_check_nm_rows(w, rows, cols, bits, groups) != TD_OK || !w->values || !w->meta ||
+        w->meta_row_bytes != 4 * ((*groups * w->n * *bits + 31) / 32)) {
         return TD_ERR_ARG;
     }
     return TD_OK;

@@ -117,8 +117,8 @@ static inline void td_widen4_s8(const int8_t *src, int32_t off, int32_t off2, in
  * multiplier >= 0 and shift <= 0 requantisation is monotonic, so only the largest
  * accumulator is requantised; otherwise (left shifts may wrap) all four, keeping the
  * largest int8 result. */
-static inline int8_t td_requant_max4_s8(const int32_t *a, int32_t mult, int32_t shift,
-                                        int32_t ooff, int32_t amin, int32_t amax)
+static inline int8_t td_requant_max4_s8(const int32_t *a, int32_t mult, int32_t shift, int32_t ooff,
+                                        int32_t amin, int32_t amax)
 {
     if (mult >= 0 && shift <= 0) {
         int32_t m = a[0] > a[1] ? a[0] : a[1];
@@ -144,15 +144,15 @@ static inline int8_t td_requant_max4_s8(const int32_t *a, int32_t mult, int32_t 
  * Q = floor(X / 2^31) (|Q| < 2^31), i.e. (Q >> e) plus bit e-1 of Q. */
 static inline int32_t td_mul_by_quant_mult_rshift(int32_t a, int32_t multiplier, int32_t e)
 {
-    const int32_t q = (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31) -
-                      (a < 0 ? 1 : 0);
+    const int32_t q =
+        (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31) - (a < 0 ? 1 : 0);
     return (q >> e) + ((q >> (e - 1)) & 1);
 }
 
 /* td_requant_s8 with the common case (multiplier >= 0, right shift) in 32-bit steps
  * (td_mul_by_quant_mult_rshift). */
-static inline int8_t td_requant_rshift_s8(int32_t acc, int32_t mult, int32_t shift,
-                                          int32_t ooff, int32_t amin, int32_t amax)
+static inline int8_t td_requant_rshift_s8(int32_t acc, int32_t mult, int32_t shift, int32_t ooff,
+                                          int32_t amin, int32_t amax)
 {
     if (mult >= 0 && shift < 0) {
         int32_t v = td_mul_by_quant_mult_rshift(acc, mult, -shift) + ooff;
@@ -189,8 +189,8 @@ const int8_t *td_internal_band(const td_conv_params *params, const td_dims *inpu
  * also requires values, meta and the meta_row_bytes the layout implies. */
 td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
                                     int32_t *bits, int32_t *groups);
-td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols,
-                               int32_t *bits, int32_t *groups);
+td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols, int32_t *bits,
+                               int32_t *groups);
 
 /* In-group position of slot `slot` of a row's packed metadata (generic, not hot). */
 static inline int32_t td_nm_slot_pos(const uint8_t *row, int32_t row_bytes, int32_t slot,

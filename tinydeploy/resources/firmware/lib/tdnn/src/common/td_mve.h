@@ -18,8 +18,8 @@
  *    the negative lanes first ((x & shift) >> 31 is -1 exactly when x < 0 and shift < 0;
  *    the subtraction saturates, which leaves INT32_MIN's result unchanged);
  *  - the offset is added with saturation, which gives what td_requant_s8's pre-clamp gives. */
-static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t shift,
-                                       int32_t ooff, int32_t amin, int32_t amax)
+static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t ooff,
+                                       int32_t amin, int32_t amax)
 {
     const int32x4_t zero = vdupq_n_s32(0);
     const int32x4_t right = vminq_s32(shift, zero);
@@ -34,12 +34,12 @@ static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t 
 
 /* Requantises the 4 lanes of acc (bias included) as channels i .. i + 3 (mult[i..],
  * shift[i..]) and stores the lanes p enables to out[i..]. */
-static inline void td_mve_requant_store(int32x4_t acc, const int32_t *mult,
-                                        const int32_t *shift, int32_t i, mve_pred16_t p,
-                                        int32_t ooff, int32_t amin, int32_t amax, int8_t *out)
+static inline void td_mve_requant_store(int32x4_t acc, const int32_t *mult, const int32_t *shift,
+                                        int32_t i, mve_pred16_t p, int32_t ooff, int32_t amin,
+                                        int32_t amax, int8_t *out)
 {
-    acc = td_mve_requant(acc, vldrwq_z_s32(mult + i, p), vldrwq_z_s32(shift + i, p), ooff,
-                         amin, amax);
+    acc = td_mve_requant(acc, vldrwq_z_s32(mult + i, p), vldrwq_z_s32(shift + i, p), ooff, amin,
+                         amax);
     vstrbq_p_s32(out + i, acc, p);
 }
 
@@ -47,9 +47,9 @@ static inline void td_mve_requant_store(int32x4_t acc, const int32_t *mult,
  * w * x with the raw int8 input (acc[0..3]) plus input_offset times their weight sums
  * (wsum), plus bias[o..] (unless bias is NULL), requantised and stored to out[o..]. */
 static inline void td_mve_fc_store(const int32_t *acc, int32x4_t wsum, int32_t input_offset,
-                                   const int32_t *bias, const int32_t *mult,
-                                   const int32_t *shift, int32_t o, mve_pred16_t p,
-                                   int32_t ooff, int32_t amin, int32_t amax, int8_t *out)
+                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                   int32_t o, mve_pred16_t p, int32_t ooff, int32_t amin,
+                                   int32_t amax, int8_t *out)
 {
     int32x4_t v = vmlaq_n_s32(vldrwq_s32(acc), wsum, input_offset);
     if (bias) {
@@ -64,8 +64,8 @@ static inline void td_mve_fc_store(const int32_t *acc, int32x4_t wsum, int32_t i
 static inline void td_mve_requant_windows(const int32_t *red, int32_t red_stride,
                                           const int32_t *beff, const int32_t *mult,
                                           const int32_t *shift, int32_t n, int32_t cnt,
-                                          int32_t ooff, int32_t amin, int32_t amax,
-                                          int8_t *out, int32_t out_stride)
+                                          int32_t ooff, int32_t amin, int32_t amax, int8_t *out,
+                                          int32_t out_stride)
 {
     int32_t q, j;
     if ((n & 3) == 0) { /* no predication */
@@ -74,8 +74,7 @@ static inline void td_mve_requant_windows(const int32_t *red, int32_t red_stride
             const int32x4_t sv = vldrwq_s32(shift + q);
             for (j = 0; j < cnt; j++) {
                 const int32x4_t v = vaddq_s32(vldrwq_s32(red + j * red_stride + q), b);
-                vstrbq_s32(out + j * out_stride + q,
-                           td_mve_requant(v, m, sv, ooff, amin, amax));
+                vstrbq_s32(out + j * out_stride + q, td_mve_requant(v, m, sv, ooff, amin, amax));
             }
         }
         return;
@@ -115,6 +114,7 @@ static inline int32_t td_mve_max4(int32_t a, int32_t b, int32_t c, int32_t d)
 /* n >= 0 bytes src -> dst in a tail-predicated loop (WLSTP/LETP: 3 instructions per 16). */
 static inline void td_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
 {
+    /* clang-format off */
     __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
                      "vldrb.u8 q0, [%[s]], #16\n\t"
@@ -124,11 +124,13 @@ static inline void td_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
                      : [d] "+r"(dst), [s] "+r"(src)
                      : [n] "r"(n)
                      : "q0", "lr", "memory");
+    /* clang-format on */
 }
 
 /* n >= 0 bytes of value v at dst (tail-predicated loop, 2 instructions per 16). */
 static inline void td_mve_fill(int8_t *dst, int8_t v, int32_t n)
 {
+    /* clang-format off */
     __asm__ volatile("vdup.8 q0, %[v]\n\t"
                      "wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
@@ -138,6 +140,7 @@ static inline void td_mve_fill(int8_t *dst, int8_t v, int32_t n)
                      : [d] "+r"(dst)
                      : [n] "r"(n), [v] "r"((int32_t)v)
                      : "q0", "lr", "memory");
+    /* clang-format on */
 }
 
 /* Sum of the n int8 values of a row (any n >= 0), 16 per VADDVA, the tail predicated. */

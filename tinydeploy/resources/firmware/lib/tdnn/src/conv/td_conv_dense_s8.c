@@ -20,14 +20,14 @@ static int32_t max_i32(int32_t a, int32_t b)
     return a > b ? a : b;
 }
 
-int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
-                                         const td_dims *input_dims, const td_dims *filter_dims)
+int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
+                                         const td_dims *filter_dims)
 {
     if (td_conv_dense_s8_c1_k3_applies(params, input_dims, filter_dims)) {
         const int32_t k3 = td_conv_dense_s8_c1_k3_get_buffer_size(params, input_dims, filter_dims);
         if (td_conv_dense_s8_c1_3x3_pool_shape(params, input_dims, filter_dims)) {
-            return max_i32(k3, td_conv_dense_s8_c1_3x3_pool_get_buffer_size(params, input_dims,
-                                                                            filter_dims));
+            return max_i32(
+                k3, td_conv_dense_s8_c1_3x3_pool_get_buffer_size(params, input_dims, filter_dims));
         }
         return k3;
     }
@@ -36,9 +36,8 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
 
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
-                           const td_dims *filter_dims, const int8_t *filter,
-                           const int32_t *bias, const td_dims *output_dims, int8_t *output,
-                           void *scratch)
+                           const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           const td_dims *output_dims, int8_t *output, void *scratch)
 {
     int32_t conv_h, conv_w;
     td_status st = td_internal_check_conv(params, quant, input_dims, input, filter_dims,
@@ -60,11 +59,11 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
         td_conv_dense_s8_c1_3x3_pool(params, quant, input_dims, input, filter_dims, filter, bias,
                                      output_dims, output, scratch);
     } else if (td_conv_dense_s8_c1_k3_applies(params, input_dims, filter_dims)) {
-        td_conv_dense_s8_c1_k3(params, quant, input_dims, input, filter_dims, filter, bias,
-                               conv_h, conv_w, output, scratch);
+        td_conv_dense_s8_c1_k3(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
+                               conv_w, output, scratch);
     } else {
-        td_conv_dense_s8_im2col(params, quant, input_dims, input, filter_dims, filter, bias,
-                                conv_h, conv_w, output_dims, output, scratch);
+        td_conv_dense_s8_im2col(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
+                                conv_w, output_dims, output, scratch);
     }
     return TD_OK;
 }

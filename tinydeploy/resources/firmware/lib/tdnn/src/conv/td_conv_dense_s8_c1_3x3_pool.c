@@ -57,8 +57,8 @@ static int32_t c1p_dead(const int8_t *f)
     return 1;
 }
 
-static int32_t c1p_asm_ok(const td_quant_params *quant, const int8_t *filter,
-                          const int32_t *bias, int32_t n)
+static int32_t c1p_asm_ok(const td_quant_params *quant, const int8_t *filter, const int32_t *bias,
+                          int32_t n)
 {
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
@@ -69,8 +69,8 @@ static int32_t c1p_asm_ok(const td_quant_params *quant, const int8_t *filter,
         if (c1p_dead(filter + 9 * oc)) {
             continue;
         }
-        if (quant->shift[oc] > -1 || quant->shift[oc] < -22 ||
-            b >= (1 << 30) - (1 << 19) || b <= -((1 << 30) - (1 << 19))) {
+        if (quant->shift[oc] > -1 || quant->shift[oc] < -22 || b >= (1 << 30) - (1 << 19) ||
+            b <= -((1 << 30) - (1 << 19))) {
             return 0;
         }
     }
@@ -105,8 +105,8 @@ static void c1p_blocks(const td_quant_params *quant, const int8_t *filter, const
         const int32_t more = oc + 1 < n ? 0x100 : 0;
         if (c1p_dead(filter)) {
             const int32_t b = bias ? bias[oc] : 0;
-            const int32_t q = td_requant_s8(b, quant->multiplier[oc], quant->shift[oc],
-                                            output_offset, -128, 127);
+            const int32_t q =
+                td_requant_s8(b, quant->multiplier[oc], quant->shift[oc], output_offset, -128, 127);
             blk[0] = blk[1] = blk[2] = blk[3] = 0;
             blk[4] = td_pack_s16x2(0 | more, 0); /* e - 1 = 0 */
             blk[5] = 2 * c1p_dead_bias(q, output_offset, quant->multiplier[oc]);
@@ -124,6 +124,7 @@ static void c1p_blocks(const td_quant_params *quant, const int8_t *filter, const
 /* One output channel of a pooling window: the 4 conv sums of the window (SMLAD over the
  * 12 widened input words on the stack), their max, and its requantisation; written once,
  * used twice per pass of the 2-channel unrolled loop below. */
+/* clang-format off */
 #define TD_C1P_CHANNEL              \
     "ldm    r11!, {r0-r5}\n\t"      \
     "ldm    sp, {r6-r10}\n\t"       \
@@ -167,6 +168,7 @@ static void c1p_blocks(const td_quant_params *quant, const int8_t *filter, const
     "asr    r2, r2, r4\n\t"         \
     "ssat   r2, #8, r2, asr #1\n\t" \
     "strb   r2, [r12], #1\n\t"
+/* clang-format on */
 
 /* Stack frame (after push {r4-r11, lr}): [sp, #0..51] the window's 13 words E0, O0, E1, O1,
  * E2, O2, E3, O3, Lo01, Hi01, Lo12, Hi12, Z (one STM / five loads per channel); #52 run,
@@ -177,6 +179,7 @@ static void c1p_blocks(const td_quant_params *quant, const int8_t *filter, const
 __attribute__((naked, noinline)) TD_NOIPA static void c1p_run_asm(c1p_run *run
                                                                   __attribute__((unused)))
 {
+    /* clang-format off */
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"
         "sub    sp, sp, #76\n\t"
@@ -228,6 +231,7 @@ __attribute__((naked, noinline)) TD_NOIPA static void c1p_run_asm(c1p_run *run
         "bne    1b\n\t"
         "add    sp, sp, #76\n\t"
         "pop    {r4-r11, pc}\n\t");
+    /* clang-format on */
 }
 #define TD_C1P_ASM 1
 #endif
@@ -264,8 +268,8 @@ static void c1p_run_c(const c1p_run *run, const td_conv_params *params,
 }
 #endif
 
-int32_t td_conv_dense_s8_c1_3x3_pool_shape(const td_conv_params *params,
-                                           const td_dims *input_dims, const td_dims *filter_dims)
+int32_t td_conv_dense_s8_c1_3x3_pool_shape(const td_conv_params *params, const td_dims *input_dims,
+                                           const td_dims *filter_dims)
 {
     return input_dims->c == 1 && filter_dims->h == 3 && filter_dims->w == 3 &&
            params->stride_h == 1 && params->stride_w == 1 && params->fused_maxpool == 1;
@@ -275,9 +279,8 @@ int32_t td_conv_dense_s8_c1_3x3_pool_shape(const td_conv_params *params,
  * general in_c == 1 kw == 3 variant runs, see td_conv_dense_s8_c1_k3.c). */
 int32_t td_conv_dense_s8_c1_3x3_pool_applies(const td_conv_params *params,
                                              const td_quant_params *quant,
-                                             const td_dims *input_dims,
-                                             const td_dims *filter_dims, const int8_t *filter,
-                                             const int32_t *bias)
+                                             const td_dims *input_dims, const td_dims *filter_dims,
+                                             const int8_t *filter, const int32_t *bias)
 {
     if (!td_conv_dense_s8_c1_3x3_pool_shape(params, input_dims, filter_dims)) {
         return 0;
@@ -339,17 +342,18 @@ static const int8_t *c1p_row(const c1p_band *b, int32_t y)
 /* Scratch: 6 words of channel constants per output channel (4-byte aligned), then the
  * ring of 4 padded rows. */
 int32_t td_conv_dense_s8_c1_3x3_pool_get_buffer_size(const td_conv_params *params,
-                                             const td_dims *input_dims,
-                                             const td_dims *filter_dims)
+                                                     const td_dims *input_dims,
+                                                     const td_dims *filter_dims)
 {
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
     return 3 + 24 * filter_dims->n + 4 * wp;
 }
 
 void td_conv_dense_s8_c1_3x3_pool(const td_conv_params *params, const td_quant_params *quant,
-                          const td_dims *input_dims, const int8_t *input,
-                          const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                          const td_dims *output_dims, int8_t *output, void *scratch)
+                                  const td_dims *input_dims, const int8_t *input,
+                                  const td_dims *filter_dims, const int8_t *filter,
+                                  const int32_t *bias, const td_dims *output_dims, int8_t *output,
+                                  void *scratch)
 {
     const int32_t n = filter_dims->n, ph = output_dims->h, pw = output_dims->w;
     const int32_t off = params->input_offset;

@@ -45,8 +45,7 @@ static inline void c1_unpack(int32_t w02, int32_t *w0, int32_t *w2)
 
 /* Accumulators of channel oc for the 2x2 block at band pointer t (row stride band_w,
  * second conv row at +sy). */
-static inline void c1_block(const c1_ctx *cx, int32_t oc, const int8_t *t, int32_t sy,
-                            int32_t *acc)
+static inline void c1_block(const c1_ctx *cx, int32_t oc, const int8_t *t, int32_t sy, int32_t *acc)
 {
     const int32_t *w = cx->wprep + 2 * cx->kh * oc;
     const int32_t off = cx->p->input_offset;
@@ -104,9 +103,8 @@ static int32_t c1_single(const c1_ctx *cx, int32_t oc, const int8_t *t)
 
 void td_conv_dense_s8_c1_k3(const td_conv_params *params, const td_quant_params *quant,
                             const td_dims *input_dims, const int8_t *input,
-                            const td_dims *filter_dims, const int8_t *filter,
-                            const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                            int8_t *output, void *scratch)
+                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                            int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch)
 {
     const int32_t kh = filter_dims->h, n = filter_dims->n, sh = params->stride_h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right, sy = sh * wp;
@@ -148,17 +146,16 @@ void td_conv_dense_s8_c1_k3(const td_conv_params *params, const td_quant_params 
     }
     for (oy = 0; oy < conv_h; oy += 2) {
         const int32_t two = oy + 1 < conv_h;
-        const int8_t *bnd = td_internal_band(params, input_dims, input,
-                                             oy * sh - params->pad_top, two ? kh + sh : kh,
-                                             band);
+        const int8_t *bnd = td_internal_band(params, input_dims, input, oy * sh - params->pad_top,
+                                             two ? kh + sh : kh, band);
         for (ox = 0; ox < conv_w; ox += 2) {
             int8_t *out0 = output + (oy * conv_w + ox) * n;
             for (oc = 0; oc < n; oc++) {
                 int32_t a[4];
                 if (two && ox + 1 < conv_w) {
                     c1_block(&cx, oc, bnd + ox, sy, a);
-                    td_requant_channel_s8(a, 2, mult[oc], shift[oc], ooff, amin, amax,
-                                          out0 + oc, n);
+                    td_requant_channel_s8(a, 2, mult[oc], shift[oc], ooff, amin, amax, out0 + oc,
+                                          n);
                     td_requant_channel_s8(a + 2, 2, mult[oc], shift[oc], ooff, amin, amax,
                                           out0 + conv_w * n + oc, n);
                     continue;

@@ -12,6 +12,7 @@
 /* The 2 weight rows x 2 columns SMLAD loop shared by td_dsp_dot_2x2 and td_dsp_mat_mult_2col: n groups of 4
  * K entries; q0/q1 walk the weight rows, p the interleaved int16 columns. */
 #if defined(TD_DSP_ASM)
+/* clang-format off */
 #define TD_ASM_DOT_2X2_LOOP                                                                      \
     "1:\n\t"                                                                             \
     "ldrd %[xa], %[xb], [%[p]], #8\n\t"                                                  \
@@ -32,6 +33,7 @@
     "smlad %[a11], %[t], %[yb], %[a11]\n\t"                                              \
     "subs %[n], %[n], #1\n\t"                                                            \
     "bne 1b\n\t"
+/* clang-format on */
 #endif
 
 /* 2 weight rows x 2 interleaved int16 columns, `groups` >= 1 groups of 4 K entries.
@@ -43,6 +45,7 @@ static inline void td_dsp_dot_2x2(const int8_t *w0, const int8_t *w1, const int1
     int32_t a00 = *a00p, a01 = *a01p, a10 = *a10p, a11 = *a11p;
 #if defined(TD_DSP_ASM)
     int32_t xa, xb, ya, yb, w, t;
+    /* clang-format off */
     __asm__ volatile(
         TD_ASM_DOT_2X2_LOOP
         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [q0] "+r"(w0),
@@ -50,6 +53,7 @@ static inline void td_dsp_dot_2x2(const int8_t *w0, const int8_t *w1, const int1
           [ya] "=&r"(ya), [yb] "=&r"(yb), [w] "=&r"(w), [t] "=&r"(t)
         :
         : "cc", "memory");
+    /* clang-format on */
 #else
     for (; groups > 0; groups--, x += 8, w0 += 4, w1 += 4) {
         const int32_t xa = (int32_t)td_read_u32(x), xb = (int32_t)td_read_u32(x + 2);
@@ -90,6 +94,7 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
     const int16_t *p;
     const int8_t *w1 = w0 + plan->k;
     td_dsp_mm_plan *t = plan;
+    /* clang-format off */
     __asm__ volatile(
         "push {%[t]}\n\t"
         "2:\n\t"
@@ -128,6 +133,7 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
           [xb] "=&r"(xb), [ya] "=&r"(ya), [yb] "=&r"(yb), [w] "=&r"(w), [t] "+r"(t)
         :
         : "cc", "memory");
+    /* clang-format on */
 }
 #endif
 #endif /* __ARM_FEATURE_DSP */
@@ -390,8 +396,8 @@ static void requant_batch(const conv_ctx *cx, const int32_t *acc, int32_t npos, 
  * requantisation is monotonic, so the largest accumulator is kept and requantised later
  * with the batch; otherwise (left shifts may wrap) the four values are requantised and the
  * int8 maximum stored in out directly (and the batch entry is ignored). */
-static void pool_into_batch(const conv_ctx *cx, const int32_t *tmp, int32_t *batch,
-                            int32_t slot, int8_t *out)
+static void pool_into_batch(const conv_ctx *cx, const int32_t *tmp, int32_t *batch, int32_t slot,
+                            int8_t *out)
 {
     const int32_t n = cx->out_c;
     const int32_t *mult = cx->q->multiplier, *shift = cx->q->shift;
@@ -417,16 +423,15 @@ static void pool_into_batch(const conv_ctx *cx, const int32_t *tmp, int32_t *bat
 }
 
 /* Requantises the monotonic channels of a pooled batch (see pool_into_batch). */
-static void requant_pooled_batch(const conv_ctx *cx, const int32_t *batch, int32_t cnt,
-                                 int8_t *out)
+static void requant_pooled_batch(const conv_ctx *cx, const int32_t *batch, int32_t cnt, int8_t *out)
 {
     const int32_t n = cx->out_c;
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
         if (cx->q->multiplier[oc] >= 0 && cx->q->shift[oc] <= 0) {
             td_requant_channel_s8(batch + oc * TD_POOL_BATCH, cnt, cx->q->multiplier[oc],
-                                  cx->q->shift[oc], cx->p->output_offset,
-                                  cx->p->activation.min, cx->p->activation.max, out + oc, n);
+                                  cx->q->shift[oc], cx->p->output_offset, cx->p->activation.min,
+                                  cx->p->activation.max, out + oc, n);
         }
     }
 }
@@ -446,9 +451,9 @@ int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
 
 void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                             const td_dims *output_dims, int8_t *output, void *scratch)
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             int32_t conv_h, int32_t conv_w, const td_dims *output_dims,
+                             int8_t *output, void *scratch)
 {
     conv_ctx cx;
     cx.p = params;

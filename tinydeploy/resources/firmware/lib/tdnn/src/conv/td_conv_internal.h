@@ -17,26 +17,28 @@
 #if defined(__ARM_FEATURE_MVE)
 int32_t td_conv_dense_s8_mve(const td_conv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                             const td_dims *output_dims, int8_t *output, void *scratch);
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             int32_t conv_h, int32_t conv_w, const td_dims *output_dims,
+                             int8_t *output, void *scratch);
 #endif
 
 /* in_c == 1, 3x3, stride 1, fused 2x2 max-pool, one pooling window at a time for all
  * channels (td_conv_dense_s8_c1_3x3_pool.c). On DSP cores also only for the quantisation its asm
  * takes (see there). */
-int32_t td_conv_dense_s8_c1_3x3_pool_shape(const td_conv_params *params,
-                                           const td_dims *input_dims, const td_dims *filter_dims);
-int32_t td_conv_dense_s8_c1_3x3_pool_applies(const td_conv_params *params, const td_quant_params *quant,
-                                     const td_dims *input_dims, const td_dims *filter_dims,
-                                     const int8_t *filter, const int32_t *bias);
+int32_t td_conv_dense_s8_c1_3x3_pool_shape(const td_conv_params *params, const td_dims *input_dims,
+                                           const td_dims *filter_dims);
+int32_t td_conv_dense_s8_c1_3x3_pool_applies(const td_conv_params *params,
+                                             const td_quant_params *quant,
+                                             const td_dims *input_dims, const td_dims *filter_dims,
+                                             const int8_t *filter, const int32_t *bias);
 int32_t td_conv_dense_s8_c1_3x3_pool_get_buffer_size(const td_conv_params *params,
-                                             const td_dims *input_dims,
-                                             const td_dims *filter_dims);
+                                                     const td_dims *input_dims,
+                                                     const td_dims *filter_dims);
 void td_conv_dense_s8_c1_3x3_pool(const td_conv_params *params, const td_quant_params *quant,
-                          const td_dims *input_dims, const int8_t *input,
-                          const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                          const td_dims *output_dims, int8_t *output, void *scratch);
+                                  const td_dims *input_dims, const int8_t *input,
+                                  const td_dims *filter_dims, const int8_t *filter,
+                                  const int32_t *bias, const td_dims *output_dims, int8_t *output,
+                                  void *scratch);
 
 /* in_c == 1, kw == 3, stride_w == 1: 2x2 output blocks over a padded band, one word of band
  * bytes per two windows (td_conv_dense_s8_c1_k3.c). */
@@ -47,9 +49,8 @@ int32_t td_conv_dense_s8_c1_k3_get_buffer_size(const td_conv_params *params,
                                                const td_dims *filter_dims);
 void td_conv_dense_s8_c1_k3(const td_conv_params *params, const td_quant_params *quant,
                             const td_dims *input_dims, const int8_t *input,
-                            const td_dims *filter_dims, const int8_t *filter,
-                            const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                            int8_t *output, void *scratch);
+                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                            int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
 
 /* Any shape: im2col of two positions into int16 columns, 2 channels x 2 columns SMLAD
  * kernel (td_conv_dense_s8_im2col.c). */
@@ -58,9 +59,9 @@ int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
                                                 const td_dims *filter_dims);
 void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                             const td_dims *output_dims, int8_t *output, void *scratch);
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             int32_t conv_h, int32_t conv_w, const td_dims *output_dims,
+                             int8_t *output, void *scratch);
 
 /* ---- sparse conv (CSR and N:M through their taps) ----
  * What the kernels need of the weights, after the format-specific checks: row r uses taps
@@ -81,11 +82,10 @@ typedef struct {
  * variant when it takes the call, else the 2x2 one. */
 td_status td_conv_sparse_s8(const td_sparse_conv_desc *d, const td_conv_params *params,
                             const td_quant_params *quant, const td_dims *input_dims,
-                            const int8_t *input, const td_dims *filter_dims,
-                            const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                            int8_t *output, void *scratch);
-int32_t td_conv_sparse_s8_get_buffer_size(const td_conv_params *params,
-                                          const td_dims *input_dims, const td_dims *filter_dims);
+                            const int8_t *input, const td_dims *filter_dims, const int32_t *bias,
+                            int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
+int32_t td_conv_sparse_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
+                                          const td_dims *filter_dims);
 
 /* The variants get beff[rows] and the band buffer (kh + stride_h padded rows) from the
  * scratch td_conv_sparse_s8 laid out. */
@@ -97,9 +97,8 @@ int32_t td_conv_sparse_s8_2x2_get_buffer_size(const td_conv_params *params,
                                               const td_dims *filter_dims);
 void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
                            const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims,
-                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                           int8_t *output);
+                           const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
+                           int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output);
 
 /* Helium: de-interleaved tap loads, gathers, VMLADAVA (td_conv_sparse_s8_mve.c). Returns 0
  * (declined) for left shifts or negative multipliers with the fused pool, or a pooled conv
@@ -107,9 +106,8 @@ void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *p
 #if defined(__ARM_FEATURE_MVE)
 int32_t td_conv_sparse_s8_mve(const td_sparse_conv_desc *d, const td_conv_params *params,
                               const td_quant_params *quant, const td_dims *input_dims,
-                              const int8_t *input, const td_dims *filter_dims,
-                              const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                              int8_t *output);
+                              const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
+                              int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output);
 #endif
 
 /* ---- depthwise conv: Helium, depth multiplier 1 (td_dwconv_dense_s8_mve.c); returns 0 for

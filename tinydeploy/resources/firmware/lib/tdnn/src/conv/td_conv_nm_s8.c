@@ -12,9 +12,8 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
 }
 
 td_status td_conv_nm_s8(const td_conv_params *params, const td_quant_params *quant,
-                        const td_dims *input_dims, const int8_t *input,
-                        const td_dims *filter_dims, const td_nm_weights *weights,
-                        const td_conv_taps *taps, const int32_t *bias,
+                        const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
+                        const td_nm_weights *weights, const td_conv_taps *taps, const int32_t *bias,
                         const td_dims *output_dims, int8_t *output, void *scratch)
 {
     int32_t conv_h, conv_w, bits, groups;

@@ -12,17 +12,16 @@
  * Both use the same scratch: beff[out_c] and a band of kh + stride_h padded input rows. */
 #include "td_conv_internal.h"
 
-int32_t td_conv_sparse_s8_get_buffer_size(const td_conv_params *params,
-                                          const td_dims *input_dims, const td_dims *filter_dims)
+int32_t td_conv_sparse_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
+                                          const td_dims *filter_dims)
 {
     return td_conv_sparse_s8_2x2_get_buffer_size(params, input_dims, filter_dims);
 }
 
 td_status td_conv_sparse_s8(const td_sparse_conv_desc *d, const td_conv_params *params,
                             const td_quant_params *quant, const td_dims *input_dims,
-                            const int8_t *input, const td_dims *filter_dims,
-                            const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                            int8_t *output, void *scratch)
+                            const int8_t *input, const td_dims *filter_dims, const int32_t *bias,
+                            int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch)
 {
     const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
@@ -54,8 +53,8 @@ td_status td_conv_sparse_s8(const td_sparse_conv_desc *d, const td_conv_params *
         beff[r] = (bias ? bias[r] : 0) + params->input_offset * d->row_sum[r];
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_conv_sparse_s8_mve(d, params, quant, input_dims, input, filter_dims, beff, band,
-                              conv_h, conv_w, output)) {
+    if (td_conv_sparse_s8_mve(d, params, quant, input_dims, input, filter_dims, beff, band, conv_h,
+                              conv_w, output)) {
         return TD_OK;
     }
 #endif

@@ -23,6 +23,7 @@ static inline int32_t tap_value(uint32_t t)
 /* The 2x2 tap loop shared by taps4 and pooled_max_row_dsp: for each tap word w in [t, end)
  * (t advances), q = b + offset(w) and a0..a3 += value(w) * q[0], q[d1], q[d2], q[d3]
  * (SMLATB takes the value from w's top half). Needs t != end on entry. */
+/* clang-format off */
 #define TD_ASM_TAPS4_LOOP                                                                    \
     "1:\n\t"                                                                                 \
     "ldr %[w], [%[t]], #4\n\t"                                                               \
@@ -37,6 +38,7 @@ static inline int32_t tap_value(uint32_t t)
     "smlatb %[a3], %[w], %[x], %[a3]\n\t"                                                    \
     "cmp %[t], %[e]\n\t"                                                                     \
     "bne 1b\n\t"
+/* clang-format on */
 #endif
 
 /* 4 positions b, b+d1, b+d2, b+d3 of one row's taps [t, end). */
@@ -50,12 +52,14 @@ static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b
 #if defined(TD_DSP_ASM)
     {
         int32_t w, q, x;
+        /* clang-format off */
         __asm__ volatile(
             TD_ASM_TAPS4_LOOP
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "+r"(t),
               [w] "=&r"(w), [q] "=&r"(q), [x] "=&r"(x)
             : [b] "r"(b), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
             : "cc", "memory");
+        /* clang-format on */
     }
 #else
     for (; t != end; t++) {
@@ -93,6 +97,7 @@ static void pooled_max_row_dsp(pool_plan *pp, const uint32_t *end, const int8_t 
     int32_t a0, a1, a2, a3, w, q;
     const uint32_t *t;
     pool_plan *x = pp;
+    /* clang-format off */
     __asm__ volatile(
         "push {%[x]}\n\t"
         "2:\n\t"
@@ -130,6 +135,7 @@ static void pooled_max_row_dsp(pool_plan *pp, const uint32_t *end, const int8_t 
           [w] "=&r"(w), [q] "=&r"(q), [x] "+r"(x), [b] "+r"(b)
         : [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
         : "cc", "memory");
+    /* clang-format on */
 }
 #endif
 
@@ -159,8 +165,7 @@ static inline int32_t taps1(const uint32_t *t, const uint32_t *end, const int8_t
 
 /* beff[out_c] (4-byte aligned) and one band of kh + stride_h padded rows. */
 int32_t td_conv_sparse_s8_2x2_get_buffer_size(const td_conv_params *params,
-                                              const td_dims *input_dims,
-                                              const td_dims *filter_dims)
+                                              const td_dims *input_dims, const td_dims *filter_dims)
 {
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
     return 3 + 4 * filter_dims->n + (filter_dims->h + params->stride_h) * wp * input_dims->c;
@@ -221,9 +226,9 @@ static inline int8_t max_i8(int8_t a, int8_t b)
 #define TD_POOL_MAX_BATCH 64
 
 /* Channel r of every pooled window of one band: out[px * rows]. */
-static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
-                            int32_t npx, int32_t sx, int32_t sy, int32_t beff, const rq_chan *q,
-                            int8_t *out, int32_t rows)
+static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b, int32_t npx,
+                            int32_t sx, int32_t sy, int32_t beff, const rq_chan *q, int8_t *out,
+                            int32_t rows)
 {
     const int32_t step = 2 * sx, d3 = sx + sy;
     int32_t px;
@@ -237,8 +242,7 @@ static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *
         pp.count = npx;
         pp.max_out = m;
         pooled_max_row_dsp(&pp, e, b, sx, sy, d3);
-        td_requant_channel_s8(m, npx, q->mult, q->shift, q->ooff, q->omin, q->omax, out,
-                              rows);
+        td_requant_channel_s8(m, npx, q->mult, q->shift, q->ooff, q->omin, q->omax, out, rows);
         return;
     }
 #endif
@@ -259,9 +263,9 @@ static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *
 /* Channel r of one band of the unpooled conv: nr (1-2) conv rows x conv_w columns, in
  * blocks of 2 columns; out: first conv row's outputs (stride rows), the second row follows
  * out_row bytes later. */
-static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
-                          int32_t conv_w, int32_t nr, int32_t sx, int32_t sy, int32_t beff,
-                          const rq_chan *q, int8_t *out, int32_t rows, int32_t out_row)
+static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b, int32_t conv_w,
+                          int32_t nr, int32_t sx, int32_t sy, int32_t beff, const rq_chan *q,
+                          int8_t *out, int32_t rows, int32_t out_row)
 {
     const int32_t d3 = sx + sy;
     int32_t ox;
@@ -292,9 +296,8 @@ static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
 
 void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
                            const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims,
-                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                           int8_t *output)
+                           const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
+                           int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output)
 {
     const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
@@ -306,9 +309,9 @@ void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *p
         const int32_t ph = conv_h / 2, pw = conv_w / 2;
         int32_t py;
         for (py = 0; py < ph; py++) {
-            const int8_t *bnd = td_internal_band(params, input_dims, input,
-                                                 2 * py * params->stride_h - params->pad_top,
-                                                 band_rows, band);
+            const int8_t *bnd =
+                td_internal_band(params, input_dims, input,
+                                 2 * py * params->stride_h - params->pad_top, band_rows, band);
             for (r = 0; r < rows; r++) {
                 uint32_t s, e;
                 rq_chan q;
@@ -322,9 +325,9 @@ void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *p
     }
     for (oy = 0; oy < conv_h; oy += 2) {
         const int32_t nr = oy + 1 < conv_h ? 2 : 1;
-        const int8_t *bnd = td_internal_band(params, input_dims, input,
-                                             oy * params->stride_h - params->pad_top,
-                                             nr == 2 ? band_rows : kh, band);
+        const int8_t *bnd =
+            td_internal_band(params, input_dims, input, oy * params->stride_h - params->pad_top,
+                             nr == 2 ? band_rows : kh, band);
         for (r = 0; r < rows; r++) {
             uint32_t s, e;
             rq_chan q;

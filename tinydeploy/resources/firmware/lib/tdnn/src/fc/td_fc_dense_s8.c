@@ -17,11 +17,10 @@ int32_t td_fc_dense_s8_get_buffer_size(int32_t in_features, int32_t out_features
 
 td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
                          int32_t in_features, const int8_t *input, int32_t out_features,
-                         const int8_t *weights, const int32_t *bias, int8_t *output,
-                         void *scratch)
+                         const int8_t *weights, const int32_t *bias, int8_t *output, void *scratch)
 {
-    if (td_fc_check(params, quant, in_features, input, out_features, output) != TD_OK ||
-        !weights || !scratch) {
+    if (td_fc_check(params, quant, in_features, input, out_features, output) != TD_OK || !weights ||
+        !scratch) {
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
@@ -32,12 +31,12 @@ td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quan
 #endif
 #if defined(TD_FC_DENSE_LDM)
     if (td_fc_dense_s8_ldm_applies(in_features, out_features, weights)) {
-        td_fc_dense_s8_ldm(params, quant, in_features, input, out_features, weights, bias,
-                           output, scratch);
+        td_fc_dense_s8_ldm(params, quant, in_features, input, out_features, weights, bias, output,
+                           scratch);
         return TD_OK;
     }
 #endif
-    td_fc_dense_s8_generic(params, quant, in_features, input, out_features, weights, bias,
-                           output, scratch);
+    td_fc_dense_s8_generic(params, quant, in_features, input, out_features, weights, bias, output,
+                           scratch);
     return TD_OK;
 }

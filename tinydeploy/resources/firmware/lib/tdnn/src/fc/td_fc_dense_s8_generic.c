@@ -14,6 +14,7 @@ TD_NOINLINE static void td_dsp_dot_4x1(const int8_t *w0, const int8_t *w1, const
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t xa, xb = (int32_t)(uintptr_t)(x + 4 * groups), w, t;
+    /* clang-format off */
     __asm__ volatile(
         "push {%[xb]}\n\t"
         "1:\n\t"
@@ -47,6 +48,7 @@ TD_NOINLINE static void td_dsp_dot_4x1(const int8_t *w0, const int8_t *w1, const
           [xb] "+r"(xb), [w] "=&r"(w), [t] "=&r"(t)
         :
         : "cc", "memory");
+    /* clang-format on */
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
@@ -54,8 +56,8 @@ TD_NOINLINE static void td_dsp_dot_4x1(const int8_t *w0, const int8_t *w1, const
 }
 #else
 /* The same through intrinsics (-O0). */
-static void td_dsp_dot_4x1(const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                           const int8_t *w3, const int16_t *x, int32_t groups, int32_t *acc)
+static void td_dsp_dot_4x1(const int8_t *w0, const int8_t *w1, const int8_t *w2, const int8_t *w3,
+                           const int16_t *x, int32_t groups, int32_t *acc)
 {
     int32_t g;
     for (g = 0; g < groups; g++, x += 4) {
@@ -102,9 +104,8 @@ void td_fc_dense_s8_generic(const td_fc_params *params, const td_quant_params *q
                 }
             }
             for (r = 0; r < 4; r++) {
-                output[o + r] = td_requant_s8(acc[r], quant->multiplier[o + r],
-                                              quant->shift[o + r], ooff,
-                                              params->activation.min, params->activation.max);
+                output[o + r] = td_requant_s8(acc[r], quant->multiplier[o + r], quant->shift[o + r],
+                                              ooff, params->activation.min, params->activation.max);
             }
         }
     }
@@ -135,9 +136,8 @@ void td_fc_dense_s8_generic(const td_fc_params *params, const td_quant_params *q
         output[o] = td_requant_s8(a0, quant->multiplier[o], quant->shift[o], ooff,
                                   params->activation.min, params->activation.max);
         if (two) {
-            output[o + 1] = td_requant_s8(a1, quant->multiplier[o + 1], quant->shift[o + 1],
-                                          ooff, params->activation.min,
-                                          params->activation.max);
+            output[o + 1] = td_requant_s8(a1, quant->multiplier[o + 1], quant->shift[o + 1], ooff,
+                                          params->activation.min, params->activation.max);
         }
     }
 }

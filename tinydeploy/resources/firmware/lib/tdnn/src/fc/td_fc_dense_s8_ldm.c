@@ -19,6 +19,7 @@ typedef struct {
     int32_t acc1;
 } fc2_run;
 
+/* clang-format off */
 #define TD_FC2_BLOCK8                                                                        \
     "ldm    r5!, {r6-r9}\n\t"                                                                \
     "ldm    r3!, {r10, r11}\n\t"                                                             \
@@ -39,11 +40,13 @@ typedef struct {
     "smlad  r2, r12, r8, r2\n\t"                                                             \
     "sxtb16 r11, r11, ror #8\n\t"                                                            \
     "smlad  r2, r11, r9, r2\n\t"
+/* clang-format on */
 
 /* r1/r2 acc0/acc1, r3/r4 rows, r5 x, r6-r9 inputs, r10/r11 weights, r12 temp, lr end16. */
 __attribute__((naked, noinline)) TD_NOIPA static void fc2_run_asm(fc2_run *run
                                                                   __attribute__((unused)))
 {
+    /* clang-format off */
     __asm__ volatile(
         "push   {r0, r4-r11, lr}\n\t"
         "ldm    r0, {r3, r4, r5, lr}\n\t"
@@ -64,6 +67,7 @@ __attribute__((naked, noinline)) TD_NOIPA static void fc2_run_asm(fc2_run *run
         "3:\n\t"
         "strd   r1, r2, [r0, #20]\n\t"
         "pop    {r0, r4-r11, pc}\n\t");
+    /* clang-format on */
 }
 
 /* All rows two at a time (an odd last row is computed twice) against the widened input.
@@ -112,8 +116,7 @@ int32_t td_fc_dense_s8_ldm_get_buffer_size(int32_t in_features)
 
 void td_fc_dense_s8_ldm(const td_fc_params *params, const td_quant_params *quant,
                         int32_t in_features, const int8_t *input, int32_t out_features,
-                        const int8_t *weights, const int32_t *bias, int8_t *output,
-                        void *scratch)
+                        const int8_t *weights, const int32_t *bias, int8_t *output, void *scratch)
 {
     int16_t *xs = (int16_t *)td_align_ptr4(scratch);
     td_fc_widen_pairs(input, in_features >> 2, params->input_offset, xs);
@@ -122,4 +125,3 @@ void td_fc_dense_s8_ldm(const td_fc_params *params, const td_quant_params *quant
 #else
 typedef int td_fc_dense_s8_ldm_unused; /* ISO C: no empty translation unit */
 #endif
-

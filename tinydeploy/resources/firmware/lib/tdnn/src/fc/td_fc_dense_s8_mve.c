@@ -22,6 +22,7 @@ static void dot3_rows(const int8_t *w, int32_t k, const int8_t *x, int32_t *acc,
     register int32_t blocks __asm__("r12") = k >> 4;
     const int32_t tail = k & 15;
     if (blocks > 0) {
+        /* clang-format off */
         __asm__ volatile(
             "dls    lr, %[n]\n\t"
             "1:\n\t"
@@ -40,6 +41,7 @@ static void dot3_rows(const int8_t *w, int32_t k, const int8_t *x, int32_t *acc,
               [s2] "+r"(s2), [x] "+r"(xp), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2)
             : [n] "r"(blocks)
             : "q0", "q1", "q2", "q3", "lr", "memory");
+        /* clang-format on */
     }
     x = xp;
     if (tail) {

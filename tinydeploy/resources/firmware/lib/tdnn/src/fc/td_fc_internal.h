@@ -8,13 +8,13 @@
 #include "../common/td_internal.h"
 
 static inline td_status td_fc_check(const td_fc_params *params, const td_quant_params *quant,
-                                    int32_t in_features, const int8_t *input,
-                                    int32_t out_features, const int8_t *output)
+                                    int32_t in_features, const int8_t *input, int32_t out_features,
+                                    const int8_t *output)
 {
     if (!params || !quant || !quant->multiplier || !quant->shift || !input || !output ||
         in_features < 1 || out_features < 1 || params->input_offset < -127 ||
-        params->input_offset > 128 || params->output_offset < -128 ||
-        params->output_offset > 127 || td_internal_check_act(&params->activation) != TD_OK) {
+        params->input_offset > 128 || params->output_offset < -128 || params->output_offset > 127 ||
+        td_internal_check_act(&params->activation) != TD_OK) {
         return TD_ERR_ARG;
     }
     return TD_OK;
@@ -46,8 +46,7 @@ static inline void td_fc_widen(const int8_t *x, int32_t n, int32_t padded_len, i
 #if defined(__ARM_FEATURE_DSP)
 /* The first 4 * groups inputs plus `offset` as int16 in SXTB16 pair order (x0, x2, x1, x3
  * per group of 4), the layout the SMLAD kernels read. */
-static inline void td_fc_widen_pairs(const int8_t *x, int32_t groups, int32_t offset,
-                                     int16_t *dst)
+static inline void td_fc_widen_pairs(const int8_t *x, int32_t groups, int32_t offset, int16_t *dst)
 {
     const int32_t off2 = td_pack_s16x2(offset, offset);
     int32_t g;
@@ -73,8 +72,7 @@ int32_t td_fc_dense_s8_mve(const td_fc_params *params, const td_quant_params *qu
 int32_t td_fc_dense_s8_ldm_get_buffer_size(int32_t in_features);
 void td_fc_dense_s8_ldm(const td_fc_params *params, const td_quant_params *quant,
                         int32_t in_features, const int8_t *input, int32_t out_features,
-                        const int8_t *weights, const int32_t *bias, int8_t *output,
-                        void *scratch);
+                        const int8_t *weights, const int32_t *bias, int8_t *output, void *scratch);
 #endif
 static inline int32_t td_fc_dense_s8_ldm_applies(int32_t in_features, int32_t out_features,
                                                  const int8_t *weights)
@@ -107,8 +105,8 @@ int32_t td_fc_csr_s8_mve(const td_fc_params *params, const td_quant_params *quan
 /* Declines more than 65535 slots or inputs, or a table that does not fit the scratch. */
 int32_t td_fc_nm_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                         int32_t in_features, const int8_t *input, int32_t out_features,
-                        const td_nm_weights *w, int32_t bits, int32_t groups,
-                        const int32_t *bias, int8_t *output, void *scratch);
+                        const td_nm_weights *w, int32_t bits, int32_t groups, const int32_t *bias,
+                        int8_t *output, void *scratch);
 #endif
 
 #endif /* TD_FC_INTERNAL_H */
