@@ -96,8 +96,8 @@ const int8_t *td_internal_band(const td_conv_params *params, const td_dims *inpu
 
 /* The N:M structure every kernel reads: dims, n, m (its log2 and the group count G) and
  * row_sum; values, meta and meta_row_bytes are checked by td_internal_check_nm. */
-td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
-                                    int32_t *bits, int32_t *groups)
+static inline td_status check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
+                                      int32_t *bits, int32_t *groups)
 {
     int32_t b = 0;
     if (!w || !w->row_sum || w->rows != rows || w->cols != cols || cols < 1) {
@@ -118,10 +118,16 @@ td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_
     return TD_OK;
 }
 
+td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
+                                    int32_t *bits, int32_t *groups)
+{
+    return check_nm_rows(w, rows, cols, bits, groups);
+}
+
 td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols, int32_t *bits,
                                int32_t *groups)
 {
-    if (td_internal_check_nm_rows(w, rows, cols, bits, groups) != TD_OK || !w->values || !w->meta ||
+    if (check_nm_rows(w, rows, cols, bits, groups) != TD_OK || !w->values || !w->meta ||
         w->meta_row_bytes != 4 * ((*groups * w->n * *bits + 31) / 32)) {
         return TD_ERR_ARG;
     }
@@ -130,7 +136,7 @@ td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t col
 
 /* The CSR row structure every kernel reads: dims, nnz, the one row-pointer array nnz
  * allows (TD_VALIDATE_INDICES: non-decreasing) and row_sum. */
-td_status td_internal_check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols)
+static inline td_status check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols)
 {
     if (!w || w->rows != rows || w->cols != cols || w->nnz < 0 || cols < 1 || !w->row_sum) {
         return TD_ERR_ARG;
@@ -157,9 +163,14 @@ td_status td_internal_check_csr_rows(const td_csr_weights *w, int32_t rows, int3
     return TD_OK;
 }
 
+td_status td_internal_check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols)
+{
+    return check_csr_rows(w, rows, cols);
+}
+
 td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t cols)
 {
-    if (td_internal_check_csr_rows(w, rows, cols) != TD_OK) {
+    if (check_csr_rows(w, rows, cols) != TD_OK) {
         return TD_ERR_ARG;
     }
     if (w->col_delta_u8 ? (w->col_idx_u8 || w->col_idx_u16)
