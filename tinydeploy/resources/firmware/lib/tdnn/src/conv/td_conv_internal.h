@@ -91,14 +91,17 @@ int32_t td_conv_sparse_s8_get_buffer_size(const td_conv_params *params, const td
  * scratch td_conv_sparse_s8 laid out. */
 
 /* 2x2 output blocks (the fused pool window) sharing every tap load (td_conv_sparse_s8_2x2.c);
- * portable C, on DSP cores UXTAH/SMLATB asm. Any shape and quantisation. */
+ * portable C, on DSP cores UXTAH/SMLATB asm. Any shape and quantisation; returns TD_OK (a
+ * status, so that td_conv_sparse_s8 can tail-call it: its frame is gone by then, which keeps
+ * the deepest stack of a sparse conv as low as one function's). */
 int32_t td_conv_sparse_s8_2x2_get_buffer_size(const td_conv_params *params,
                                               const td_dims *input_dims,
                                               const td_dims *filter_dims);
-void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
-                           const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
-                           int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output);
+td_status td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
+                                const td_quant_params *quant, const td_dims *input_dims,
+                                const int8_t *input, const td_dims *filter_dims,
+                                const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                                int8_t *output);
 
 /* Helium: de-interleaved tap loads, gathers, VMLADAVA (td_conv_sparse_s8_mve.c). Returns 0
  * (declined) for left shifts or negative multipliers with the fused pool, or a pooled conv

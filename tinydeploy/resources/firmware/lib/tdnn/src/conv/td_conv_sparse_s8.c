@@ -58,7 +58,6 @@ td_status td_conv_sparse_s8(const td_sparse_conv_desc *d, const td_conv_params *
         return TD_OK;
     }
 #endif
-    td_conv_sparse_s8_2x2(d, params, quant, input_dims, input, filter_dims, beff, band, conv_h,
-                          conv_w, output);
-    return TD_OK;
+    return td_conv_sparse_s8_2x2(d, params, quant, input_dims, input, filter_dims, beff, band,
+                                 conv_h, conv_w, output);
 }

@@ -294,10 +294,11 @@ static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
     }
 }
 
-void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
-                           const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
-                           int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output)
+td_status td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
+                                const td_quant_params *quant, const td_dims *input_dims,
+                                const int8_t *input, const td_dims *filter_dims,
+                                const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                                int8_t *output)
 {
     const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
@@ -321,7 +322,7 @@ void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *p
                                 output + py * pw * rows + r, rows);
             }
         }
-        return;
+        return TD_OK;
     }
     for (oy = 0; oy < conv_h; oy += 2) {
         const int32_t nr = oy + 1 < conv_h ? 2 : 1;
@@ -337,4 +338,5 @@ void td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *p
                           output + oy * conv_w * rows + r, rows, conv_w * rows);
         }
     }
+    return TD_OK;
 }
