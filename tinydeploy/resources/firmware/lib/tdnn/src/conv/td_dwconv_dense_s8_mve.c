@@ -67,8 +67,9 @@ int32_t td_dwconv_dense_s8_mve(const td_dwconv_params *params, const td_quant_pa
                         acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_z_s32(wr + kx * c, p)));
                     }
                 }
-                td_mve_requant_store(acc, quant->multiplier, quant->shift, ch, p, ooff, amin, amax,
-                                     out);
+                acc = td_mve_requant(acc, vldrwq_z_s32(quant->multiplier + ch, p),
+                                     vldrwq_z_s32(quant->shift + ch, p), ooff, amin, amax);
+                vstrbq_p_s32(out + ch, acc, p);
             }
         }
     }
