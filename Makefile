@@ -2,6 +2,7 @@
 # fresh Debian machine: system packages (apt, as root), a private virtualenv, Python deps.
 #   make demo   the main job: `tinydeploy run`, end to end on the QEMU Cortex-M4 target
 #   make test   the test suite (ruff + pytest)
+#   make lint   ruff and clang-format --dry-run over the C kernel library (make format fixes)
 
 VENV      ?= .venv
 PYTHON    ?= python3
@@ -14,7 +15,7 @@ SHARED_DATA := $(abspath ../shared/datasets)
 export TINYDEPLOY_DATA ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup system lint clean
+.PHONY: demo test setup system lint format clean
 
 demo: setup
 	$(VENV)/bin/tinydeploy run --out runs/main
@@ -37,8 +38,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[dev,ray]'
 	touch $@
 
+# C sources under .clang-format (tests/packaging/test_c_format.py checks the same files)
+C_FORMATTED := $(shell find tinydeploy/resources/firmware/lib/tdnn tests/kernels/c -name '*.[ch]' | sort)
+
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/clang-format --dry-run --Werror $(C_FORMATTED)
+
+# Rewrite the C sources in the .clang-format style (what `make lint` checks)
+format: setup
+	$(VENV)/bin/clang-format -i $(C_FORMATTED)
 
 clean:
 	rm -rf $(VENV) build runs .pytest_cache .ruff_cache

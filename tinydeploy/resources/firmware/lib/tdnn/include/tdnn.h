@@ -12,8 +12,13 @@
  *    Padded input cells contribute 0 (as TFLM: they hold the input zero point).
  *  - Legal ranges: input_offset in [-127, 128], output_offset in [-128, 127],
  *    -128 <= act.min <= act.max <= 127, shift in [-31, 30], multiplier >= 0.
- *  - Cortex-M with DSP extension (__ARM_FEATURE_DSP): SMLAD paths; otherwise portable C.
- *    Both give bit-identical results.
+ *  - Each entry point below is a wrapper that picks one of several internal variants (one
+ *    source file each under src/<op>/, declared in src/<op>/td_<op>_internal.h) from the
+ *    shapes, the quantisation and the core: Helium (Cortex-M55, __ARM_FEATURE_MVE) first
+ *    where one exists, then the Cortex-M DSP (__ARM_FEATURE_DSP: SXTB16/SMLAD, inline asm)
+ *    or portable C variants. All give bit-identical results; a wrapper's *_get_buffer_size
+ *    is the largest scratch of the variants it may run and the same on every core (the
+ *    generator sizes arenas with the host build).
  */
 #ifndef TDNN_H
 #define TDNN_H
@@ -31,74 +36,103 @@ extern "C" {
 int32_t td_requantize(int32_t acc, int32_t multiplier, int32_t shift);
 
 /* Requantises n accumulators of one channel to int8 (offset + clamp), as the kernels do. */
-td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier,
-                                 int32_t shift, int32_t output_offset,
-                                 const td_activation *activation, int8_t *output);
+td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier, int32_t shift,
+                                 int32_t output_offset, const td_activation *activation,
+                                 int8_t *output);
 
 /* ---- conv2d ----
  * input_dims: 1 x H x W x in_c. filter_dims: out_c x kh x kw x in_c (OHWI).
  * Conv output: Ho = (H + pad_top + pad_bottom - kh) / stride_h + 1 (same for W).
  * output_dims: 1 x Ho x Wo x out_c, or with fused_maxpool 1 x Ho/2 x Wo/2 x out_c
- * (floor); the full-size conv output is never stored. */
+ * (floor); the full-size conv output is never stored.
+ *
+ * td_conv_dense_s8 (K = kh * kw * in_c) runs the first variant that applies:
+ *  - Helium (M55): gathered receptive fields, VMLADAVA.S8; K <= 512 and a tile of one
+ *    window fits 8-bit gather offsets and the scratch; with the fused pool only when every
+ *    channel has multiplier >= 0 and a right shift;
+ *  - in_c == 1, 3x3, stride 1, fused pool: one pooling window for all channels at a time
+ *    (on DSP cores only when every channel has a right shift of 1..22 and |bias| <
+ *    2^30 - 2^19, or all-zero weights);
+ *  - in_c == 1, kw == 3, stride_w == 1: 2x2 output blocks over a padded band;
+ *  - otherwise im2col of two positions and a 2 x 2 channel/column SMLAD kernel.
+ * Scratch (td_conv_dense_s8_get_buffer_size, 4-byte aligned is fastest): for in_c == 1,
+ * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
+ * Wp = W + pad_left + pad_right; otherwise 3 + 32*out_c + 16*(K4/4 + 1) + K4 + 4, plus
+ * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4). */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
-                           const td_dims *filter_dims, const int8_t *filter,
-                           const int32_t *bias, const td_dims *output_dims, int8_t *output,
-                           void *scratch);
-int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params,
-                                         const td_dims *input_dims, const td_dims *filter_dims);
+                           const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           const td_dims *output_dims, int8_t *output, void *scratch);
+int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
+                                         const td_dims *filter_dims);
 
 /* Sparse conv (CSR / N:M): weights->rows == out_c, weights->cols == kh*kw*in_c; `taps`
  * holds the entries' receptive-field offsets and values for this input geometry (see
- * td_conv_taps; generated from the same weights). The weights supply the row structure
- * (row_ptr / fixed slots per row) and row_sum. Scratch: out_c int32 effective biases and one
- * zero-point padded band of (kh + stride_h) input rows, never a copy of the whole input.
- * Conv outputs are computed in 2x2 blocks (the fused pool window) sharing every tap load. */
+ * td_conv_taps; generated from the same weights). The weights supply only the row
+ * structure (row_ptr / fixed slots per row) and row_sum: their values, col_idx_u8,
+ * col_idx_u16, col_delta_u8 (CSR) and values, meta, meta_row_bytes (N:M) are not read and
+ * may be NULL / 0 (a generator can leave them out of flash). Variants: Helium (M55; VLD2
+ * de-interleaved taps, gathers, VMLADAVA) for unpooled convs and for pooled ones whose
+ * channels all have multiplier >= 0 and a right shift; otherwise 2x2 output blocks (the
+ * fused pool window) sharing every tap load (UXTAH/SMLATB asm on DSP cores).
+ * Scratch: 3 + 4*out_c (effective biases) + (kh + stride_h) * Wp * in_c (one zero-point
+ * padded band of input rows, never a copy of the whole input). */
 td_status td_conv_csr_s8(const td_conv_params *params, const td_quant_params *quant,
-                         const td_dims *input_dims, const int8_t *input,
-                         const td_dims *filter_dims, const td_csr_weights *weights,
-                         const td_conv_taps *taps, const int32_t *bias,
-                         const td_dims *output_dims, int8_t *output, void *scratch);
+                         const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
+                         const td_csr_weights *weights, const td_conv_taps *taps,
+                         const int32_t *bias, const td_dims *output_dims, int8_t *output,
+                         void *scratch);
 int32_t td_conv_csr_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                        const td_dims *filter_dims, const td_csr_weights *weights);
 
-/* N:M weights: as td_conv_csr_s8, taps->entries == rows * G * n (every slot). */
+/* N:M weights: as td_conv_csr_s8 (same variants and scratch), taps->entries ==
+ * rows * G * n (every slot, G = ceil(K / m)). */
 td_status td_conv_nm_s8(const td_conv_params *params, const td_quant_params *quant,
-                        const td_dims *input_dims, const int8_t *input,
-                        const td_dims *filter_dims, const td_nm_weights *weights,
-                        const td_conv_taps *taps, const int32_t *bias,
+                        const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
+                        const td_nm_weights *weights, const td_conv_taps *taps, const int32_t *bias,
                         const td_dims *output_dims, int8_t *output, void *scratch);
 int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
                                       const td_dims *filter_dims, const td_nm_weights *weights);
 
-/* ---- depthwise conv2d (dense), no scratch ---- */
+/* ---- depthwise conv2d (dense), no scratch ----
+ * Helium (M55) for depth_multiplier 1 (8 channels per step in 16-bit lanes); portable C
+ * otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, const td_dims *output_dims, int8_t *output);
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             const td_dims *output_dims, int8_t *output);
 
-/* ---- fully connected: input int8[in_features], output int8[out_features] ---- */
+/* ---- fully connected: input int8[in_features], output int8[out_features] ----
+ * td_fc_dense_s8 runs: Helium (M55: 3 rows per pass, VMLADAVA.S8); on DSP cores with
+ * K % 4 == 0, word-aligned weights and >= 2 rows, two rows per pass in LDM/SMLAD asm;
+ * otherwise 4 rows per pass sharing the widened input (DSP) and 2 rows per pass.
+ * Scratch: 3 + 2 * align4(in_features) (the input widened to int16). */
 td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
                          int32_t in_features, const int8_t *input, int32_t out_features,
-                         const int8_t *weights, const int32_t *bias, int8_t *output,
-                         void *scratch);
+                         const int8_t *weights, const int32_t *bias, int8_t *output, void *scratch);
 int32_t td_fc_dense_s8_get_buffer_size(int32_t in_features, int32_t out_features);
 
 /* CSR fc reads the int8 input directly (bias + input_offset * row_sum folded per row);
- * no scratch (size 0, scratch may be NULL). */
+ * no scratch (size 0, scratch may be NULL). Every descriptor field is read (values and
+ * the column representation K allows, or col_delta_u8). Helium (M55): gathered inputs
+ * (delta columns only for K <= 65536); else 8 entries per step (SXTB16 on DSP cores). */
 td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
                        int32_t in_features, const int8_t *input, int32_t out_features,
                        const td_csr_weights *weights, const int32_t *bias, int8_t *output,
                        void *scratch);
 int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *weights);
 
-td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
-                      int32_t in_features, const int8_t *input, int32_t out_features,
-                      const td_nm_weights *weights, const int32_t *bias, int8_t *output,
-                      void *scratch);
+/* N:M fc: the input (+ offset) widened to int16 once, metadata decoded 8 slots per step
+ * (Helium: into lane positions, gathered inputs). Scratch: 3 + 2 * ceil(in_features / m) * m.
+ * Values and meta are read (never NULL). */
+td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant, int32_t in_features,
+                      const int8_t *input, int32_t out_features, const td_nm_weights *weights,
+                      const int32_t *bias, int8_t *output, void *scratch);
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights);
 
-/* ---- pooling (NHWC, channels of input and output equal), no scratch ---- */
+/* ---- pooling (NHWC, channels of input and output equal), no scratch ----
+ * Helium (M55): channels in lanes; portable C otherwise. Every window must hold at least
+ * one non-padded cell (TD_ERR_ARG before any output is written otherwise). */
 td_status td_maxpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);
 /* Average: (sum + count/2) / count for sum > 0, (sum - count/2) / count otherwise (C
@@ -106,7 +140,8 @@ td_status td_maxpool_s8(const td_pool_params *params, const td_dims *input_dims,
 td_status td_avgpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);
 
-/* ---- elementwise add of two same-shape tensors of `size` elements, no scratch ---- */
+/* ---- elementwise add of two same-shape tensors of `size` elements, no scratch ----
+ * Helium (M55): 4 lanes; portable C otherwise. */
 td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int8_t *input2,
                     int8_t *output, int32_t size);
 

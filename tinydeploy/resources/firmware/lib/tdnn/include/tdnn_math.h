@@ -62,9 +62,8 @@ static inline int8_t td_requant_s8(int32_t acc, int32_t multiplier, int32_t shif
  * and [H < 0] may be replaced by [acc < 0]: when -2^30 <= P < 0 both forms give 0. As
  * 31 + e >= 32 the result is the high word shifted right by e - 1. */
 static inline void td_requant_channel_s8(const int32_t *acc, int32_t n, int32_t multiplier,
-                                         int32_t shift, int32_t output_offset,
-                                         int32_t act_min, int32_t act_max, int8_t *out,
-                                         int32_t out_stride)
+                                         int32_t shift, int32_t output_offset, int32_t act_min,
+                                         int32_t act_max, int8_t *out, int32_t out_stride)
 {
     if (shift < 0 && multiplier >= 0) {
         const int32_t e1 = -shift - 1;
@@ -82,8 +81,7 @@ static inline void td_requant_channel_s8(const int32_t *acc, int32_t n, int32_t 
 #endif
         for (; n > 0; n--, out += out_stride) {
             const int32_t a = *acc++;
-            const int64_t u =
-                (int64_t)a * multiplier + (k0 - (int64_t)((uint32_t)a & 0x80000000u));
+            const int64_t u = (int64_t)a * multiplier + (k0 - (int64_t)((uint32_t)a & 0x80000000u));
             int32_t v = ((int32_t)(u >> 32) >> e1) + output_offset;
             v = v < act_min ? act_min : v;
             v = v > act_max ? act_max : v;

@@ -126,7 +126,10 @@ typedef struct {
  *   zero-valued entries, which nnz and row_ptr count). 1 byte per entry instead of 2. 
  * Exactly one row-pointer array is set:   row_ptr_u16 when nnz <= 65535,
  *                                         row_ptr_u32 otherwise (the other NULL).
- * Conv column c means (ky, kx, ic) = (c / (kw*in_c), (c / in_c) % kw, c % in_c). */
+ * Conv column c means (ky, kx, ic) = (c / (kw*in_c), (c / in_c) % kw, c % in_c).
+ * The sparse conv kernels read only rows, cols, nnz, the row pointers and row_sum (the
+ * columns and values come from td_conv_taps): for a conv, values, col_idx_u8, col_idx_u16
+ * and col_delta_u8 may all be NULL. The fully connected kernel reads every field. */
 typedef struct {
     int32_t rows;
     int32_t cols;
@@ -152,7 +155,10 @@ typedef struct {
  *           (slot s of a row occupies bits [s*b, s*b + b) of that row's bit string, bit j
  *           of the string is bit (j % 8) of byte j / 8). Row r starts at byte
  *           r * meta_row_bytes, meta_row_bytes = 4 * ceil(G*n*b / 32) (a multiple of 4).
- *           Total size rows * meta_row_bytes. Unused trailing bits are 0. */
+ *           Total size rows * meta_row_bytes. Unused trailing bits are 0.
+ * The sparse conv kernels read only rows, cols, n, m and row_sum (slots come from
+ * td_conv_taps): for a conv, values and meta may be NULL and meta_row_bytes is ignored.
+ * The fully connected kernel reads every field. */
 typedef struct {
     int32_t rows;
     int32_t cols;             /* K before padding */

@@ -6,9 +6,9 @@ int32_t td_requantize(int32_t acc, int32_t multiplier, int32_t shift)
     return td_mul_by_quant_mult(acc, multiplier, shift);
 }
 
-td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier,
-                                 int32_t shift, int32_t output_offset,
-                                 const td_activation *activation, int8_t *output)
+td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multiplier, int32_t shift,
+                                 int32_t output_offset, const td_activation *activation,
+                                 int8_t *output)
 {
     if (!acc || !activation || !output || n < 0 || shift < -31 || shift > 30 ||
         td_internal_check_act(activation) != TD_OK) {
@@ -45,15 +45,15 @@ td_status td_internal_check_conv(const td_conv_params *params, const td_quant_pa
         input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1 || filter_dims->n < 1 ||
         filter_dims->h < 1 || filter_dims->w < 1 || filter_dims->c != input_dims->c ||
         output_dims->c != filter_dims->n || params->input_offset < -127 ||
-        params->input_offset > 128 || params->output_offset < -128 ||
-        params->output_offset > 127 || td_internal_check_act(&params->activation) != TD_OK ||
+        params->input_offset > 128 || params->output_offset < -128 || params->output_offset > 127 ||
+        td_internal_check_act(&params->activation) != TD_OK ||
         (params->fused_maxpool != 0 && params->fused_maxpool != 1)) {
         return TD_ERR_ARG;
     }
-    *conv_h = td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom,
-                               filter_dims->h, params->stride_h);
-    *conv_w = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right,
-                               filter_dims->w, params->stride_w);
+    *conv_h = td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom, filter_dims->h,
+                               params->stride_h);
+    *conv_w = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, filter_dims->w,
+                               params->stride_w);
     if (*conv_h < 1 || *conv_w < 1) {
         return TD_ERR_ARG;
     }
@@ -94,12 +94,13 @@ const int8_t *td_internal_band(const td_conv_params *params, const td_dims *inpu
     return band;
 }
 
-td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols,
-                               int32_t *bits, int32_t *groups)
+/* The N:M structure every kernel reads: dims, n, m (its log2 and the group count G) and
+ * row_sum; values, meta and meta_row_bytes are checked by td_internal_check_nm. */
+static inline td_status check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
+                                      int32_t *bits, int32_t *groups)
 {
     int32_t b = 0;
-    if (!w || !w->values || !w->meta || !w->row_sum || w->rows != rows || w->cols != cols ||
-        cols < 1) {
+    if (!w || !w->row_sum || w->rows != rows || w->cols != cols || cols < 1) {
         return TD_ERR_ARG;
     }
     switch (w->m) {
@@ -114,29 +115,34 @@ td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t col
     }
     *groups = (cols + w->m - 1) / w->m;
     *bits = b;
-    if (w->meta_row_bytes != 4 * ((*groups * w->n * b + 31) / 32)) {
+    return TD_OK;
+}
+
+td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
+                                    int32_t *bits, int32_t *groups)
+{
+    return check_nm_rows(w, rows, cols, bits, groups);
+}
+
+td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols, int32_t *bits,
+                               int32_t *groups)
+{
+    if (check_nm_rows(w, rows, cols, bits, groups) != TD_OK || !w->values || !w->meta ||
+        w->meta_row_bytes != 4 * ((*groups * w->n * *bits + 31) / 32)) {
         return TD_ERR_ARG;
     }
     return TD_OK;
 }
 
-td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t cols)
+/* The CSR row structure every kernel reads: dims, nnz, the one row-pointer array nnz
+ * allows (TD_VALIDATE_INDICES: non-decreasing) and row_sum. */
+static inline td_status check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols)
 {
-    int32_t r;
-    uint32_t j;
-    if (!w || w->rows != rows || w->cols != cols || w->nnz < 0 || cols < 1) {
+    if (!w || w->rows != rows || w->cols != cols || w->nnz < 0 || cols < 1 || !w->row_sum) {
         return TD_ERR_ARG;
-    }
-    if (w->col_delta_u8 ? (w->col_idx_u8 || w->col_idx_u16)
-                        : ((cols <= 256) ? (!w->col_idx_u8 || w->col_idx_u16)
-                                         : (w->col_idx_u8 || !w->col_idx_u16))) {
-        return TD_ERR_ARG; /* exactly one column representation, the one K allows */
     }
     if ((w->nnz <= 65535) ? (!w->row_ptr_u16 || w->row_ptr_u32)
                           : (w->row_ptr_u16 || !w->row_ptr_u32)) {
-        return TD_ERR_ARG;
-    }
-    if ((w->nnz > 0 && !w->values) || !w->row_sum) {
         return TD_ERR_ARG;
     }
     if (td_csr_row_ptr(w, 0) != 0 || td_csr_row_ptr(w, rows) != (uint32_t)w->nnz) {
@@ -145,12 +151,40 @@ td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t c
 #if defined(TD_VALIDATE_INDICES)
     /* O(rows + nnz) descriptor checks: generated descriptors are valid by construction, so
      * targets skip them per invocation (like TFLM, which validates in Prepare, not Invoke) */
-    for (r = 0; r < rows; r++) {
-        if (td_csr_row_ptr(w, r + 1) < td_csr_row_ptr(w, r)) {
-            return TD_ERR_ARG;
+    {
+        int32_t r;
+        for (r = 0; r < rows; r++) {
+            if (td_csr_row_ptr(w, r + 1) < td_csr_row_ptr(w, r)) {
+                return TD_ERR_ARG;
+            }
         }
     }
+#endif
+    return TD_OK;
+}
+
+td_status td_internal_check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols)
+{
+    return check_csr_rows(w, rows, cols);
+}
+
+td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t cols)
+{
+    if (check_csr_rows(w, rows, cols) != TD_OK) {
+        return TD_ERR_ARG;
+    }
+    if (w->col_delta_u8 ? (w->col_idx_u8 || w->col_idx_u16)
+                        : ((cols <= 256) ? (!w->col_idx_u8 || w->col_idx_u16)
+                                         : (w->col_idx_u8 || !w->col_idx_u16))) {
+        return TD_ERR_ARG; /* exactly one column representation, the one K allows */
+    }
+    if (w->nnz > 0 && !w->values) {
+        return TD_ERR_ARG;
+    }
+#if defined(TD_VALIDATE_INDICES)
     if (w->col_delta_u8) {
+        int32_t r;
+        uint32_t j;
         for (r = 0; r < rows; r++) {
             int32_t col = 0;
             for (j = td_csr_row_ptr(w, r); j < td_csr_row_ptr(w, r + 1); j++) {
@@ -160,16 +194,14 @@ td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t c
                 }
             }
         }
-        return TD_OK;
-    }
-    for (j = 0; j < (uint32_t)w->nnz; j++) {
-        if (td_csr_col(w, j) >= cols) {
-            return TD_ERR_ARG;
+    } else {
+        uint32_t j;
+        for (j = 0; j < (uint32_t)w->nnz; j++) {
+            if (td_csr_col(w, j) >= cols) {
+                return TD_ERR_ARG;
+            }
         }
     }
-#else
-    (void)j;
-    (void)r;
 #endif
     return TD_OK;
 }

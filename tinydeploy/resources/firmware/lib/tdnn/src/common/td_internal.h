@@ -74,159 +74,68 @@ static inline int32_t td_sxtab16_ror8(int32_t a, int32_t x)
     return r;
 }
 
-/* The 2 weight rows x 2 columns SMLAD loop shared by the two kernels below: n groups of 4
- * K entries; q0/q1 walk the weight rows, p the interleaved int16 columns. */
-#define TD_ASM_DOT_2X2_LOOP                                                                      \
-    "1:\n\t"                                                                             \
-    "ldrd %[xa], %[xb], [%[p]], #8\n\t"                                                  \
-    "ldrd %[ya], %[yb], [%[p]], #8\n\t"                                                  \
-    "ldr %[w], [%[q0]], #4\n\t"                                                          \
-    "sxtb16 %[t], %[w]\n\t"                                                              \
-    "smlad %[a00], %[t], %[xa], %[a00]\n\t"                                              \
-    "smlad %[a01], %[t], %[ya], %[a01]\n\t"                                              \
-    "sxtb16 %[t], %[w], ror #8\n\t"                                                      \
-    "smlad %[a00], %[t], %[xb], %[a00]\n\t"                                              \
-    "smlad %[a01], %[t], %[yb], %[a01]\n\t"                                              \
-    "ldr %[w], [%[q1]], #4\n\t"                                                          \
-    "sxtb16 %[t], %[w]\n\t"                                                              \
-    "smlad %[a10], %[t], %[xa], %[a10]\n\t"                                              \
-    "smlad %[a11], %[t], %[ya], %[a11]\n\t"                                              \
-    "sxtb16 %[t], %[w], ror #8\n\t"                                                      \
-    "smlad %[a10], %[t], %[xb], %[a10]\n\t"                                              \
-    "smlad %[a11], %[t], %[yb], %[a11]\n\t"                                              \
-    "subs %[n], %[n], #1\n\t"                                                            \
-    "bne 1b\n\t"
-
-/* 2 weight rows x 2 interleaved int16 columns, `groups` >= 1 groups of 4 K entries.
- * x layout per group: col0 (x0,x2,x1,x3), col1 (x0,x2,x1,x3) (16 bytes, 4-byte aligned). */
-static inline void td_dsp_dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *x,
-                                  int32_t groups, int32_t *a00p, int32_t *a01p, int32_t *a10p,
-                                  int32_t *a11p)
+/* acc + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 for the 4 int8 weights of w (one word) and
+ * the int16 pairs x02 = (x0, x2), x13 = (x1, x3): two SMLADs after SXTB16 / SXTB16 ROR 8. */
+static inline int32_t td_smlad_s8x4(int32_t w, int32_t x02, int32_t x13, int32_t acc)
 {
-    int32_t a00 = *a00p, a01 = *a01p, a10 = *a10p, a11 = *a11p;
-    int32_t xa, xb, ya, yb, w, t;
-    __asm__ volatile(
-        TD_ASM_DOT_2X2_LOOP
-        : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [q0] "+r"(w0),
-          [q1] "+r"(w1), [p] "+r"(x), [n] "+r"(groups), [xa] "=&r"(xa), [xb] "=&r"(xb),
-          [ya] "=&r"(ya), [yb] "=&r"(yb), [w] "=&r"(w), [t] "=&r"(t)
-        :
-        : "cc", "memory");
-    *a00p = a00;
-    *a01p = a01;
-    *a10p = a10;
-    *a11p = a11;
-}
-
-/* Whole 2-column matrix kernel for K % 4 == 0 and an even number of rows: for each pair of
- * weight rows, the 2x2 SMLAD loop over the interleaved columns, then the four
- * accumulators (bias included) are stored and the pointers advanced, all in one asm block
- * (the C version spilled ~60 instructions per row pair around the inner loop). */
-typedef struct {
-    int32_t k;              /* bytes per weight row, multiple of 4 */
-    const int16_t *cols;    /* interleaved columns */
-    int32_t groups;         /* k / 4, >= 1 */
-    const int32_t *bias;    /* current bias pair */
-    int32_t bias_step;      /* 4 (bytes) or 0 when bias is a zero pair */
-    int32_t *acc;           /* acc[0] col0 ch0, acc[col_stride] col1 ch0, acc[ch_stride] ch1 */
-    int32_t col_stride;     /* bytes */
-    int32_t ch_stride;      /* bytes */
-    int32_t pairs;          /* row pairs, >= 1 */
-} td_dsp_mm_plan;
-
-static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
-{
-    int32_t a00, a01, a10, a11, xa, xb, ya, yb, w, n;
-    const int16_t *p;
-    const int8_t *w1 = w0 + plan->k;
-    td_dsp_mm_plan *t = plan;
-    __asm__ volatile(
-        "push {%[t]}\n\t"
-        "2:\n\t"
-        "ldr %[xa], [%[t], #12]\n\t"
-        "ldr %[xb], [%[t], #16]\n\t"
-        "ldr %[a00], [%[xa]]\n\t"
-        "ldr %[a10], [%[xa], %[xb]]\n\t"
-        "add %[xa], %[xa], %[xb], lsl #1\n\t"
-        "str %[xa], [%[t], #12]\n\t"
-        "mov %[a01], %[a00]\n\t"
-        "mov %[a11], %[a10]\n\t"
-        "ldr %[p], [%[t], #4]\n\t"
-        "ldr %[n], [%[t], #8]\n\t"
-        TD_ASM_DOT_2X2_LOOP
-        "ldr %[t], [sp]\n\t"
-        "ldr %[xa], [%[t], #20]\n\t"
-        "ldr %[xb], [%[t], #24]\n\t"
-        "ldr %[ya], [%[t], #28]\n\t"
-        "str %[a00], [%[xa]]\n\t"
-        "str %[a01], [%[xa], %[xb]]\n\t"
-        "str %[a10], [%[xa], %[ya]]\n\t"
-        "add %[yb], %[xa], %[ya]\n\t"
-        "str %[a11], [%[yb], %[xb]]\n\t"
-        "add %[xa], %[xa], %[ya], lsl #1\n\t"
-        "str %[xa], [%[t], #20]\n\t"
-        "ldr %[xa], [%[t], #0]\n\t"
-        "mov %[q0], %[q1]\n\t"
-        "add %[q1], %[q1], %[xa]\n\t"
-        "ldr %[xa], [%[t], #32]\n\t"
-        "subs %[xa], %[xa], #1\n\t"
-        "str %[xa], [%[t], #32]\n\t"
-        "bne 2b\n\t"
-        "pop {%[t]}\n\t"
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11),
-          [q0] "+r"(w0), [q1] "+r"(w1), [p] "=&r"(p), [n] "=&r"(n), [xa] "=&r"(xa),
-          [xb] "=&r"(xb), [ya] "=&r"(ya), [yb] "=&r"(yb), [w] "=&r"(w), [t] "+r"(t)
-        :
-        : "cc", "memory");
-}
-
-/* 4 weight rows x 1 int16 vector in (x0,x2,x1,x3) groups, `groups` >= 1. The end pointer
- * lives on the stack so the loop fits in 13 registers. */
-static __attribute__((noinline, unused)) void td_dsp_dot_4x1(const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                                  const int8_t *w3, const int16_t *x, int32_t groups,
-                                  int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t xa, xb = (int32_t)(uintptr_t)(x + 4 * groups), w, t;
-    __asm__ volatile(
-        "push {%[xb]}\n\t"
-        "1:\n\t"
-        "ldrd %[xa], %[xb], [%[p]], #8\n\t"
-        "ldr %[w], [%[q0]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a0], %[t], %[xa], %[a0]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a0], %[t], %[xb], %[a0]\n\t"
-        "ldr %[w], [%[q1]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a1], %[t], %[xa], %[a1]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a1], %[t], %[xb], %[a1]\n\t"
-        "ldr %[w], [%[q2]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a2], %[t], %[xa], %[a2]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a2], %[t], %[xb], %[a2]\n\t"
-        "ldr %[w], [%[q3]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "smlad %[a3], %[t], %[xa], %[a3]\n\t"
-        "sxtb16 %[t], %[w], ror #8\n\t"
-        "smlad %[a3], %[t], %[xb], %[a3]\n\t"
-        "ldr %[t], [sp]\n\t"
-        "cmp %[p], %[t]\n\t"
-        "bne 1b\n\t"
-        "add sp, sp, #4\n\t"
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q0] "+r"(w0),
-          [q1] "+r"(w1), [q2] "+r"(w2), [q3] "+r"(w3), [p] "+r"(x), [xa] "=&r"(xa),
-          [xb] "+r"(xb), [w] "=&r"(w), [t] "=&r"(t)
-        :
-        : "cc", "memory");
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    return __smlad(td_sxtb16_ror8(w), x13, __smlad(__sxtb16(w), x02, acc));
 }
 #endif
+
+/* Inline asm with 13 or more register operands leaves GCC's register allocator no room at
+ * -O0 ("impossible constraints"): there the DSP kernels use the same arithmetic through
+ * ACLE intrinsics instead (bit-identical; only -O0 builds take it). */
+#if defined(__ARM_FEATURE_DSP) && defined(__OPTIMIZE__)
+#define TD_DSP_ASM 1
+#endif
+
+/* (lo, hi) as the low and high int16 halves of one word (SXTAB16 / SMLAD operands). */
+static inline int32_t td_pack_s16x2(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* 4 int8 values at src plus `off` as int16 at dst: in SXTB16 pair order (x0, x2, x1, x3)
+ * on DSP cores (off2 = td_pack_s16x2(off, off)), in natural order otherwise. */
+static inline void td_widen4_s8(const int8_t *src, int32_t off, int32_t off2, int16_t *dst)
+{
+#if defined(__ARM_FEATURE_DSP)
+    const int32_t v = (int32_t)td_read_u32(src);
+    (void)off;
+    td_write_u32(dst, (uint32_t)__sxtab16(off2, v));
+    td_write_u32(dst + 2, (uint32_t)td_sxtab16_ror8(off2, v));
+#else
+    (void)off2;
+    dst[0] = (int16_t)(src[0] + off);
+    dst[1] = (int16_t)(src[1] + off);
+    dst[2] = (int16_t)(src[2] + off);
+    dst[3] = (int16_t)(src[3] + off);
+#endif
+}
+
+/* Requantised maximum of the four conv accumulators a[0..3] of a 2x2 pooling window: for
+ * multiplier >= 0 and shift <= 0 requantisation is monotonic, so only the largest
+ * accumulator is requantised; otherwise (left shifts may wrap) all four, keeping the
+ * largest int8 result. */
+static inline int8_t td_requant_max4_s8(const int32_t *a, int32_t mult, int32_t shift, int32_t ooff,
+                                        int32_t amin, int32_t amax)
+{
+    if (mult >= 0 && shift <= 0) {
+        int32_t m = a[0] > a[1] ? a[0] : a[1];
+        int8_t r;
+        m = a[2] > m ? a[2] : m;
+        m = a[3] > m ? a[3] : m;
+        td_requant_channel_s8(&m, 1, mult, shift, ooff, amin, amax, &r, 1);
+        return r;
+    } else {
+        int32_t best = -128, k;
+        for (k = 0; k < 4; k++) {
+            const int32_t q = td_requant_s8(a[k], mult, shift, ooff, amin, amax);
+            best = q > best ? q : best;
+        }
+        return (int8_t)best;
+    }
+}
 
 /* td_mul_by_quant_mult for multiplier >= 0 and shift = -e, 1 <= e <= 31 (bit-exact), in
  * 32-bit steps after one 64-bit multiply. With P = a * multiplier, td_requant_channel_s8
@@ -235,9 +144,22 @@ static __attribute__((noinline, unused)) void td_dsp_dot_4x1(const int8_t *w0, c
  * Q = floor(X / 2^31) (|Q| < 2^31), i.e. (Q >> e) plus bit e-1 of Q. */
 static inline int32_t td_mul_by_quant_mult_rshift(int32_t a, int32_t multiplier, int32_t e)
 {
-    const int32_t q = (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31) -
-                      (a < 0 ? 1 : 0);
+    const int32_t q =
+        (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31) - (a < 0 ? 1 : 0);
     return (q >> e) + ((q >> (e - 1)) & 1);
+}
+
+/* td_requant_s8 with the common case (multiplier >= 0, right shift) in 32-bit steps
+ * (td_mul_by_quant_mult_rshift). */
+static inline int8_t td_requant_rshift_s8(int32_t acc, int32_t mult, int32_t shift, int32_t ooff,
+                                          int32_t amin, int32_t amax)
+{
+    if (mult >= 0 && shift < 0) {
+        int32_t v = td_mul_by_quant_mult_rshift(acc, mult, -shift) + ooff;
+        v = v < amin ? amin : v;
+        return (int8_t)(v > amax ? amax : v);
+    }
+    return td_requant_s8(acc, mult, shift, ooff, amin, amax);
 }
 
 /* Conv output size for one axis, or -1 if the kernel does not fit. */
@@ -256,39 +178,19 @@ td_status td_internal_check_conv(const td_conv_params *params, const td_quant_pa
 
 td_status td_internal_check_act(const td_activation *act);
 
-/* Sparse conv (CSR and N:M) after the format-specific checks: row r uses taps
- * [row_ptr[r], row_ptr[r+1]) (CSR, u16 or u32 pointers) or [r*per_row, (r+1)*per_row)
- * (N:M, both row pointers NULL). */
-typedef struct {
-    int32_t rows;
-    const uint16_t *row_ptr_u16;
-    const uint32_t *row_ptr_u32;
-    int32_t per_row;
-    const td_conv_taps *taps;
-    const int32_t *row_sum;
-} td_sparse_conv_desc;
-
-td_status td_internal_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
-                                  const td_quant_params *quant, const td_dims *input_dims,
-                                  const int8_t *input, const td_dims *filter_dims,
-                                  const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                                  int8_t *output, void *scratch);
-
-/* Scratch of td_internal_sparse_conv: beff[out_c] + one band. */
-int32_t td_internal_sparse_conv_buffer_size(const td_conv_params *params,
-                                            const td_dims *input_dims,
-                                            const td_dims *filter_dims);
-
 /* Band of input rows iy0 .. iy0 + nrows - 1, each (pad_left + W + pad_right) * C bytes,
  * zero-point padded (also rows outside the image). Returns the input itself (no copy) when
  * nothing needs padding, else fills and returns `band`. */
 const int8_t *td_internal_band(const td_conv_params *params, const td_dims *input_dims,
                                const int8_t *input, int32_t iy0, int32_t nrows, int8_t *band);
 
-/* N:M descriptor checks shared by the conv and fc kernels; writes log2(m) and the group
- * count G. */
-td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols,
-                               int32_t *bits, int32_t *groups);
+/* N:M descriptor checks; write log2(m) and the group count G. _rows: the structure the
+ * sparse conv reads (dims, n, m, row_sum; values and meta may be NULL); the full check (fc)
+ * also requires values, meta and the meta_row_bytes the layout implies. */
+td_status td_internal_check_nm_rows(const td_nm_weights *w, int32_t rows, int32_t cols,
+                                    int32_t *bits, int32_t *groups);
+td_status td_internal_check_nm(const td_nm_weights *w, int32_t rows, int32_t cols, int32_t *bits,
+                               int32_t *groups);
 
 /* In-group position of slot `slot` of a row's packed metadata (generic, not hot). */
 static inline int32_t td_nm_slot_pos(const uint8_t *row, int32_t row_bytes, int32_t slot,
@@ -303,7 +205,11 @@ static inline int32_t td_nm_slot_pos(const uint8_t *row, int32_t row_bytes, int3
     return (int32_t)((v >> (bit & 7)) & ((1u << bits) - 1u));
 }
 
-/* CSR descriptor checks shared by the conv and fc kernels. */
+/* CSR descriptor checks. _rows: the row structure the sparse conv reads (dims, nnz, row
+ * pointers, row_sum; values and column indices may be NULL); the full check (fc) also
+ * requires the values and exactly the one column representation K allows (with
+ * TD_VALIDATE_INDICES: every column < cols). */
+td_status td_internal_check_csr_rows(const td_csr_weights *w, int32_t rows, int32_t cols);
 td_status td_internal_check_csr(const td_csr_weights *w, int32_t rows, int32_t cols);
 
 static inline uint32_t td_csr_row_ptr(const td_csr_weights *w, int32_t r)

@@ -18,8 +18,8 @@
  *    the negative lanes first ((x & shift) >> 31 is -1 exactly when x < 0 and shift < 0;
  *    the subtraction saturates, which leaves INT32_MIN's result unchanged);
  *  - the offset is added with saturation, which gives what td_requant_s8's pre-clamp gives. */
-static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t shift,
-                                       int32_t ooff, int32_t amin, int32_t amax)
+static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t ooff,
+                                       int32_t amin, int32_t amax)
 {
     const int32x4_t zero = vdupq_n_s32(0);
     const int32x4_t right = vminq_s32(shift, zero);
@@ -32,19 +32,30 @@ static inline int32x4_t td_mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t 
     return vminq_s32(v, vdupq_n_s32(amax));
 }
 
-/* Requantises n channels acc[0..n) (bias included) of one position into out[0..n):
- * per-channel multiplier/shift, 4 channels per vector, the tail predicated. */
-static inline void td_mve_requant_channels(const int32_t *acc, const int32_t *mult,
-                                           const int32_t *shift, int32_t n, int32_t ooff,
-                                           int32_t amin, int32_t amax, int8_t *out)
+/* Requantises the 4 lanes of acc (bias included) as channels i .. i + 3 (mult[i..],
+ * shift[i..]) and stores the lanes p enables to out[i..]. */
+static inline void td_mve_requant_store(int32x4_t acc, const int32_t *mult, const int32_t *shift,
+                                        int32_t i, mve_pred16_t p, int32_t ooff, int32_t amin,
+                                        int32_t amax, int8_t *out)
 {
-    int32_t i;
-    for (i = 0; i < n; i += 4) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n - i));
-        const int32x4_t v = td_mve_requant(vldrwq_z_s32(acc + i, p), vldrwq_z_s32(mult + i, p),
-                                           vldrwq_z_s32(shift + i, p), ooff, amin, amax);
-        vstrbq_p_s32(out + i, v, p);
+    acc = td_mve_requant(acc, vldrwq_z_s32(mult + i, p), vldrwq_z_s32(shift + i, p), ooff, amin,
+                         amax);
+    vstrbq_p_s32(out + i, acc, p);
+}
+
+/* The tail of the fully connected kernels for rows o .. o + 3 (lanes p): their sums of
+ * w * x with the raw int8 input (acc[0..3]) plus input_offset times their weight sums
+ * (wsum), plus bias[o..] (unless bias is NULL), requantised and stored to out[o..]. */
+static inline void td_mve_fc_store(const int32_t *acc, int32x4_t wsum, int32_t input_offset,
+                                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                   int32_t o, mve_pred16_t p, int32_t ooff, int32_t amin,
+                                   int32_t amax, int8_t *out)
+{
+    int32x4_t v = vmlaq_n_s32(vldrwq_s32(acc), wsum, input_offset);
+    if (bias) {
+        v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
     }
+    td_mve_requant_store(v, mult, shift, o, p, ooff, amin, amax, out);
 }
 
 /* Requantises cnt positions' accumulators red[j * red_stride + oc] (+ beff[oc]), oc < n, into
@@ -53,8 +64,8 @@ static inline void td_mve_requant_channels(const int32_t *acc, const int32_t *mu
 static inline void td_mve_requant_windows(const int32_t *red, int32_t red_stride,
                                           const int32_t *beff, const int32_t *mult,
                                           const int32_t *shift, int32_t n, int32_t cnt,
-                                          int32_t ooff, int32_t amin, int32_t amax,
-                                          int8_t *out, int32_t out_stride)
+                                          int32_t ooff, int32_t amin, int32_t amax, int8_t *out,
+                                          int32_t out_stride)
 {
     int32_t q, j;
     if ((n & 3) == 0) { /* no predication */
@@ -63,8 +74,7 @@ static inline void td_mve_requant_windows(const int32_t *red, int32_t red_stride
             const int32x4_t sv = vldrwq_s32(shift + q);
             for (j = 0; j < cnt; j++) {
                 const int32x4_t v = vaddq_s32(vldrwq_s32(red + j * red_stride + q), b);
-                vstrbq_s32(out + j * out_stride + q,
-                           td_mve_requant(v, m, sv, ooff, amin, amax));
+                vstrbq_s32(out + j * out_stride + q, td_mve_requant(v, m, sv, ooff, amin, amax));
             }
         }
         return;
@@ -104,6 +114,7 @@ static inline int32_t td_mve_max4(int32_t a, int32_t b, int32_t c, int32_t d)
 /* n >= 0 bytes src -> dst in a tail-predicated loop (WLSTP/LETP: 3 instructions per 16). */
 static inline void td_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
 {
+    /* clang-format off */
     __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
                      "vldrb.u8 q0, [%[s]], #16\n\t"
@@ -113,11 +124,13 @@ static inline void td_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
                      : [d] "+r"(dst), [s] "+r"(src)
                      : [n] "r"(n)
                      : "q0", "lr", "memory");
+    /* clang-format on */
 }
 
 /* n >= 0 bytes of value v at dst (tail-predicated loop, 2 instructions per 16). */
 static inline void td_mve_fill(int8_t *dst, int8_t v, int32_t n)
 {
+    /* clang-format off */
     __asm__ volatile("vdup.8 q0, %[v]\n\t"
                      "wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
@@ -127,6 +140,7 @@ static inline void td_mve_fill(int8_t *dst, int8_t v, int32_t n)
                      : [d] "+r"(dst)
                      : [n] "r"(n), [v] "r"((int32_t)v)
                      : "q0", "lr", "memory");
+    /* clang-format on */
 }
 
 /* Sum of the n int8 values of a row (any n >= 0), 16 per VADDVA, the tail predicated. */
@@ -140,37 +154,10 @@ static inline int32_t td_mve_row_sum(const int8_t *w, int32_t n)
     return s;
 }
 
-/* Kernel entry points of the MVE files; each returns 1 when it handled the call (shape,
- * quantisation and the caller's scratch size fit), 0 to let the generic path run. */
-int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
-                             const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                             const td_dims *output_dims, int8_t *output, void *scratch);
-int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
-                           const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims,
-                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                           int8_t *output);
-int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
-                         const int8_t *input, int32_t out_features, const td_csr_weights *w,
-                         const int32_t *bias, int8_t *output);
-int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
-                               const td_dims *input_dims, const int8_t *input,
-                               const td_dims *filter_dims, const int8_t *filter,
-                               const int32_t *bias, const td_dims *output_dims, int8_t *output);
-void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
-                    const int8_t *input, const td_dims *output_dims, int8_t *output,
-                    int32_t average);
-void td_mve_add_s8(const td_add_params *p, const int8_t *input1, const int8_t *input2,
+/* Entry point of td_add_s8_mve.c (td_add_s8 dispatches to it; the other ops declare their
+ * Helium variants in their internal headers). */
+void td_add_s8_mve(const td_add_params *p, const int8_t *input1, const int8_t *input2,
                    int8_t *output, int32_t size);
-int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
-                        int32_t in_features, const int8_t *input, int32_t out_features,
-                        const td_nm_weights *w, int32_t bits, int32_t groups,
-                        const int32_t *bias, int8_t *output, void *scratch);
-int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
-                           int32_t in_features, const int8_t *input, int32_t out_features,
-                           const int8_t *weights, const int32_t *bias, int8_t *output);
 
 #endif /* __ARM_FEATURE_MVE */
 

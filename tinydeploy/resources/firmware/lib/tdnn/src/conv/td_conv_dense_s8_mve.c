@@ -17,10 +17,11 @@
  *
  * With K <= 16 (one chunk, e.g. in_c == 1, 3x3) the 4 gathers of a window serve every
  * channel. Compiled to nothing unless __ARM_FEATURE_MVE; td_conv_dense_s8 calls it first
- * and runs its generic path when this returns 0 (a tile of one window would not fit 8-bit
+ * and runs its other variants when this returns 0 (a tile of one window would not fit 8-bit
  * offsets, left shifts with the fused pool, or more scratch than
  * td_conv_dense_s8_get_buffer_size gives). */
 #include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -64,12 +65,15 @@ typedef struct {
  * 4 VMLADAVA), then VMAXV over the 4 sums. VMLADAVA accumulates into even registers:
  * r0, r2, r4, r6 hold the sums, r1, r3, r5, r7 the field origins. */
 /* Pool: the maximum of the 4 sums (VMAXV), next channel 4 bytes on. */
+/* clang-format off */
 #define TD_STORE_MAX4                                                                     \
     "vmov   q2[2], q2[0], r2, r4\n\t"                                                     \
     "vmov   q2[3], q2[1], r6, r6\n\t"                                                     \
     "vmaxv.s32  r0, q2\n\t"                                                               \
     "str    r0, [r11], #4\n\t"
+/* clang-format on */
 /* Unpooled: the 4 positions' sums red_stride bytes apart (r9 is free here). */
+/* clang-format off */
 #define TD_STORE_4POS                                                                     \
     "ldr    r10, [r12, #48]\n\t"                                                          \
     "str    r0, [r11]\n\t"                                                                \
@@ -78,7 +82,9 @@ typedef struct {
     "add    r9, r10, r10, lsl #1\n\t"                                                     \
     "str    r6, [r11, r9]\n\t"                                                            \
     "add    r11, r11, #4\n\t"
+/* clang-format on */
 
+/* clang-format off */
 #define TD_WINDOW_ASM(STORE)                                                              \
     __asm__ volatile(                                                                     \
         "push   {r4-r11, lr}\n\t"                                                         \
@@ -130,6 +136,7 @@ typedef struct {
         "str    r10, [r12, #40]\n\t"                                                      \
         "bne    2b\n\t"                                                                   \
         "pop    {r4-r11, pc}\n\t")
+/* clang-format on */
 
 __attribute__((naked, noinline)) TD_NOIPA static void pool_window_asm(pool_run *run
                                                                       __attribute__((unused)))
@@ -147,19 +154,24 @@ __attribute__((naked, noinline)) TD_NOIPA static void block4_asm(pool_run *run
 /* K <= 16 (one chunk): the 4 fields are gathered once into q4-q7 and serve every channel:
  * 11 instructions per channel (predicated weight load, 4 VMLAV, VMAXV, store). The struct's
  * n is left unchanged. */
+/* clang-format off */
 #define TD_K16_STORE_MAX4                                                                 \
     "vmov   q1[2], q1[0], r2, r4\n\t"                                                     \
     "vmov   q1[3], q1[1], r6, r6\n\t"                                                     \
     "vmaxv.s32  r0, q1\n\t"                                                               \
     "str    r0, [r11], #4\n\t"
+/* clang-format on */
 /* r9 = red_stride, r3 = 3 * red_stride (set before the loop; r3 is free after the gathers) */
+/* clang-format off */
 #define TD_K16_STORE_4POS                                                                 \
     "str    r0, [r11]\n\t"                                                                \
     "str    r2, [r11, r9]\n\t"                                                            \
     "str    r4, [r11, r9, lsl #1]\n\t"                                                    \
     "str    r6, [r11, r3]\n\t"                                                            \
     "add    r11, r11, #4\n\t"
+/* clang-format on */
 
+/* clang-format off */
 #define TD_K16_ASM(STORE)                                                                 \
     __asm__ volatile(                                                                     \
         "push   {r4-r11, lr}\n\t"                                                         \
@@ -192,15 +204,16 @@ __attribute__((naked, noinline)) TD_NOIPA static void block4_asm(pool_run *run
         "le     lr, 2b\n\t"                                                               \
         "vpop   {d8-d15}\n\t"                                                         \
         "pop    {r4-r11, pc}\n\t")
+/* clang-format on */
 
-__attribute__((naked, noinline)) TD_NOIPA static void pool_window_k16_asm(
-    pool_run *run __attribute__((unused)))
+__attribute__((naked, noinline)) TD_NOIPA static void pool_window_k16_asm(pool_run *run
+                                                                          __attribute__((unused)))
 {
     TD_K16_ASM(TD_K16_STORE_MAX4);
 }
 
-__attribute__((naked, noinline)) TD_NOIPA static void block4_k16_asm(
-    pool_run *run __attribute__((unused)))
+__attribute__((naked, noinline)) TD_NOIPA static void block4_k16_asm(pool_run *run
+                                                                     __attribute__((unused)))
 {
     TD_K16_ASM(TD_K16_STORE_4POS);
 }
@@ -237,8 +250,8 @@ static void fill_tile(const td_conv_params *params, const td_dims *in, const int
  * gather offset below 256 and fits the scratch next to at least one unit's results
  * (per_unit bytes); 0 if not even one does. *batch: units whose results fit beside it. */
 static int32_t tile_units(int32_t units, int32_t span, int32_t sw, int32_t kw, int32_t kh,
-                          int32_t c, int32_t rows, int32_t fixed, int32_t per_unit,
-                          int32_t avail, int32_t *width, int32_t *batch)
+                          int32_t c, int32_t rows, int32_t fixed, int32_t per_unit, int32_t avail,
+                          int32_t *width, int32_t *batch)
 {
     int32_t t = units, tiles;
     for (; t > 0; t--) {
@@ -258,11 +271,11 @@ static int32_t tile_units(int32_t units, int32_t span, int32_t sw, int32_t kw, i
     return t;
 }
 
-int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
+int32_t td_conv_dense_s8_mve(const td_conv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                             const td_dims *output_dims, int8_t *output, void *scratch)
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             int32_t conv_h, int32_t conv_w, const td_dims *output_dims,
+                             int8_t *output, void *scratch)
 {
     const int32_t n = filter_dims->n, kh = filter_dims->h, kw = filter_dims->w;
     const int32_t c = input_dims->c, sh = params->stride_h, sw = params->stride_w;
@@ -301,8 +314,8 @@ int32_t td_mve_conv_dense_s8(const td_conv_params *params, const td_quant_params
     tile = (int8_t *)(offs + 16 * pl.nchunk);
     plan_offsets(&pl, kw * c, width * c, offs);
     for (oc = 0; oc < n; oc++) {
-        beff[oc] = (bias ? bias[oc] : 0) +
-                   params->input_offset * td_mve_row_sum(filter + oc * pl.k, pl.k);
+        beff[oc] =
+            (bias ? bias[oc] : 0) + params->input_offset * td_mve_row_sum(filter + oc * pl.k, pl.k);
     }
     if (pool) {
         const int32_t ph = output_dims->h, pw = output_dims->w;

@@ -1,11 +1,10 @@
 /* Depthwise conv2d, dense weights [1][kh][kw][in_c * depth_multiplier]. */
-#include "../common/td_internal.h"
-#include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
-                             const td_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, const td_dims *output_dims, int8_t *output)
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             const td_dims *output_dims, int8_t *output)
 {
     int32_t oh, ow, oy, ox, ic, dm, ky, kx;
     int32_t h, w, c, out_c, kh, kw, dmul;
@@ -26,9 +25,8 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
     if (dmul < 1 || params->stride_h < 1 || params->stride_w < 1 || params->pad_top < 0 ||
         params->pad_left < 0 || params->pad_bottom < 0 || params->pad_right < 0 ||
         filter_dims->n != 1 || filter_dims->c != out_c || output_dims->c != out_c || c < 1 ||
-        params->input_offset < -127 || params->input_offset > 128 ||
-        params->output_offset < -128 || params->output_offset > 127 ||
-        td_internal_check_act(&params->activation) != TD_OK) {
+        params->input_offset < -127 || params->input_offset > 128 || params->output_offset < -128 ||
+        params->output_offset > 127 || td_internal_check_act(&params->activation) != TD_OK) {
         return TD_ERR_ARG;
     }
     oh = td_conv_out_size(h, params->pad_top, params->pad_bottom, kh, params->stride_h);
@@ -37,7 +35,7 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_mve_dwconv_dense_s8(params, quant, input_dims, input, filter_dims, filter, bias,
+    if (td_dwconv_dense_s8_mve(params, quant, input_dims, input, filter_dims, filter, bias,
                                output_dims, output)) {
         return TD_OK;
     }

@@ -5,10 +5,11 @@
  * predicated. Other depth multipliers stay on the portable path. Compiled to nothing unless
  * __ARM_FEATURE_MVE (td_dwconv_dense_s8 dispatches after its argument checks). */
 #include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
-int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
+int32_t td_dwconv_dense_s8_mve(const td_dwconv_params *params, const td_quant_params *quant,
                                const td_dims *input_dims, const int8_t *input,
                                const td_dims *filter_dims, const int8_t *filter,
                                const int32_t *bias, const td_dims *output_dims, int8_t *output)
@@ -34,10 +35,8 @@ int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_pa
             const int32_t kx1 = w - ix0 < kw ? w - ix0 : kw;
             int8_t *out = output + (oy * ow + ox) * c;
             for (ch = 0; ch + 8 <= c; ch += 8) { /* 8 channels: 16-bit lanes, VMULLB/T */
-                int32x4_t ae = vldrwq_gather_shifted_offset_s32(bias ? bias + ch : zero8,
-                                                                even);
-                int32x4_t ao = vldrwq_gather_shifted_offset_s32(bias ? bias + ch : zero8,
-                                                                odd);
+                int32x4_t ae = vldrwq_gather_shifted_offset_s32(bias ? bias + ch : zero8, even);
+                int32x4_t ao = vldrwq_gather_shifted_offset_s32(bias ? bias + ch : zero8, odd);
                 for (ky = ky0; ky < ky1; ky++) {
                     const int8_t *xr = input + ((iy0 + ky) * w + ix0) * c + ch;
                     const int8_t *wr = filter + ky * kw * c + ch;
@@ -48,14 +47,12 @@ int32_t td_mve_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_pa
                         ao = vaddq_s32(ao, vmulltq_int_s16(xv, wv));
                     }
                 }
-                ae = td_mve_requant(ae, vldrwq_gather_shifted_offset_s32(quant->multiplier + ch,
-                                                                         even),
-                                    vldrwq_gather_shifted_offset_s32(quant->shift + ch, even),
-                                    ooff, amin, amax);
-                ao = td_mve_requant(ao, vldrwq_gather_shifted_offset_s32(quant->multiplier + ch,
-                                                                         odd),
-                                    vldrwq_gather_shifted_offset_s32(quant->shift + ch, odd),
-                                    ooff, amin, amax);
+                ae = td_mve_requant(
+                    ae, vldrwq_gather_shifted_offset_s32(quant->multiplier + ch, even),
+                    vldrwq_gather_shifted_offset_s32(quant->shift + ch, even), ooff, amin, amax);
+                ao = td_mve_requant(
+                    ao, vldrwq_gather_shifted_offset_s32(quant->multiplier + ch, odd),
+                    vldrwq_gather_shifted_offset_s32(quant->shift + ch, odd), ooff, amin, amax);
                 vstrbq_scatter_offset_s32(out + ch, even, ae);
                 vstrbq_scatter_offset_s32(out + ch, odd, ao);
             }

@@ -12,18 +12,16 @@ td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    td_mve_add_s8(params, input1, input2, output, size);
+    td_add_s8_mve(params, input1, input2, output, size);
     return TD_OK;
 #endif
     for (i = 0; i < size; i++) {
-        const int32_t a = (int32_t)((uint32_t)(input1[i] + params->input1_offset)
-                                    << params->left_shift);
-        const int32_t b = (int32_t)((uint32_t)(input2[i] + params->input2_offset)
-                                    << params->left_shift);
-        const int32_t sa = td_mul_by_quant_mult(a, params->input1_multiplier,
-                                                params->input1_shift);
-        const int32_t sb = td_mul_by_quant_mult(b, params->input2_multiplier,
-                                                params->input2_shift);
+        const int32_t a =
+            (int32_t)((uint32_t)(input1[i] + params->input1_offset) << params->left_shift);
+        const int32_t b =
+            (int32_t)((uint32_t)(input2[i] + params->input2_offset) << params->left_shift);
+        const int32_t sa = td_mul_by_quant_mult(a, params->input1_multiplier, params->input1_shift);
+        const int32_t sb = td_mul_by_quant_mult(b, params->input2_multiplier, params->input2_shift);
         int32_t r = td_mul_by_quant_mult((int32_t)((uint32_t)sa + (uint32_t)sb),
                                          params->output_multiplier, params->output_shift) +
                     params->output_offset;

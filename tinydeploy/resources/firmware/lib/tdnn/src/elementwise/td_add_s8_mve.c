@@ -16,7 +16,7 @@ static inline int32x4_t mbqm_right(int32x4_t v, int32_t mult, int32x4_t right)
     return vrshlq_s32(v, right);
 }
 
-void td_mve_add_s8(const td_add_params *p, const int8_t *input1, const int8_t *input2,
+void td_add_s8_mve(const td_add_params *p, const int8_t *input1, const int8_t *input2,
                    int8_t *output, int32_t size)
 {
     const int32x4_t r1 = vdupq_n_s32(p->input1_shift), r2 = vdupq_n_s32(p->input2_shift);

@@ -2,8 +2,7 @@
  * generator's row sums (acc = bias + input_offset * row_sum + sum v * x), so the int8 input
  * is read as it is: no widened copy, no scratch. Inner loop: load column, load input, load
  * value, multiply-accumulate, unrolled by 8. */
-#include "td_fc_common.h"
-#include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *weights)
 {
@@ -15,47 +14,47 @@ int32_t td_fc_csr_s8_get_buffer_size(int32_t in_features, const td_csr_weights *
 /* Sum of v[e] * x[col[e]] over n entries (COL = uint8_t or uint16_t). DSP: four values per
  * (unaligned) word load, split by SXTB16 and multiplied by SMLABB / SMLATB. */
 #if defined(__ARM_FEATURE_DSP)
-#define TD_CSR_DOT8(c, v, x, acc)                                                            \
-    do {                                                                                     \
-        const int32_t wa = (int32_t)td_read_u32(v), wb = (int32_t)td_read_u32((v) + 4);     \
-        const int32_t a02 = __sxtb16(wa), a13 = td_sxtb16_ror8(wa);                          \
-        const int32_t b02 = __sxtb16(wb), b13 = td_sxtb16_ror8(wb);                          \
-        acc = __smlabb(a02, x[c[0]], acc);                                                   \
-        acc = __smlabb(a13, x[c[1]], acc);                                                   \
-        acc = __smlatb(a02, x[c[2]], acc);                                                   \
-        acc = __smlatb(a13, x[c[3]], acc);                                                   \
-        acc = __smlabb(b02, x[c[4]], acc);                                                   \
-        acc = __smlabb(b13, x[c[5]], acc);                                                   \
-        acc = __smlatb(b02, x[c[6]], acc);                                                   \
-        acc = __smlatb(b13, x[c[7]], acc);                                                   \
+#define TD_CSR_DOT8(c, v, x, acc)                                                                  \
+    do {                                                                                           \
+        const int32_t wa = (int32_t)td_read_u32(v), wb = (int32_t)td_read_u32((v) + 4);            \
+        const int32_t a02 = __sxtb16(wa), a13 = td_sxtb16_ror8(wa);                                \
+        const int32_t b02 = __sxtb16(wb), b13 = td_sxtb16_ror8(wb);                                \
+        acc = __smlabb(a02, x[c[0]], acc);                                                         \
+        acc = __smlabb(a13, x[c[1]], acc);                                                         \
+        acc = __smlatb(a02, x[c[2]], acc);                                                         \
+        acc = __smlatb(a13, x[c[3]], acc);                                                         \
+        acc = __smlabb(b02, x[c[4]], acc);                                                         \
+        acc = __smlabb(b13, x[c[5]], acc);                                                         \
+        acc = __smlatb(b02, x[c[6]], acc);                                                         \
+        acc = __smlatb(b13, x[c[7]], acc);                                                         \
     } while (0)
 #else
-#define TD_CSR_DOT8(c, v, x, acc)                                                            \
-    do {                                                                                     \
-        int32_t e_;                                                                          \
-        for (e_ = 0; e_ < 8; e_++) {                                                         \
-            acc += (v)[e_] * x[c[e_]];                                                       \
-        }                                                                                    \
+#define TD_CSR_DOT8(c, v, x, acc)                                                                  \
+    do {                                                                                           \
+        int32_t e_;                                                                                \
+        for (e_ = 0; e_ < 8; e_++) {                                                               \
+            acc += (v)[e_] * x[c[e_]];                                                             \
+        }                                                                                          \
     } while (0)
 #endif
-#define TD_CSR_DOT(COL)                                                                      \
-    static inline int32_t dot_##COL(const int8_t *x, const COL *c, const int8_t *v,          \
-                                    int32_t n, int32_t acc)                                  \
-    {                                                                                        \
-        for (; n >= 8; n -= 8, c += 8, v += 8) {                                             \
-            TD_CSR_DOT8(c, v, x, acc);                                                       \
-        }                                                                                    \
-        switch (n) { /* the last 0..7 entries, straight-line (no loop overhead) */           \
-        case 7: acc += v[6] * x[c[6]]; /* fall through */                                   \
-        case 6: acc += v[5] * x[c[5]]; /* fall through */                                   \
-        case 5: acc += v[4] * x[c[4]]; /* fall through */                                   \
-        case 4: acc += v[3] * x[c[3]]; /* fall through */                                   \
-        case 3: acc += v[2] * x[c[2]]; /* fall through */                                   \
-        case 2: acc += v[1] * x[c[1]]; /* fall through */                                   \
-        case 1: acc += v[0] * x[c[0]]; /* fall through */                                   \
-        default: break;                                                                      \
-        }                                                                                    \
-        return acc;                                                                          \
+#define TD_CSR_DOT(COL)                                                                            \
+    static inline int32_t dot_##COL(const int8_t *x, const COL *c, const int8_t *v, int32_t n,     \
+                                    int32_t acc)                                                   \
+    {                                                                                              \
+        for (; n >= 8; n -= 8, c += 8, v += 8) {                                                   \
+            TD_CSR_DOT8(c, v, x, acc);                                                             \
+        }                                                                                          \
+        switch (n) { /* the last 0..7 entries, straight-line (no loop overhead) */                 \
+        case 7: acc += v[6] * x[c[6]]; /* fall through */                                          \
+        case 6: acc += v[5] * x[c[5]]; /* fall through */                                          \
+        case 5: acc += v[4] * x[c[4]]; /* fall through */                                          \
+        case 4: acc += v[3] * x[c[3]]; /* fall through */                                          \
+        case 3: acc += v[2] * x[c[2]]; /* fall through */                                          \
+        case 2: acc += v[1] * x[c[1]]; /* fall through */                                          \
+        case 1: acc += v[0] * x[c[0]]; /* fall through */                                          \
+        default: break;                                                                            \
+        }                                                                                          \
+        return acc;                                                                                \
     }
 TD_CSR_DOT(uint8_t)
 TD_CSR_DOT(uint16_t)
@@ -63,8 +62,8 @@ TD_CSR_DOT(uint16_t)
 /* Delta-coded columns (col_delta_u8): the column is a running sum, so the byte deltas are
  * read as they come. Smaller (1 byte per entry), about one instruction per entry slower. */
 typedef uint8_t delta_u8; /* names the third row loop below */
-static inline int32_t dot_delta_u8(const int8_t *x, const delta_u8 *d, const int8_t *v,
-                                   int32_t n, int32_t acc)
+static inline int32_t dot_delta_u8(const int8_t *x, const delta_u8 *d, const int8_t *v, int32_t n,
+                                   int32_t acc)
 {
     int32_t col = 0;
     for (; n >= 4; n -= 4, d += 4, v += 4) {
@@ -105,28 +104,27 @@ typedef struct {
     int32_t in_off, out_off, act_min, act_max;
 } fc_csr_rows;
 
-#define TD_FC_CSR_ROWS(COL)                                                                  \
-    static void rows_##COL(const fc_csr_rows *r, const COL *cols, const int8_t *x,           \
-                           int32_t out_features, int8_t *output)                             \
-    {                                                                                        \
-        const fc_csr_rows k = *r;                                                            \
-        uint32_t start = 0;                                                                  \
-        int32_t o;                                                                           \
-        for (o = 0; o < out_features; o++) {                                                 \
-            const uint32_t end = k.ptr16 ? (uint32_t)k.ptr16[o + 1] : k.ptr32[o + 1];        \
-            const int32_t mult = k.mults[o], shift = k.shifts[o];                            \
-            int32_t acc = (k.bias ? k.bias[o] : 0) + k.in_off * k.row_sum[o];                \
-            acc = dot_##COL(x, cols + start, k.values + start, (int32_t)(end - start), acc); \
-            if (mult >= 0 && shift < 0) {                                                    \
-                int32_t v = td_mul_by_quant_mult_rshift(acc, mult, -shift) + k.out_off;      \
-                v = v < k.act_min ? k.act_min : v;                                           \
-                output[o] = (int8_t)(v > k.act_max ? k.act_max : v);                         \
-            } else {                                                                         \
-                output[o] =                                                                  \
-                    td_requant_s8(acc, mult, shift, k.out_off, k.act_min, k.act_max);        \
-            }                                                                                \
-            start = end;                                                                     \
-        }                                                                                    \
+#define TD_FC_CSR_ROWS(COL)                                                                        \
+    static void rows_##COL(const fc_csr_rows *r, const COL *cols, const int8_t *x,                 \
+                           int32_t out_features, int8_t *output)                                   \
+    {                                                                                              \
+        const fc_csr_rows k = *r;                                                                  \
+        uint32_t start = 0;                                                                        \
+        int32_t o;                                                                                 \
+        for (o = 0; o < out_features; o++) {                                                       \
+            const uint32_t end = k.ptr16 ? (uint32_t)k.ptr16[o + 1] : k.ptr32[o + 1];              \
+            const int32_t mult = k.mults[o], shift = k.shifts[o];                                  \
+            int32_t acc = (k.bias ? k.bias[o] : 0) + k.in_off * k.row_sum[o];                      \
+            acc = dot_##COL(x, cols + start, k.values + start, (int32_t)(end - start), acc);       \
+            if (mult >= 0 && shift < 0) {                                                          \
+                int32_t v = td_mul_by_quant_mult_rshift(acc, mult, -shift) + k.out_off;            \
+                v = v < k.act_min ? k.act_min : v;                                                 \
+                output[o] = (int8_t)(v > k.act_max ? k.act_max : v);                               \
+            } else {                                                                               \
+                output[o] = td_requant_s8(acc, mult, shift, k.out_off, k.act_min, k.act_max);      \
+            }                                                                                      \
+            start = end;                                                                           \
+        }                                                                                          \
     }
 TD_FC_CSR_ROWS(uint8_t)
 TD_FC_CSR_ROWS(uint16_t)
@@ -144,7 +142,7 @@ td_status td_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_mve_fc_csr_s8(params, quant, input, out_features, weights, bias, output)) {
+    if (td_fc_csr_s8_mve(params, quant, input, out_features, weights, bias, output)) {
         return TD_OK;
     }
 #endif

@@ -7,13 +7,14 @@
  * per step, their prefix sum in u16 lanes (VSHLC + VADD, 3 steps) plus the running column,
  * then the same gather. No scratch. Compiled to nothing unless __ARM_FEATURE_MVE. */
 #include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
-static inline int32_t dot_u8(const int8_t *x, const uint8_t *cols, const int8_t *vals,
-                             int32_t n)
+static inline int32_t dot_u8(const int8_t *x, const uint8_t *cols, const int8_t *vals, int32_t n)
 {
     int32_t acc = 0;
+    /* clang-format off */
     __asm__ volatile("wlstp.8 lr, %[n], 2f\n\t"
                      "1:\n\t"
                      "vldrb.u8   q0, [%[c]], #16\n\t"
@@ -25,13 +26,14 @@ static inline int32_t dot_u8(const int8_t *x, const uint8_t *cols, const int8_t 
                      : [a] "+Te"(acc), [c] "+r"(cols), [v] "+r"(vals)
                      : [x] "r"(x), [n] "r"(n)
                      : "q0", "q1", "q2", "lr", "memory");
+    /* clang-format on */
     return acc;
 }
 
-static inline int32_t dot_u16(const int8_t *x, const uint16_t *cols, const int8_t *vals,
-                              int32_t n)
+static inline int32_t dot_u16(const int8_t *x, const uint16_t *cols, const int8_t *vals, int32_t n)
 {
     int32_t acc = 0;
+    /* clang-format off */
     __asm__ volatile("wlstp.16 lr, %[n], 2f\n\t"
                      "1:\n\t"
                      "vldrh.u16  q0, [%[c]], #16\n\t"
@@ -43,6 +45,7 @@ static inline int32_t dot_u16(const int8_t *x, const uint16_t *cols, const int8_
                      : [a] "+Te"(acc), [c] "+r"(cols), [v] "+r"(vals)
                      : [x] "r"(x), [n] "r"(n)
                      : "q0", "q1", "q2", "lr", "memory");
+    /* clang-format on */
     return acc;
 }
 
@@ -84,42 +87,34 @@ static int32_t dot_delta(const int8_t *x, const uint8_t *d, const int8_t *v, int
 }
 
 /* All rows with one column format: 4 rows' sums, then one vector requantisation. */
-#define TD_MVE_CSR_ROWS(NAME, COLT, DOT)                                                    \
-    static void rows_##NAME(const td_fc_params *params, const td_quant_params *quant,       \
-                            const int8_t *input, int32_t out_features,                      \
-                            const td_csr_weights *w, const COLT *cols, const int32_t *bias, \
-                            int8_t *output)                                                 \
-    {                                                                                       \
-        const int32_t ooff = params->output_offset;                                         \
-        const int32_t amin = params->activation.min, amax = params->activation.max;         \
-        int32_t acc[4] = {0, 0, 0, 0}, o;                                                   \
-        uint32_t start = 0;                                                                 \
-        for (o = 0; o < out_features; o += 4) {                                             \
-            const int32_t cnt = out_features - o < 4 ? out_features - o : 4;                \
-            const mve_pred16_t p = vctp32q((uint32_t)cnt);                                  \
-            int32x4_t v;                                                                    \
-            int32_t r;                                                                      \
-            for (r = 0; r < cnt; r++) {                                                     \
-                const uint32_t end = w->row_ptr_u16 ? (uint32_t)w->row_ptr_u16[o + r + 1]   \
-                                                    : w->row_ptr_u32[o + r + 1];            \
-                acc[r] = DOT(input, cols + start, w->values + start, (int32_t)(end - start)); \
-                start = end;                                                                \
-            }                                                                               \
-            v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p),               \
-                            params->input_offset);                                          \
-            if (bias) {                                                                     \
-                v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));                                \
-            }                                                                               \
-            v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),                   \
-                               vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);        \
-            vstrbq_p_s32(output + o, v, p);                                                 \
-        }                                                                                   \
+#define TD_MVE_CSR_ROWS(NAME, COLT, DOT)                                                           \
+    static void rows_##NAME(const td_fc_params *params, const td_quant_params *quant,              \
+                            const int8_t *input, int32_t out_features, const td_csr_weights *w,    \
+                            const COLT *cols, const int32_t *bias, int8_t *output)                 \
+    {                                                                                              \
+        const int32_t ooff = params->output_offset;                                                \
+        const int32_t amin = params->activation.min, amax = params->activation.max;                \
+        int32_t acc[4] = {0, 0, 0, 0}, o;                                                          \
+        uint32_t start = 0;                                                                        \
+        for (o = 0; o < out_features; o += 4) {                                                    \
+            const int32_t cnt = out_features - o < 4 ? out_features - o : 4;                       \
+            const mve_pred16_t p = vctp32q((uint32_t)cnt);                                         \
+            int32_t r;                                                                             \
+            for (r = 0; r < cnt; r++) {                                                            \
+                const uint32_t end = w->row_ptr_u16 ? (uint32_t)w->row_ptr_u16[o + r + 1]          \
+                                                    : w->row_ptr_u32[o + r + 1];                   \
+                acc[r] = DOT(input, cols + start, w->values + start, (int32_t)(end - start));      \
+                start = end;                                                                       \
+            }                                                                                      \
+            td_mve_fc_store(acc, vldrwq_z_s32(w->row_sum + o, p), params->input_offset, bias,      \
+                            quant->multiplier, quant->shift, o, p, ooff, amin, amax, output);      \
+        }                                                                                          \
     }
 TD_MVE_CSR_ROWS(u8, uint8_t, dot_u8)
 TD_MVE_CSR_ROWS(u16, uint16_t, dot_u16)
 TD_MVE_CSR_ROWS(delta, uint8_t, dot_delta)
 
-int32_t td_mve_fc_csr_s8(const td_fc_params *params, const td_quant_params *quant,
+int32_t td_fc_csr_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                          const int8_t *input, int32_t out_features, const td_csr_weights *w,
                          const int32_t *bias, int8_t *output)
 {

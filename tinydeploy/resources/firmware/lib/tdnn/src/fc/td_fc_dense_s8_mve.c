@@ -7,6 +7,7 @@
  * rows run one at a time. Each row triple is requantised as one (3-lane) vector. No scratch.
  * Compiled to nothing unless __ARM_FEATURE_MVE (td_fc_dense_s8 dispatches). */
 #include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -21,6 +22,7 @@ static void dot3_rows(const int8_t *w, int32_t k, const int8_t *x, int32_t *acc,
     register int32_t blocks __asm__("r12") = k >> 4;
     const int32_t tail = k & 15;
     if (blocks > 0) {
+        /* clang-format off */
         __asm__ volatile(
             "dls    lr, %[n]\n\t"
             "1:\n\t"
@@ -39,6 +41,7 @@ static void dot3_rows(const int8_t *w, int32_t k, const int8_t *x, int32_t *acc,
               [s2] "+r"(s2), [x] "+r"(xp), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2)
             : [n] "r"(blocks)
             : "q0", "q1", "q2", "q3", "lr", "memory");
+        /* clang-format on */
     }
     x = xp;
     if (tail) {
@@ -75,7 +78,7 @@ static void dot1_row(const int8_t *w, int32_t k, const int8_t *x, int32_t *acc, 
     *sum = s;
 }
 
-int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
+int32_t td_fc_dense_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                            int32_t in_features, const int8_t *input, int32_t out_features,
                            const int8_t *weights, const int32_t *bias, int8_t *output)
 {
@@ -87,7 +90,6 @@ int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *qu
         const int32_t cnt = out_features - o < 3 ? out_features - o : 3;
         const mve_pred16_t p = vctp32q((uint32_t)cnt);
         int32_t r = 0;
-        int32x4_t v;
         if (cnt == 3) {
             dot3_rows(weights + o * k, k, input, acc, sum);
             r = 3;
@@ -95,13 +97,8 @@ int32_t td_mve_fc_dense_s8(const td_fc_params *params, const td_quant_params *qu
         for (; r < cnt; r++) {
             dot1_row(weights + (o + r) * k, k, input, acc + r, sum + r);
         }
-        v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_s32(sum), off);
-        if (bias) {
-            v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
-        }
-        v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),
-                           vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);
-        vstrbq_p_s32(output + o, v, p);
+        td_mve_fc_store(acc, vldrwq_s32(sum), off, bias, quant->multiplier, quant->shift, o, p,
+                        ooff, amin, amax, output);
     }
     return 1;
 }

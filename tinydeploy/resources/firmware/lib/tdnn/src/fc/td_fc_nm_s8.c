@@ -4,8 +4,7 @@
  * chunks of 8 slots whose positions are extracted with constant shifts (specialised per
  * (n, b) when n divides 8, so group boundaries fall on fixed slots); the < 8 remaining
  * slots of a row and other n use a generic per-slot decode. */
-#include "td_fc_common.h"
-#include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights)
 {
@@ -27,8 +26,8 @@ static int32_t row_generic(const int16_t *xs, const int8_t *v, const uint8_t *me
 
 /* Chunks of 8 slots for constant n (dividing 8) and b; returns the slots consumed. */
 static inline int32_t row_chunks(const int16_t *xs, const int8_t *v, const uint8_t *meta,
-                                 int32_t slots, const int32_t n, const int32_t m,
-                                 const int32_t b, int32_t *accp)
+                                 int32_t slots, const int32_t n, const int32_t m, const int32_t b,
+                                 int32_t *accp)
 {
     const uint32_t mask = (1u << b) - 1u;
     const int32_t chunks = slots >> 3;
@@ -55,25 +54,21 @@ static inline int32_t row_chunks(const int16_t *xs, const int8_t *v, const uint8
     return chunks * 8;
 }
 
-#define TD_NM_CASE(N, M, B)                                                                  \
-    case (N) * 32 + (M):                                                                     \
-        done = row_chunks(xs, v, meta, slots, (N), (M), (B), &acc);                          \
-        break;
+#define TD_NM_CASE(N, M, B)                                                                        \
+    case (N) * 32 + (M): done = row_chunks(xs, v, meta, slots, (N), (M), (B), &acc); break;
 
-td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
-                      int32_t in_features, const int8_t *input, int32_t out_features,
-                      const td_nm_weights *weights, const int32_t *bias, int8_t *output,
-                      void *scratch)
+td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant, int32_t in_features,
+                      const int8_t *input, int32_t out_features, const td_nm_weights *weights,
+                      const int32_t *bias, int8_t *output, void *scratch)
 {
     int32_t bits, groups, o;
     int16_t *xs;
-    if (td_fc_check(params, quant, in_features, input, out_features, output) != TD_OK ||
-        !scratch ||
+    if (td_fc_check(params, quant, in_features, input, out_features, output) != TD_OK || !scratch ||
         td_internal_check_nm(weights, out_features, in_features, &bits, &groups) != TD_OK) {
         return TD_ERR_ARG;
     }
 #if defined(__ARM_FEATURE_MVE)
-    if (td_mve_fc_nm_s8(params, quant, in_features, input, out_features, weights, bits, groups,
+    if (td_fc_nm_s8_mve(params, quant, in_features, input, out_features, weights, bits, groups,
                         bias, output, scratch)) {
         return TD_OK;
     }
@@ -97,14 +92,12 @@ td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
             TD_NM_CASE(2, 16, 4)
             TD_NM_CASE(4, 16, 4)
             TD_NM_CASE(8, 16, 4)
-        default:
-            break;
+        default: break;
         }
-        acc = row_generic(xs, v, meta, weights->meta_row_bytes, done, slots, weights->n,
-                          weights->m, bits, acc);
-        output[o] = td_requant_s8(acc, quant->multiplier[o], quant->shift[o],
-                                  params->output_offset, params->activation.min,
-                                  params->activation.max);
+        acc = row_generic(xs, v, meta, weights->meta_row_bytes, done, slots, weights->n, weights->m,
+                          bits, acc);
+        output[o] = td_requant_s8(acc, quant->multiplier[o], quant->shift[o], params->output_offset,
+                                  params->activation.min, params->activation.max);
     }
     return TD_OK;
 }

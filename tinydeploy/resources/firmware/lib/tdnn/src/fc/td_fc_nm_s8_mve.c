@@ -11,6 +11,7 @@
  * The input offset is folded through row_sum; 4 rows are requantised per vector.
  * Returns 0 (generic path) when the table does not fit the caller's scratch. */
 #include "../common/td_mve.h"
+#include "td_fc_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -29,26 +30,24 @@ static inline uint16x8_t nm_pos(const uint8_t *meta, int32_t bits, uint16x8_t sh
     return vandq_u16(vshlq_u16(pos, vreinterpretq_s16_u16(shneg)), mask);
 }
 
-static inline __attribute__((always_inline)) int32_t nm_row(
-    const int8_t *x, const int8_t *v, const uint8_t *meta, const uint16_t *gcol, int32_t slots,
-    int32_t bits, uint16x8_t shneg, uint16x8_t mask, uint16x8_t kmax, uint16x8_t perm)
+static inline __attribute__((always_inline)) int32_t
+nm_row(const int8_t *x, const int8_t *v, const uint8_t *meta, const uint16_t *gcol, int32_t slots,
+       int32_t bits, uint16x8_t shneg, uint16x8_t mask, uint16x8_t kmax, uint16x8_t perm)
 {
     int32_t acc = 0, s;
     for (s = 0; s + 8 <= slots; s += 8, meta += bits) {
         const uint16x8_t col =
             vminq_u16(vaddq_u16(nm_pos(meta, bits, shneg, mask), vldrhq_u16(gcol + s)), kmax);
-        const int16x8_t wv =
-            bits == 4 ? vldrbq_gather_offset_s16(v + s, perm) : vldrbq_s16(v + s);
+        const int16x8_t wv = bits == 4 ? vldrbq_gather_offset_s16(v + s, perm) : vldrbq_s16(v + s);
         acc = vmladavaq_s16(acc, vldrbq_gather_offset_s16(x, col), wv);
     }
     if (s < slots) { /* last slots: lanes of slots past the row predicated off */
-        const mve_pred16_t p =
-            bits == 4 ? vcmphiq_u16(vdupq_n_u16((uint16_t)(slots - s)), perm)
-                      : vctp16q((uint32_t)(slots - s));
+        const mve_pred16_t p = bits == 4 ? vcmphiq_u16(vdupq_n_u16((uint16_t)(slots - s)), perm)
+                                         : vctp16q((uint32_t)(slots - s));
         const uint16x8_t col =
             vminq_u16(vaddq_u16(nm_pos(meta, bits, shneg, mask), vldrhq_u16(gcol + s)), kmax);
-        const int16x8_t wv = bits == 4 ? vldrbq_gather_offset_z_s16(v + s, perm, p)
-                                       : vldrbq_z_s16(v + s, p);
+        const int16x8_t wv =
+            bits == 4 ? vldrbq_gather_offset_z_s16(v + s, perm, p) : vldrbq_z_s16(v + s, p);
         acc = vmladavaq_s16(acc, vldrbq_gather_offset_z_s16(x, col, p), wv);
     }
     return acc;
@@ -57,8 +56,8 @@ static inline __attribute__((always_inline)) int32_t nm_row(
 /* m = 8 (3-bit slots): 8 slots = 3 metadata bytes, as two 4-slot halves in 32-bit lanes
  * (shifts 3 * slot, VLDRB.S32 gathers with u32 offsets, VMLADAVA.S32). The group columns
  * come from the same u16 table (widened on load). */
-static int32_t nm_row_3(const int8_t *x, const int8_t *v, const uint8_t *meta,
-                        const uint16_t *gcol, int32_t slots, uint32x4_t kmax32)
+static int32_t nm_row_3(const int8_t *x, const int8_t *v, const uint8_t *meta, const uint16_t *gcol,
+                        int32_t slots, uint32x4_t kmax32)
 {
     const uint32x4_t sh_lo = vmulq_n_u32(vidupq_n_u32(0, 1), 3);
     const int32x4_t neg_lo = vnegq_s32(vreinterpretq_s32_u32(sh_lo));
@@ -66,8 +65,8 @@ static int32_t nm_row_3(const int8_t *x, const int8_t *v, const uint8_t *meta,
     const uint32x4_t mask = vdupq_n_u32(7);
     int32_t acc = 0, s;
     for (s = 0; s + 8 <= slots; s += 8, meta += 3) {
-        const uint32x4_t wv = vdupq_n_u32((uint32_t)meta[0] | (uint32_t)meta[1] << 8 |
-                                          (uint32_t)meta[2] << 16);
+        const uint32x4_t wv =
+            vdupq_n_u32((uint32_t)meta[0] | (uint32_t)meta[1] << 8 | (uint32_t)meta[2] << 16);
         uint32x4_t col = vandq_u32(vshlq_u32(wv, neg_lo), mask);
         col = vminq_u32(vaddq_u32(col, vldrhq_u32(gcol + s)), kmax32);
         acc = vmladavaq_s32(acc, vldrbq_gather_offset_s32(x, col), vldrbq_s32(v + s));
@@ -77,39 +76,38 @@ static int32_t nm_row_3(const int8_t *x, const int8_t *v, const uint8_t *meta,
     }
     if (s < slots) { /* last slots, only the metadata bytes they use, lanes predicated */
         const int32_t nb = (3 * (slots - s) + 7) / 8;
-        const uint32x4_t wv = vdupq_n_u32((uint32_t)meta[0] |
-                                          (nb > 1 ? (uint32_t)meta[1] << 8 : 0u) |
-                                          (nb > 2 ? (uint32_t)meta[2] << 16 : 0u));
+        const uint32x4_t wv =
+            vdupq_n_u32((uint32_t)meta[0] | (nb > 1 ? (uint32_t)meta[1] << 8 : 0u) |
+                        (nb > 2 ? (uint32_t)meta[2] << 16 : 0u));
         const mve_pred16_t p0 = vctp32q((uint32_t)(slots - s));
         const mve_pred16_t p1 = vctp32q((uint32_t)(slots - s > 4 ? slots - s - 4 : 0));
         uint32x4_t col = vandq_u32(vshlq_u32(wv, neg_lo), mask);
         col = vminq_u32(vaddq_u32(col, vldrhq_u32(gcol + s)), kmax32);
-        acc = vmladavaq_s32(acc, vldrbq_gather_offset_z_s32(x, col, p0),
-                            vldrbq_z_s32(v + s, p0));
+        acc = vmladavaq_s32(acc, vldrbq_gather_offset_z_s32(x, col, p0), vldrbq_z_s32(v + s, p0));
         col = vandq_u32(vshlq_u32(wv, neg_hi), mask);
         col = vminq_u32(vaddq_u32(col, vldrhq_u32(gcol + s + 4)), kmax32);
-        acc = vmladavaq_s32(acc, vldrbq_gather_offset_z_s32(x, col, p1),
-                            vldrbq_z_s32(v + s + 4, p1));
+        acc =
+            vmladavaq_s32(acc, vldrbq_gather_offset_z_s32(x, col, p1), vldrbq_z_s32(v + s + 4, p1));
     }
     return acc;
 }
 
 /* nm_row with the slot width a constant (no per-step branch on it). */
-#define TD_NM_ROW(B)                                                                        \
-    static int32_t nm_row_##B(const int8_t *x, const int8_t *v, const uint8_t *meta,        \
-                              const uint16_t *gcol, int32_t slots, uint16x8_t shneg,        \
-                              uint16x8_t mask, uint16x8_t kmax, uint16x8_t perm)            \
-    {                                                                                       \
-        return nm_row(x, v, meta, gcol, slots, B, shneg, mask, kmax, perm);                 \
+#define TD_NM_ROW(B)                                                                               \
+    static int32_t nm_row_##B(const int8_t *x, const int8_t *v, const uint8_t *meta,               \
+                              const uint16_t *gcol, int32_t slots, uint16x8_t shneg,               \
+                              uint16x8_t mask, uint16x8_t kmax, uint16x8_t perm)                   \
+    {                                                                                              \
+        return nm_row(x, v, meta, gcol, slots, B, shneg, mask, kmax, perm);                        \
     }
 TD_NM_ROW(1)
 TD_NM_ROW(2)
 TD_NM_ROW(4)
 
-int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant,
+int32_t td_fc_nm_s8_mve(const td_fc_params *params, const td_quant_params *quant,
                         int32_t in_features, const int8_t *input, int32_t out_features,
-                        const td_nm_weights *w, int32_t bits, int32_t groups,
-                        const int32_t *bias, int8_t *output, void *scratch)
+                        const td_nm_weights *w, int32_t bits, int32_t groups, const int32_t *bias,
+                        int8_t *output, void *scratch)
 {
     const int32_t n = w->n, m = w->m, slots = groups * n, padded = (slots + 7) & ~7;
     const int32_t ooff = params->output_offset;
@@ -142,7 +140,6 @@ int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant
     for (o = 0; o < out_features; o += 4) {
         const int32_t cnt = out_features - o < 4 ? out_features - o : 4;
         const mve_pred16_t p = vctp32q((uint32_t)cnt);
-        int32x4_t v;
         int32_t r;
         for (r = 0; r < cnt; r++) {
             const int8_t *v = w->values + (o + r) * slots;
@@ -152,13 +149,8 @@ int32_t td_mve_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant
                      : bits == 2 ? nm_row_2(input, v, meta, gcol, slots, shneg, mask, kmax, perm)
                                  : nm_row_4(input, v, meta, gcol, slots, shneg, mask, kmax, perm);
         }
-        v = vmlaq_n_s32(vldrwq_s32(acc), vldrwq_z_s32(w->row_sum + o, p), params->input_offset);
-        if (bias) {
-            v = vaddq_s32(v, vldrwq_z_s32(bias + o, p));
-        }
-        v = td_mve_requant(v, vldrwq_z_s32(quant->multiplier + o, p),
-                           vldrwq_z_s32(quant->shift + o, p), ooff, amin, amax);
-        vstrbq_p_s32(output + o, v, p);
+        td_mve_fc_store(acc, vldrwq_z_s32(w->row_sum + o, p), params->input_offset, bias,
+                        quant->multiplier, quant->shift, o, p, ooff, amin, amax, output);
     }
     return 1;
 }

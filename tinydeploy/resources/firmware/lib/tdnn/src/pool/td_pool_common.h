@@ -4,11 +4,15 @@
 #define TD_POOL_COMMON_H
 
 #include "../common/td_internal.h"
-#include "../common/td_mve.h"
+
+#if defined(__ARM_FEATURE_MVE)
+/* Helium variant (td_pool_s8_mve.c), after td_pool_s8's checks: channels in lanes. */
+void td_pool_s8_mve(const td_pool_params *params, const td_dims *input_dims, const int8_t *input,
+                    const td_dims *output_dims, int8_t *output, int32_t average);
+#endif
 
 static inline td_status td_pool_check(const td_pool_params *p, const td_dims *in,
-                                      const int8_t *input, const td_dims *out,
-                                      const int8_t *output)
+                                      const int8_t *input, const td_dims *out, const int8_t *output)
 {
     if (!p || !in || !input || !out || !output) {
         return TD_ERR_ARG;
@@ -49,8 +53,8 @@ static inline td_status td_pool_check_windows(const td_pool_params *p, const td_
 /* Max (TFLM MAX_POOL_2D) or average (AVERAGE_POOL_2D: rounded mean over the non-padded
  * cells) of every window, then the activation clamp. */
 static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *input_dims,
-                                   const int8_t *input, const td_dims *output_dims,
-                                   int8_t *output, int32_t average)
+                                   const int8_t *input, const td_dims *output_dims, int8_t *output,
+                                   int32_t average)
 {
     int32_t oy, ox, ch, y, x;
     td_status st = td_pool_check(params, input_dims, input, output_dims, output);
@@ -61,19 +65,19 @@ static inline td_status td_pool_s8(const td_pool_params *params, const td_dims *
         return st;
     }
 #if defined(__ARM_FEATURE_MVE)
-    td_mve_pool_s8(params, input_dims, input, output_dims, output, average);
+    td_pool_s8_mve(params, input_dims, input, output_dims, output, average);
     return TD_OK;
 #endif
     for (oy = 0; oy < output_dims->h; oy++) {
         const int32_t iy0 = oy * params->stride_h - params->pad_top;
         const int32_t y0 = iy0 < 0 ? 0 : iy0;
-        const int32_t y1 = iy0 + params->filter_h < input_dims->h ? iy0 + params->filter_h
-                                                                  : input_dims->h;
+        const int32_t y1 =
+            iy0 + params->filter_h < input_dims->h ? iy0 + params->filter_h : input_dims->h;
         for (ox = 0; ox < output_dims->w; ox++) {
             const int32_t ix0 = ox * params->stride_w - params->pad_left;
             const int32_t x0 = ix0 < 0 ? 0 : ix0;
-            const int32_t x1 = ix0 + params->filter_w < input_dims->w ? ix0 + params->filter_w
-                                                                      : input_dims->w;
+            const int32_t x1 =
+                ix0 + params->filter_w < input_dims->w ? ix0 + params->filter_w : input_dims->w;
             const int32_t count = (y1 - y0) * (x1 - x0);
             int8_t *out = output + (oy * output_dims->w + ox) * input_dims->c;
             for (ch = 0; ch < input_dims->c; ch++) {

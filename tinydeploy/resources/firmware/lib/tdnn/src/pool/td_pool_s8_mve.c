@@ -5,12 +5,12 @@
  * channels predicated. Compiled to nothing unless __ARM_FEATURE_MVE; td_pool_s8 (after its
  * argument checks) dispatches here. */
 #include "../common/td_mve.h"
+#include "td_pool_common.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
-void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
-                    const int8_t *input, const td_dims *output_dims, int8_t *output,
-                    int32_t average)
+void td_pool_s8_mve(const td_pool_params *params, const td_dims *input_dims, const int8_t *input,
+                    const td_dims *output_dims, int8_t *output, int32_t average)
 {
     const int32_t c = input_dims->c;
     const int32_t amin = params->activation.min, amax = params->activation.max;
@@ -19,13 +19,13 @@ void td_mve_pool_s8(const td_pool_params *params, const td_dims *input_dims,
     for (oy = 0; oy < output_dims->h; oy++) {
         const int32_t iy0 = oy * params->stride_h - params->pad_top;
         const int32_t y0 = iy0 < 0 ? 0 : iy0;
-        const int32_t y1 = iy0 + params->filter_h < input_dims->h ? iy0 + params->filter_h
-                                                                  : input_dims->h;
+        const int32_t y1 =
+            iy0 + params->filter_h < input_dims->h ? iy0 + params->filter_h : input_dims->h;
         for (ox = 0; ox < output_dims->w; ox++) {
             const int32_t ix0 = ox * params->stride_w - params->pad_left;
             const int32_t x0 = ix0 < 0 ? 0 : ix0;
-            const int32_t x1 = ix0 + params->filter_w < input_dims->w ? ix0 + params->filter_w
-                                                                      : input_dims->w;
+            const int32_t x1 =
+                ix0 + params->filter_w < input_dims->w ? ix0 + params->filter_w : input_dims->w;
             const int32_t count = (y1 - y0) * (x1 - x0);
             int8_t *out = output + (oy * output_dims->w + ox) * c;
             if (!average) {

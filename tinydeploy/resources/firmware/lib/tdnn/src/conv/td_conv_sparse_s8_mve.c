@@ -12,8 +12,9 @@
  *
  * Unpooled convs take blocks of 4 adjacent positions of a conv row through the same loops
  * and store the 4 sums. Left shifts with the pool stay on the generic path
- * (td_internal_sparse_conv calls this first, after its checks, e.g. 16-bit offsets). */
+ * (td_conv_sparse_s8 calls this first, after its checks, e.g. 16-bit offsets). */
 #include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
@@ -34,6 +35,7 @@ typedef struct {
  * tail-predicated loop (WLSTP/LETP) over the row's taps, then STORE. r0, r2, r4, r6: the 4
  * sums (even registers: VMLADAVA's accumulator); r1, r3, r5, r7: field origins; r8: taps;
  * r9: windows left; r11: red; r12: the struct. BODY is the loop body for the tap width. */
+/* clang-format off */
 #define TD_SPARSE_ASM(LOOP, BODY, STORE)                                                  \
     __asm__ volatile(                                                                     \
         "push   {r4-r11, lr}\n\t"                                                         \
@@ -68,21 +70,27 @@ typedef struct {
         "subs   r9, r9, #1\n\t"                                                           \
         "bne    5b\n\t"                                                                   \
         "pop    {r4-r11, pc}\n\t")
+/* clang-format on */
 
 /* Pool: the window's maximum, 16 bytes on (4 channels interleaved). */
+/* clang-format off */
 #define TD_STORE_MAX                                                                      \
     "vmov   q2[2], q2[0], r2, r4\n\t"                                                     \
     "vmov   q2[3], q2[1], r6, r6\n\t"                                                     \
     "vmaxv.s32  r0, q2\n\t"                                                               \
     "str    r0, [r11], #16\n\t"
+/* clang-format on */
 /* Unpooled: the 4 positions' sums, 16 bytes apart, 64 bytes on per block of 4. */
+/* clang-format off */
 #define TD_STORE_ALL                                                                      \
     "str    r0, [r11]\n\t"                                                                \
     "str    r2, [r11, #16]\n\t"                                                           \
     "str    r4, [r11, #32]\n\t"                                                           \
     "str    r6, [r11, #48]\n\t"                                                           \
     "add    r11, r11, #64\n\t"
+/* clang-format on */
 
+/* clang-format off */
 #define TD_BODY16                                                                         \
     "vld20.16   {q0, q1}, [r8]\n\t"                                                       \
     "vld21.16   {q0, q1}, [r8]!\n\t"                                                      \
@@ -94,7 +102,9 @@ typedef struct {
     "vmlava.s16 r4, q1, q2\n\t"                                                           \
     "vldrb.s16  q3, [r7, q0]\n\t"                                                         \
     "vmlava.s16 r6, q1, q3\n\t"
+/* clang-format on */
 
+/* clang-format off */
 #define TD_BODY32                                                                         \
     "vldrw.u32  q0, [r8], #16\n\t"                                                        \
     "vshr.s32   q1, q0, #16\n\t"                                                          \
@@ -107,33 +117,34 @@ typedef struct {
     "vmlava.s32 r4, q1, q2\n\t"                                                           \
     "vldrb.s32  q3, [r7, q0]\n\t"                                                         \
     "vmlava.s32 r6, q1, q3\n\t"
+/* clang-format on */
 
 /* 8 taps per iteration: VLD20/VLD21 de-interleave offsets (q0) and values (q1); they are not
  * predicated, so the last iteration reads up to 7 taps past the row (the caller checks that
  * this stays inside the taps array); the gathers and MACs are tail-predicated. */
-__attribute__((naked, noinline)) TD_NOIPA static void sparse_pool_row16_asm(
-    sparse_pool_run *run __attribute__((unused)))
+__attribute__((naked, noinline)) TD_NOIPA static void sparse_pool_row16_asm(sparse_pool_run *run
+                                                                            __attribute__((unused)))
 {
     TD_SPARSE_ASM("wlstp.16", TD_BODY16, TD_STORE_MAX);
 }
 
 /* 4 taps per iteration, every access predicated (the array's last rows): VLDRW of the taps,
  * VMOVLB.U16 offsets, VSHR values, VLDRB.S32 gathers, VMLADAVA.S32. */
-__attribute__((naked, noinline)) TD_NOIPA static void sparse_pool_row32_asm(
-    sparse_pool_run *run __attribute__((unused)))
+__attribute__((naked, noinline)) TD_NOIPA static void sparse_pool_row32_asm(sparse_pool_run *run
+                                                                            __attribute__((unused)))
 {
     TD_SPARSE_ASM("wlstp.32", TD_BODY32, TD_STORE_MAX);
 }
 
 /* The same for unpooled convs: blocks of 4 positions of a conv row, all 4 sums stored. */
-__attribute__((naked, noinline)) TD_NOIPA static void sparse_row16_asm(
-    sparse_pool_run *run __attribute__((unused)))
+__attribute__((naked, noinline)) TD_NOIPA static void sparse_row16_asm(sparse_pool_run *run
+                                                                       __attribute__((unused)))
 {
     TD_SPARSE_ASM("wlstp.16", TD_BODY16, TD_STORE_ALL);
 }
 
-__attribute__((naked, noinline)) TD_NOIPA static void sparse_row32_asm(
-    sparse_pool_run *run __attribute__((unused)))
+__attribute__((naked, noinline)) TD_NOIPA static void sparse_row32_asm(sparse_pool_run *run
+                                                                       __attribute__((unused)))
 {
     TD_SPARSE_ASM("wlstp.32", TD_BODY32, TD_STORE_ALL);
 }
@@ -143,7 +154,7 @@ __attribute__((naked, noinline)) TD_NOIPA static void sparse_row32_asm(
 /* First tap of row r (CSR row pointers, u16 or u32; N:M: fixed slots per row). */
 static inline uint32_t row_start(const td_sparse_conv_desc *d, int32_t r)
 {
-    return d->row_ptr_u16 ? d->row_ptr_u16[r]
+    return d->row_ptr_u16   ? d->row_ptr_u16[r]
            : d->row_ptr_u32 ? d->row_ptr_u32[r]
                             : (uint32_t)(r * d->per_row);
 }
@@ -158,9 +169,9 @@ static inline int32_t taps16_ok(const td_conv_taps *tp, uint32_t s, uint32_t e)
  * repeats its last position), 4 channels at a time, then requantised 4 channels per
  * vector (any shift). */
 static void unpooled(const td_sparse_conv_desc *d, const td_conv_params *params,
-                     const td_quant_params *quant, const td_dims *input_dims,
-                     const int8_t *input, int32_t kh, const int32_t *beff, int8_t *band,
-                     int32_t conv_h, int32_t conv_w, int8_t *output)
+                     const td_quant_params *quant, const td_dims *input_dims, const int8_t *input,
+                     int32_t kh, const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                     int8_t *output)
 {
     const int32_t rows = d->rows, sx = params->stride_w * input_dims->c;
     const td_conv_taps *tp = d->taps;
@@ -208,20 +219,19 @@ static void unpooled(const td_sparse_conv_desc *d, const td_conv_params *params,
                         }
                     }
                 }
-                td_mve_requant_windows(red, 4, beff + r0, quant->multiplier + r0,
-                                       quant->shift + r0, nr, npos, params->output_offset,
-                                       params->activation.min, params->activation.max,
+                td_mve_requant_windows(red, 4, beff + r0, quant->multiplier + r0, quant->shift + r0,
+                                       nr, npos, params->output_offset, params->activation.min,
+                                       params->activation.max,
                                        output + (oy * conv_w + ox0) * rows + r0, rows);
             }
         }
     }
 }
 
-int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
-                           const td_quant_params *quant, const td_dims *input_dims,
-                           const int8_t *input, const td_dims *filter_dims,
-                           const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
-                           int8_t *output)
+int32_t td_conv_sparse_s8_mve(const td_sparse_conv_desc *d, const td_conv_params *params,
+                              const td_quant_params *quant, const td_dims *input_dims,
+                              const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
+                              int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output)
 {
     const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
@@ -251,9 +261,9 @@ int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *p
     run.d3 = sx + sy;
     run.step = 2 * sx;
     for (py = 0; py < ph; py++) {
-        const int8_t *bnd = td_internal_band(params, input_dims, input,
-                                             2 * py * params->stride_h - params->pad_top,
-                                             band_rows, band);
+        const int8_t *bnd =
+            td_internal_band(params, input_dims, input, 2 * py * params->stride_h - params->pad_top,
+                             band_rows, band);
         int32_t px0;
         for (px0 = 0; px0 < pw; px0 += TD_SPARSE_WINDOWS) {
             const int32_t cnt = pw - px0 < TD_SPARSE_WINDOWS ? pw - px0 : TD_SPARSE_WINDOWS;
@@ -273,8 +283,8 @@ int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *p
                         sparse_pool_row32_asm(&run);
                     }
                 }
-                td_mve_requant_windows(red, 4, beff + r0, quant->multiplier + r0,
-                                       quant->shift + r0, nr, cnt, ooff, amin, amax,
+                td_mve_requant_windows(red, 4, beff + r0, quant->multiplier + r0, quant->shift + r0,
+                                       nr, cnt, ooff, amin, amax,
                                        output + (py * pw + px0) * rows + r0, rows);
             }
         }
@@ -283,5 +293,5 @@ int32_t td_mve_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *p
 }
 
 #else
-typedef int td_conv_sparse_mve_unused; /* ISO C: no empty translation unit */
+typedef int td_conv_sparse_s8_mve_unused; /* ISO C: no empty translation unit */
 #endif /* __ARM_FEATURE_MVE */

@@ -1,19 +1,17 @@
-/* Sparse conv core shared by the CSR and N:M kernels.
+/* Sparse conv (CSR and N:M, through their taps), portable C and Cortex-M DSP: 2x2 output
+ * blocks over a band of the input. td_conv_sparse_s8 (td_conv_sparse_s8.c) runs it after
+ * its checks, with beff = bias + input_offset * row_sum and the band buffer in scratch.
  *
- * Everything that depends only on the weights and the geometry (receptive-field offsets,
- * row sums) was computed by the generator (td_conv_taps, row_sum), so a call only folds the
- * input offset into the biases (beff = bias + input_offset * row_sum) and walks the taps.
- * The input is read through a band of kh + stride_h rows, zero-point padded left/right (the
- * padded cells hold the zero point, i.e. contribute value * zp, which beff cancels exactly as
- * for real zero-point pixels), so interior and border positions take the same branch-free
- * path and no padded copy of the whole input exists.
+ * The band holds kh + stride_h input rows, zero-point padded left/right (the padded cells
+ * hold the zero point, i.e. contribute value * zp, which beff cancels exactly as for real
+ * zero-point pixels), so interior and border positions take the same branch-free path and
+ * no padded copy of the whole input exists.
  *
  * Conv outputs are computed in 2x2 blocks (two conv rows, two columns): every tap load (one
  * 32-bit word: offset + value) feeds four multiply-accumulates. With fused_maxpool a block
  * is exactly one pool window; the maximum of the four accumulators is requantised once when
  * the channel's requantisation is monotonic (multiplier >= 0, shift <= 0). */
-#include "../common/td_internal.h"
-#include "../common/td_mve.h"
+#include "td_conv_internal.h"
 
 /* Value of a tap word (top half, sign-extended) without implementation-defined shifts. */
 static inline int32_t tap_value(uint32_t t)
@@ -21,10 +19,11 @@ static inline int32_t tap_value(uint32_t t)
     return (int32_t)((t >> 16) ^ 0x8000u) - 0x8000;
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TD_DSP_ASM)
 /* The 2x2 tap loop shared by taps4 and pooled_max_row_dsp: for each tap word w in [t, end)
  * (t advances), q = b + offset(w) and a0..a3 += value(w) * q[0], q[d1], q[d2], q[d3]
  * (SMLATB takes the value from w's top half). Needs t != end on entry. */
+/* clang-format off */
 #define TD_ASM_TAPS4_LOOP                                                                    \
     "1:\n\t"                                                                                 \
     "ldr %[w], [%[t]], #4\n\t"                                                               \
@@ -39,6 +38,7 @@ static inline int32_t tap_value(uint32_t t)
     "smlatb %[a3], %[w], %[x], %[a3]\n\t"                                                    \
     "cmp %[t], %[e]\n\t"                                                                     \
     "bne 1b\n\t"
+/* clang-format on */
 #endif
 
 /* 4 positions b, b+d1, b+d2, b+d3 of one row's taps [t, end). */
@@ -49,15 +49,17 @@ static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b
     if (t == end) {
         return;
     }
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TD_DSP_ASM)
     {
         int32_t w, q, x;
+        /* clang-format off */
         __asm__ volatile(
             TD_ASM_TAPS4_LOOP
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "+r"(t),
               [w] "=&r"(w), [q] "=&r"(q), [x] "=&r"(x)
             : [b] "r"(b), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
             : "cc", "memory");
+        /* clang-format on */
     }
 #else
     for (; t != end; t++) {
@@ -76,7 +78,7 @@ static inline void taps4(const uint32_t *t, const uint32_t *end, const int8_t *b
     acc[3] = a3;
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TD_DSP_ASM)
 /* Pooled windows of one channel across a band, entirely in one asm block (the C loop around
  * taps4 spilled ~40 instructions per window): for each window, accumulators = beff, the
  * 2x2 tap loop, then the largest accumulator is stored to max_out (int32, one per window).
@@ -95,6 +97,7 @@ static void pooled_max_row_dsp(pool_plan *pp, const uint32_t *end, const int8_t 
     int32_t a0, a1, a2, a3, w, q;
     const uint32_t *t;
     pool_plan *x = pp;
+    /* clang-format off */
     __asm__ volatile(
         "push {%[x]}\n\t"
         "2:\n\t"
@@ -132,6 +135,7 @@ static void pooled_max_row_dsp(pool_plan *pp, const uint32_t *end, const int8_t 
           [w] "=&r"(w), [q] "=&r"(q), [x] "+r"(x), [b] "+r"(b)
         : [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), [e] "r"(end)
         : "cc", "memory");
+    /* clang-format on */
 }
 #endif
 
@@ -159,9 +163,9 @@ static inline int32_t taps1(const uint32_t *t, const uint32_t *end, const int8_t
     return a0;
 }
 
-int32_t td_internal_sparse_conv_buffer_size(const td_conv_params *params,
-                                            const td_dims *input_dims,
-                                            const td_dims *filter_dims)
+/* beff[out_c] (4-byte aligned) and one band of kh + stride_h padded rows. */
+int32_t td_conv_sparse_s8_2x2_get_buffer_size(const td_conv_params *params,
+                                              const td_dims *input_dims, const td_dims *filter_dims)
 {
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
     return 3 + 4 * filter_dims->n + (filter_dims->h + params->stride_h) * wp * input_dims->c;
@@ -222,13 +226,13 @@ static inline int8_t max_i8(int8_t a, int8_t b)
 #define TD_POOL_MAX_BATCH 64
 
 /* Channel r of every pooled window of one band: out[px * rows]. */
-static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
-                            int32_t npx, int32_t sx, int32_t sy, int32_t beff, const rq_chan *q,
-                            int8_t *out, int32_t rows)
+static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b, int32_t npx,
+                            int32_t sx, int32_t sy, int32_t beff, const rq_chan *q, int8_t *out,
+                            int32_t rows)
 {
     const int32_t step = 2 * sx, d3 = sx + sy;
     int32_t px;
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TD_DSP_ASM)
     if (q->fast && npx > 0 && npx <= TD_POOL_MAX_BATCH) {
         int32_t m[TD_POOL_MAX_BATCH];
         pool_plan pp;
@@ -238,8 +242,7 @@ static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *
         pp.count = npx;
         pp.max_out = m;
         pooled_max_row_dsp(&pp, e, b, sx, sy, d3);
-        td_requant_channel_s8(m, npx, q->mult, q->shift, q->ooff, q->omin, q->omax, out,
-                              rows);
+        td_requant_channel_s8(m, npx, q->mult, q->shift, q->ooff, q->omin, q->omax, out, rows);
         return;
     }
 #endif
@@ -260,9 +263,9 @@ static void pooled_band_row(const uint32_t *t, const uint32_t *e, const int8_t *
 /* Channel r of one band of the unpooled conv: nr (1-2) conv rows x conv_w columns, in
  * blocks of 2 columns; out: first conv row's outputs (stride rows), the second row follows
  * out_row bytes later. */
-static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
-                          int32_t conv_w, int32_t nr, int32_t sx, int32_t sy, int32_t beff,
-                          const rq_chan *q, int8_t *out, int32_t rows, int32_t out_row)
+static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b, int32_t conv_w,
+                          int32_t nr, int32_t sx, int32_t sy, int32_t beff, const rq_chan *q,
+                          int8_t *out, int32_t rows, int32_t out_row)
 {
     const int32_t d3 = sx + sy;
     int32_t ox;
@@ -291,56 +294,25 @@ static void conv_band_row(const uint32_t *t, const uint32_t *e, const int8_t *b,
     }
 }
 
-td_status td_internal_sparse_conv(const td_sparse_conv_desc *d, const td_conv_params *params,
-                                  const td_quant_params *quant, const td_dims *input_dims,
-                                  const int8_t *input, const td_dims *filter_dims,
-                                  const int32_t *bias, int32_t conv_h, int32_t conv_w,
-                                  int8_t *output, void *scratch)
+td_status td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
+                                const td_quant_params *quant, const td_dims *input_dims,
+                                const int8_t *input, const td_dims *filter_dims,
+                                const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                                int8_t *output)
 {
     const int32_t rows = d->rows, c = input_dims->c, kh = filter_dims->h;
     const int32_t wp = input_dims->w + params->pad_left + params->pad_right;
     const int32_t sx = params->stride_w * c, sy = params->stride_h * wp * c;
     const int32_t band_rows = kh + params->stride_h;
     const td_conv_taps *tp = d->taps;
-    int32_t *beff;
-    int8_t *band;
     int32_t r, oy;
-
-    if (!scratch || !tp || tp->band_w != wp || tp->in_c != c || (tp->entries > 0 && !tp->taps)) {
-        return TD_ERR_ARG;
-    }
-    if (((kh - 1) * wp + filter_dims->w) * c > 65536) {
-        return TD_ERR_UNSUPPORTED; /* receptive field too wide for 16-bit offsets */
-    }
-#if defined(TD_VALIDATE_INDICES)
-    {   /* every tap inside the kh x kw x in_c window of the band */
-        int32_t j;
-        for (j = 0; j < tp->entries; j++) {
-            const int32_t off = (int32_t)(tp->taps[j] & 0xFFFFu);
-            if (off / (wp * c) >= kh || (off / c) % wp >= filter_dims->w) {
-                return TD_ERR_ARG;
-            }
-        }
-    }
-#endif
-    beff = (int32_t *)td_align_ptr4(scratch);
-    band = (int8_t *)(beff + rows);
-    for (r = 0; r < rows; r++) {
-        beff[r] = (bias ? bias[r] : 0) + params->input_offset * d->row_sum[r];
-    }
-#if defined(__ARM_FEATURE_MVE)
-    if (td_mve_sparse_conv(d, params, quant, input_dims, input, filter_dims, beff, band, conv_h,
-                           conv_w, output)) {
-        return TD_OK;
-    }
-#endif
     if (params->fused_maxpool) {
         const int32_t ph = conv_h / 2, pw = conv_w / 2;
         int32_t py;
         for (py = 0; py < ph; py++) {
-            const int8_t *bnd = td_internal_band(params, input_dims, input,
-                                                 2 * py * params->stride_h - params->pad_top,
-                                                 band_rows, band);
+            const int8_t *bnd =
+                td_internal_band(params, input_dims, input,
+                                 2 * py * params->stride_h - params->pad_top, band_rows, band);
             for (r = 0; r < rows; r++) {
                 uint32_t s, e;
                 rq_chan q;
@@ -354,9 +326,9 @@ td_status td_internal_sparse_conv(const td_sparse_conv_desc *d, const td_conv_pa
     }
     for (oy = 0; oy < conv_h; oy += 2) {
         const int32_t nr = oy + 1 < conv_h ? 2 : 1;
-        const int8_t *bnd = td_internal_band(params, input_dims, input,
-                                             oy * params->stride_h - params->pad_top,
-                                             nr == 2 ? band_rows : kh, band);
+        const int8_t *bnd =
+            td_internal_band(params, input_dims, input, oy * params->stride_h - params->pad_top,
+                             nr == 2 ? band_rows : kh, band);
         for (r = 0; r < rows; r++) {
             uint32_t s, e;
             rq_chan q;

@@ -1,0 +1,125 @@
+/* td_conv_internal.h - the conv kernel variants behind the public entry points (not part of
+ * the public API). The wrappers td_conv_dense_s8.c (dense) and td_conv_sparse_s8.c (CSR and
+ * N:M, called by td_conv_csr_s8.c / td_conv_nm_s8.c) check the arguments and pick a variant;
+ * every variant has its own *_get_buffer_size, and a wrapper's size is the largest of the
+ * variants it may run for the given shapes. Helium (MVE) variants use only that scratch and
+ * return 0 (the wrapper then runs the next variant) when a call does not fit them. */
+#ifndef TD_CONV_INTERNAL_H
+#define TD_CONV_INTERNAL_H
+
+#include "../common/td_internal.h"
+
+/* ---- dense conv (td_conv_dense_s8.c dispatches, in this order) ---- */
+
+/* Helium: gathered receptive fields, VMLADAVA.S8 (td_conv_dense_s8_mve.c). Returns 1 when it
+ * handled the call, 0 when it declined (K > 512, a tile of one window does not fit 8-bit
+ * gather offsets or the scratch, or left shifts with the fused pool). */
+#if defined(__ARM_FEATURE_MVE)
+int32_t td_conv_dense_s8_mve(const td_conv_params *params, const td_quant_params *quant,
+                             const td_dims *input_dims, const int8_t *input,
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             int32_t conv_h, int32_t conv_w, const td_dims *output_dims,
+                             int8_t *output, void *scratch);
+#endif
+
+/* in_c == 1, 3x3, stride 1, fused 2x2 max-pool, one pooling window at a time for all
+ * channels (td_conv_dense_s8_c1_3x3_pool.c). On DSP cores also only for the quantisation its asm
+ * takes (see there). */
+int32_t td_conv_dense_s8_c1_3x3_pool_shape(const td_conv_params *params, const td_dims *input_dims,
+                                           const td_dims *filter_dims);
+int32_t td_conv_dense_s8_c1_3x3_pool_applies(const td_conv_params *params,
+                                             const td_quant_params *quant,
+                                             const td_dims *input_dims, const td_dims *filter_dims,
+                                             const int8_t *filter, const int32_t *bias);
+int32_t td_conv_dense_s8_c1_3x3_pool_get_buffer_size(const td_conv_params *params,
+                                                     const td_dims *input_dims,
+                                                     const td_dims *filter_dims);
+void td_conv_dense_s8_c1_3x3_pool(const td_conv_params *params, const td_quant_params *quant,
+                                  const td_dims *input_dims, const int8_t *input,
+                                  const td_dims *filter_dims, const int8_t *filter,
+                                  const int32_t *bias, const td_dims *output_dims, int8_t *output,
+                                  void *scratch);
+
+/* in_c == 1, kw == 3, stride_w == 1: 2x2 output blocks over a padded band, one word of band
+ * bytes per two windows (td_conv_dense_s8_c1_k3.c). */
+int32_t td_conv_dense_s8_c1_k3_applies(const td_conv_params *params, const td_dims *input_dims,
+                                       const td_dims *filter_dims);
+int32_t td_conv_dense_s8_c1_k3_get_buffer_size(const td_conv_params *params,
+                                               const td_dims *input_dims,
+                                               const td_dims *filter_dims);
+void td_conv_dense_s8_c1_k3(const td_conv_params *params, const td_quant_params *quant,
+                            const td_dims *input_dims, const int8_t *input,
+                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                            int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
+
+/* Any shape: im2col of two positions into int16 columns, 2 channels x 2 columns SMLAD
+ * kernel (td_conv_dense_s8_im2col.c). */
+int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
+                                                const td_dims *input_dims,
+                                                const td_dims *filter_dims);
+void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params *quant,
+                             const td_dims *input_dims, const int8_t *input,
+                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                             int32_t conv_h, int32_t conv_w, const td_dims *output_dims,
+                             int8_t *output, void *scratch);
+
+/* ---- sparse conv (CSR and N:M through their taps) ----
+ * What the kernels need of the weights, after the format-specific checks: row r uses taps
+ * [row_ptr[r], row_ptr[r+1]) (CSR, u16 or u32 pointers) or [r*per_row, (r+1)*per_row)
+ * (N:M, both row pointers NULL). Nothing else of the descriptor (values, column indices,
+ * N:M metadata) is read. */
+typedef struct {
+    int32_t rows;
+    const uint16_t *row_ptr_u16;
+    const uint32_t *row_ptr_u32;
+    int32_t per_row;
+    const td_conv_taps *taps;
+    const int32_t *row_sum;
+} td_sparse_conv_desc;
+
+/* Shared by td_conv_csr_s8 and td_conv_nm_s8 (td_conv_sparse_s8.c): checks the taps, folds
+ * the input offset into beff = bias + input_offset * row_sum (scratch), then runs the Helium
+ * variant when it takes the call, else the 2x2 one. */
+td_status td_conv_sparse_s8(const td_sparse_conv_desc *d, const td_conv_params *params,
+                            const td_quant_params *quant, const td_dims *input_dims,
+                            const int8_t *input, const td_dims *filter_dims, const int32_t *bias,
+                            int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
+int32_t td_conv_sparse_s8_get_buffer_size(const td_conv_params *params, const td_dims *input_dims,
+                                          const td_dims *filter_dims);
+
+/* The variants get beff[rows] and the band buffer (kh + stride_h padded rows) from the
+ * scratch td_conv_sparse_s8 laid out. */
+
+/* 2x2 output blocks (the fused pool window) sharing every tap load (td_conv_sparse_s8_2x2.c);
+ * portable C, on DSP cores UXTAH/SMLATB asm. Any shape and quantisation; returns TD_OK (a
+ * status, so that td_conv_sparse_s8 can tail-call it: its frame is gone by then, which keeps
+ * the deepest stack of a sparse conv as low as one function's). */
+int32_t td_conv_sparse_s8_2x2_get_buffer_size(const td_conv_params *params,
+                                              const td_dims *input_dims,
+                                              const td_dims *filter_dims);
+td_status td_conv_sparse_s8_2x2(const td_sparse_conv_desc *d, const td_conv_params *params,
+                                const td_quant_params *quant, const td_dims *input_dims,
+                                const int8_t *input, const td_dims *filter_dims,
+                                const int32_t *beff, int8_t *band, int32_t conv_h, int32_t conv_w,
+                                int8_t *output);
+
+/* Helium: de-interleaved tap loads, gathers, VMLADAVA (td_conv_sparse_s8_mve.c). Returns 0
+ * (declined) for left shifts or negative multipliers with the fused pool, or a pooled conv
+ * less than 2 columns wide. */
+#if defined(__ARM_FEATURE_MVE)
+int32_t td_conv_sparse_s8_mve(const td_sparse_conv_desc *d, const td_conv_params *params,
+                              const td_quant_params *quant, const td_dims *input_dims,
+                              const int8_t *input, const td_dims *filter_dims, const int32_t *beff,
+                              int8_t *band, int32_t conv_h, int32_t conv_w, int8_t *output);
+#endif
+
+/* ---- depthwise conv: Helium, depth multiplier 1 (td_dwconv_dense_s8_mve.c); returns 0 for
+ * other multipliers (td_dwconv_dense_s8 then runs its portable loop) ---- */
+#if defined(__ARM_FEATURE_MVE)
+int32_t td_dwconv_dense_s8_mve(const td_dwconv_params *params, const td_quant_params *quant,
+                               const td_dims *input_dims, const int8_t *input,
+                               const td_dims *filter_dims, const int8_t *filter,
+                               const int32_t *bias, const td_dims *output_dims, int8_t *output);
+#endif
+
+#endif /* TD_CONV_INTERNAL_H */
