@@ -121,3 +121,29 @@ def test_profile_hooks_compile(dense_export, tmp_path):
     d = _write(gen, tmp_path / "c")
     build_host_runner(d, tmp_path / "b", profile=True)
     assert "tdm_layer_begin(i)" in gen.source
+
+
+@pytest.mark.parametrize("mode", ["csr", "nm"])
+def test_sparse_convs_store_only_what_their_kernels_read(mode, sparse_tflite):
+    """A sparse conv's kernel reads its taps (offsets and values), row pointers and row sums:
+    the generator leaves values, column indices and N:M metadata out of flash."""
+    from tinydeploy.tdnn.formats import get_format
+
+    graph = read_tflite(sparse_tflite)
+    gen = generate_c(graph, mode)
+    convs = [layer for layer in gen.layers if layer.kind == "conv"]
+    fcs = [layer for layer in gen.layers if layer.kind == "fc"]
+    assert convs and fcs
+    for layer in convs:
+        p = layer.op.name
+        fmt = get_format(layer.encoding.format)
+        assert fmt.conv_taps
+        assert f"{p}_taps_data" in gen.source and f"{p}_row_sum" in gen.source
+        for dropped in ("values", "col_idx_u8", "col_idx_u16", "col_delta_u8", "meta"):
+            assert f"{p}_{dropped}[" not in gen.source
+        row = next(r for r in gen.report["layers"] if r["layer"] == layer.name)
+        full = layer.encoding.nbytes + 4 * fmt.executed_entries(layer.encoding)
+        assert row["weight_bytes"] == fmt.for_conv(layer.encoding).nbytes \
+            + 4 * fmt.executed_entries(layer.encoding) < full
+    for layer in fcs:  # fully connected kernels read the whole encoding
+        assert f"{layer.op.name}_values[" in gen.source

@@ -260,8 +260,9 @@ class _Emitter:
     def weight_args(self, p: str, layer: Layer) -> WeightArgs:
         """Emit the layer's weights (arrays and descriptor); what its kernel call needs."""
         fmt = get_format(layer.encoding.format)
-        return WeightArgs(fmt.kernel, self.weights(p, layer.encoding),
-                          fmt.descriptor is not None, fmt.conv_taps)
+        taps = layer.kind == "conv" and fmt.conv_taps
+        stored = fmt.for_conv(layer.encoding) if taps else layer.encoding
+        return WeightArgs(fmt.kernel, self.weights(p, stored), fmt.descriptor is not None, taps)
 
     def helper(self, name: str, text: str) -> None:
         """A static C function model.c defines once, before tdm_invoke (e.g. a permute)."""

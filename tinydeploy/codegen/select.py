@@ -98,8 +98,10 @@ class CostModel:
 def flash_bytes(enc: EncodedWeights, op: str) -> int:
     """Flash bytes the generated model stores for one layer's weights: the encoding, plus the
     receptive-field taps (td_conv_taps) that sparse conv kernels read."""
-    extra = taps_bytes(enc) if op == "conv" and get_format(enc.format).conv_taps else 0
-    return enc.nbytes + extra
+    fmt = get_format(enc.format)
+    if op == "conv" and fmt.conv_taps:  # the taps, and only the arrays the kernel reads
+        return fmt.for_conv(enc).nbytes + taps_bytes(enc)
+    return enc.nbytes
 
 
 def candidates(w2d: np.ndarray, op: str, layer: str) -> list[EncodedWeights]:

@@ -128,13 +128,20 @@ class TdnnHost:
         keep.append(desc)
         return fmt, C.byref(desc), keep
 
+    @staticmethod
+    def _conv_stored(enc: EncodedWeights) -> EncodedWeights:
+        """What a generated model stores for a conv of this format (slim sparse descriptors:
+        the taps carry columns and values)."""
+        fmt = get_format(enc.format)
+        return fmt.for_conv(enc) if fmt.conv_taps else enc
+
     def conv_buffer_size(
         self, x_shape: tuple[int, int, int], enc: EncodedWeights, spec: ConvSpec
     ) -> int:
         """Bytes of scratch td_conv_<kernel>_s8 needs (kernels with a descriptor size from
         it, dense ones from the shapes)."""
         params, in_dims, f_dims = self._conv_structs(x_shape, enc, spec)
-        fmt, warg, _keep = self._weights(enc)
+        fmt, warg, _keep = self._weights(self._conv_stored(enc))
         args = [C.byref(params), C.byref(in_dims), C.byref(f_dims)]
         if fmt.descriptor is not None:
             args.append(warg)
@@ -181,7 +188,7 @@ class TdnnHost:
         out = np.zeros((max(ho, 1), max(wo, 1), out_c), dtype=np.int8)
         quant, b, _qkeep = _quant_and_bias(multiplier, shift, bias, out_c)
         scratch = np.zeros(max(self.conv_buffer_size(x.shape, enc, spec), 1), dtype=np.uint8)
-        fmt, warg, _keep = self._weights(enc)
+        fmt, warg, _keep = self._weights(self._conv_stored(enc))
         wargs: list[object] = [warg]
         if fmt.conv_taps:  # sparse conv: generator-side taps for this geometry
             band_w = x.shape[1] + spec.pad[1] + spec.pad[3]

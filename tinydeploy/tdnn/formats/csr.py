@@ -29,6 +29,7 @@ class CsrFormat(WeightFormat):
     kernel = "csr"
     descriptor = CSR_DESCRIPTOR
     conv_taps = True
+    conv_reads = ("row_ptr_u16", "row_ptr_u32", "row_sum")  # taps carry columns and values
     order = 10
 
     def encode(self, w2d: np.ndarray, layer: str = "layer") -> EncodedWeights:

@@ -52,6 +52,7 @@ class NmFormat(WeightFormat):
     kernel = "nm"
     descriptor = NM_DESCRIPTOR
     conv_taps = True
+    conv_reads = ("row_sum",)  # taps carry positions and values
     order = 30
 
     @classmethod
@@ -128,6 +129,10 @@ class NmFormat(WeightFormat):
             encoded.arrays["meta"].reshape(rows, stride), axis=1, bitorder="little"
         )[:, : groups * n * bits].reshape(rows, groups, n, bits)
         return (row_bits.astype(np.int64) << np.arange(bits)).sum(axis=3)
+
+    def executed_entries(self, encoded: EncodedWeights) -> int:
+        rows, k = encoded.shape
+        return rows * -(-k // self.m) * self.n  # every slot, zero-valued padding included
 
     def entry_columns(self, encoded: EncodedWeights) -> tuple[np.ndarray, np.ndarray]:
         k = encoded.shape[1]
