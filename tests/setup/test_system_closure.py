@@ -35,10 +35,11 @@ from debian_closure import (
     without_incidental,
 )
 
+from tinydeploy.tdnn import build
+
 FC_MODEL = REPO / "tests" / "firmware" / "fixtures" / "fc_model"
 # The host C library build of tinydeploy.tdnn.build, sanitizers included.
-HOST_CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=c99", "-fPIC", "-shared",
-               "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+HOST_CFLAGS = [*build.HOST_CFLAGS, *build.SHARED_CFLAGS, *build.SANITIZE_CFLAGS]
 HOST_C = """#include <math.h>
 #include <stdint.h>
 #include <stdio.h>

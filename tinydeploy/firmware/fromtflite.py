@@ -1,9 +1,12 @@
 """A model directory for the firmware from an int8 .tflite: generated C + test vectors.
 
 Reads the .tflite into the IR, generates model.h/model.c with tinydeploy.codegen in the given
-weight format, and writes test_vectors.npz: the first N test images of a dataset quantized
-with the model's input scale/zero point, their labels, and the expected int8 outputs of the
-host reference executor (tinydeploy.ir.reference, bit-exact with TFLite Micro).
+weight format, and writes test_vectors.npz: the inputs, their labels (-1: none) and the int8
+outputs the firmware must reproduce. Inputs are the first N test images of a dataset
+(quantized with the model's input scale/zero point; expected outputs from the host reference
+executor, bit-exact with TFLite Micro, unless TFLite Micro is asked for), seeded random int8
+tensors of the model's input shape, or a .npy file of the user's; for the last two the
+expected outputs come from TFLite Micro itself, so any model runs without a dataset.
 """
 
 from __future__ import annotations
@@ -27,10 +30,52 @@ def quantize_images(images_u8: np.ndarray, scale: float, zero_point: int,
     return q.reshape(len(q), *shape[1:])
 
 
+INPUT_KINDS = ("dataset", "random")  # or the path of a .npy file
+
+
+def model_inputs(graph, inputs: str, samples: int, dataset: str, data_dir: Path | None,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 inputs [N, *input shape without batch], labels [N], -1 where unknown)."""
+    shape = graph.input_tensor.shape
+    inp = graph.input_tensor
+    if inputs == "dataset":
+        from tinydeploy.data import load_dataset
+
+        ds = load_dataset(dataset, data_dir)
+        x = quantize_images(np.asarray(ds.test_images[:samples]), inp.scale, inp.zero_point,
+                            shape)
+        return x, np.asarray(ds.test_labels[:samples]).astype(np.int16)
+    if inputs == "random":
+        rng = np.random.default_rng(seed)
+        x = rng.integers(-128, 128, size=(samples, *shape[1:]), dtype=np.int8)
+        return x, np.full(samples, -1, dtype=np.int16)
+    path = Path(inputs)
+    if path.suffix != ".npy":
+        raise FirmwareError(f"--inputs must be dataset, random or a .npy file, got {inputs!r}")
+    if not path.is_file():
+        raise FirmwareError(f"--inputs file {path} does not exist")
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise FirmwareError(f"cannot read {path} as a .npy array: {exc}") from exc
+    per_input = int(np.prod(shape[1:]))
+    if a.size % per_input or a.size == 0:
+        raise FirmwareError(f"{path} holds {a.size} values of shape {a.shape}, not a whole "
+                            f"number of the model's inputs {tuple(shape[1:])}")
+    if np.issubdtype(a.dtype, np.floating):  # real values: quantize like TFLite does
+        a = np.clip(np.round(a / inp.scale) + inp.zero_point, -128, 127)
+    elif a.dtype != np.int8:
+        raise FirmwareError(f"{path} is {a.dtype}: give int8 (already quantized) or float "
+                            "values")
+    x = a.astype(np.int8).reshape(-1, *shape[1:])[:samples]
+    return x, np.full(len(x), -1, dtype=np.int16)
+
+
 def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
                           dataset: str = "mnist", data_dir: Path | None = None,
                           samples: int = 100, objective: str = "bytes",
-                          expected_from: str = "reference",
+                          expected_from: str | None = None, inputs: str = "dataset",
+                          seed: int = 0,
                           layer_formats: dict[str, str] | None = None) -> dict[str, Any]:
     """Write out_dir/{model.h, model.c, test_vectors.npz}; returns the generator's report.
 
@@ -38,25 +83,24 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
     latency from the kernels' cost model (tinydeploy/resources/cost_models).
     layer_formats: {op name: format} for layers whose format is already decided (a
     latency-aware allocation); they override `fmt`.
+    inputs: "dataset" (its test images), "random" (seeded by `seed`) or a .npy path.
     expected_from: "reference" (numpy executor) or "tflm" (TFLite Micro itself, slower): the
-    int8 outputs the firmware must reproduce. With "tflm" the reference is checked too."""
+    int8 outputs the firmware must reproduce; default "reference" for dataset images, "tflm"
+    otherwise. With "tflm" the reference is checked too."""
+    if expected_from is None:
+        expected_from = "reference" if inputs == "dataset" else "tflm"
     if expected_from not in ("reference", "tflm"):
         raise FirmwareError(f"expected_from must be 'reference' or 'tflm', got {expected_from!r}")
     from tinydeploy.codegen import generate_c
     from tinydeploy.codegen.generator import provenance_line
     from tinydeploy.codegen.select import CostModel
-    from tinydeploy.data import load_dataset
     from tinydeploy.ir import read_tflite
     from tinydeploy.ir.reference import run
 
     if not Path(tflite).is_file():
         raise FirmwareError(f"{tflite} does not exist")
     graph = read_tflite(Path(tflite))
-    ds = load_dataset(dataset, data_dir)
-    inp = graph.input_tensor
-    x = quantize_images(np.asarray(ds.test_images[:samples]), inp.scale, inp.zero_point,
-                        inp.shape)
-    labels = np.asarray(ds.test_labels[:samples]).astype(np.int16)
+    x, labels = model_inputs(graph, inputs, samples, dataset, data_dir, seed)
     gen = generate_c(graph, fmt, golden_input=x[0], provenance=provenance_line(
                          Path(tflite).read_bytes(), fmt, objective),
                      cost_model=CostModel.load(), objective=objective,
@@ -74,6 +118,9 @@ def model_dir_from_tflite(tflite: Path, out_dir: Path, *, fmt: str = "auto",
         (out_dir / name).write_text(text)
     np.savez(out_dir / VECTORS_FILE, inputs=x.reshape(len(x), -1), labels=labels,
              expected=expected)
-    host_correct = int((np.argmax(expected, axis=1) == labels).sum())
+    labelled = labels >= 0
+    host_correct = (int((np.argmax(expected, axis=1) == labels)[labelled].sum())
+                    if labelled.any() else None)
     return {"generator": gen.report, "host_int8_correct": host_correct, "samples": len(x),
-            "expected_from": expected_from, "reference_equals_tflm": reference_equals_tflm}
+            "inputs": inputs, "expected_from": expected_from,
+            "reference_equals_tflm": reference_equals_tflm}

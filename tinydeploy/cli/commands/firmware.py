@@ -38,6 +38,14 @@ TfliteOpt = typer.Option(
     "test images + reference outputs) are generated into the work directory.",
 )
 DatasetOpt = typer.Option("mnist", "--dataset", "-d", help="Test images for --tflite.")
+InputsOpt = typer.Option(
+    "dataset", "--inputs",
+    help="Inputs for --tflite: dataset (the --dataset test images, with their labels), random "
+    "(seeded int8 tensors of the model's input shape) or a .npy file (int8, or float values "
+    "quantized with the model's input scale). With random or a file the expected outputs "
+    "come from TFLite Micro itself and no dataset is needed.",
+)
+SeedOpt = typer.Option(0, "--seed", help="Seed of --inputs random.")
 DataDirOpt = typer.Option(None, "--data-dir", help="Dataset folder (see `tinydeploy train`).")
 SamplesOpt = typer.Option(
     None, "--samples", "-n",
@@ -93,21 +101,29 @@ def _work_dir(out: Path | None, board: str) -> Path:
 
 
 def _model_dir(model_dir: Path | None, tflite: Path | None, fmt: str, work: Path,
-               dataset: str, data_dir: Path | None, samples: int | None) -> Path:
+               dataset: str, data_dir: Path | None, samples: int | None,
+               inputs: str = "dataset", seed: int = 0) -> Path:
     """--model-dir as given, or a model directory generated from --tflite."""
     from tinydeploy.errors import FirmwareError
 
     if (model_dir is None) == (tflite is None):
         raise FirmwareError("give exactly one of --model-dir or --tflite")
     if model_dir is not None:
+        if inputs != "dataset":
+            raise FirmwareError("--inputs applies to --tflite: a --model-dir brings its own "
+                                "test_vectors.npz")
         return model_dir
     from tinydeploy.firmware.fromtflite import model_dir_from_tflite
 
     out = work / "model"
     info = model_dir_from_tflite(tflite, out, fmt=fmt, dataset=dataset, data_dir=data_dir,
-                                 samples=samples or 100)
-    typer.echo(f"generated {out} ({fmt}); host int8 reference: {info['host_int8_correct']}/"
-               f"{info['samples']} correct", err=True)
+                                 samples=samples or 100, inputs=inputs, seed=seed)
+    if info["host_int8_correct"] is None:
+        typer.echo(f"generated {out} ({fmt}); {info['samples']} {inputs} inputs, expected "
+                   f"outputs from {info['expected_from']}", err=True)
+    else:
+        typer.echo(f"generated {out} ({fmt}); host int8 reference: {info['host_int8_correct']}/"
+                   f"{info['samples']} correct", err=True)
     return out
 
 
@@ -121,6 +137,8 @@ def build_cmd(
     opt: str = OptOpt,
     tflite: Path | None = TfliteOpt,
     dataset: str = DatasetOpt,
+    inputs: str = InputsOpt,
+    seed: int = SeedOpt,
     data_dir: Path | None = DataDirOpt,
     out: Path | None = OutOpt,
 ) -> None:
@@ -133,7 +151,8 @@ def build_cmd(
     profile = get_board(board)
     settings = BuildSettings(opt=opt, kernels=kernels)
     work = _work_dir(out, board)
-    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
+    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples, inputs,
+                           seed)
     bp = plan(profile, model_dir, work, samples=samples, settings=settings)
     _echo_budget(bp)
     elf, size = build_chunk(bp, 0, settings)
@@ -153,7 +172,7 @@ def build_cmd(
 
 def _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose, port=None,
            flash=True, tflite=None, fmt="auto", dataset="mnist", data_dir=None,
-           uploader=None) -> None:
+           uploader=None, inputs="dataset", seed=0) -> None:
     from tinydeploy.firmware.bench import plan, run_plan
     from tinydeploy.firmware.boards import get_board
     from tinydeploy.firmware.build import BuildSettings
@@ -171,7 +190,8 @@ def _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbo
             find_uploader(profile, uploader)
     settings = BuildSettings(opt=opt, kernels=kernels)
     work = _work_dir(out, board)
-    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
+    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples, inputs,
+                           seed)
     bp = plan(profile, model_dir, work, samples=samples, settings=settings)
     _echo_budget(bp)
     echo = typer.echo if verbose else None
@@ -218,6 +238,8 @@ def run_cmd(
     opt: str = OptOpt,
     tflite: Path | None = TfliteOpt,
     dataset: str = DatasetOpt,
+    inputs: str = InputsOpt,
+    seed: int = SeedOpt,
     data_dir: Path | None = DataDirOpt,
     out: Path | None = OutOpt,
     timeout: float | None = TimeoutOpt,
@@ -232,7 +254,7 @@ def run_cmd(
         raise FirmwareError(f"{board} is a real board: use `tinydeploy bench --board {board} "
                             "--port /dev/ttyACM0`")
     _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose,
-           tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir)
+           tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir, inputs=inputs, seed=seed)
 
 
 def bench_cmd(
@@ -246,6 +268,8 @@ def bench_cmd(
     opt: str = OptOpt,
     tflite: Path | None = TfliteOpt,
     dataset: str = DatasetOpt,
+    inputs: str = InputsOpt,
+    seed: int = SeedOpt,
     data_dir: Path | None = DataDirOpt,
     no_flash: bool = typer.Option(False, "--no-flash", help="Board already flashed."),
     uploader: str | None = UploaderOpt,
@@ -257,7 +281,7 @@ def bench_cmd(
     """Benchmark on a board (flash, verify, then read the report over --port) or on QEMU."""
     _bench(board, model_dir, samples, kernels, opt, out, timeout, silence, verbose, port=port,
            flash=not no_flash, tflite=tflite, fmt=fmt, dataset=dataset, data_dir=data_dir,
-           uploader=uploader)
+           uploader=uploader, inputs=inputs, seed=seed)
 
 
 def flash_cmd(
@@ -270,6 +294,8 @@ def flash_cmd(
     opt: str = OptOpt,
     tflite: Path | None = TfliteOpt,
     dataset: str = DatasetOpt,
+    inputs: str = InputsOpt,
+    seed: int = SeedOpt,
     data_dir: Path | None = DataDirOpt,
     uploader: str | None = UploaderOpt,
     out: Path | None = OutOpt,
@@ -298,7 +324,8 @@ def flash_cmd(
                             "official platform: --uploader does not apply")
     settings = BuildSettings(opt=opt, kernels=kernels)
     work = _work_dir(out, board)
-    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples)
+    model_dir = _model_dir(model_dir, tflite, fmt, work, dataset, data_dir, samples, inputs,
+                           seed)
     bp = plan(profile, model_dir, work, samples=samples, settings=settings)
     _echo_budget(bp)
     if not local:
