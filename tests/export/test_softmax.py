@@ -109,6 +109,15 @@ def test_softmax_int8_close_to_float():
     assert np.abs(got - want).max() <= 1 / 256 + 1e-9
 
 
+def test_sum_of_exps_is_read_as_uint32():
+    """TFLM's GetReciprocal counts the leading zeros of the sum cast to uint32: a sum that
+    wrapped negative (4096+ entries near the maximum) has none, 0 has 32."""
+    from tinydeploy.quant.softmax import _count_leading_zeros
+
+    got = _count_leading_zeros(np.array([0, 1, 2**19, 2**31 - 1, -1, -(2**31), -5]))
+    assert got.tolist() == [32, 31, 12, 1, 0, 0, 0]
+
+
 def test_softmax_params_radius():
     p = softmax_params(1.0, 0.25)
     # real multiplier 0.25 * 2**26 = 2**24 -> q = 2**30, shift 25; radius 31 * 2**26 / 2**25
