@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from test_conv import BENCH, kernel_bench, require_qemu_tools, run_on_qemu
-from test_softmax_kernel import softmax_cases
+from test_softmax_kernel import fixedpoint_probe_cases, softmax_cases
 
 
 @pytest.mark.firmware
@@ -29,6 +29,6 @@ def test_dsp_kernels_match_host_on_qemu_m4(tmp_path):
 @pytest.mark.firmware
 def test_softmax_matches_host_on_qemu_m4(tdnn, tmp_path):
     require_qemu_tools()
-    cases = softmax_cases(tdnn, 0, kernel_bench().c_array)
-    assert len(cases) == 8
+    cases = softmax_cases(tdnn, 0, kernel_bench().c_array) + fixedpoint_probe_cases()
+    assert len(cases) == 13
     run_on_qemu(tmp_path, cases, "m4")

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from test_conv import BENCH, kernel_bench, make_weights, require_qemu_tools, run_on_qemu
 from test_conv import CASES as CONV_CASES
-from test_softmax_kernel import softmax_cases
+from test_softmax_kernel import fixedpoint_probe_cases, softmax_cases
 
 from tinydeploy.tdnn.formats import get_format
 from tinydeploy.tdnn.host import ConvSpec
@@ -257,7 +257,7 @@ def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
             cases.append((f"fc/{out_n}x{k}/{fmt}", decl, body, exp))
     cases += requant_edge_cases(bench, tdnn, len(cases))
     cases += other_cases(bench, tdnn, ref, len(cases))
-    cases += softmax_cases(tdnn, len(cases), bench.c_array)
+    cases += softmax_cases(tdnn, len(cases), bench.c_array) + fixedpoint_probe_cases()
     run_on_qemu(tmp_path, cases, "m55")
 
 

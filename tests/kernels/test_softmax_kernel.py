@@ -6,18 +6,29 @@ SOFTMAX models. `softmax_cases` feeds the same kernel to the QEMU M4 / M55 firmw
 from __future__ import annotations
 
 import ctypes as C
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-from tools_required import required_module
+from tools_required import required_module, unavailable
 
-from tinydeploy.quant.softmax import SoftmaxParams, softmax_int8, softmax_params
+from tinydeploy.quant.softmax import (
+    SoftmaxParams,
+    exp_on_negative_values,
+    one_over_one_plus_x,
+    softmax_int8,
+    softmax_params,
+)
+from tinydeploy.tdnn.build import compile_host
 from tinydeploy.tdnn.host import TdnnError
 from tinydeploy.tdnn.structs import TD_ERR_ARG
 from tinydeploy.tdnn.structs import SoftmaxParams as CSoftmaxParams
 
 BETAS = [0.1, 0.5, 1.0, 2.0, 10.0]
+PROBE = Path(__file__).with_name("c") / "softmax_fixedpoint_probe.c"
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 
 def kernel(tdnn, x: np.ndarray, p: SoftmaxParams) -> np.ndarray:
@@ -217,7 +228,8 @@ def softmax_cases(tdnn, start: int, c_array) -> list[tuple[str, str, str, np.nda
     """Kernel cases for the QEMU firmware (name, C declarations, body, expected output): the
     host build's outputs, checked against the numpy reference here first."""
     rng = np.random.default_rng(116)
-    shapes = [(1, 1), (1, 10), (3, 12), (2, 37), (1, 300), (1, 1000), (4, 255), (1, 600)]
+    shapes = [(1, 1), (1, 10), (3, 12), (2, 37), (1, 300), (1, 1000), (4, 255), (1, 600),
+              (256, 2), (256, 2)]
     cases = []
     for i, (rows, depth) in enumerate(shapes):
         beta, scale = BETAS[i % len(BETAS)], float(np.float32(2.0 ** rng.uniform(-8, 0)))
@@ -225,25 +237,133 @@ def softmax_cases(tdnn, start: int, c_array) -> list[tuple[str, str, str, np.nda
         x = random_rows(rng, rows, depth)
         if depth == 600:
             x[:] = 5  # sum of exps >= 2^28: the exactly rounded path
+        if rows == 256:  # every difference -255..0 (as test_every_difference_...)
+            x[:, 0], x[:, 1] = 127, np.arange(127, -129, -1)
         expected = kernel(tdnn, x, p)
         assert np.array_equal(expected, softmax_int8(x, p))
         idx = start + i
         body = (f"    static const td_softmax_params sp = {{{p.input_multiplier}, "
                 f"{p.input_left_shift}, {p.diff_min}}};\n"
                 f"    return td_softmax_s8(&sp, sm{idx}_x, out_buf, {rows}, {depth});\n")
-        cases.append((f"softmax/{rows}x{depth}", c_array("int8_t", f"sm{idx}_x", x), body,
+        cases.append((f"softmax/{i}/{rows}x{depth}", c_array("int8_t", f"sm{idx}_x", x), body,
                       expected))
     return cases
 
 
-def test_exp_is_never_negative():
-    """The claim td_softmax_s8's Q12.19 rescale rests on (td_fixedpoint.h): the polynomial
-    part of exp_on_negative_values is positive for all 2^24 remainders in [-1/4, 0)."""
+def test_exp_inner_ranges_allow_the_fast_forms():
+    """The ranges td_fixedpoint.h's exp rests on, over every input the polynomial can get
+    (a in [-2^29, 0): the 2^24 remainders in [-1/4, 0) shifted to Q0.31), computed with the
+    numpy reference: x = a + 1/8 and x plus the polynomial stay within +-2^29 (one doubled
+    operand per product fits an int32: SMMULR), x^2 and x^4 and the value halved for the
+    polynomial are >= 0 (their roundings are (v + 2^(e-1)) >> e), no add wraps, and the result
+    is positive (the barrel's unsigned products; the kernel's Q12.19 rescale)."""
+    from tinydeploy.quant.fixedpoint import saturating_rounding_doubling_high_mul as srdhm
     from tinydeploy.quant.softmax import _exp_on_quarter_interval, _saturating_shift_left
+    from tinydeploy.quant.softmax import rounding_divide_by_pot as rdbp
 
-    lo, hi = 2**31, 0
+    names = ("x", "x2", "x3", "x4", "t", "v", "s", "result")
+    lo = dict.fromkeys(names, 2**40)
+    hi = dict.fromkeys(names, -(2**40))
     for start in range(-(2**24), 0, 2**21):  # in chunks: 2^24 int64 temporaries are 128 MB each
-        r = _exp_on_quarter_interval(_saturating_shift_left(
-            np.arange(start, start + 2**21, dtype=np.int64), 5))
-        lo, hi = min(lo, int(r.min())), max(hi, int(r.max()))
-    assert (lo, hi) == (1672462419, 2147483124)
+        a = _saturating_shift_left(np.arange(start, start + 2**21, dtype=np.int64), 5)
+        x = a + (1 << 28)
+        x2 = srdhm(x, x)
+        x3, x4 = srdhm(x2, x), srdhm(x2, x2)
+        t = rdbp(x4, 2) + x3
+        v = srdhm(t, 715827883) + x2
+        s = x + rdbp(v, 1)
+        vals = dict(x=x, x2=x2, x3=x3, x4=x4, t=t, v=v, s=s, result=_exp_on_quarter_interval(a))
+        for k, arr in vals.items():
+            lo[k], hi[k] = min(lo[k], int(arr.min())), max(hi[k], int(arr.max()))
+    assert lo["x"] >= -(2**28) and hi["x"] < 2**28
+    assert lo["x2"] == 0 and hi["x2"] <= 2**25 and lo["x4"] == 0 and hi["x4"] <= 2**19
+    assert max(-lo["x3"], hi["x3"], -lo["t"], hi["t"]) < 2**23
+    assert lo["v"] >= 0 and hi["v"] < 2**26
+    assert lo["s"] > -(2**29) and hi["s"] < 2**29
+    assert (lo["result"], hi["result"]) == (1672462419, 2147483124)
+
+
+# ---- the fixed-point functions themselves (exp, 1 / (1 + x)), bit for bit ----------------
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    """tests/kernels/c/softmax_fixedpoint_probe.c built as a host shared library."""
+    if shutil.which("gcc") is None:
+        unavailable("gcc (host C compiler) is not installed")
+    out = tmp_path_factory.mktemp("fixedpoint") / "probe.so"
+    lib = C.CDLL(str(compile_host([PROBE], out, shared=True, what="the fixed-point probe")))
+    for name in ("probe_exp_checksum", "probe_recip_checksum"):
+        getattr(lib, name).restype = C.c_uint32
+    return lib
+
+
+def _block(probe, name: str, a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.int32)
+    out = np.zeros_like(a)
+    getattr(probe, name)(C.c_void_p(a.ctypes.data), a.size, C.c_void_p(out.ctypes.data))
+    return out.astype(np.int64)
+
+
+def grid(start: int, step: int, n: int) -> np.ndarray:
+    """start + i * step for i < n, wrapped to int32 (as the probe's checksums walk)."""
+    return (start + step * np.arange(n, dtype=np.int64) + 2**31) % 2**32 - 2**31
+
+
+def checksum(values: np.ndarray) -> int:
+    """The probe's checksum: sum of values[i] * (2i + 1) mod 2^32."""
+    mask = np.uint64(0xFFFFFFFF)  # numpy scalars: a Python int would promote to float64
+    v = values.astype(np.int64).astype(np.uint64) & mask
+    weights = np.uint64(2) * np.arange(v.size, dtype=np.uint64) + np.uint64(1)
+    return int((v * weights).sum(dtype=np.uint64) & mask)  # uint64 wraps mod 2^64
+
+
+EDGES_EXP = np.array([0, -1, -2, I32_MIN, I32_MIN + 1, -(2**24), -(2**24) - 1, -(2**26),
+                      -(2**30), 1, 2**24, I32_MAX], dtype=np.int64)  # fmt: skip
+EDGES_RECIP = np.array([0, 1, 2**30, I32_MAX, -1, I32_MIN, 12345678], dtype=np.int64)
+# the walks the QEMU firmware checks (start, step, count): exp over the whole negative range,
+# exp on the polynomial's own range [-2^24, 0) (no barrel bit), 1 / (1 + x) over all int32
+EXP_WALKS = [(0, -2047, 2**20), (-1, -13, 2**20)]
+RECIP_WALKS = [(I32_MIN, 4099, 2**20)]
+
+
+def test_exp_bit_exact_over_every_remainder_and_the_range(probe):
+    """td_exp_on_negative_values_q5 == the reference on every input whose exp is the
+    polynomial alone ([-2^24, 0]: the SMMULR forms' whole domain), on 2^21 inputs across
+    [-2^31, 0] (every barrel combination), and on edges, positive inputs included."""
+    for start in range(-(2**24), 1, 2**21):
+        a = np.arange(start, min(start + 2**21, 1), dtype=np.int64)
+        assert np.array_equal(_block(probe, "probe_exp_block", a), exp_on_negative_values(a))
+    for a in (grid(0, -1021, 2**21), EDGES_EXP):
+        assert np.array_equal(_block(probe, "probe_exp_block", a), exp_on_negative_values(a))
+
+
+def test_one_over_one_plus_x_bit_exact(probe):
+    for a in (grid(I32_MIN, 2039, 2**21), grid(0, 1, 2**16), EDGES_RECIP):
+        assert np.array_equal(_block(probe, "probe_recip_block", a), one_over_one_plus_x(a))
+
+
+def test_probe_checksums_equal_the_reference(probe):
+    for start, step, n in EXP_WALKS:
+        assert probe.probe_exp_checksum(start, step, n) == checksum(
+            exp_on_negative_values(grid(start, step, n)))
+    for start, step, n in RECIP_WALKS:
+        assert probe.probe_recip_checksum(start, step, n) == checksum(
+            one_over_one_plus_x(grid(start, step, n)))
+    wrong = exp_on_negative_values(grid(*EXP_WALKS[0]))
+    wrong[12345] += 1  # one low bit off changes the checksum
+    assert checksum(wrong) != probe.probe_exp_checksum(*EXP_WALKS[0])
+
+
+def fixedpoint_probe_cases() -> list[tuple[str, str, str, np.ndarray]]:
+    """Firmware cases (as softmax_cases) running the probe's checksums on the target; the
+    expected bytes are the numpy reference's checksums."""
+    cases = []
+    walks = [("exp", w) for w in EXP_WALKS] + [("recip", w) for w in RECIP_WALKS]
+    for i, (fn, (start, step, n)) in enumerate(walks):
+        ref_fn = exp_on_negative_values if fn == "exp" else one_over_one_plus_x
+        want = np.array([checksum(ref_fn(grid(start, step, n)))], dtype=np.uint32)
+        decls = f'#include "{PROBE}"\n' if i == 0 else ""
+        body = (f"    const uint32_t h = probe_{fn}_checksum({start}, {step}, {n});\n"
+                "    memcpy(out_buf, &h, 4);\n    return TD_OK;\n")
+        cases.append((f"fixedpoint/{fn}/{i}", decls, body, want.view(np.int8)))
+    return cases

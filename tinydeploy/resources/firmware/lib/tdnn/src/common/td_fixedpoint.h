@@ -3,7 +3,9 @@
  *
  * Notation: Qm.n is an int32 with m integer and n = 31 - m fractional bits. Additions wrap
  * like the int32 adds of the reference code (done in uint32, so never undefined behaviour);
- * products are td_srdhm, right shifts td_rounding_divide_by_pot (tdnn_math.h). */
+ * products are td_srdhm, right shifts td_rounding_divide_by_pot (tdnn_math.h), except in
+ * exp's inner steps, whose operands are small enough for the cheaper exact forms below
+ * (the ranges are checked over every input by tests/kernels/test_softmax_kernel.py). */
 #ifndef TD_FIXEDPOINT_H
 #define TD_FIXEDPOINT_H
 
@@ -35,6 +37,26 @@ static inline int32_t td_sat_shl(int32_t x, int32_t exponent)
     return (int32_t)((uint32_t)x << exponent);
 }
 
+/* td_srdhm(a, b) given a2 = 2 * a (so a in [-2^30, 2^30)): (ab + 2^30) >> 31 is
+ * (a2 * b + 2^31) >> 32, one SMMULR on DSP cores (no saturation case: a != INT32_MIN). */
+static inline int32_t td_srdhm_2a(int32_t a2, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a2), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a2 * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* td_srdhm(a, b) for a >= 0 and b > 0 given b2 = 2 * b as a uint32 (b may exceed 2^30):
+ * (a * b2 + 2^31) >> 32 in unsigned arithmetic (UMLAL). */
+static inline int32_t td_srdhm_pos(int32_t a, uint32_t b2)
+{
+    return (int32_t)(((uint64_t)(uint32_t)a * b2 + 0x80000000u) >> 32);
+}
+
 /* Count of leading zero bits, 32 for 0 (TFLM's CountLeadingZeros of a uint32). */
 static inline int32_t td_clz32(uint32_t x)
 {
@@ -54,20 +76,24 @@ static inline int32_t td_clz32(uint32_t x)
 }
 
 /* gemmlowp exp_on_interval_between_negative_one_quarter_and_0_excl: exp(a) for a in
- * [-1/4, 0), Q0.31 in and out; Taylor series around -1/8 up to the 4th power. */
+ * [-1/4, 0) (a in [-2^29, 0), the only inputs exp_on_negative_values gives it), Q0.31 in
+ * and out; Taylor series around -1/8 up to the 4th power. Over that domain
+ * x = a + 1/8 is in [-2^28, 2^28), x^2 in [0, 2^25], x^3 and x^4/4 + x^3 within +-2^23,
+ * x^4 in [0, 2^19], the polynomial in [0, 2^25] and x plus it within +-2^29: so no add
+ * wraps, every product takes td_srdhm_2a (one doubled operand fits) and the two rounding
+ * halvings see values >= 0, where RoundingDivideByPOT(v, e) is (v + 2^(e-1)) >> e. */
 static inline int32_t td_exp_on_quarter_interval(int32_t a)
 {
     const int32_t exp_minus_one_eighth = 1895147668; /* exp(-1/8), Q0.31 */
-    const int32_t one_third = 715827883;             /* 1/3, Q0.31 */
-    const int32_t x = td_add_wrap(a, 1 << 28);       /* a + 1/8 */
-    const int32_t x2 = td_srdhm(x, x);
-    const int32_t x3 = td_srdhm(x2, x);
-    const int32_t x4 = td_srdhm(x2, x2);
-    const int32_t x4_over_4 = td_rounding_divide_by_pot(x4, 2);
+    const int32_t two_thirds = 1431655766;           /* 2 * (1/3 in Q0.31) */
+    const int32_t x = a + (1 << 28);                 /* a + 1/8 */
+    const int32_t x2 = td_srdhm_2a(2 * x, x);
+    const int32_t x3 = td_srdhm_2a(2 * x2, x);
+    const int32_t x4 = td_srdhm_2a(2 * x2, x2);
+    const int32_t x4_over_4 = (x4 + 2) >> 2;
     /* x^4/24 + x^3/6 + x^2/2 */
-    const int32_t poly = td_rounding_divide_by_pot(
-        td_add_wrap(td_srdhm(td_add_wrap(x4_over_4, x3), one_third), x2), 1);
-    return td_add_wrap(exp_minus_one_eighth, td_srdhm(exp_minus_one_eighth, td_add_wrap(x, poly)));
+    const int32_t poly = (td_srdhm_2a(x4_over_4 + x3, two_thirds) + x2 + 1) >> 1;
+    return exp_minus_one_eighth + td_srdhm_2a(2 * (x + poly), exp_minus_one_eighth);
 }
 
 /* gemmlowp exp_on_negative_values for a Q5.26 input (a <= 0; any int32 is evaluated as the
@@ -85,28 +111,31 @@ static inline int32_t td_exp_on_negative_values_q5(int32_t a)
     if (a == 0) {
         return INT32_MAX;
     }
-    /* Q5.26 -> Q0.31 (never saturates: the value is in [-2^24, 0) before the shift) */
-    result = td_exp_on_quarter_interval(td_sat_shl(a_mod_quarter_minus_quarter, 5));
+    /* Q5.26 -> Q0.31, gemmlowp's saturating shift by 5, which never saturates here: the
+     * value is in [-2^24, 0) */
+    result = td_exp_on_quarter_interval(a_mod_quarter_minus_quarter * 32);
+    /* result >= 0: td_srdhm_pos with the doubled constants; from exp(-1) on they fit an
+     * int32 doubled, and result is the other operand (td_srdhm_2a, SMMULR) */
     if (remainder & (1u << 24)) {
-        result = td_srdhm(result, 1672461947); /* exp(-1/4) */
+        result = td_srdhm_pos(result, 2u * 1672461947u); /* exp(-1/4) */
     }
     if (remainder & (1u << 25)) {
-        result = td_srdhm(result, 1302514674); /* exp(-1/2) */
+        result = td_srdhm_pos(result, 2u * 1302514674u); /* exp(-1/2) */
     }
     if (remainder & (1u << 26)) {
-        result = td_srdhm(result, 790015084); /* exp(-1) */
+        result = td_srdhm_2a(2 * 790015084, result); /* exp(-1) */
     }
     if (remainder & (1u << 27)) {
-        result = td_srdhm(result, 290630308); /* exp(-2) */
+        result = td_srdhm_2a(2 * 290630308, result); /* exp(-2) */
     }
     if (remainder & (1u << 28)) {
-        result = td_srdhm(result, 39332535); /* exp(-4) */
+        result = td_srdhm_2a(2 * 39332535, result); /* exp(-4) */
     }
     if (remainder & (1u << 29)) {
-        result = td_srdhm(result, 720401); /* exp(-8) */
+        result = td_srdhm_2a(2 * 720401, result); /* exp(-8) */
     }
     if (remainder & (1u << 30)) {
-        result = td_srdhm(result, 242); /* exp(-16) */
+        result = td_srdhm_2a(2 * 242, result); /* exp(-16) */
     }
     return result;
 }
