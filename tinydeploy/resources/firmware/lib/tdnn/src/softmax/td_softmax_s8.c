@@ -83,8 +83,8 @@ td_status td_softmax_s8(const td_softmax_params *params, const int8_t *input, in
         params->input_left_shift < 0 || params->input_left_shift > 31 || params->diff_min > 0) {
         return TD_ERR_ARG;
     }
-    for (r = 0; r < rows; r++) {
-        softmax_row(params, input + r * depth, output + r * depth, depth);
+    for (r = 0; r < rows; r++, input += depth, output += depth) {
+        softmax_row(params, input, output, depth);
     }
     return TD_OK;
 }
