@@ -9,7 +9,8 @@ generator's ``auto`` format choice reads the copy shipped in the package
 (``tinydeploy/resources/cost_models/cortex-m4.json``), which only ``--write-cost-model``
 replaces: a benchmark run never changes what ``auto`` decides by itself. Every case's output
 is checked on the target against the host build of the same library (so the DSP path is
-verified bit for bit).
+verified bit for bit). Depthwise layers and SOFTMAX (instructions per element) are measured
+too, outside the cost model.
 
 ``--core m55`` runs the same cases on Cortex-M55 (mps3-an547, the Helium/MVE paths) and
 writes ``benchmarks/results/kernels_m55.json`` (SysTick at 32 MHz: 31.25 instructions per
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.codegen.select import flash_bytes
+from tinydeploy.quant.softmax import softmax_params
 from tinydeploy.resources import cost_model_path
 from tinydeploy.rundir import write_json_atomic
 from tinydeploy.tdnn.build import TDNN_DIR, tdnn_sources
@@ -95,6 +97,13 @@ DW_LAYERS: dict[str, tuple[int, ...]] = {
     "dw1": (16, 16, 32, 3, 1, 1),
     "dw2": (15, 15, 20, 3, 2, 1),
 }
+# SOFTMAX over the last axis: (rows, depth), uniform random int8 logits with TFLM's parameters
+# for beta 1 and input scale 0.1 (diff_min -248: nearly every entry takes part); after the
+# layers above, so their seeded data is unchanged; not part of the cost model
+SOFTMAX_LAYERS: dict[str, tuple[int, int]] = {
+    "softmax10": (1, 10),
+    "softmax1000": (1, 1000),
+}
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
 
@@ -107,8 +116,8 @@ class Case:
     op: str
     fmt: str
     target_sparsity: float
-    w2d: np.ndarray
-    enc: EncodedWeights
+    w2d: np.ndarray  # softmax: no weights (empty)
+    enc: EncodedWeights | None
     c_code: str
     expected: np.ndarray
     scratch: int
@@ -283,6 +292,21 @@ def build_cases(host) -> tuple[list[Case], str]:
                           get_format("dense").encode(w2d), code, expected, 0,
                           int(np.count_nonzero(wt)), macs, macs, macs, int(expected.size),
                           ho * wo * c, macs))  # fmt: skip
+    for layer, (rows, depth) in SOFTMAX_LAYERS.items():
+        x = rng.integers(-128, 128, size=(rows, depth)).astype(np.int8)
+        p = softmax_params(1.0, float(np.float32(0.1)))
+        expected = host.softmax(x, p.input_multiplier, p.input_left_shift, p.diff_min)
+        idx = len(cases)
+        code = c_array("int8_t", f"x{idx}", x) + c_array("int8_t", f"exp{idx}", expected)
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_softmax_params p = {{{p.input_multiplier}, "
+            f"{p.input_left_shift}, {p.diff_min}}};\n"
+            f"    return td_softmax_s8(&p, x{idx}, out_buf, {rows}, {depth});\n}}\n"
+        )
+        cases.append(Case(idx, f"{layer}/-/0", layer, "softmax", "-", 0.0,
+                          np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
+                          int(expected.size), int(expected.size), 0))  # fmt: skip
     return cases, shared
 
 
@@ -418,12 +442,20 @@ def main(argv: list[str] | None = None) -> int:
         for m in re.finditer(r"case (\S+) ticks=(\d+) status=(\d+) match=(\d)", log)
     }
     results = []
+    elementwise = []  # SOFTMAX: instructions per element
     dense_instr: dict[str, int] = {}
     for c in cases:
         ticks, status, match = measured[c.name]
         if status != 0 or match != 1:
             raise SystemExit(f"{c.name}: status={status} match={match}\n{log}")
         instr = round(ticks * core.instr_per_tick)
+        if c.op == "softmax":
+            elementwise.append({
+                "layer": c.layer, "op": c.op, "shape": list(c.expected.shape),
+                "elements": c.out_elems, "instructions": instr,
+                "instr_per_element": round(instr / c.out_elems, 2),
+            })  # fmt: skip
+            continue
         if c.fmt == "dense":
             dense_instr[c.layer] = instr
         results.append({
@@ -467,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             "nm = stored slots (incl. zero-valued) x positions",
         },
         "results": results,
+        "elementwise": elementwise,
         "cost_model": {
             "formula": "instructions ~= kernel_macs*c1 + conv_out_elems*c2 + aux_elems*c3 + one",
             "features": {
@@ -493,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(f"{r['layer']:<11}{r['format']:<8}{r['sparsity']:>9.3f}{r['instructions']:>10}"
               f"{r['instr_per_nnz_mac']:>9.2f}{r['speedup_vs_dense']:>9.2f}")  # fmt: skip
+    for r in elementwise:
+        print(f"{r['layer']:<12}{'x'.join(map(str, r['shape'])):>7}{r['instructions']:>9} "
+              f"instructions, {r['instr_per_element']:.2f} per element")
     if not args.only:
         print(f"wrote {args.out}")
     return 0

@@ -109,8 +109,108 @@ def test_softmax_int8_close_to_float():
     assert np.abs(got - want).max() <= 1 / 256 + 1e-9
 
 
+def test_sum_of_exps_is_read_as_uint32():
+    """TFLM's GetReciprocal counts the leading zeros of the sum cast to uint32: a sum that
+    wrapped negative (4096+ entries near the maximum) has none, 0 has 32."""
+    from tinydeploy.quant.softmax import _count_leading_zeros
+
+    got = _count_leading_zeros(np.array([0, 1, 2**19, 2**31 - 1, -1, -(2**31), -5]))
+    assert got.tolist() == [32, 31, 12, 1, 0, 0, 0]
+
+
 def test_softmax_params_radius():
     p = softmax_params(1.0, 0.25)
     # real multiplier 0.25 * 2**26 = 2**24 -> q = 2**30, shift 25; radius 31 * 2**26 / 2**25
     assert (p.input_multiplier, p.input_left_shift) == (2**30, 25)
     assert p.diff_min == -math.floor(31 * 2**26 / 2**25)
+
+
+# ---- generated C (td_softmax_s8) == TFLite Micro -------------------------------------
+
+@pytest.fixture
+def gcc() -> None:
+    import shutil
+
+    from tools_required import unavailable
+
+    if shutil.which("gcc") is None:
+        unavailable("host gcc is not installed")
+
+
+@pytest.mark.usefixtures("gcc")
+@pytest.mark.parametrize("sharpness", [1.0, SHARP])
+def test_generated_c_equals_tflm(softmax_tflite, sharpness, mnist, int8_inputs, tmp_path):
+    """conv -> pool -> fc -> SOFTMAX (onnx2tf), generated as C and built for the host."""
+    from tinydeploy.codegen import generate_c
+    from tinydeploy.codegen.host import build_host_runner, run_host
+
+    tfl = softmax_tflite(sharpness)
+    x = int8_inputs(mnist.test_images[:500])
+    gen = generate_c(read_tflite(tfl), "auto", golden_input=x[0])
+    assert gen.layers[-1].kind == "softmax" and "td_softmax_s8(" in gen.source
+    (tmp_path / "c").mkdir()
+    for name, text in gen.files.items():
+        (tmp_path / "c" / name).write_text(text)
+    got = run_host(build_host_runner(tmp_path / "c", tmp_path / "b"), x, 10)
+    assert np.array_equal(got, run_tflm(tfl, x).reshape(500, 10))
+
+
+def keras_dense_softmax(tf, sharpness: float) -> bytes:
+    """Dense(24, relu) -> Dense(10) -> softmax on 20 features, full int8 by the TFLite
+    converter; `sharpness` scales the last layer's weights (wider logits)."""
+    import warnings
+
+    tf.random.set_seed(0)
+    rng = np.random.default_rng(0)
+    inp = tf.keras.Input((20,), batch_size=1)
+    hidden = tf.keras.layers.Dense(24, activation="relu")(inp)
+    last = tf.keras.layers.Dense(10)
+    out = tf.keras.layers.Softmax()(last(hidden))
+    model = tf.keras.Model(inp, out)
+    w, b = last.get_weights()
+    last.set_weights([w * sharpness, b])
+
+    def rep():
+        for _ in range(32):
+            yield [rng.normal(size=(1, 20)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    with warnings.catch_warnings():  # the converter warns about calibration statistics
+        warnings.simplefilter("ignore")
+        return conv.convert()
+
+
+@pytest.mark.usefixtures("gcc")
+@pytest.mark.parametrize("sharpness", [1.0, 20.0])
+def test_converter_model_with_softmax_exports_to_c_equal_to_tflm(sharpness, tmp_path):
+    """A Keras Dense -> softmax model from the TFLite converter (not onnx2tf) goes through
+    `tinydeploy export --tflite M --to c`; the host build of the C gives TFLM's outputs."""
+    from tools_required import required_module
+
+    from tinydeploy.cli.main import main
+    from tinydeploy.codegen.host import build_host_runner, run_host
+
+    tf = required_module("tensorflow")
+    tfl = keras_dense_softmax(tf, sharpness)
+    g = read_tflite(tfl)
+    assert [op.kind for op in g.ops] == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    (tmp_path / "m.tflite").write_bytes(tfl)
+    assert main(["export", "--tflite", str(tmp_path / "m.tflite"), "--to", "c",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "td_softmax_s8(" in (tmp_path / "out" / "c" / "model.c").read_text()
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, size=(300, 20)).astype(np.int8)
+    got = run_host(build_host_runner(tmp_path / "out" / "c", tmp_path / "b"), x, 10)
+    want = run_tflm(tfl, x).reshape(300, 10)
+    assert np.array_equal(got, want)
+    assert np.unique(want).size > 20  # spread probabilities, not saturated rows
+    if sharpness > 1:  # the "exp is zero" branch ran
+        sm = g.ops[-1]
+        logits = run(dataclasses.replace(g, ops=g.ops[:-1], output=sm.input), x)
+        logits = logits.reshape(300, 10).astype(np.int32)
+        assert (logits - logits.max(1, keepdims=True) < sm.diff_min).any()

@@ -3,6 +3,7 @@ QEMU bit-exact against the host reference executor (tinydeploy.ir.reference)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,14 @@ pytestmark = pytest.mark.firmware
 N = 12
 
 
-def _small_graph(sparsity: float, seed: int = 0):
-    """conv 3x3 (1->4) + ReLU, maxpool 2x2, reshape, fc (4*4*4 -> 6): 8x8x1 int8 input."""
+def _small_graph(sparsity: float, seed: int = 0, softmax: float | None = None):
+    """conv 3x3 (1->4) + ReLU, maxpool 2x2, reshape, fc (4*4*4 -> 6): 8x8x1 int8 input;
+    with `softmax` (a beta) the fc's logits (scale 0.2) go through a final SOFTMAX: beta 1
+    gives spread probabilities, beta 8 differences below diff_min."""
     from tinydeploy.ir.graph import Conv2D, FullyConnected, Graph, Pool2D, Reshape, Tensor
+    from tinydeploy.ir.ops.softmax import Softmax
     from tinydeploy.quant.fixedpoint import quantize_multiplier
+    from tinydeploy.quant.softmax import OUTPUT_SCALE, OUTPUT_ZERO_POINT, softmax_params
 
     rng = np.random.default_rng(seed)
 
@@ -54,21 +59,31 @@ def _small_graph(sparsity: float, seed: int = 0):
     fc = FullyConnected("fc1", "r", "y", weights((6, 64)),
                         rng.integers(-3000, 3000, 6).astype(np.int32), s_w2, m2, sh2,
                         -128, 3, -128, 127)
-    return Graph(t, [conv, pool, reshape, fc], "x", "y", source="test")
+    if softmax is None:
+        return Graph(t, [conv, pool, reshape, fc], "x", "y", source="test")
+    t["z"] = Tensor("z", (1, 6), OUTPUT_SCALE, OUTPUT_ZERO_POINT)
+    p = softmax_params(softmax, float(np.float32(t["y"].scale)))
+    sm = Softmax("softmax1", "y", "z", softmax, p.input_multiplier, p.input_left_shift,
+                 p.diff_min)
+    return Graph(t, [conv, pool, reshape, fc, sm], "x", "z", source="test")
 
 
-@pytest.mark.parametrize(("board", "sparse", "sparsity"), [
-    ("qemu-m4", "dense", 0.0),
-    ("qemu-m4", "csr", 0.8),
-    ("qemu-m3", "auto", 0.8),
-    ("qemu-m55", "dense", 0.0),
-    ("qemu-m55", "csr", 0.8),  # Helium sparse conv (taps) and CSR FC
-    ("qemu-m55", "nm", 0.8),
+@pytest.mark.parametrize(("board", "sparse", "sparsity", "softmax"), [
+    ("qemu-m4", "dense", 0.0, None),
+    ("qemu-m4", "csr", 0.8, None),
+    ("qemu-m3", "auto", 0.8, None),
+    ("qemu-m55", "dense", 0.0, None),
+    ("qemu-m55", "csr", 0.8, None),  # Helium sparse conv (taps) and CSR FC
+    ("qemu-m55", "nm", 0.8, None),
+    ("qemu-m4", "dense", 0.0, 1.0),  # FC -> SOFTMAX
+    ("qemu-m4", "csr", 0.0, 8.0),
+    ("qemu-m55", "dense", 0.0, 1.0),
+    ("qemu-m55", "csr", 0.0, 8.0),
 ])
-def test_generated_model_bit_exact_on_qemu(board, sparse, sparsity, tmp_path: Path):
+def test_generated_model_bit_exact_on_qemu(board, sparse, sparsity, softmax, tmp_path: Path):
     from tinydeploy.ir.reference import run
 
-    graph = _small_graph(sparsity)
+    graph = _small_graph(sparsity, softmax=softmax)
     rng = np.random.default_rng(1)
     x = rng.integers(-128, 128, size=(N, 8, 8, 1)).astype(np.int8)
     gen = codegen.generate_c(graph, sparse, golden_input=x[0], provenance="test")
@@ -77,6 +92,13 @@ def test_generated_model_bit_exact_on_qemu(board, sparse, sparsity, tmp_path: Pa
     for name, text in gen.files.items():
         (model_dir / name).write_text(text)
     expected = run(graph, x).reshape(N, -1)
+    if softmax is not None:
+        sm = graph.ops[-1]
+        logits = run(dataclasses.replace(graph, ops=graph.ops[:-1], output=sm.input),
+                     x).reshape(N, -1).astype(np.int32)
+        below = int((logits - logits.max(1, keepdims=True) < sm.diff_min).sum())
+        assert below > 10 if softmax == 8.0 else np.unique(expected).size > 20
+        assert [layer.kind for layer in gen.layers][-1] == "softmax"
     labels = np.argmax(expected, axis=1)
     labels[:3] = (labels[:3] + 1) % 6  # three deliberately wrong labels
     bp = plan(get_board(board), model_dir, tmp_path / "work",

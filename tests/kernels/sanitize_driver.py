@@ -43,6 +43,12 @@ def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
     out["avg"] = host.pool("avg", x, (3, 3), (2, 2), (1, 1), (5, 4))
     p = AddParams(1, 1 << 30, -1, -2, 1 << 30, -2, 20, 3, 1 << 30, -19, Activation(-128, 127))
     out["add"] = host.add(x, x[::-1].copy(), p)
+    sm = rng.integers(-128, 128, size=(3, 37)).astype(np.int8)
+    sm[1] = 9  # all equal
+    out["softmax"] = host.softmax(sm, 1 << 30, 22, -496)
+    out["softmax_d1"] = host.softmax(sm[:, :1].copy(), 2**31 - 1, 31, -255)  # depth 1, wraps
+    out["softmax_wide"] = host.softmax(np.full((1, 8193), 3, np.int8), 1 << 30, 22, -496)
+    out["softmax_sat"] = host.softmax(np.full((1, 600), 3, np.int8), 1 << 30, 22, -496)
     np.savez(out_path, **out)
 
 

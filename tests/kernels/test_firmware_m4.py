@@ -1,5 +1,6 @@
 """The DSP (Cortex-M4) paths are bit-exact with the host build: runs a subset of the QEMU
-benchmark, whose firmware compares every kernel output with the host library's."""
+benchmark, whose firmware compares every kernel output with the host library's, and the
+SOFTMAX cases of test_softmax_kernel.py the same way."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from test_conv import BENCH, require_qemu_tools
+from test_conv import BENCH, kernel_bench, require_qemu_tools, run_on_qemu
+from test_softmax_kernel import fixedpoint_probe_cases, softmax_cases
 
 
 @pytest.mark.firmware
@@ -22,3 +24,11 @@ def test_dsp_kernels_match_host_on_qemu_m4(tmp_path):
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("conv1", "calib", "fc2"))]
     assert len(lines) == 40, proc.stdout
     assert (tmp_path / "bench.elf").exists()
+
+
+@pytest.mark.firmware
+def test_softmax_matches_host_on_qemu_m4(tdnn, tmp_path):
+    require_qemu_tools()
+    cases = softmax_cases(tdnn, 0, kernel_bench().c_array) + fixedpoint_probe_cases()
+    assert len(cases) == 13
+    run_on_qemu(tmp_path, cases, "m4")

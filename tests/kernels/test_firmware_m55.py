@@ -2,7 +2,8 @@
 
 One firmware holds every conv shape of test_conv.py plus MVE-specific edges (dense and the
 sparse formats), the fully connected shapes of test_fc.py, depthwise conv, pooling and ADD
-(the shapes of test_dwconv_pool_add.py plus channel tails), the quantisation edges
+(the shapes of test_dwconv_pool_add.py plus channel tails), SOFTMAX (test_softmax_kernel.py's
+firmware cases), the quantisation edges
 (multiplier 0, shifts -31..30 incl. left shifts, huge biases, odd clamps) and a direct test of
 the vector requantisation: an FC with all-zero weights has acc = bias, so the biases feed
 chosen accumulators (INT32_MIN/MAX, negative halves, ...) through td_mve_requant for every
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 from test_conv import BENCH, kernel_bench, make_weights, require_qemu_tools, run_on_qemu
 from test_conv import CASES as CONV_CASES
+from test_softmax_kernel import fixedpoint_probe_cases, softmax_cases
 
 from tinydeploy.tdnn.formats import get_format
 from tinydeploy.tdnn.host import ConvSpec
@@ -255,6 +257,7 @@ def test_mve_kernels_match_host_on_qemu_m55(tdnn, ref, tmp_path):
             cases.append((f"fc/{out_n}x{k}/{fmt}", decl, body, exp))
     cases += requant_edge_cases(bench, tdnn, len(cases))
     cases += other_cases(bench, tdnn, ref, len(cases))
+    cases += softmax_cases(tdnn, len(cases), bench.c_array) + fixedpoint_probe_cases()
     run_on_qemu(tmp_path, cases, "m55")
 
 

@@ -115,8 +115,10 @@ def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
 
 
 def _count_leading_zeros(x: np.ndarray) -> np.ndarray:
-    """CLZ of positive int32 values; frexp is exact for integers below 2**53."""
-    _, bit_length = np.frexp(np.asarray(x, dtype=np.float64))
+    """CLZ of int32 values read as uint32 (TFLM's CountLeadingZeros(uint32_t), 32 for 0): a
+    sum of exps that wrapped negative (4096 or more terms near the maximum) has none; frexp
+    is exact for integers below 2**53."""
+    _, bit_length = np.frexp(np.asarray(x, dtype=np.int64).astype(np.float64) % 2**32)
     return 32 - bit_length.astype(np.int64)
 
 

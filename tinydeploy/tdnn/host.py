@@ -32,6 +32,7 @@ from tinydeploy.tdnn.structs import (
     FcParams,
     PoolParams,
     QuantParams,
+    SoftmaxParams,
 )
 from tinydeploy.tdnn.taps import conv_taps
 
@@ -287,6 +288,18 @@ class TdnnHost:
         x2 = np.ascontiguousarray(x2, dtype=np.int8)
         out = np.zeros_like(x1)
         self._call("td_add_s8", C.byref(params), _ptr(x1), _ptr(x2), _ptr(out), _I32(x1.size))
+        return out
+
+    def softmax(self, x: np.ndarray, input_multiplier: int, input_left_shift: int,
+                diff_min: int) -> np.ndarray:
+        """td_softmax_s8 over the last axis of an int8 array of any shape (rows = the
+        product of the other dims); TFLM's prepared parameters (`quant.softmax_params`)."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros_like(x)
+        depth = x.shape[-1] if x.ndim else 1
+        params = SoftmaxParams(input_multiplier, input_left_shift, diff_min)
+        self._call("td_softmax_s8", C.byref(params), _ptr(x), _ptr(out),
+                   _I32(x.size // max(depth, 1)), _I32(depth))  # fmt: skip
         return out
 
 

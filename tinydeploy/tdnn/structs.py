@@ -63,6 +63,10 @@ class AddParams(C.Structure):
     ]  # fmt: skip
 
 
+class SoftmaxParams(C.Structure):
+    _fields_ = [("input_multiplier", _I32), ("input_left_shift", _I32), ("diff_min", _I32)]
+
+
 class ConvTaps(C.Structure):
     _fields_ = [("band_w", _I32), ("in_c", _I32), ("entries", _I32), ("taps", C.c_void_p)]
 
@@ -72,5 +76,5 @@ PARAM_STRUCTS: dict[str, type[C.Structure]] = {
     "td_dims": Dims, "td_activation": Activation, "td_quant_params": QuantParams,
     "td_conv_params": ConvParams, "td_dwconv_params": DwConvParams,
     "td_fc_params": FcParams, "td_pool_params": PoolParams, "td_add_params": AddParams,
-    "td_conv_taps": ConvTaps,
+    "td_softmax_params": SoftmaxParams, "td_conv_taps": ConvTaps,
 }

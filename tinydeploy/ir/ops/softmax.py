@@ -1,5 +1,5 @@
 """SOFTMAX over the last axis, int8 -> int8, in TFLM's gemmlowp fixed point
-(`tinydeploy.quant.softmax`)."""
+(`tinydeploy.quant.softmax`; on the C side tdnn's td_softmax_s8, the same arithmetic)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
-from tinydeploy.ir.ops.base import OpDef, ReadContext
+from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.quant.softmax import (
     OUTPUT_SCALE,
     OUTPUT_ZERO_POINT,
@@ -60,3 +60,16 @@ class SoftmaxDef(OpDef[Softmax]):
         (x,) = inputs
         return softmax_int8(x, SoftmaxParams(op.input_multiplier, op.input_left_shift,
                                              op.diff_min))
+
+    def emit_c(self, em: CEmitter, call: EmitCall) -> list[str]:
+        """td_softmax_s8 over the last axis: rows = the product of all other dims."""
+        op, p = call.layer.op, call.p
+        shape = em.g.tensors[op.input].shape
+        depth = int(shape[-1])
+        rows = int(np.prod(shape[:-1], dtype=np.int64))
+        em.decls.append(
+            f"static const td_softmax_params {p}_params = {{\n    .input_multiplier = "
+            f"{op.input_multiplier}, .input_left_shift = {op.input_left_shift}, "
+            f".diff_min = {op.diff_min}}};\n")
+        return [f"    st = td_softmax_s8(&{p}_params, {call.ins[0]}, {call.out}, {rows}, "
+                f"{depth});"]

@@ -145,6 +145,23 @@ td_status td_avgpool_s8(const td_pool_params *params, const td_dims *input_dims,
 td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int8_t *input2,
                     int8_t *output, int32_t size);
 
+/* ---- softmax over the last axis: input and output int8 [rows][depth], no scratch ----
+ * Exactly TFLM's reference int8 -> int8 Softmax (gemmlowp fixed point), per row:
+ *   d = x - max(row); a = SRDHM(d * 2^input_left_shift, input_multiplier)   (Q5.26)
+ *   e = exp_on_negative_values(a)        (Q0.31), for the entries with d >= diff_min
+ *   S = sum of RoundingDivideByPOT(e, 12) (Q12.19, int32 adds wrap)
+ *   k = CLZ(S); scale = one_over_one_plus_x((S << k) - 2^31)    (1/S, Q0.31)
+ *   out = clamp(RoundingDivideByPOT(SRDHM(scale, e), 35 - k) - 128, -128, 127), and -128
+ *   for the entries below diff_min.
+ * Where 35 - k > 31 (S >= 2^28: 512 or more entries near the maximum) the quotient is
+ * rounded exactly (to 0); TFLM's reference asserts the shift <= 31 there (a debug build
+ * aborts, a release build shifts out of range). The exp is evaluated twice per entry (for
+ * the sum and for the output), as in TFLM. output may be input (in place).
+ * TD_ERR_ARG: NULL pointers, rows < 0, depth < 1, input_multiplier < 0, input_left_shift
+ * outside [0, 31], diff_min > 0. */
+td_status td_softmax_s8(const td_softmax_params *params, const int8_t *input, int8_t *output,
+                        int32_t rows, int32_t depth);
+
 #ifdef __cplusplus
 }
 #endif

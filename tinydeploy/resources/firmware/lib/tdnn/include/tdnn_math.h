@@ -1,5 +1,6 @@
 /*
- * tdnn_math.h - the one shared requantisation helper (TFLite Micro / gemmlowp exact).
+ * tdnn_math.h - the one shared requantisation helper (TFLite Micro / gemmlowp exact) and the
+ * two gemmlowp fixed-point primitives it is made of.
  */
 #ifndef TDNN_MATH_H
 #define TDNN_MATH_H
@@ -9,6 +10,27 @@
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #endif
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties away from zero, with
+ * INT32_MIN * INT32_MIN saturating to INT32_MAX (the only product that overflows). As in
+ * td_mul_by_quant_mult, "(ab + nudge) / 2^31 truncating" equals "(ab + 2^30) >> 31". */
+static inline int32_t td_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero;
+ * exponent in [0, 31]. */
+static inline int32_t td_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
 
 /* TFLM MultiplyByQuantizedMultiplier with double rounding:
  *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << max(shift,0), mult), max(-shift,0))

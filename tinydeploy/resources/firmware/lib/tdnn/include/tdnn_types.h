@@ -115,6 +115,17 @@ typedef struct {
     td_activation activation;
 } td_add_params;
 
+/* int8 SOFTMAX over the last axis, TFLM's reference arithmetic (output scale 1/256, zero
+ * point -128). TFLM prepares the three fields from beta and the input scale:
+ * (input_multiplier, input_left_shift) = QuantizeMultiplier(beta * input_scale * 2^26),
+ * diff_min = -floor(31 * 2^26 / 2^input_left_shift). Per row, input differences
+ * d = x - max(x) with d >= diff_min take part, the others output -128. */
+typedef struct {
+    int32_t input_multiplier;  /* Q31, >= 0 */
+    int32_t input_left_shift;  /* [0, 31] */
+    int32_t diff_min;          /* <= 0 */
+} td_softmax_params;
+
 /* CSR weights, rows = output channels, cols = K.
  * Row r holds values[row_ptr[r] .. row_ptr[r+1]) at columns col_idx[...] (ascending is
  * recommended, not required). Empty rows allowed.
