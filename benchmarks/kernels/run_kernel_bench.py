@@ -94,6 +94,7 @@ LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
 DW_LAYERS: dict[str, tuple[int, ...]] = {
     "dw1": (16, 16, 32, 3, 1, 1),
     "dw2": (15, 15, 20, 3, 2, 1),
+    "dw3": (16, 16, 32, 3, 1, 0),
 }
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]

@@ -4,14 +4,16 @@
  * 0 .. 4 * floor(in_c / 4) - 1; the last in_c % 4 channels stay on the portable loop.
  *
  * Channel-major: 4 channels at a time (one word of each input pixel). Their 9 taps' weights
- * are widened once into SXTB16 pairs on the stack, E = (w_c0, w_c2) and O = (w_c1, w_c3);
- * per input word x, SXTAB16 / SXTAB16 ROR 8 give (x_c0, x_c2) and (x_c1, x_c3) with the
- * input offset added, and SMLABB / SMLATT accumulate the 4 channels. Two horizontally
- * adjacent outputs whose windows lie inside the image columns share every weight load
- * (rows outside the image are skipped, as in the portable loop: padding contributes 0);
- * the other outputs take the same arithmetic over their valid taps only. Requantisation is
- * td_requant_channel_s8's fast path (multiplier >= 0, right shift) with its per-channel
- * constants derived once per group, else td_requant_s8: bit-exact with TFLM either way. */
+ * are widened once per group into SXTB16 pairs on the stack, E = (w_c0, w_c2) and
+ * O = (w_c1, w_c3); per input word x, SXTAB16 / SXTAB16 ROR 8 give (x_c0, x_c2) and
+ * (x_c1, x_c3) with the input offset added, and SMLABB / SMLATT accumulate the 4 channels
+ * (8 instructions per tap: LDR, LDRD of the weights, 2 SXTAB16, 4 MACs). Outputs whose
+ * window lies inside the image run in dw4_run (asm taps and requantisation on optimised
+ * builds, the same arithmetic through ACLE intrinsics at -O0); a border window is first
+ * gathered into 9 words on the stack with the padded taps set to -input_offset (so that
+ * x + offset = 0, as the portable loop's skipped taps) and goes through dw4_run too. A group
+ * whose quantisation the fast requantisation below does not take (see dw4_group) runs the
+ * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way. */
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
@@ -38,19 +40,13 @@ typedef struct {
     int32_t mult[4];
     int32_t shift[4]; /* fast: e; else the TFLM shift */
     int32_t cst[4];   /* fast: (2zp + 1) * 2^(e-1) */
+    int32_t rq[14]; /* fast: per channel mult, cst, e; then lo4, hi4 (dw4_run's asm) */
     int32_t fast;
 } dw4_group;
 
 typedef struct {
     int32_t ooff, amin, amax;
 } dw4_q;
-
-static inline int32_t dw4_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
 
 /* a0..a3 (channels c0..c3) += the 4 products of input word x and tap weights (we, wo). */
 #define DW4_TAP(x, we, wo, a0, a1, a2, a3)                                                         \
@@ -63,12 +59,51 @@ static inline int32_t dw4_smmulr(int32_t a, int32_t b)
         a3 = __smlatt(wo, xo_, a3);                                                                \
     } while (0)
 
-/* The 9 taps of one output whose window lies inside the image: acc[k] += its 4 channels'
- * sums (p: the window's top-left input word, rs: bytes per input row). */
-static TD_NOINLINE void dw4_window(const int8_t *p, int32_t c, int32_t rs, const int32_t *wt,
-                                   int32_t off2, int32_t *acc)
+/* (a2 * b + 2^31 + (c << 32)) >> 32: SMMULR plus c. */
+static inline int32_t dw4_smmlar(int32_t a, int32_t b, int32_t c)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], ky;
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
+/* The 9 taps of one output whose window lies inside the image, into *a0 .. *a3 (p: the
+ * window's top-left input byte, c: bytes per pixel, rs: bytes per input row). */
+static inline void dw4_window(const int8_t *p, int32_t c, int32_t rs, const int32_t *wt,
+                              int32_t off2, int32_t *pa0, int32_t *pa1, int32_t *pa2, int32_t *pa3)
+{
+    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
+#if defined(TD_DSP_ASM)
+    int32_t x, xo, we, wo;
+    /* clang-format off */
+#define DW4_ASM_TAP(addr, k)                        \
+    "ldr     %[x], " addr "\n\t"                    \
+    "ldrd    %[we], %[wo], [%[wt], #" k "]\n\t"     \
+    "sxtab16 %[xo], %[off2], %[x], ror #8\n\t"      \
+    "sxtab16 %[x], %[off2], %[x]\n\t"               \
+    "smlabb  %[a0], %[we], %[x], %[a0]\n\t"         \
+    "smlatt  %[a2], %[we], %[x], %[a2]\n\t"         \
+    "smlabb  %[a1], %[wo], %[xo], %[a1]\n\t"        \
+    "smlatt  %[a3], %[wo], %[xo], %[a3]\n\t"
+    __asm__(DW4_ASM_TAP("[%[p]]", "0")
+            DW4_ASM_TAP("[%[p], %[c]]", "8")
+            DW4_ASM_TAP("[%[p], %[c], lsl #1]", "16")
+            "add     %[p], %[p], %[rs]\n\t"
+            DW4_ASM_TAP("[%[p]]", "24")
+            DW4_ASM_TAP("[%[p], %[c]]", "32")
+            DW4_ASM_TAP("[%[p], %[c], lsl #1]", "40")
+            "add     %[p], %[p], %[rs]\n\t"
+            DW4_ASM_TAP("[%[p]]", "48")
+            DW4_ASM_TAP("[%[p], %[c]]", "56")
+            DW4_ASM_TAP("[%[p], %[c], lsl #1]", "64")
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p] "+r"(p),
+              [x] "=&r"(x), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+            : [c] "r"(c), [rs] "r"(rs), [wt] "r"(wt), [off2] "r"(off2)
+            : "memory");
+#undef DW4_ASM_TAP
+    /* clang-format on */
+#else
+    int32_t ky;
     TD_UNROLL8
     for (ky = 0; ky < 3; ky++, p += rs, wt += 6) {
         const uint32_t x0 = td_read_u32(p);
@@ -78,19 +113,79 @@ static TD_NOINLINE void dw4_window(const int8_t *p, int32_t c, int32_t rs, const
         DW4_TAP(x1, wt[2], wt[3], a0, a1, a2, a3);
         DW4_TAP(x2, wt[4], wt[5], a0, a1, a2, a3);
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+#endif
+    *pa0 = a0;
+    *pa1 = a1;
+    *pa2 = a2;
+    *pa3 = a3;
 }
 
+/* A run of n outputs of a fast group whose windows lie inside the image (p: the first
+ * window's top-left input byte, rs: bytes per input row, sc: bytes between windows): the 9
+ * taps, the requantisation above saturated to int8 (SSAT), the 4 bytes packed and clamped
+ * to the activation range (lo4 / hi4: its bounds in every byte) with SSUB8 / SEL, one
+ * word store per output. */
+static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, int32_t rs,
+                                int32_t sc, int8_t *out, int32_t n, int32_t off2, uint32_t lo4,
+                                uint32_t hi4)
+{
+    for (; n > 0; n--, p += sc, out += c) {
+        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+        dw4_window(p, c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
+#if defined(TD_DSP_ASM)
+        {
+            int32_t m, k, e;
+            /* clang-format off */
+#define DW4_ASM_RQ(a, o)                                  \
+    "ldrd    %[m], %[k], [%[rq], #" o "]\n\t"              \
+    "ldr     %[e], [%[rq], #" o " + 8]\n\t"                \
+    "smmlar  %[m], %[" a "], %[m], %[k]\n\t"               \
+    "add     %[m], %[m], %[" a "], asr #31\n\t"            \
+    "asr     %[m], %[m], %[e]\n\t"                         \
+    "ssat    %[" a "], #8, %[m]\n\t"
+            __asm__ volatile(DW4_ASM_RQ("a0", "0") DW4_ASM_RQ("a1", "12") DW4_ASM_RQ("a2", "24")
+                    DW4_ASM_RQ("a3", "36")
+                    "bfi     %[a0], %[a1], #8, #8\n\t"
+                    "bfi     %[a0], %[a2], #16, #8\n\t"
+                    "bfi     %[a0], %[a3], #24, #8\n\t"
+                    "ldrd    %[m], %[k], [%[rq], #48]\n\t"
+                    "ssub8   %[e], %[a0], %[m]\n\t"
+                    "sel     %[a0], %[a0], %[m]\n\t"
+                    "ssub8   %[e], %[k], %[a0]\n\t"
+                    "sel     %[a0], %[a0], %[k]\n\t"
+                    "str     %[a0], [%[out]]"
+                    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m),
+                      [k] "=&r"(k), [e] "=&r"(e)
+                    : [rq] "r"(g->rq), [out] "r"(out)
+                    : "memory", "cc");
+#undef DW4_ASM_RQ
+            /* clang-format on */
+            (void)lo4;
+            (void)hi4;
+        }
+#else
+        a0 = __ssat((dw4_smmlar(a0, g->mult[0], g->cst[0]) + (a0 >> 31)) >> g->shift[0], 8);
+        a1 = __ssat((dw4_smmlar(a1, g->mult[1], g->cst[1]) + (a1 >> 31)) >> g->shift[1], 8);
+        a2 = __ssat((dw4_smmlar(a2, g->mult[2], g->cst[2]) + (a2 >> 31)) >> g->shift[2], 8);
+        a3 = __ssat((dw4_smmlar(a3, g->mult[3], g->cst[3]) + (a3 >> 31)) >> g->shift[3], 8);
+        uint32_t v, t;
+        v = ((uint32_t)a0 & 0xFFu) | (((uint32_t)a1 & 0xFFu) << 8) |
+            (((uint32_t)a2 & 0xFFu) << 16) | ((uint32_t)a3 << 24);
+        __asm__("ssub8 %1, %0, %2\n\t"
+                "sel   %0, %0, %2\n\t"
+                "ssub8 %1, %3, %0\n\t"
+                "sel   %0, %0, %3"
+                : "+r"(v), "=&r"(t)
+                : "r"(lo4), "r"(hi4)
+                : "cc");
+        td_write_u32(out, v);
+#endif
+    }
+}
+
+/* The groups dw4_run does not take (g->fast == 0). */
 static inline int8_t dw4_requant(const dw4_group *g, const dw4_q *q, int32_t k, int32_t a)
 {
-    if (g->fast) {
-        int32_t v = (dw4_smmulr(a, g->mult[k]) + g->cst[k] + (a >> 31)) >> g->shift[k];
-        v = v < q->amin ? q->amin : v;
-        return (int8_t)(v > q->amax ? q->amax : v);
-    }
     return td_requant_s8(a, g->mult[k], g->shift[k], q->ooff, q->amin, q->amax);
 }
 
@@ -130,6 +225,9 @@ static void dw4_prepare(const td_quant_params *quant, const int8_t *filter, cons
             g->bias[k] = 2 * b;
             g->shift[k] = -s;
             g->cst[k] = (2 * ooff + 1) * (1 << (-s - 1));
+            g->rq[3 * k] = g->mult[k];
+            g->rq[3 * k + 1] = g->cst[k];
+            g->rq[3 * k + 2] = -s;
         } else {
             g->bias[k] = b;
             g->shift[k] = s;
@@ -148,6 +246,9 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     const int32_t sh = params->stride_h, sw = params->stride_w;
     const int32_t pt = params->pad_top, pl = params->pad_left;
     const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
+    const uint32_t lo4 = 0x01010101u * (uint8_t)params->activation.min;
+    const uint32_t hi4 = 0x01010101u * (uint8_t)params->activation.max;
+    const int32_t pad4 = (int32_t)(0x01010101u * (uint8_t)-params->input_offset);
     dw4_q qv;
     const dw4_q *q = &qv;
     dw4_group g;
@@ -157,6 +258,8 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     qv.amax = params->activation.max;
     for (ch = 0; ch + 4 <= c; ch += 4) {
         dw4_prepare(quant, filter, bias, c, ch, params->output_offset, &g);
+        g.rq[12] = (int32_t)lo4;
+        g.rq[13] = (int32_t)hi4;
         for (oy = 0; oy < oh; oy++) {
             const int32_t iy0 = oy * sh - pt;
             const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
@@ -164,31 +267,43 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
             int8_t *orow = output + oy * ow * c + ch;
             for (ox = 0; ox < ow; ox++) {
                 const int32_t ix0 = ox * sw - pl;
-                int32_t acc[4];
-                acc[0] = g.bias[0];
-                acc[1] = g.bias[1];
-                acc[2] = g.bias[2];
-                acc[3] = g.bias[3];
-                if (ky0 == 0 && ky1 == 3 && ix0 >= 0 && ix0 + 3 <= w) {
-                    dw4_window(input + (iy0 * w + ix0) * c + ch, c, w * c, g.wt, off2, acc);
-                } else {
-                    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
-                    const int32_t kx1 = w - ix0 < 3 ? w - ix0 : 3;
-                    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+                const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+                const int32_t kx1 = w - ix0 < 3 ? w - ix0 : 3;
+                int32_t a0, a1, a2, a3;
+                if (g.fast && ky0 == 0 && ky1 == 3 && ix0 >= 0 && ix0 + 3 <= w) {
+                    /* the interior run: outputs ox .. ox1 - 1 */
+                    const int32_t ox1 = (w - 3 + pl) / sw + 1 < ow ? (w - 3 + pl) / sw + 1 : ow;
+                    dw4_run(&g, input + (iy0 * w + ix0) * c + ch, c, w * c, sw * c, orow + ox * c,
+                            ox1 - ox, off2, lo4, hi4);
+                    ox = ox1 - 1;
+                    continue;
+                }
+                if (g.fast) { /* a border window: padded taps read as -input_offset */
+                    int32_t win[9];
+                    win[0] = win[1] = win[2] = win[3] = win[4] = win[5] = win[6] = win[7] = win[8] =
+                        pad4;
                     for (ky = ky0; ky < ky1; ky++) {
                         const int32_t row = (iy0 + ky) * w + ix0;
                         for (kx = kx0; kx < kx1; kx++) {
-                            const uint32_t x = td_read_u32(input + (row + kx) * c + ch);
-                            DW4_TAP(x, g.wt[6 * ky + 2 * kx], g.wt[6 * ky + 2 * kx + 1], a0, a1, a2,
-                                    a3);
+                            win[3 * ky + kx] = (int32_t)td_read_u32(input + (row + kx) * c + ch);
                         }
                     }
-                    acc[0] = a0;
-                    acc[1] = a1;
-                    acc[2] = a2;
-                    acc[3] = a3;
+                    dw4_run(&g, (const int8_t *)win, 4, 12, 0, orow + ox * c, 1, off2, lo4, hi4);
+                    continue;
                 }
-                dw4_store(&g, q, orow + ox * c, acc[0], acc[1], acc[2], acc[3]);
+                a0 = g.bias[0];
+                a1 = g.bias[1];
+                a2 = g.bias[2];
+                a3 = g.bias[3];
+                for (ky = ky0; ky < ky1; ky++) {
+                    const int32_t row = (iy0 + ky) * w + ix0;
+                    for (kx = kx0; kx < kx1; kx++) {
+                        const uint32_t x = td_read_u32(input + (row + kx) * c + ch);
+                        DW4_TAP(x, g.wt[6 * ky + 2 * kx], g.wt[6 * ky + 2 * kx + 1], a0, a1, a2,
+                                a3);
+                    }
+                }
+                dw4_store(&g, q, orow + ox * c, a0, a1, a2, a3);
             }
         }
     }
