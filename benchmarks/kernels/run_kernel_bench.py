@@ -95,6 +95,8 @@ DW_LAYERS: dict[str, tuple[int, ...]] = {
     "dw1": (16, 16, 32, 3, 1, 1),
     "dw2": (15, 15, 20, 3, 2, 1),
     "dw3": (16, 16, 32, 3, 1, 0),
+    "dw_kws": (25, 5, 64, 3, 1, 1),  # DS-CNN depthwise layers
+    "dw_mbv1": (24, 24, 32, 3, 2, 1),  # a MobileNetV1-0.25 stride-2 layer
 }
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]

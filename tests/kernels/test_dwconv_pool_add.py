@@ -112,7 +112,8 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
     """td_dwconv_dense_s8_3x3_dsp (Cortex-M4 DSP: 3x3, depth multiplier 1, groups of 4
     channels, the rest portable) against the host build and the numpy reference: odd and
     even channel counts, strides 1 and 2, padding 0 / 1 / asymmetric, random offsets and
-    quantisation, activation clamps, and quantisation outside its fast requantisation."""
+    quantisation, activation clamps, and quantisation outside its fast requantisation; rows
+    through the padded band and, wider than it, border windows gathered one at a time."""
     from test_conv import c_int_arrays, run_on_qemu
 
     lim = (1 << 30) - (1 << 19) - 1
@@ -129,6 +130,9 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         (3, 3, 8, 3, (1, 1), (0, 0, 0, 0), 1, None),
         (2, 3, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),
         (4, 1, 12, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (4, 60, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),  # wider than the band: gathered windows
+        (5, 103, 8, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (5, 40, 9, 3, (1, 1), (0, 1, 1, 1), 1, None),
         (8, 8, 12, 3, (1, 1), (1, 1, 1, 1), 1, "edges"),
         (8, 8, 8, 3, (2, 2), (1, 1, 1, 1), 1, "shift0"),
         (7, 7, 8, 3, (1, 1), (1, 1, 1, 1), 1, "bigbias"),

@@ -9,14 +9,19 @@
  * (x_c1, x_c3) with the input offset added, and SMLABB / SMLATT accumulate the 4 channels
  * (8 instructions per tap: LDR, LDRD of the weights, 2 SXTAB16, 4 MACs). Outputs whose
  * window lies inside the image run in dw4_run (asm taps and requantisation on optimised
- * builds, the same arithmetic through ACLE intrinsics at -O0); a border window is first
- * gathered into 9 words on the stack with the padded taps set to -input_offset (so that
- * x + offset = 0, as the portable loop's skipped taps) and goes through dw4_run too. A group
+ * builds, the same arithmetic through ACLE intrinsics at -O0). Padding reads as
+ * -input_offset (x + offset = 0, as the portable loop's skipped taps): a row with padding
+ * rows (or a narrow row, <= 8 outputs, with padding columns) first copies its 3 input rows
+ * padded into a band on the stack (one word per pixel, <= DW4_BAND_WORDS per row) and runs
+ * all its outputs from there; other border windows are gathered into 9 words. A group
  * whose quantisation the fast requantisation below does not take (see dw4_group) runs the
  * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way. */
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+
+/* Widest padded band (words per row) kept on the stack (3 rows: 600 bytes). */
+#define DW4_BAND_WORDS 50
 
 int32_t td_dwconv_dense_s8_3x3_dsp_applies(const td_dwconv_params *params,
                                            const td_dims *input_dims, const td_dims *filter_dims)
@@ -126,10 +131,9 @@ static inline void dw4_window(const int8_t *p, int32_t c, int32_t rs, const int3
  * to the activation range (lo4 / hi4: its bounds in every byte) with SSUB8 / SEL, one
  * word store per output. */
 static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, int32_t rs,
-                                int32_t sc, int8_t *out, int32_t n, int32_t off2, uint32_t lo4,
-                                uint32_t hi4)
+                                int32_t sc, int8_t *out, int32_t oc, int32_t n, int32_t off2)
 {
-    for (; n > 0; n--, p += sc, out += c) {
+    for (; n > 0; n--, p += sc, out += oc) {
         int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
         dw4_window(p, c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
 #if defined(TD_DSP_ASM)
@@ -160,8 +164,6 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
                     : "memory", "cc");
 #undef DW4_ASM_RQ
             /* clang-format on */
-            (void)lo4;
-            (void)hi4;
         }
 #else
         a0 = __ssat((dw4_smmlar(a0, g->mult[0], g->cst[0]) + (a0 >> 31)) >> g->shift[0], 8);
@@ -176,7 +178,7 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
                 "ssub8 %1, %3, %0\n\t"
                 "sel   %0, %0, %3"
                 : "+r"(v), "=&r"(t)
-                : "r"(lo4), "r"(hi4)
+                : "r"((uint32_t)g->rq[12]), "r"((uint32_t)g->rq[13])
                 : "cc");
         td_write_u32(out, v);
 #endif
@@ -249,6 +251,10 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     const uint32_t lo4 = 0x01010101u * (uint8_t)params->activation.min;
     const uint32_t hi4 = 0x01010101u * (uint8_t)params->activation.max;
     const int32_t pad4 = (int32_t)(0x01010101u * (uint8_t)-params->input_offset);
+    const int32_t bw = (ow - 1) * sw + 3; /* band words per row */
+    /* rows with padding columns take the band too when they are narrow (gathering their
+     * border windows one by one costs more than the band then) */
+    const int32_t band_cols = ow <= 8 && (pl > 0 || (ow - 1) * sw + 3 > pl + w);
     dw4_q qv;
     const dw4_q *q = &qv;
     dw4_group g;
@@ -265,6 +271,28 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
             const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
             const int32_t ky1 = h - iy0 < 3 ? h - iy0 : 3;
             int8_t *orow = output + oy * ow * c + ch;
+            if (g.fast && bw <= DW4_BAND_WORDS && (ky0 != 0 || ky1 != 3 || band_cols)) {
+                /* the row's 3 input rows, padded, one word per pixel: all ow outputs in one run */
+                int32_t band[3 * DW4_BAND_WORDS], j;
+                for (ky = 0; ky < 3; ky++) {
+                    const int32_t iy = iy0 + ky;
+                    int32_t *br = band + ky * bw;
+                    const int32_t j1 = iy >= 0 && iy < h ? (pl + w < bw ? pl + w : bw) : 0;
+                    const int8_t *src = input + iy * w * c + ch;
+                    j = iy >= 0 && iy < h ? pl : 0;
+                    for (kx = 0; kx < j; kx++) {
+                        br[kx] = pad4;
+                    }
+                    for (; j < j1; j++) {
+                        br[j] = (int32_t)td_read_u32(src + (j - pl) * c);
+                    }
+                    for (; j < bw; j++) {
+                        br[j] = pad4;
+                    }
+                }
+                dw4_run(&g, (const int8_t *)band, 4, 4 * bw, 4 * sw, orow, c, ow, off2);
+                continue;
+            }
             for (ox = 0; ox < ow; ox++) {
                 const int32_t ix0 = ox * sw - pl;
                 const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
@@ -274,7 +302,7 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
                     /* the interior run: outputs ox .. ox1 - 1 */
                     const int32_t ox1 = (w - 3 + pl) / sw + 1 < ow ? (w - 3 + pl) / sw + 1 : ow;
                     dw4_run(&g, input + (iy0 * w + ix0) * c + ch, c, w * c, sw * c, orow + ox * c,
-                            ox1 - ox, off2, lo4, hi4);
+                            c, ox1 - ox, off2);
                     ox = ox1 - 1;
                     continue;
                 }
@@ -288,7 +316,7 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
                             win[3 * ky + kx] = (int32_t)td_read_u32(input + (row + kx) * c + ch);
                         }
                     }
-                    dw4_run(&g, (const int8_t *)win, 4, 12, 0, orow + ox * c, 1, off2, lo4, hi4);
+                    dw4_run(&g, (const int8_t *)win, 4, 12, 0, orow + ox * c, c, 1, off2);
                     continue;
                 }
                 a0 = g.bias[0];
