@@ -96,6 +96,9 @@ LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
 DW_LAYERS: dict[str, tuple[int, ...]] = {
     "dw1": (16, 16, 32, 3, 1, 1),
     "dw2": (15, 15, 20, 3, 2, 1),
+    "dw3": (16, 16, 32, 3, 1, 0),
+    "dw_kws": (25, 5, 64, 3, 1, 1),  # DS-CNN depthwise layers
+    "dw_mbv1": (24, 24, 32, 3, 2, 1),  # a MobileNetV1-0.25 stride-2 layer
 }
 # SOFTMAX over the last axis: (rows, depth), uniform random int8 logits with TFLM's parameters
 # for beta 1 and input scale 0.1 (diff_min -248: nearly every entry takes part); after the

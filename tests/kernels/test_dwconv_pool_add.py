@@ -105,3 +105,78 @@ def test_add(tdnn, ref, s1, z1, s2, z2, so, zo, act):
     fields = {k: v for k, v in p.items() if k != "act"}
     params = AddParams(**fields, activation=Activation(*act))
     ref.assert_same(tdnn.add(x1, x2, params), ref.add(x1, x2, p))
+
+
+@pytest.mark.firmware
+def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
+    """td_dwconv_dense_s8_3x3_dsp (Cortex-M4 DSP: 3x3, depth multiplier 1, groups of 4
+    channels, the rest portable) against the host build and the numpy reference: odd and
+    even channel counts, strides 1 and 2, padding 0 / 1 / asymmetric, random offsets and
+    quantisation, activation clamps, and quantisation outside its fast requantisation; rows
+    through the padded band and, wider than it, border windows gathered one at a time."""
+    from test_conv import c_int_arrays, run_on_qemu
+
+    lim = (1 << 30) - (1 << 19) - 1
+    shapes = [  # (h, w, c, k, stride, pad (t, l, b, r), dmul, quant edge)
+        (16, 16, 32, 3, (1, 1), (1, 1, 1, 1), 1, None),
+        (15, 15, 20, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (7, 9, 1, 3, (1, 1), (1, 1, 1, 1), 1, None),
+        (6, 5, 3, 3, (2, 2), (0, 0, 0, 0), 1, None),
+        (5, 6, 4, 3, (1, 1), (0, 0, 0, 0), 1, None),
+        (8, 7, 5, 3, (1, 2), (1, 0, 1, 1), 1, None),
+        (9, 10, 8, 3, (2, 1), (0, 1, 1, 0), 1, None),
+        (6, 7, 17, 3, (1, 1), (1, 1, 1, 1), 1, None),
+        (10, 9, 17, 3, (2, 2), (1, 1, 0, 0), 1, None),
+        (3, 3, 8, 3, (1, 1), (0, 0, 0, 0), 1, None),
+        (2, 3, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),
+        (4, 1, 12, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (4, 60, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),  # wider than the band: gathered windows
+        (5, 103, 8, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (5, 40, 9, 3, (1, 1), (0, 1, 1, 1), 1, None),
+        (8, 8, 12, 3, (1, 1), (1, 1, 1, 1), 1, "edges"),
+        (8, 8, 8, 3, (2, 2), (1, 1, 1, 1), 1, "shift0"),
+        (7, 7, 8, 3, (1, 1), (1, 1, 1, 1), 1, "bigbias"),
+        (7, 6, 4, 3, (1, 1), (1, 1, 1, 1), 2, None),
+        (7, 7, 8, 5, (1, 1), (2, 2, 2, 2), 1, None),
+        (6, 6, 6, 1, (1, 1), (0, 0, 0, 0), 1, None),
+    ]
+    rng = np.random.default_rng(16)
+    cases = []
+    for i, (h, w, c, k, stride, pad, dmul, edge) in enumerate(shapes):
+        oc = c * dmul
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        wt = rng.integers(-128, 128, size=(k, k, oc)).astype(np.int8)
+        bias = rng.integers(-20000, 20000, size=oc).astype(np.int32)
+        mult, shift = ref.random_quant(rng, oc, (-13, -5))
+        in_off = int(rng.integers(-127, 129))
+        out_off = int(rng.integers(-128, 128))
+        act = [(-128, 127), (out_off, 127), (-100, 50)][i % 3]
+        if i % 3 == 1 and out_off > 100:
+            act = (-128, 127)
+        if edge == "edges":  # fast-path limits: e = 1 and 22, |bias| at the bound, mult 0
+            shift[:6] = [-1, -22, -1, -22, -7, -9]
+            mult[:6] = [2**31 - 1, 2**31 - 1, 1 << 30, 0, 2**31 - 1, 1 << 30]
+            bias[6:12] = [lim, -lim, lim, -lim, 0, 1]
+        elif edge == "shift0":  # a group with shift 0 / a left shift / e = 23 / mult < 0
+            shift[1], shift[4], shift[7] = 0, 2, -23
+            mult[3] = -(1 << 30)
+        elif edge == "bigbias":  # |bias| beyond the doubled-accumulator bound
+            bias[0], bias[5] = lim + 1, -(lim + 1)
+        expected = tdnn.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, in_off, out_off, act)
+        want = ref.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, in_off, out_off, act)
+        ref.assert_same(expected, want)
+        ho, wo = expected.shape[:2]
+        p = f"dw{i}"
+        decls = c_int_arrays(p, x=x, w=wt, b=bias, m=mult, s=shift)
+        body = (
+            f"    static const td_quant_params q = {{{p}_m, {p}_s}};\n"
+            f"    static const td_dwconv_params dp = {{{stride[0]}, {stride[1]}, {pad[0]}, "
+            f"{pad[1]}, {pad[2]}, {pad[3]}, {dmul}, {in_off}, {out_off}, "
+            f"{{{act[0]}, {act[1]}}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{1, {k}, {k}, {oc}}};\n"
+            f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
+            f"    return td_dwconv_dense_s8(&dp, &q, &id, {p}_x, &fd, {p}_w, {p}_b, &od, "
+            "out_buf);\n"
+        )
+        cases.append((f"dw_{i}", decls, body, expected))
+    run_on_qemu(tmp_path, cases)

@@ -95,8 +95,10 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
                                       const td_dims *filter_dims, const td_nm_weights *weights);
 
 /* ---- depthwise conv2d (dense), no scratch ----
- * Helium (M55) for depth_multiplier 1 (8 channels per step in 16-bit lanes); portable C
- * otherwise. */
+ * Helium (M55) for depth_multiplier 1 (8 channels per step in 16-bit lanes); on other DSP
+ * cores (M4, M7, M33) 3x3 kernels with depth_multiplier 1 and in_c >= 4 in groups of 4
+ * channels (SXTAB16 + SMLABB/SMLATT, any stride and padding), the last in_c % 4 channels
+ * portable; portable C otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
                              const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,

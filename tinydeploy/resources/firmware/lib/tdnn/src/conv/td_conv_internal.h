@@ -122,4 +122,16 @@ int32_t td_dwconv_dense_s8_mve(const td_dwconv_params *params, const td_quant_pa
                                const int32_t *bias, const td_dims *output_dims, int8_t *output);
 #endif
 
+/* DSP cores (not Helium): 3x3, depth multiplier 1, in_c >= 4; channels 0 .. 4 * floor(in_c / 4)
+ * - 1 in groups of 4 (SXTAB16 + SMLABB/SMLATT, two outputs per weight load), the wrapper runs
+ * the portable loop for the rest (td_dwconv_dense_s8_3x3_dsp.c). */
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+int32_t td_dwconv_dense_s8_3x3_dsp_applies(const td_dwconv_params *params,
+                                           const td_dims *input_dims, const td_dims *filter_dims);
+void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_params *quant,
+                                const td_dims *input_dims, const int8_t *input,
+                                const int8_t *filter, const int32_t *bias,
+                                const td_dims *output_dims, int8_t *output);
+#endif
+
 #endif /* TD_CONV_INTERNAL_H */

@@ -1,12 +1,51 @@
 /* Depthwise conv2d, dense weights [1][kh][kw][in_c * depth_multiplier]. */
 #include "td_conv_internal.h"
 
+/* The portable loop, for input channels ic_begin .. in_c - 1. */
+static void dw_portable(const td_dwconv_params *params, const td_quant_params *quant,
+                        const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
+                        const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
+                        int32_t ic_begin, int8_t *output)
+{
+    const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
+    const int32_t kh = filter_dims->h, kw = filter_dims->w;
+    const int32_t dmul = params->depth_multiplier, out_c = c * dmul;
+    int32_t oy, ox, ic, dm, ky, kx;
+    for (oy = 0; oy < oh; oy++) {
+        const int32_t iy0 = oy * params->stride_h - params->pad_top;
+        const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
+        const int32_t ky1 = h - iy0 < kh ? h - iy0 : kh;
+        for (ox = 0; ox < ow; ox++) {
+            const int32_t ix0 = ox * params->stride_w - params->pad_left;
+            const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+            const int32_t kx1 = w - ix0 < kw ? w - ix0 : kw;
+            int8_t *out = output + (oy * ow + ox) * out_c;
+            for (ic = ic_begin; ic < c; ic++) {
+                for (dm = 0; dm < dmul; dm++) {
+                    const int32_t oc = ic * dmul + dm;
+                    int32_t acc = bias ? bias[oc] : 0;
+                    for (ky = ky0; ky < ky1; ky++) {
+                        const int8_t *xr = input + ((iy0 + ky) * w + ix0) * c + ic;
+                        const int8_t *wr = filter + ky * kw * out_c + oc;
+                        for (kx = kx0; kx < kx1; kx++) {
+                            acc += wr[kx * out_c] * (xr[kx * c] + params->input_offset);
+                        }
+                    }
+                    out[oc] = td_requant_s8(acc, quant->multiplier[oc], quant->shift[oc],
+                                            params->output_offset, params->activation.min,
+                                            params->activation.max);
+                }
+            }
+        }
+    }
+}
+
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
                              const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                              const td_dims *output_dims, int8_t *output)
 {
-    int32_t oh, ow, oy, ox, ic, dm, ky, kx;
+    int32_t oh, ow, ic_begin = 0;
     int32_t h, w, c, out_c, kh, kw, dmul;
     if (!params || !quant || !quant->multiplier || !quant->shift || !input_dims || !input ||
         !filter_dims || !filter || !output_dims || !output) {
@@ -40,32 +79,14 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
         return TD_OK;
     }
 #endif
-    for (oy = 0; oy < oh; oy++) {
-        const int32_t iy0 = oy * params->stride_h - params->pad_top;
-        const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
-        const int32_t ky1 = h - iy0 < kh ? h - iy0 : kh;
-        for (ox = 0; ox < ow; ox++) {
-            const int32_t ix0 = ox * params->stride_w - params->pad_left;
-            const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
-            const int32_t kx1 = w - ix0 < kw ? w - ix0 : kw;
-            int8_t *out = output + (oy * ow + ox) * out_c;
-            for (ic = 0; ic < c; ic++) {
-                for (dm = 0; dm < dmul; dm++) {
-                    const int32_t oc = ic * dmul + dm;
-                    int32_t acc = bias ? bias[oc] : 0;
-                    for (ky = ky0; ky < ky1; ky++) {
-                        const int8_t *xr = input + ((iy0 + ky) * w + ix0) * c + ic;
-                        const int8_t *wr = filter + ky * kw * out_c + oc;
-                        for (kx = kx0; kx < kx1; kx++) {
-                            acc += wr[kx * out_c] * (xr[kx * c] + params->input_offset);
-                        }
-                    }
-                    out[oc] = td_requant_s8(acc, quant->multiplier[oc], quant->shift[oc],
-                                            params->output_offset, params->activation.min,
-                                            params->activation.max);
-                }
-            }
-        }
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+    if (td_dwconv_dense_s8_3x3_dsp_applies(params, input_dims, filter_dims)) {
+        td_dwconv_dense_s8_3x3_dsp(params, quant, input_dims, input, filter, bias, output_dims,
+                                   output);
+        ic_begin = c & ~3;
     }
+#endif
+    dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, oh, ow, ic_begin,
+                output);
     return TD_OK;
 }
