@@ -5,11 +5,11 @@ the Cortex-M DSP depthwise variant (M4, M33) and the portable loop (M3)."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from keras_int8 import full_int8_tflite
 
 from tinydeploy.cli.main import main
 
@@ -25,18 +25,9 @@ def _dw_tflite(path: Path) -> Path:
     x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same")(x)
     x = tf.keras.layers.DepthwiseConv2D(3, padding="valid", activation="relu6")(x)
     o = tf.keras.layers.Dense(4)(tf.keras.layers.Flatten()(x))
-    conv = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(i, o))
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
     rng = np.random.default_rng(0)
-    conv.representative_dataset = lambda: (
-        [rng.standard_normal((1, 25, 5, 1)).astype(np.float32)] for _ in range(50)
-    )
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with warnings.catch_warnings():  # the converter's own UserWarnings
-        warnings.simplefilter("ignore")
-        path.write_bytes(conv.convert())
+    path.write_bytes(full_int8_tflite(tf.keras.Model(i, o), lambda: (
+        rng.standard_normal((1, 25, 5, 1)).astype(np.float32) for _ in range(50))))
     return path
 
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from keras_int8 import full_int8_tflite
 
 from tinydeploy.export.runtimes import run_tflm
 from tinydeploy.ir import read_tflite
@@ -158,7 +159,6 @@ def test_generated_c_equals_tflm(softmax_tflite, sharpness, mnist, int8_inputs, 
 def keras_dense_softmax(tf, sharpness: float) -> bytes:
     """Dense(24, relu) -> Dense(10) -> softmax on 20 features, full int8 by the TFLite
     converter; `sharpness` scales the last layer's weights (wider logits)."""
-    import warnings
 
     tf.random.set_seed(0)
     rng = np.random.default_rng(0)
@@ -170,19 +170,8 @@ def keras_dense_softmax(tf, sharpness: float) -> bytes:
     w, b = last.get_weights()
     last.set_weights([w * sharpness, b])
 
-    def rep():
-        for _ in range(32):
-            yield [rng.normal(size=(1, 20)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with warnings.catch_warnings():  # the converter warns about calibration statistics
-        warnings.simplefilter("ignore")
-        return conv.convert()
+    return full_int8_tflite(model, lambda: (
+        rng.normal(size=(1, 20)).astype(np.float32) for _ in range(32)))
 
 
 @pytest.mark.usefixtures("gcc")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import ctypes as C
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from keras_int8 import full_int8_tflite
 from tools_required import required_module, unavailable
 
 from tinydeploy.quant.softmax import (
@@ -184,19 +184,9 @@ def softmax_only_tflite(depth: int, calib_range: float) -> bytes:
     model = tf.keras.Model(inp, tf.keras.layers.Softmax()(inp))
     rng = np.random.default_rng(depth)
 
-    def rep():
-        for _ in range(8):
-            yield [rng.uniform(-calib_range, calib_range, size=(1, depth)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return conv.convert()
+    return full_int8_tflite(model, lambda: (
+        rng.uniform(-calib_range, calib_range, size=(1, depth)).astype(np.float32)
+        for _ in range(8)))
 
 
 # TFLM's reference asserts (and the test process would abort) when a row's sum of exps

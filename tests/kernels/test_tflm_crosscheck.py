@@ -3,10 +3,9 @@ int8 conv + fully connected model built with TensorFlow (TF and tflite-micro req
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
+from keras_int8 import full_int8_tflite
 from tools_required import required_module
 
 from tinydeploy.quant.fixedpoint import quantize_multiplier
@@ -29,19 +28,8 @@ def tiny_model():
     out = tf.keras.layers.Dense(3, bias_initializer=init)(tf.keras.layers.Flatten()(conv))
     model = tf.keras.Model(inp, [conv, out])
 
-    def rep():
-        for _ in range(16):
-            yield [rng.normal(size=(1, 6, 5, 3)).astype(np.float32)]
-
-    conv_tf = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv_tf.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv_tf.representative_dataset = rep
-    conv_tf.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv_tf.inference_input_type = tf.int8
-    conv_tf.inference_output_type = tf.int8
-    with warnings.catch_warnings():  # TF's converter warns about calibration statistics
-        warnings.simplefilter("ignore")
-        flat = conv_tf.convert()
+    flat = full_int8_tflite(model, lambda: (
+        rng.normal(size=(1, 6, 5, 3)).astype(np.float32) for _ in range(16)))
     interp = litert.Interpreter(model_content=flat)
     interp.allocate_tensors()
     return flat, interp
