@@ -218,7 +218,8 @@ class _Emitter:
                 for p in cls.c_sources()}
 
     def user_headers(self) -> list[str]:
-        return sorted(name for name in self.user_files() if name.endswith(".h"))
+        return sorted(p.name for cls in self.user_formats.values() for p in cls.c_sources()
+                      if p.suffix == ".h")
 
     def ptr(self, key: str) -> str:
         if key == self.g.input:
@@ -260,9 +261,10 @@ class _Emitter:
     def weight_args(self, p: str, layer: Layer) -> WeightArgs:
         """Emit the layer's weights (arrays and descriptor); what its kernel call needs."""
         fmt = get_format(layer.encoding.format)
-        taps = layer.kind == "conv" and fmt.conv_taps
-        stored = fmt.for_conv(layer.encoding) if taps else layer.encoding
-        return WeightArgs(fmt.kernel, self.weights(p, stored), fmt.descriptor is not None, taps)
+        conv = layer.kind == "conv"
+        stored = fmt.for_conv(layer.encoding) if conv else layer.encoding
+        return WeightArgs(fmt.kernel, self.weights(p, stored), fmt.descriptor is not None,
+                          conv and fmt.conv_taps)
 
     def helper(self, name: str, text: str) -> None:
         """A static C function model.c defines once, before tdm_invoke (e.g. a permute)."""

@@ -133,8 +133,7 @@ class TdnnHost:
     def _conv_stored(enc: EncodedWeights) -> EncodedWeights:
         """What a generated model stores for a conv of this format (slim sparse descriptors:
         the taps carry columns and values)."""
-        fmt = get_format(enc.format)
-        return fmt.for_conv(enc) if fmt.conv_taps else enc
+        return get_format(enc.format).for_conv(enc)
 
     def conv_buffer_size(
         self, x_shape: tuple[int, int, int], enc: EncodedWeights, spec: ConvSpec

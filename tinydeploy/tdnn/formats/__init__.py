@@ -23,7 +23,6 @@ import numpy as np
 from tinydeploy.errors import unknown_choice
 from tinydeploy.tdnn.formats.base import (
     C_TYPES,
-    LAYER_KINDS,
     Descriptor,
     EncodedWeights,
     WeightFormat,
@@ -114,7 +113,6 @@ def candidate_formats(w2d: np.ndarray, layer_kind: str) -> list[WeightFormat]:
 
 __all__ = [
     "C_TYPES",
-    "LAYER_KINDS",
     "Descriptor",
     "EncodedWeights",
     "WeightFormat",

@@ -30,10 +30,6 @@ C_TYPES: dict[str, str] = {
     "uint32": "uint32_t",
 }
 
-#: the layer kinds a weight format can serve
-LAYER_KINDS = ("conv", "dwconv", "fc")
-
-
 class WeightFormatError(TinydeployError):
     """A weight matrix cannot be stored in the requested format."""
 
