@@ -110,3 +110,8 @@ def test_generated_model_bit_exact_on_qemu(board, sparse, sparsity, softmax, tmp
     assert m["accuracy"]["correct"] == N - 3
     assert [layer["name"] for layer in m["per_layer"]] == [layer.name for layer in gen.layers]
     assert report["flash_bytes"]["code"] > 0 and report["flash_bytes"]["weights"] > 0
+    # the plan's RAM prediction (activations + the call-graph stack bound) holds on device
+    plan_ram = report["ram_predicted"]
+    assert plan_ram["stack_bound"]["bytes"] is not None, plan_ram["stack_bound"]["reason"]
+    assert plan_ram["measured_within"], (report["ram_bytes"], plan_ram)
+    assert report["ram_bytes"]["stack_high_water"] > 0

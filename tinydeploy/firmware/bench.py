@@ -27,11 +27,12 @@ from tinydeploy.firmware.budget import (
     samples_next_to,
     samples_per_chunk,
 )
-from tinydeploy.firmware.build import BuildSettings, pio_run
+from tinydeploy.firmware.build import BuildSettings, build_dir, pio_run
 from tinydeploy.firmware.elfsize import ImageSize, image_size
 from tinydeploy.firmware.project import env_is_local
 from tinydeploy.firmware.report import ChunkReport, merge_chunks, parse_report
 from tinydeploy.firmware.requirements import require_qemu
+from tinydeploy.firmware.stackbound import core_has_fpu, stack_bound
 from tinydeploy.firmware.testdata import (
     TestVectors,
     load_vectors,
@@ -217,6 +218,8 @@ def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkRepor
     arena = size.symbols.get("td_arena", 0)
     output = size.symbols.get("td_output", 0)
     hwm = measured["stack"]["high_water_bytes"]
+    bound = stack_bound(build_dir(bp.work_dir), core_has_fpu(board.core))
+    plan_peak = arena + output + bound.bytes if bound.bytes is not None else None
     return {
         "board": {
             "name": board.name, "core": board.core, "clock_hz": board.clock_hz,
@@ -235,6 +238,14 @@ def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkRepor
             "stack_high_water": hwm,
             "peak": size.ram_static + hwm,
             "peak_model": arena + output + hwm,  # activations + stack
+        },
+        # what the plan predicts before running: the memory plan's activations + the stack
+        # bound from the compiler's call graph; the run must stay within it
+        "ram_predicted": {
+            "activations": arena + output,
+            "stack_bound": bound.to_dict(),
+            "peak_model": plan_peak,
+            "measured_within": None if plan_peak is None else arena + output + hwm <= plan_peak,
         },
         "estimated": {
             "note": "from the model compiled alone, before building (budget check)",

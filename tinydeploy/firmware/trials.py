@@ -31,20 +31,25 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "flash": {k: report["flash_bytes"][k] for k in ("code", "weights", "other", "total")},
         "ram": {k: report["ram_bytes"][k]
                 for k in ("activations", "stack_high_water", "peak_model", "peak")},
+        "ram_predicted": {"peak_model": report["ram_predicted"]["peak_model"],
+                          "stack_bound": report["ram_predicted"]["stack_bound"]["bytes"],
+                          "measured_within": report["ram_predicted"]["measured_within"]},
         "status": report["status"],
     }
 
 
 def qemu_benchmark(p: dict[str, Any]) -> dict[str, Any]:
-    """params: tflite, format, board, samples, work_dir; optional data_dir, dataset,
-    objective ("bytes" | "latency"), expected_from ("reference" | "tflm"), opt, and
+    """params: tflite, format, board, samples, work_dir; optional data_dir, dataset, inputs
+    ("dataset" | "random" | a .npy path) and seed, objective ("bytes" | "latency"),
+    expected_from ("reference" | "tflm"), opt, and
     layer_formats ({op name: format}: a latency-aware allocation's choice per layer)."""
     work = Path(p["work_dir"])
     layer_formats = dict(p["layer_formats"]) if p.get("layer_formats") else None
     gen = model_dir_from_tflite(
         Path(p["tflite"]), work / "model", fmt=p["format"], dataset=p.get("dataset", "mnist"),
         data_dir=p.get("data_dir"), samples=int(p["samples"]),
-        objective=p.get("objective", "bytes"), expected_from=p.get("expected_from", "reference"),
+        inputs=p.get("inputs", "dataset"), seed=int(p.get("seed", 0)),
+        objective=p.get("objective", "bytes"), expected_from=p.get("expected_from"),
         layer_formats=layer_formats)
     settings = BuildSettings(opt=p["opt"]) if "opt" in p else BuildSettings()
     bp = plan(get_board(p["board"]), work / "model", work / "fw", settings=settings)
@@ -52,7 +57,8 @@ def qemu_benchmark(p: dict[str, Any]) -> dict[str, Any]:
     g = gen["generator"]
     return {
         **summarize(report),
-        "host_int8_top1": round(100.0 * gen["host_int8_correct"] / gen["samples"], 4),
+        "host_int8_top1": (None if gen["host_int8_correct"] is None
+                           else round(100.0 * gen["host_int8_correct"] / gen["samples"], 4)),
         "expected_from": gen["expected_from"],
         "reference_equals_tflm": gen["reference_equals_tflm"],
         "chosen_formats": {row["layer"]: row["chosen"] for row in g["layers"]},

@@ -224,6 +224,17 @@ def _summary(report: dict) -> None:
         f"other {f['other']}); peak RAM {r['peak']} of {b['ram_bytes']} B (static "
         f"{r['static_total']} + stack {r['stack_high_water']})"
     )
+    plan = report.get("ram_predicted")
+    if plan:
+        sb = plan["stack_bound"]
+        if plan["peak_model"] is None:
+            typer.echo(f"model RAM {r['peak_model']} B (activations {plan['activations']} + stack "
+                       f"{r['stack_high_water']}); no stack bound: {sb['reason']}")
+        else:
+            verdict = "within" if plan["measured_within"] else "OVER"
+            typer.echo(f"model RAM {r['peak_model']} B (activations {plan['activations']} + stack "
+                       f"{r['stack_high_water']}) {verdict} the plan's {plan['peak_model']} B "
+                       f"(activations + stack bound {sb['bytes']} from the call graph)")
     c = m["counter"]
     typer.echo(f"counter: {c['kind']} ({c['unit']})" + (f"; {c['note']}" if c["note"] else ""))
 

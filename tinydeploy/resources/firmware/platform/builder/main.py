@@ -116,7 +116,10 @@ env.Append(
     ASFLAGS=machine_flags,
     ASPPFLAGS=["-x", "assembler-with-cpp"],
     CCFLAGS=[*machine_flags, "-g", "-ffunction-sections", "-fdata-sections", "-Wall",
-             "-ffreestanding", "-fno-tree-loop-distribute-patterns"],
+             "-ffreestanding", "-fno-tree-loop-distribute-patterns",
+             # call graph + frame sizes per object (.ci beside the .o): the stack bound
+             # tinydeploy/firmware/stackbound.py reports next to the measured high water
+             "-fcallgraph-info=su"],
     CPPDEFINES=defines,
     LINKFLAGS=[*machine_flags, "-Wl,--gc-sections", "-nostartfiles", "--specs=nano.specs",
                "-Wl,-Map,${BUILD_DIR}/firmware.map"],
