@@ -50,6 +50,24 @@ def test_recipe_overrides_rename_and_validate():
     assert Recipe.from_dict(RECIPES["course"].to_dict()) == RECIPES["course"]
 
 
+def test_augment_none_fine_tunes_on_plain_images():
+    from tinydeploy.prune.run import recipe_train_config
+
+    base = TrainConfig(shift=2, rotate=10.0, scale=0.1, hflip=True, erase=0.2,
+                       label_smoothing=0.1)
+    for lr_schedule in ("cosine", "rewind"):
+        rec = Recipe(lr_schedule=lr_schedule)
+        kept = recipe_train_config(rec, base)
+        assert (kept.shift, kept.rotate, kept.scale, kept.hflip, kept.erase) == (
+            2, 10.0, 0.1, True, 0.2)
+        plain = recipe_train_config(rec.with_overrides(augment="none"), base)
+        assert (plain.shift, plain.rotate, plain.scale, plain.hflip, plain.erase) == (
+            0, 0.0, 0.0, False, 0.0)
+        assert plain.label_smoothing == 0.1 and plain.epochs == kept.epochs  # only augmentation
+    with pytest.raises(TinydeployError, match="fine-tune augmentation"):
+        Recipe(augment="mixup")
+
+
 def test_course_recipe_is_the_report_protocol():
     course = RECIPES["course"]
     assert (course.schedule, course.epochs, course.lr, course.lr_schedule) == (

@@ -11,6 +11,9 @@ A recipe composes with every criterion, scope and granularity; it says
                   optimizer and the last `epochs` epochs of its training LR schedule
     distill       knowledge distillation from the teacher (default: the model before pruning)
     qat_epochs    a last phase of quantization-aware fine-tuning (`tinydeploy.train.qat`)
+    augment       checkpoint: fine-tune with the model's own training augmentation (shifts,
+                  rotations, flips, ...); none: on the plain images. A network left with a
+                  few thousand weights underfits augmented data (see `recommended`)
     mask_learning fixed: masks are made by the schedule and never change back; srste
                   (Zhou et al. 2021): the mask is recomputed from the magnitudes during
                   training with sparse-refined straight-through gradients, so the pattern
@@ -31,6 +34,7 @@ from tinydeploy.errors import TinydeployError, unknown_choice
 from tinydeploy.prune.schedules import Schedule
 
 LR_SCHEDULES = ("constant", "cosine", "rewind")
+AUGMENT = ("checkpoint", "none")
 MASK_LEARNING = ("fixed", "srste")
 
 
@@ -49,6 +53,7 @@ class Recipe:
     qat_lr: float = 1e-4
     mask_learning: str = "fixed"
     srste_decay: float = 2e-4  # SR-STE's sparse-refined weight decay on pruned weights
+    augment: str = "checkpoint"
 
     def __post_init__(self) -> None:
         Schedule.parse(self.schedule)  # a bad schedule fails where the recipe is made
@@ -56,6 +61,8 @@ class Recipe:
             raise unknown_choice("fine-tune LR schedule", self.lr_schedule, LR_SCHEDULES)
         if self.mask_learning not in MASK_LEARNING:
             raise unknown_choice("mask learning", self.mask_learning, MASK_LEARNING)
+        if self.augment not in AUGMENT:
+            raise unknown_choice("fine-tune augmentation", self.augment, AUGMENT)
         for name in ("epochs", "qat_epochs", "patience"):
             if getattr(self, name) < 0:
                 raise TinydeployError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
