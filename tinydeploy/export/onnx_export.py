@@ -41,14 +41,17 @@ class ParityResult:
 
 
 def prepare_model(model):
-    """A plain eval-mode model: pruning masks multiplied in when the model carries them."""
+    """A plain eval-mode model: pruning masks multiplied in when the model carries them, the
+    batch norms of tinydeploy's conv/dense + BN blocks folded into their layers."""
+    from tinydeploy.models.blocks import fold_batchnorm
+
     try:
         from tinydeploy.prune import masks as prune_masks  # the pruning package, if installed
     except ImportError:
-        return model.eval()
+        return fold_batchnorm(model.eval())
     if prune_masks.is_pruned(model):
         model = prune_masks.make_permanent(model)
-    return model.eval()
+    return fold_batchnorm(model.eval())
 
 
 def export_onnx(model, input_shape: tuple[int, int, int], path: str | Path,
@@ -72,8 +75,20 @@ def export_onnx(model, input_shape: tuple[int, int, int], path: str | Path,
         model, (dummy,), str(path), dynamo=False, opset_version=opset,
         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
     )
+    _simplify_in_place(path)
     check_onnx_ops(load_onnx(path))
     return path
+
+
+def _simplify_in_place(path: Path) -> None:
+    """Constant pad chains folded, zero Pads merged into their convs (see onnx_passes)."""
+    import onnx
+
+    from tinydeploy.export.onnx_passes import simplify
+
+    model = onnx.load(str(path))
+    if any(n.op_type == "Pad" for n in model.graph.node):
+        onnx.save(simplify(model), str(path))
 
 
 def load_onnx(path: str | Path):

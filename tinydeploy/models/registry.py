@@ -15,10 +15,19 @@ from typing import Any
 from torch import nn
 
 from tinydeploy.errors import ModelError, unknown_choice
+from tinydeploy.models.dscnn import DSCNN
+from tinydeploy.models.fc_autoencoder import FCAutoencoder
 from tinydeploy.models.lenet import LeNet5
+from tinydeploy.models.mobilenet_v1 import MobileNetV1
+from tinydeploy.models.resnet8 import ResNet8
 from tinydeploy.models.tinynet import TinyNet
 
-BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {"tinynet": TinyNet, "lenet5": LeNet5}
+# The MLPerf Tiny reference architectures take their task's defaults (e.g. resnet8: 3
+# channels, 10 classes); built for a dataset they get its channels and classes.
+BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {
+    "tinynet": TinyNet, "lenet5": LeNet5, "resnet8": ResNet8, "dscnn": DSCNN,
+    "mobilenet_v1_025": MobileNetV1, "fc_autoencoder": FCAutoencoder,
+}
 
 
 @dataclass(frozen=True)
