@@ -90,5 +90,18 @@ def build_model(spec: ModelSpec) -> nn.Module:
     return model
 
 
+def require_classifier(model: nn.Module, name: str, what: str = "tinydeploy train") -> None:
+    """Refuse models that declare another task (`task = "reconstruction"`, e.g.
+    fc_autoencoder): the training loop fits labels with cross-entropy."""
+    task = getattr(model, "task", "classification")
+    if task != "classification":
+        raise ModelError(
+            f"model {name!r} is a {task} model, not a classifier: {what} trains classifiers "
+            "(cross-entropy on dataset labels). Train it in your own loop, save it with "
+            "tinydeploy.checkpoint.save_checkpoint and export it from Python "
+            "(tinydeploy.export.onnx_export.export_onnx, then "
+            "tinydeploy.export.tflite_export.onnx_to_int8_tflite with calib_samples)")
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

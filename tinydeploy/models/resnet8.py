@@ -38,6 +38,8 @@ class ResNet8(nn.Module):
     `width` scales every filter count (16/32/64 at 1.0). The first stack keeps 16 -> 16
     channels at stride 1, so it has no shortcut conv, exactly as the Keras reference."""
 
+    is_chain = False  # residual adds: channel pruning refuses it (tinydeploy.prune.graph)
+
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> None:
         super().__init__()
         f1, f2, f3 = (max(1, round(width * f)) for f in (16, 32, 64))
