@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,10 +72,17 @@ def export_onnx(model, input_shape: tuple[int, int, int], path: str | Path,
         raise ExportError(
             f"model does not accept input of shape {list(dummy.shape)} (shape mismatch): {exc}"
         ) from exc
-    torch.onnx.export(
-        model, (dummy,), str(path), dynamo=False, opset_version=opset,
-        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-    )
+    with warnings.catch_warnings():
+        # The graph is exported for one input shape, so sizes read in forward (e.g. 'same'
+        # padding, whole-map pooling) are constants: the tracer's warning about them, and
+        # the exporter's about the reversed Slice of F.pad's pads (folded afterwards by
+        # _simplify_in_place), say nothing the user can act on.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        torch.onnx.export(
+            model, (dummy,), str(path), dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        )
     _simplify_in_place(path)
     check_onnx_ops(load_onnx(path))
     return path
