@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,14 +42,17 @@ class ParityResult:
 
 
 def prepare_model(model):
-    """A plain eval-mode model: pruning masks multiplied in when the model carries them."""
+    """A plain eval-mode model: pruning masks multiplied in when the model carries them, the
+    batch norms of tinydeploy's conv/dense + BN blocks folded into their layers."""
+    from tinydeploy.models.blocks import fold_batchnorm
+
     try:
         from tinydeploy.prune import masks as prune_masks  # the pruning package, if installed
     except ImportError:
-        return model.eval()
+        return fold_batchnorm(model.eval())
     if prune_masks.is_pruned(model):
         model = prune_masks.make_permanent(model)
-    return model.eval()
+    return fold_batchnorm(model.eval())
 
 
 def export_onnx(model, input_shape: tuple[int, int, int], path: str | Path,
@@ -68,12 +72,31 @@ def export_onnx(model, input_shape: tuple[int, int, int], path: str | Path,
         raise ExportError(
             f"model does not accept input of shape {list(dummy.shape)} (shape mismatch): {exc}"
         ) from exc
-    torch.onnx.export(
-        model, (dummy,), str(path), dynamo=False, opset_version=opset,
-        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-    )
+    with warnings.catch_warnings():
+        # The graph is exported for one input shape, so sizes read in forward (e.g. 'same'
+        # padding, whole-map pooling) are constants: the tracer's warning about them, and
+        # the exporter's about the reversed Slice of F.pad's pads (folded afterwards by
+        # _simplify_in_place), say nothing the user can act on.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        torch.onnx.export(
+            model, (dummy,), str(path), dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        )
+    _simplify_in_place(path)
     check_onnx_ops(load_onnx(path))
     return path
+
+
+def _simplify_in_place(path: Path) -> None:
+    """Constant pad chains folded, zero Pads merged into their convs (see onnx_passes)."""
+    import onnx
+
+    from tinydeploy.export.onnx_passes import simplify
+
+    model = onnx.load(str(path))
+    if any(n.op_type == "Pad" for n in model.graph.node):
+        onnx.save(simplify(model), str(path))
 
 
 def load_onnx(path: str | Path):

@@ -15,10 +15,19 @@ from typing import Any
 from torch import nn
 
 from tinydeploy.errors import ModelError, unknown_choice
+from tinydeploy.models.dscnn import DSCNN
+from tinydeploy.models.fc_autoencoder import FCAutoencoder
 from tinydeploy.models.lenet import LeNet5
+from tinydeploy.models.mobilenet_v1 import MobileNetV1
+from tinydeploy.models.resnet8 import ResNet8
 from tinydeploy.models.tinynet import TinyNet
 
-BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {"tinynet": TinyNet, "lenet5": LeNet5}
+# The MLPerf Tiny reference architectures take their task's defaults (e.g. resnet8: 3
+# channels, 10 classes); built for a dataset they get its channels and classes.
+BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {
+    "tinynet": TinyNet, "lenet5": LeNet5, "resnet8": ResNet8, "dscnn": DSCNN,
+    "mobilenet_v1_025": MobileNetV1, "fc_autoencoder": FCAutoencoder,
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,19 @@ def build_model(spec: ModelSpec) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ModelError(f"{spec.name!r} returned {type(model).__name__}, not a torch nn.Module")
     return model
+
+
+def require_classifier(model: nn.Module, name: str, what: str = "tinydeploy train") -> None:
+    """Refuse models that declare another task (`task = "reconstruction"`, e.g.
+    fc_autoencoder): the training loop fits labels with cross-entropy."""
+    task = getattr(model, "task", "classification")
+    if task != "classification":
+        raise ModelError(
+            f"model {name!r} is a {task} model, not a classifier: {what} trains classifiers "
+            "(cross-entropy on dataset labels). Train it in your own loop, save it with "
+            "tinydeploy.checkpoint.save_checkpoint and export it from Python "
+            "(tinydeploy.export.onnx_export.export_onnx, then "
+            "tinydeploy.export.tflite_export.onnx_to_int8_tflite with calib_samples)")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -5,7 +5,8 @@ every layer), or explicit per-layer ratios (`layer_sparsity`, a mapping layer ->
 unlisted layers are left alone). Granularities: `unstructured`, `nm:N:M` (see `nm`), and
 `channel` (whole output channels of every layer but the last; the bias entry and the next
 layer's inputs reading the channel are masked too, so the masked model computes exactly what
-the physically smaller one does).
+the physically smaller one does; a depthwise conv after the layer loses the same channels,
+and the masked inputs are those of the layer after it).
 
 Pruning only ever removes weights: already pruned weights are never re-grown. A criterion with
 several rounds (SynFlow: 100) is re-scored on the masked model every round while the kept
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 from tinydeploy.errors import TinydeployError, unknown_choice
 from tinydeploy.prune import nm
 from tinydeploy.prune.criteria import Batch, Criterion, get_criterion
-from tinydeploy.prune.graph import chain_links
+from tinydeploy.prune.graph import chain_links, tied_layers
 from tinydeploy.prune.masks import apply_masks, current_mask, prunable_layers
 
 SCOPES = ("global", "layerwise", "explicit")
@@ -115,6 +116,14 @@ def target_layers(model: nn.Module, cfg: PruneConfig) -> dict[str, nn.Module]:
     names = list(layers)
     if cfg.gran.kind == "channel":
         names = names[:-1]
+        # depthwise layers lose the channels their producer loses; they are not scored
+        tied = tied_layers(chain_links(model))
+        for n in cfg.layers or ():
+            if n in tied:
+                raise TinydeployError(
+                    f"{n} is a depthwise conv: its channels are those of {tied[n]}; channel-"
+                    f"prune {tied[n]} instead")
+        names = [n for n in names if n not in tied]
     if cfg.scope == "explicit":
         unknown = [n for n in cfg.layer_sparsity if n not in layers]
         if unknown:
@@ -194,13 +203,18 @@ def _channel_masks(model: nn.Module, keep_rows: dict[str, Tensor]) -> tuple[
         dict[str, Tensor], dict[str, Tensor]]:
     """Row masks per layer -> (weight masks incl. the consumers' input columns, bias masks)."""
     layers = prunable_layers(model)
+    links = chain_links(model)
+    keep_rows = dict(keep_rows)
+    for link in links:  # chain order: a depthwise layer takes its producer's rows
+        if link.depthwise and link.producer in keep_rows:
+            keep_rows[link.consumer] = keep_rows[link.producer]
     weight = {n: current_mask(layers[n]).clone() for n in layers}
     touched = set(keep_rows)
     for n, rows in keep_rows.items():
         shape = (-1,) + (1,) * (weight[n].dim() - 1)
         weight[n] *= rows.reshape(shape)
-    for link in chain_links(model):
-        if link.producer not in keep_rows:
+    for link in links:
+        if link.producer not in keep_rows or link.depthwise:
             continue
         cols = keep_rows[link.producer].repeat_interleave(link.group)
         w = weight[link.consumer]

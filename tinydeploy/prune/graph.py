@@ -5,7 +5,13 @@ of layer i. tinydeploy supports chain models (TinyNet and similar): prunable lay
 registration order, each feeding the next through element-wise ops, pooling and flatten.
 Conv -> Conv and Linear -> Linear connect channel c to input c; Conv -> Flatten -> Linear
 connects channel c to the `in_features / out_channels` consecutive inputs of channel c
-(NCHW flatten order).
+(NCHW flatten order). A depthwise conv (groups == channels, depth multiplier 1) computes its
+channel c from input channel c alone: its channels are tied to its producer's (a `depthwise`
+link), so removing the producer's channel c removes the depthwise channel c and the next
+layer's input c as well.
+
+A model whose class sets `is_chain = False` (ResNet-8: residual adds) is refused by name; other
+models are checked by layer shapes only.
 """
 
 from __future__ import annotations
@@ -28,6 +34,13 @@ class Link:
     producer: str
     consumer: str
     group: int  # consumer inputs per producer channel (1, or H*W after a flatten)
+    depthwise: bool = False  # consumer is depthwise: producer channel c -> consumer channel c
+
+
+def is_depthwise(layer: nn.Module) -> bool:
+    """A depthwise conv with depth multiplier 1 (one filter per input channel)."""
+    return (isinstance(layer, nn.Conv2d) and layer.groups > 1
+            and layer.groups == layer.in_channels == layer.out_channels)
 
 
 def out_channels(layer: nn.Module) -> int:
@@ -40,12 +53,21 @@ def in_channels(layer: nn.Module) -> int:
 
 def chain_links(model: nn.Module) -> list[Link]:
     """Links between consecutive prunable layers; raise if the model is not a simple chain."""
+    if getattr(model, "is_chain", True) is False:
+        raise TinydeployError(
+            f"{type(model).__name__} is not a chain model (residual connections): channel "
+            "pruning, LAP and ThiNet need one; use unstructured or N:M granularity")
     layers = list(prunable_layers(model).items())
     links = []
     for (pname, prod), (cname, cons) in itertools.pairwise(layers):
         n_out, n_in = out_channels(prod), in_channels(cons)
+        if is_depthwise(cons) and n_in == n_out:
+            links.append(Link(pname, cname, 1, depthwise=True))
+            continue
         if isinstance(cons, nn.Conv2d) and getattr(cons, "groups", 1) != 1:
-            raise TinydeployError(f"{cname}: grouped convolutions are not supported here")
+            raise TinydeployError(
+                f"{cname}: grouped convolutions (groups={cons.groups}) other than depthwise "
+                "(groups == channels) are not supported here")
         if n_in == n_out:
             group = 1
         elif isinstance(prod, nn.Conv2d) and isinstance(cons, nn.Linear) and n_in % n_out == 0:
@@ -57,6 +79,16 @@ def chain_links(model: nn.Module) -> list[Link]:
             )
         links.append(Link(pname, cname, group))
     return links
+
+
+def tied_layers(links: list[Link]) -> dict[str, str]:
+    """Depthwise layer -> the non-depthwise layer whose channels it follows (through any
+    chain of depthwise layers)."""
+    owner: dict[str, str] = {}
+    for link in links:
+        if link.depthwise:
+            owner[link.consumer] = owner.get(link.producer, link.producer)
+    return owner
 
 
 def consumer_of(model: nn.Module) -> dict[str, Link]:
@@ -75,7 +107,9 @@ def input_columns(link: Link, channels: Tensor) -> Tensor:
 
 def consumer_view(weight: Tensor, link: Link) -> Tensor:
     """Consumer weight as (out, producer_channels, rest): the slice [:, c] is everything that
-    reads producer channel c."""
+    reads producer channel c (for a depthwise consumer: its row c, as (1, channels, k*k))."""
+    if link.depthwise:
+        return weight.reshape(1, weight.shape[0], -1)
     out = weight.shape[0]
     n_channels = weight.shape[1] // link.group
     return weight.reshape(out, n_channels, -1)

@@ -23,7 +23,7 @@ from torch import nn
 from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
 from tinydeploy.data import ImageDataset, load_dataset
 from tinydeploy.errors import TinydeployError
-from tinydeploy.models.registry import ModelSpec, build_model
+from tinydeploy.models.registry import ModelSpec, build_model, require_classifier
 from tinydeploy.prune import masks as masks_mod
 from tinydeploy.prune import structured
 from tinydeploy.prune.criteria import Batch
@@ -146,6 +146,7 @@ def prune_experiment(
     if masks_mod.is_pruned(model) and when == "init":
         raise TinydeployError("--at init needs an unpruned checkpoint")
     spec = ModelSpec.from_dict(meta["model"])
+    require_classifier(model, spec.name, "tinydeploy prune (fine-tuning, evaluation)")
     dataset_name = dataset_name or meta.get("dataset")
     if not dataset_name:
         raise TinydeployError("the checkpoint names no dataset; pass one")

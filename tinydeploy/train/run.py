@@ -8,7 +8,12 @@ from typing import Any
 
 from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
 from tinydeploy.data import ImageDataset, load_dataset
-from tinydeploy.models.registry import ModelSpec, build_model, count_parameters
+from tinydeploy.models.registry import (
+    ModelSpec,
+    build_model,
+    count_parameters,
+    require_classifier,
+)
 from tinydeploy.rundir import ensure_writable, write_json_atomic
 from tinydeploy.train.evaluate import EvalResult, evaluate
 from tinydeploy.train.loaders import ArrayLoader, eval_loader, split_train_val
@@ -51,6 +56,7 @@ def train_model(
                      num_classes=dataset.num_classes)
     seed_everything(cfg.seed)
     model = build_model(spec)
+    require_classifier(model, model_name)
     train_loader, val_loader = make_loaders(dataset, cfg)
     result = train(model, train_loader, val_loader, cfg, log=log)
     test = evaluate(model, eval_loader(dataset, limit=test_limit), dataset.num_classes)

@@ -29,7 +29,10 @@ class LapCriterion(Criterion):
                     prev = effective_weight(all_layers[link.producer])
                     norms = prev.reshape(prev.shape[0], -1).norm(dim=1)
                     per_input = norms.repeat_interleave(link.group)
-                    shape = (1, -1, 1, 1) if isinstance(layer, nn.Conv2d) else (1, -1)
+                    if link.depthwise:  # depthwise channel c reads input channel c
+                        shape = (-1, 1, 1, 1)
+                    else:
+                        shape = (1, -1, 1, 1) if isinstance(layer, nn.Conv2d) else (1, -1)
                     score = score * per_input.reshape(shape)
                 if link.producer == n:  # outputs feed link.consumer
                     nxt = consumer_view(effective_weight(all_layers[link.consumer]), link)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tinydeploy.errors import TinydeployError
 from tinydeploy.prune.criteria import register
 from tinydeploy.prune.criteria.base import Criterion, capture
 from tinydeploy.prune.graph import consumer_of
@@ -65,6 +66,10 @@ class ThinetCriterion(Criterion):
             if n not in links:
                 raise ValueError(f"thinet: layer {n} has no following layer to reconstruct")
             link = links[n]
+            if link.depthwise:
+                raise TinydeployError(
+                    f"thinet: layer {n} feeds the depthwise conv {link.consumer}; ThiNet "
+                    "reconstructs a dense next layer (use another channel criterion)")
             contrib = channel_contributions(all_layers[link.consumer], inputs[link.consumer],
                                             link.group).double()
             order = greedy_removal_order(contrib)
