@@ -80,7 +80,11 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
     }
 #endif
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
-    if (td_dwconv_dense_s8_3x3_dsp_applies(params, input_dims, filter_dims)) {
+    if (td_dwconv_dense_s8_3x3_band_applies(params, quant, bias, input_dims, filter_dims)) {
+        td_dwconv_dense_s8_3x3_band(params, quant, input_dims, input, filter, bias, output_dims,
+                                    output);
+        ic_begin = c & ~3;
+    } else if (td_dwconv_dense_s8_3x3_dsp_applies(params, input_dims, filter_dims)) {
         td_dwconv_dense_s8_3x3_dsp(params, quant, input_dims, input, filter, bias, output_dims,
                                    output);
         ic_begin = c & ~3;
