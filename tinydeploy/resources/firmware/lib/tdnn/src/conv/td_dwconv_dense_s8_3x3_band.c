@@ -194,8 +194,15 @@ int32_t td_dwconv_dense_s8_3x3_band_applies(const td_dwconv_params *params,
                                             const td_dims *input_dims, const td_dims *filter_dims)
 {
     int32_t ch;
+    const int32_t oh = td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom, 3,
+                                        params->stride_h);
+    const int32_t ow = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, 3,
+                                        params->stride_w);
+    /* outputs at most 3 x 3: the passes are too short to pay for their set-up (3x3x256 s1:
+     * 7.6 instructions per MAC against 6.8 for td_dwconv_dense_s8_3x3_dsp) */
     if (params->depth_multiplier != 1 || filter_dims->h != 3 || filter_dims->w != 3 ||
-        input_dims->c < 4 || params->stride_h > 2 || params->stride_w > 2) {
+        input_dims->c < 4 || params->stride_h > 2 || params->stride_w > 2 ||
+        (oh <= 3 && ow <= 3)) {
         return 0;
     }
     for (ch = 0; ch < (input_dims->c & ~3); ch++) {
@@ -247,43 +254,47 @@ static inline void dwb_build_run(int32_t *dst, const int8_t *s, int32_t step, in
 #endif
 }
 
-/* n_e band entries of 4 channels for one input line (dst: channel 0's entry 0 in the line's
- * slot; src: the line's first input byte of the group, NULL for a padding line; ix0: input
- * index of entry 0's first pixel). Entry j = the int16 pairs (x[ix0 + 2j], x[ix0 + 2j + 1])
- * + offset of each channel, 0 for padding pixels. */
-static void dwb_build(int32_t *dst, int32_t n_e, const int8_t *src, int32_t ix0, int32_t in_n,
-                      int32_t step, int32_t off2, uint32_t pad4)
+/* Where a segment's band entries read the input along the pass (the same for every line):
+ * entry j = pixels ix0 + 2j, ix0 + 2j + 1; both inside for j0 <= j < j1. */
+typedef struct {
+    int32_t n_e, j0, j1, ix0, in_n, step;
+} dwb_plan;
+
+/* One entry with a pixel outside the input (padding reads as x + offset = 0). */
+static void dwb_build_border(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32_t j,
+                             int32_t off2, uint32_t pad4)
 {
-    int32_t j = 0, j1;
+    const int32_t ia = pl->ix0 + 2 * j, ib = ia + 1;
+    const uint32_t xa = ia >= 0 && ia < pl->in_n ? td_read_u32(src + ia * pl->step) : pad4;
+    const uint32_t xb = ib >= 0 && ib < pl->in_n ? td_read_u32(src + ib * pl->step) : pad4;
+    const uint32_t lo = (xa & 0xFFFFu) | (xb << 16), hi = (xb & 0xFFFF0000u) | (xa >> 16);
+    dst[0] = __sxtab16(off2, (int32_t)lo);
+    dst[DWB_CH_WORDS] = td_sxtab16_ror8(off2, (int32_t)lo);
+    dst[2 * DWB_CH_WORDS] = __sxtab16(off2, (int32_t)hi);
+    dst[3 * DWB_CH_WORDS] = td_sxtab16_ror8(off2, (int32_t)hi);
+}
+
+/* The entries of 4 channels for one input line into one ring slot (dst: channel 0's entry
+ * 0 in that slot; src: the line's first input byte of the group, NULL for a padding line). */
+static void dwb_build(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32_t off2,
+                      uint32_t pad4)
+{
+    int32_t j;
     if (!src) {
-        for (; j < n_e; j++, dst += 3) {
+        for (j = 0; j < pl->n_e; j++, dst += 3) {
             dst[0] = dst[DWB_CH_WORDS] = dst[2 * DWB_CH_WORDS] = dst[3 * DWB_CH_WORDS] = 0;
         }
         return;
     }
-    /* entries whose two pixels are both inside: j0 <= j < j1 */
-    j1 = (in_n - ix0) / 2; /* ix0 + 2j + 1 <= in_n - 1 */
-    j1 = j1 < n_e ? j1 : n_e;
-    for (;;) {
-        const int32_t j0 = ix0 < 0 ? (1 - ix0) / 2 : 0;
-        for (; j < n_e && (j < j0 || j >= j1); j++, dst += 3) { /* border entries */
-            const int32_t ia = ix0 + 2 * j, ib = ia + 1;
-            const uint32_t xa = ia >= 0 && ia < in_n ? td_read_u32(src + ia * step) : pad4;
-            const uint32_t xb = ib >= 0 && ib < in_n ? td_read_u32(src + ib * step) : pad4;
-            const uint32_t lo = (xa & 0xFFFFu) | (xb << 16), hi = (xb & 0xFFFF0000u) | (xa >> 16);
-            dst[0] = __sxtab16(off2, (int32_t)lo);
-            dst[DWB_CH_WORDS] = td_sxtab16_ror8(off2, (int32_t)lo);
-            dst[2 * DWB_CH_WORDS] = __sxtab16(off2, (int32_t)hi);
-            dst[3 * DWB_CH_WORDS] = td_sxtab16_ror8(off2, (int32_t)hi);
-        }
-        if (j >= n_e) {
-            return;
-        }
-        if (j < j1) { /* interior */
-            dwb_build_run(dst, src + (ix0 + 2 * j) * step, step, j1 - j, off2);
-            dst += 3 * (j1 - j);
-            j = j1;
-        }
+    for (j = 0; j < pl->j0; j++) {
+        dwb_build_border(dst + 3 * j, pl, src, j, off2, pad4);
+    }
+    if (pl->j1 > pl->j0) {
+        dwb_build_run(dst + 3 * pl->j0, src + (pl->ix0 + 2 * pl->j0) * pl->step, pl->step,
+                      pl->j1 - pl->j0, off2);
+    }
+    for (j = pl->j1; j < pl->n_e; j++) {
+        dwb_build_border(dst + 3 * j, pl, src, j, off2, pad4);
     }
 }
 
@@ -300,10 +311,17 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
     const int32_t s1 = g->s_along == 1;
     const int32_t n_e = s1 ? (n + 1) / 2 + 1 : n + 1; /* band entries */
     const int32_t ix0 = a0 * g->s_along - g->pad_along;
+    dwb_plan pl;
     const int32_t clamp = params->activation.min > -128 || params->activation.max < 127;
     const uint32_t lo4 = 0x01010101u * (uint8_t)params->activation.min;
     const uint32_t hi4 = 0x01010101u * (uint8_t)params->activation.max;
-    int32_t k, r, o, line, built = -1;
+    int32_t k, r, o, line, built = -1, slot = 0;
+    pl.n_e = n_e, pl.ix0 = ix0, pl.in_n = g->in_along, pl.step = g->in_along_b;
+    pl.j0 = ix0 < 0 ? (1 - ix0) / 2 : 0;
+    pl.j0 = pl.j0 < n_e ? pl.j0 : n_e;
+    pl.j1 = (g->in_along - ix0) / 2; /* ix0 + 2j + 1 <= in_along - 1 */
+    pl.j1 = pl.j1 < n_e ? pl.j1 : n_e;
+    pl.j1 = pl.j1 > pl.j0 ? pl.j1 : pl.j0;
     for (k = 0; k < 4; k++) {
         const int32_t c = ch + k, e = -quant->shift[c];
         dwb_pass *d = &pass[k];
@@ -338,13 +356,15 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
             const int32_t iy = line - g->pad_across;
             const int8_t *src =
                 iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
-            dwb_build(band + line % 3, n_e, src, ix0, g->in_along, g->in_along_b, off2, pad4);
+            dwb_build(band + slot, &pl, src, off2, pad4); /* slot = line % 3 */
+            slot = slot == 2 ? 0 : slot + 1;
         }
         built = r0 + 2;
+        /* slot is now (r0 + 3) % 3 = r0 % 3: the rotation of this line's window */
         if (s1) {
-            td_dwb_line_s1(pass, pass + 4, out, 24 * (r0 % 3));
+            td_dwb_line_s1(pass, pass + 4, out, 24 * slot);
         } else {
-            td_dwb_line_s2(pass, pass + 4, out, 24 * (r0 % 3));
+            td_dwb_line_s2(pass, pass + 4, out, 24 * slot);
         }
         if (clamp) {
             int8_t *po = out + a0 * g->out_along_b;
