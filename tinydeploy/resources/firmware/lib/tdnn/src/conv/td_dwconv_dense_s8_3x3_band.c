@@ -60,7 +60,7 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
  *   a = 2 bias + sum_t SMLAD(P_t, (w0, w1)_t) + SMLABT(Q_t, (w1, w2)_t)
  * output 2j + 1 (stride 1) = sum_t SMLATB(P_t, (w0, w1)_t) + SMLAD(Q_t, (w1, w2)_t). */
 #define DWB_ASM_HEAD(name)                                                                         \
-    "    .pushsection .text." name ",\"ax\",%progbits\n"                                            \
+    "    .pushsection .text." name ",\"ax\",%progbits\n"                                           \
     "    .syntax unified\n"                                                                        \
     "    .thumb\n"                                                                                 \
     "    .align 2\n"                                                                               \
@@ -194,15 +194,14 @@ int32_t td_dwconv_dense_s8_3x3_band_applies(const td_dwconv_params *params,
                                             const td_dims *input_dims, const td_dims *filter_dims)
 {
     int32_t ch;
-    const int32_t oh = td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom, 3,
-                                        params->stride_h);
-    const int32_t ow = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, 3,
-                                        params->stride_w);
+    const int32_t oh =
+        td_conv_out_size(input_dims->h, params->pad_top, params->pad_bottom, 3, params->stride_h);
+    const int32_t ow =
+        td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, 3, params->stride_w);
     /* outputs at most 3 x 3: the passes are too short to pay for their set-up (3x3x256 s1:
      * 7.6 instructions per MAC against 6.8 for td_dwconv_dense_s8_3x3_dsp) */
     if (params->depth_multiplier != 1 || filter_dims->h != 3 || filter_dims->w != 3 ||
-        input_dims->c < 4 || params->stride_h > 2 || params->stride_w > 2 ||
-        (oh <= 3 && ow <= 3)) {
+        input_dims->c < 4 || params->stride_h > 2 || params->stride_w > 2 || (oh <= 3 && ow <= 3)) {
         return 0;
     }
     for (ch = 0; ch < (input_dims->c & ~3); ch++) {
