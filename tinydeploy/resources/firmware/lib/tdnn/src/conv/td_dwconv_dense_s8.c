@@ -90,7 +90,9 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
         ic_begin = c & ~3;
     }
 #endif
-    dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, oh, ow, ic_begin,
-                output);
+    if (ic_begin < c) {
+        dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, oh, ow, ic_begin,
+                    output);
+    }
     return TD_OK;
 }
