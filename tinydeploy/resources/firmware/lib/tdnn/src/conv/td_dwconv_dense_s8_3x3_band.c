@@ -43,6 +43,7 @@ typedef struct {
     const int32_t *end;      /* end of the output pairs: p + 3 (stride 1) or 6 words per pair */
     const int32_t *tail_end; /* end + 3 words if the pass has an odd number of outputs */
     int32_t bias2[2];        /* 2 * bias, twice (one LDRD sets both accumulators) */
+    int32_t odd_pairs;       /* the number of output pairs is odd (the loop runs 2 pairs) */
 } dwb_pass;
 
 /* Run the passes d .. dend - 1 of one output line: out = the line's output base, rot =
@@ -74,7 +75,7 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    stm    r12, {r0-r3}\n"                                                                    \
     "1:  ldr    lr, [sp, #28]\n"                                                                   \
     "    ldm    lr!, {r0-r3}\n"                                                                    \
-    "    ldm    lr!, {r4-r10}\n"                                                                   \
+    "    ldm    lr!, {r4-r11}\n"                                                                   \
     "    stm    sp, {r4-r10}\n"                                                                    \
     "    str    lr, [sp, #28]\n"                                                                   \
     "    ldrd   r4, r5, [sp, #36]\n"                                                               \
@@ -82,8 +83,10 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    add    r3, r3, r5\n"                                                                      \
     "    cmp    r0, r7\n"                                                                          \
     "    ldm    r3, {r3-r8}\n"                                                                     \
-    "    beq    3f\n"
-/* requantise r9, r10, store them at r1 and r1 + r2, loop while r0 != end */
+    "    beq    3f\n"                                                                              \
+    "    cmp    r11, #0\n"                                                                         \
+    "    bne    5f\n"
+/* requantise r9, r10, store them at r1 and r1 + r2 */
 #define DWB_ASM_RQ2                                                                                \
     "    ldrd   r11, r12, [sp]\n"                                                                  \
     "    smmlar lr, r9, r11, r12\n"                                                                \
@@ -97,10 +100,7 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    ssat   r10, #8, r10\n"                                                                    \
     "    strb   r9, [r1]\n"                                                                        \
     "    strb   r10, [r1, r2]\n"                                                                   \
-    "    add    r1, r1, r2, lsl #1\n"                                                              \
-    "    ldr    r11, [sp, #12]\n"                                                                  \
-    "    cmp    r0, r11\n"                                                                         \
-    "    bne    2b\n"
+    "    add    r1, r1, r2, lsl #1\n"
 /* the odd last output (entries r0, r0 + 12), then the next pass */
 #define DWB_ASM_TAIL(name)                                                                         \
     "3:  ldr    r11, [sp, #16]\n"                                                                  \
@@ -131,44 +131,53 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    .popsection\n"
 
 /* clang-format off */
-__asm__(DWB_ASM_HEAD("td_dwb_line_s1")
-    "2:  ldrd   r9, r10, [sp, #20]\n"
-    "    ldm    r0!, {r11, r12, lr}\n"
-    "    smlad  r9, r11, r3, r9\n"
-    "    smlatb r10, r11, r3, r10\n"
-    "    smlad  r9, r12, r4, r9\n"
-    "    smlatb r10, r12, r4, r10\n"
-    "    smlad  r9, lr, r5, r9\n"
-    "    smlatb r10, lr, r5, r10\n"
-    "    ldm    r0, {r11, r12, lr}\n"
-    "    smlabt r9, r11, r6, r9\n"
-    "    smlad  r10, r11, r6, r10\n"
-    "    smlabt r9, r12, r7, r9\n"
-    "    smlad  r10, r12, r7, r10\n"
-    "    smlabt r9, lr, r8, r9\n"
-    "    smlad  r10, lr, r8, r10\n"
+/* one output pair at stride 1 / 2, then its requantisation */
+#define DWB_ASM_PAIR_S1                  \
+    "    ldrd   r9, r10, [sp, #20]\n"    \
+    "    ldm    r0!, {r11, r12, lr}\n"   \
+    "    smlad  r9, r11, r3, r9\n"       \
+    "    smlatb r10, r11, r3, r10\n"     \
+    "    smlad  r9, r12, r4, r9\n"       \
+    "    smlatb r10, r12, r4, r10\n"     \
+    "    smlad  r9, lr, r5, r9\n"        \
+    "    smlatb r10, lr, r5, r10\n"      \
+    "    ldm    r0, {r11, r12, lr}\n"    \
+    "    smlabt r9, r11, r6, r9\n"       \
+    "    smlad  r10, r11, r6, r10\n"     \
+    "    smlabt r9, r12, r7, r9\n"       \
+    "    smlad  r10, r12, r7, r10\n"     \
+    "    smlabt r9, lr, r8, r9\n"        \
+    "    smlad  r10, lr, r8, r10\n"      \
     DWB_ASM_RQ2
-    DWB_ASM_TAIL("td_dwb_line_s1"));
+#define DWB_ASM_PAIR_S2                  \
+    "    ldrd   r9, r10, [sp, #20]\n"    \
+    "    ldm    r0!, {r11, r12, lr}\n"   \
+    "    smlad  r9, r11, r3, r9\n"       \
+    "    smlad  r9, r12, r4, r9\n"       \
+    "    smlad  r9, lr, r5, r9\n"        \
+    "    ldm    r0!, {r11, r12, lr}\n"   \
+    "    smlabt r9, r11, r6, r9\n"       \
+    "    smlad  r10, r11, r3, r10\n"     \
+    "    smlabt r9, r12, r7, r9\n"       \
+    "    smlad  r10, r12, r4, r10\n"     \
+    "    smlabt r9, lr, r8, r9\n"        \
+    "    smlad  r10, lr, r5, r10\n"      \
+    "    ldm    r0, {r11, r12, lr}\n"    \
+    "    smlabt r10, r11, r6, r10\n"     \
+    "    smlabt r10, r12, r7, r10\n"     \
+    "    smlabt r10, lr, r8, r10\n"      \
+    DWB_ASM_RQ2
+/* two pairs per loop (an odd count enters at the second), while r0 != end */
+#define DWB_ASM_LOOP(pair)               \
+    "2:\n" pair "5:\n" pair              \
+    "    ldr    r11, [sp, #12]\n"        \
+    "    cmp    r0, r11\n"               \
+    "    bne    2b\n"
 
-__asm__(DWB_ASM_HEAD("td_dwb_line_s2")
-    "2:  ldrd   r9, r10, [sp, #20]\n"
-    "    ldm    r0!, {r11, r12, lr}\n"
-    "    smlad  r9, r11, r3, r9\n"
-    "    smlad  r9, r12, r4, r9\n"
-    "    smlad  r9, lr, r5, r9\n"
-    "    ldm    r0!, {r11, r12, lr}\n"
-    "    smlabt r9, r11, r6, r9\n"
-    "    smlad  r10, r11, r3, r10\n"
-    "    smlabt r9, r12, r7, r9\n"
-    "    smlad  r10, r12, r4, r10\n"
-    "    smlabt r9, lr, r8, r9\n"
-    "    smlad  r10, lr, r5, r10\n"
-    "    ldm    r0, {r11, r12, lr}\n"
-    "    smlabt r10, r11, r6, r10\n"
-    "    smlabt r10, r12, r7, r10\n"
-    "    smlabt r10, lr, r8, r10\n"
-    DWB_ASM_RQ2
-    DWB_ASM_TAIL("td_dwb_line_s2"));
+__asm__(DWB_ASM_HEAD("td_dwb_line_s1") DWB_ASM_LOOP(DWB_ASM_PAIR_S1)
+        DWB_ASM_TAIL("td_dwb_line_s1"));
+__asm__(DWB_ASM_HEAD("td_dwb_line_s2") DWB_ASM_LOOP(DWB_ASM_PAIR_S2)
+        DWB_ASM_TAIL("td_dwb_line_s2"));
 /* clang-format on */
 
 /* The image seen along the passes: "along" is the pass axis, "across" the axis of lines. */
@@ -347,6 +356,7 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
         d->end = d->p + (s1 ? 3 : 6) * (n / 2);
         d->tail_end = d->end + 3 * (n & 1);
         d->bias2[0] = d->bias2[1] = 2 * (bias ? bias[c] : 0);
+        d->odd_pairs = (n / 2) & 1;
     }
     for (o = 0; o < g->n_across; o++) {
         const int32_t r0 = o * g->s_across;
