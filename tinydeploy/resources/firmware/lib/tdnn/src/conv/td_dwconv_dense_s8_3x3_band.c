@@ -323,7 +323,7 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
     const int32_t clamp = params->activation.min > -128 || params->activation.max < 127;
     const uint32_t lo4 = 0x01010101u * (uint8_t)params->activation.min;
     const uint32_t hi4 = 0x01010101u * (uint8_t)params->activation.max;
-    int32_t k, r, o, line, built = -1, slot = 0;
+    int32_t k, o, line, built = -1, slot = 0;
     pl.n_e = n_e, pl.ix0 = ix0, pl.in_n = g->in_along, pl.step = g->in_along_b;
     pl.j0 = ix0 < 0 ? (1 - ix0) / 2 : 0;
     pl.j0 = pl.j0 < n_e ? pl.j0 : n_e;
@@ -333,19 +333,20 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
     for (k = 0; k < 4; k++) {
         const int32_t c = ch + k, e = -quant->shift[c];
         dwb_pass *d = &pass[k];
-        int32_t w01[3], w12[3], t;
-        for (t = 0; t < 3; t++) { /* (w0, w1) and (w1, w2) along the pass, doubled */
-            const int8_t *f = filter + c + t * g->kstride_across;
-            const int32_t v0 = 2 * f[0], v1 = 2 * f[g->kstride_along];
-            const int32_t v2 = 2 * f[2 * g->kstride_along];
-            w01[t] = td_pack_s16x2(v0, v1);
-            w12[t] = td_pack_s16x2(v1, v2);
-        }
-        for (r = 0; r < 3; r++) { /* rotation r: slot i holds across tap (i - r) mod 3 */
-            int32_t *w = wt[k] + 6 * r;
-            w[0] = w01[(3 - r) % 3], w[1] = w01[(4 - r) % 3], w[2] = w01[(5 - r) % 3];
-            w[3] = w12[(3 - r) % 3], w[4] = w12[(4 - r) % 3], w[5] = w12[(5 - r) % 3];
-        }
+        int32_t *w = wt[k];
+        const int8_t *f = filter + c;
+        const int32_t sa = g->kstride_along, sc = g->kstride_across;
+        /* (w0, w1) and (w1, w2) along the pass of across taps 0, 1, 2, doubled */
+        const int32_t u0 = td_pack_s16x2(2 * f[0], 2 * f[sa]);
+        const int32_t v0 = td_pack_s16x2(2 * f[sa], 2 * f[2 * sa]);
+        const int32_t u1 = td_pack_s16x2(2 * f[sc], 2 * f[sc + sa]);
+        const int32_t v1 = td_pack_s16x2(2 * f[sc + sa], 2 * f[sc + 2 * sa]);
+        const int32_t u2 = td_pack_s16x2(2 * f[2 * sc], 2 * f[2 * sc + sa]);
+        const int32_t v2 = td_pack_s16x2(2 * f[2 * sc + sa], 2 * f[2 * sc + 2 * sa]);
+        /* rotation r (words 6r ..): slot i holds across tap (i - r) mod 3 */
+        w[0] = u0, w[1] = u1, w[2] = u2, w[3] = v0, w[4] = v1, w[5] = v2;
+        w[6] = u2, w[7] = u0, w[8] = u1, w[9] = v2, w[10] = v0, w[11] = v1;
+        w[12] = u1, w[13] = u2, w[14] = u0, w[15] = v1, w[16] = v2, w[17] = v0;
         d->p = band + k * DWB_CH_WORDS;
         d->out_off = a0 * g->out_along_b + k;
         d->step = g->out_along_b;
