@@ -263,9 +263,10 @@ static inline void dwb_build_run(int32_t *dst, const int8_t *s, int32_t step, in
 }
 
 /* Where a segment's band entries read the input along the pass (the same for every line):
- * entry j = pixels ix0 + 2j, ix0 + 2j + 1; both inside for j0 <= j < j1. */
+ * entry j = pixels ix0 + 2j, ix0 + 2j + 1; both inside for j0 <= j < j1, both outside (zero
+ * in every line, written once per segment) for j < z0 and j >= z1. */
 typedef struct {
-    int32_t n_e, j0, j1, ix0, in_n, step;
+    int32_t n_e, z0, j0, j1, z1, ix0, in_n, step;
 } dwb_plan;
 
 /* One entry with a pixel outside the input (padding reads as x + offset = 0). */
@@ -294,15 +295,24 @@ static void dwb_build(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32
         }
         return;
     }
-    for (j = 0; j < pl->j0; j++) {
+    for (j = pl->z0; j < pl->j0; j++) {
         dwb_build_border(dst + 3 * j, pl, src, j, off2, pad4);
     }
     if (pl->j1 > pl->j0) {
         dwb_build_run(dst + 3 * pl->j0, src + (pl->ix0 + 2 * pl->j0) * pl->step, pl->step,
                       pl->j1 - pl->j0, off2);
     }
-    for (j = pl->j1; j < pl->n_e; j++) {
+    for (j = pl->j1; j < pl->z1; j++) {
         dwb_build_border(dst + 3 * j, pl, src, j, off2, pad4);
+    }
+}
+
+/* Words from .. to - 1 of the 4 channels' bands set to 0. */
+static void dwb_zero(int32_t *band, int32_t from, int32_t to)
+{
+    for (; from < to; from++) {
+        band[from] = band[from + DWB_CH_WORDS] = band[from + 2 * DWB_CH_WORDS] =
+            band[from + 3 * DWB_CH_WORDS] = 0;
     }
 }
 
@@ -330,6 +340,14 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
     pl.j1 = (g->in_along - ix0) / 2; /* ix0 + 2j + 1 <= in_along - 1 */
     pl.j1 = pl.j1 < n_e ? pl.j1 : n_e;
     pl.j1 = pl.j1 > pl.j0 ? pl.j1 : pl.j0;
+    for (pl.z0 = 0; pl.z0 < pl.j0 && ix0 + 2 * pl.z0 + 1 < 0;) {
+        pl.z0++;
+    }
+    for (pl.z1 = n_e; pl.z1 > pl.j1 && ix0 + 2 * (pl.z1 - 1) >= g->in_along;) {
+        pl.z1--;
+    }
+    dwb_zero(band, 0, 3 * pl.z0); /* entries outside the input, in every slot */
+    dwb_zero(band, 3 * pl.z1, 3 * n_e);
     for (k = 0; k < 4; k++) {
         const int32_t c = ch + k, e = -quant->shift[c];
         dwb_pass *d = &pass[k];
