@@ -264,18 +264,16 @@ static inline void dwb_build_run(int32_t *dst, const int8_t *s, int32_t step, in
 
 /* Where a segment's band entries read the input along the pass (the same for every line):
  * entry j = pixels ix0 + 2j, ix0 + 2j + 1; both inside for j0 <= j < j1, both outside (zero
- * in every line, written once per segment) for j < z0 and j >= z1. */
+ * in every line, written once per segment) for j < z0 and j >= z1; z0 <= j < j0 has only its
+ * second pixel inside, j1 <= j < z1 only its first. */
 typedef struct {
     int32_t n_e, z0, j0, j1, z1, ix0, in_n, step;
 } dwb_plan;
 
-/* One entry with a pixel outside the input (padding reads as x + offset = 0). */
-static void dwb_build_border(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32_t j,
-                             int32_t off2, uint32_t pad4)
+/* One entry from its two pixels' words of 4 channels (a padding pixel: pad4, which reads as
+ * x + offset = 0). */
+static inline void dwb_entry(int32_t *dst, uint32_t xa, uint32_t xb, int32_t off2)
 {
-    const int32_t ia = pl->ix0 + 2 * j, ib = ia + 1;
-    const uint32_t xa = ia >= 0 && ia < pl->in_n ? td_read_u32(src + ia * pl->step) : pad4;
-    const uint32_t xb = ib >= 0 && ib < pl->in_n ? td_read_u32(src + ib * pl->step) : pad4;
     const uint32_t lo = (xa & 0xFFFFu) | (xb << 16), hi = (xb & 0xFFFF0000u) | (xa >> 16);
     dst[0] = __sxtab16(off2, (int32_t)lo);
     dst[DWB_CH_WORDS] = td_sxtab16_ror8(off2, (int32_t)lo);
@@ -285,8 +283,8 @@ static void dwb_build_border(int32_t *dst, const dwb_plan *pl, const int8_t *src
 
 /* The entries of 4 channels for one input line into one ring slot (dst: channel 0's entry
  * 0 in that slot; src: the line's first input byte of the group, NULL for a padding line). */
-static void dwb_build(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32_t off2,
-                      uint32_t pad4)
+static TD_NOINLINE void dwb_build(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32_t off2,
+                                  uint32_t pad4)
 {
     int32_t j;
     if (!src) {
@@ -295,15 +293,15 @@ static void dwb_build(int32_t *dst, const dwb_plan *pl, const int8_t *src, int32
         }
         return;
     }
-    for (j = pl->z0; j < pl->j0; j++) {
-        dwb_build_border(dst + 3 * j, pl, src, j, off2, pad4);
+    for (j = pl->z0; j < pl->j0; j++) { /* (padding, inside) */
+        dwb_entry(dst + 3 * j, pad4, td_read_u32(src + (pl->ix0 + 2 * j + 1) * pl->step), off2);
     }
     if (pl->j1 > pl->j0) {
         dwb_build_run(dst + 3 * pl->j0, src + (pl->ix0 + 2 * pl->j0) * pl->step, pl->step,
                       pl->j1 - pl->j0, off2);
     }
-    for (j = pl->j1; j < pl->z1; j++) {
-        dwb_build_border(dst + 3 * j, pl, src, j, off2, pad4);
+    for (j = pl->j1; j < pl->z1; j++) { /* (inside, padding) */
+        dwb_entry(dst + 3 * j, td_read_u32(src + (pl->ix0 + 2 * j) * pl->step), pad4, off2);
     }
 }
 
