@@ -2,10 +2,11 @@
 #include "td_conv_internal.h"
 
 /* The portable loop, for input channels ic_begin .. in_c - 1. */
-static void dw_portable(const td_dwconv_params *params, const td_quant_params *quant,
-                        const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
-                        const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
-                        int32_t ic_begin, int8_t *output)
+static TD_NOINLINE void dw_portable(const td_dwconv_params *params, const td_quant_params *quant,
+                                    const td_dims *input_dims, const int8_t *input,
+                                    const td_dims *filter_dims, const int8_t *filter,
+                                    const int32_t *bias, int32_t oh, int32_t ow, int32_t ic_begin,
+                                    int8_t *output)
 {
     const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
