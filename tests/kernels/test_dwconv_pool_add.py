@@ -198,6 +198,8 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         (9, 40, 6, 3, (1, 2), (1, 0, 1, 1), 1, None),
         (12, 5, 20, 3, (2, 1), (1, 1, 1, 1), 1, None),
         (4, 4, 8, 3, (1, 1), (0, 0, 0, 0), 1, None),  # 2x2 outputs, VALID
+        (5, 9, 8, 3, (2, 2), (2, 2, 2, 2), 1, None),  # padding wider than a tap
+        (6, 7, 4, 3, (1, 1), (2, 0, 0, 3), 1, None),
         *MLPERF_DW_SHAPES,
         (7, 6, 4, 3, (1, 1), (1, 1, 1, 1), 2, None),
         (7, 7, 8, 5, (1, 1), (2, 2, 2, 2), 1, None),
