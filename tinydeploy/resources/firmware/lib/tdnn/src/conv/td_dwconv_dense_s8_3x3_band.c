@@ -5,16 +5,18 @@
  *
  * One channel at a time, its 9 weights in registers. Outputs run in *passes* along one image
  * axis (rows, or columns when the image is taller than wide, so that narrow maps such as
- * DS-CNN's 25x5 still give long passes), at most DWB_SEG outputs per pass segment. The input
- * (+ offset) is widened once into int16 pairs of two neighbouring pixels along the pass:
- * band entry j of a channel holds 3 words, one per input line across the pass (a ring: line
- * R sits in slot R % 3, so each input line is widened once for all the output lines that read
- * it; the weights are rotated instead of the data). An output then takes 3 SMLAD (taps 0, 1
- * of each line against the pair words of entry j) and 3 SMLABB/SMLABT (tap 2: the low halves
- * of entry j + 1): 2 LDM, 6 MACs per output, two outputs per loop sharing an entry. Stride 1
- * needs both pixel parities, so it keeps two bands: E (pairs from even pixels, even outputs)
- * and O (pairs from odd pixels, odd outputs). Padding is 0 in the band (x + offset = 0), so
- * borders and interior share one loop.
+ * DS-CNN's 25x5 still give long passes), at most 2 * (DWB_ENTRIES - 1) outputs (stride 1) or
+ * DWB_ENTRIES - 1 (stride 2) per pass segment. The input (+ offset) is widened once into
+ * int16 pairs of two neighbouring pixels along the pass, 4 channels at a time: band entry j
+ * of a channel holds 3 words (x[2j], x[2j + 1]), one per input line across the pass (a ring:
+ * line R sits in slot R % 3, so each input line is widened once for all the output lines
+ * that read it; the weights are rotated instead of the data). With P = entry j, Q = entry
+ * j + 1 and per line t the weight pairs (w0, w1)_t, (w1, w2)_t:
+ *   stride 1, output 2j     = 3 SMLAD(P_t, (w0, w1)_t) + 3 SMLABT(Q_t, (w1, w2)_t)
+ *             output 2j + 1 = 3 SMLATB(P_t, (w0, w1)_t) + 3 SMLAD(Q_t, (w1, w2)_t)
+ *   stride 2, output j      = as output 2j above,
+ * so a pair of outputs takes 2 (stride 1) or 3 LDM and 12 MACs. Padding is 0 in the band
+ * (x + offset = 0), so borders and interior share one loop.
  *
  * Requantisation (every channel: multiplier >= 0, right shift 1 <= e <= 22,
  * |bias| < 2^30 - 2^19, else the wrapper takes the older DSP variant): weights and bias are
@@ -22,8 +24,9 @@
  * (see td_dwconv_dense_s8_3x3_dsp.c for the derivation). Activation ranges narrower than int8
  * are clamped afterwards per line, 4 channels per SSUB8/SEL pair.
  *
- * Stack: the band (4 channels x DWB_ENTRIES x 3 words), the rotated weights (4 x 3 x 5 words)
- * and 8 pass descriptors, 1,424 bytes plus the asm frame (80 bytes). */
+ * Stack (GCC 12 -O2, M4): dwb_segment 1,336 bytes (the band, 4 channels x DWB_ENTRIES x 3
+ * words = 672; the rotated weights, 4 x 3 x 6 words = 288; 4 pass descriptors, 192), the asm
+ * 80, td_dwconv_dense_s8_3x3_band 128. */
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
@@ -49,7 +52,7 @@ typedef struct {
 /* Run the passes d .. dend - 1 of one output line: out = the line's output base, rot =
  * 24 * (first input line of the window % 3) (the weight rotation in bytes). _s1: stride 1
  * along the pass (outputs 2j, 2j + 1 from entries j, j + 1), _s2: stride 2 (outputs j, j + 1
- * from entries 2j .. 2j + 2). */
+ * from entries j .. j + 2; entry j holds pixels 2j, 2j + 1). */
 void td_dwb_line_s1(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_t rot);
 void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_t rot);
 
@@ -57,7 +60,7 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
  * (w0, w1) of slots 0-2, r6-r8 (w1, w2) of slots 0-2, r9 / r10 two accumulators, r11, r12,
  * lr one band entry (slots 0-2). Frame: [sp] mult, cst, e, end, tail_end, bias2, bias2, then
  * the descriptor pointer, its end, the line's output base and the rotation.
- * Output 2j (stride 1) or j (stride 2) with pairs P = entry j (or 2j) and Q = the next entry:
+ * Output 2j (stride 1) or j (stride 2) with P = entry j and Q = entry j + 1:
  *   a = 2 bias + sum_t SMLAD(P_t, (w0, w1)_t) + SMLABT(Q_t, (w1, w2)_t)
  * output 2j + 1 (stride 1) = sum_t SMLATB(P_t, (w0, w1)_t) + SMLAD(Q_t, (w1, w2)_t). */
 #define DWB_ASM_HEAD(name)                                                                         \
