@@ -107,13 +107,69 @@ def test_add(tdnn, ref, s1, z1, s2, z2, so, zo, act):
     ref.assert_same(tdnn.add(x1, x2, params), ref.add(x1, x2, p))
 
 
+# The depthwise layers of the MLPerf Tiny models (DS-CNN, MobileNetV1-0.25 96x96) as the
+# TFLite converter writes them: (h, w, c, k, stride, pad (t, l, b, r), dmul, quant edge)
+MLPERF_DW_SHAPES = [
+    (25, 5, 64, 3, (1, 1), (1, 1, 1, 1), 1, None),
+    (48, 48, 8, 3, (1, 1), (1, 1, 1, 1), 1, None),
+    (48, 48, 16, 3, (2, 2), (0, 0, 1, 1), 1, None),
+    (24, 24, 32, 3, (1, 1), (1, 1, 1, 1), 1, None),
+    (24, 24, 32, 3, (2, 2), (0, 0, 1, 1), 1, None),
+    (12, 12, 64, 3, (1, 1), (1, 1, 1, 1), 1, None),
+    (12, 12, 64, 3, (2, 2), (0, 0, 1, 1), 1, None),
+    (6, 6, 128, 3, (1, 1), (1, 1, 1, 1), 1, None),
+    (6, 6, 128, 3, (2, 2), (0, 0, 1, 1), 1, None),
+    (3, 3, 256, 3, (1, 1), (1, 1, 1, 1), 1, None),
+]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_dwconv_random_shapes(tdnn, ref, seed):
+    """Random 3x3 depthwise shapes (channel counts not multiples of 4, strides 1 / 2, SAME and
+    VALID padding, tiny maps, activation clamps): host build against the numpy reference."""
+    rng = np.random.default_rng(100 + seed)
+    h, w = (int(v) for v in rng.integers(1, 20, size=2))
+    c = int(rng.integers(1, 23))
+    stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    if seed % 2:  # SAME as the converter writes it
+        pad = tuple(max((-(-n // s) - 1) * s + 3 - n, 0) for n, s in ((h, stride[0]),
+                                                                    (w, stride[1])))
+        pad = (pad[0] // 2, pad[1] // 2, pad[0] - pad[0] // 2, pad[1] - pad[1] // 2)
+    else:
+        pad = (0, 0, 0, 0)
+        h, w = h + 2, w + 2
+    x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+    wt = rng.integers(-128, 128, size=(3, 3, c)).astype(np.int8)
+    bias = rng.integers(-20000, 20000, size=c).astype(np.int32)
+    mult, shift = ref.random_quant(rng, c, (-13, -5))
+    in_off, out_off = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))
+    act = [(-128, 127), (max(out_off, -128), 127), (-100, 50)][seed % 3]
+    got = tdnn.dwconv(x, wt, bias, mult, shift, stride, pad, 1, in_off, out_off, act)
+    want = ref.dwconv(x, wt, bias, mult, shift, stride, pad, 1, in_off, out_off, act)
+    ref.assert_same(got, want)
+
+
+@pytest.mark.parametrize("shape", MLPERF_DW_SHAPES, ids=lambda s: "x".join(map(str, s[:3])))
+def test_dwconv_mlperf_shapes(tdnn, ref, shape):
+    h, w, c, k, stride, pad, dmul, _ = shape
+    rng = np.random.default_rng(h * w * c)
+    x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+    wt = rng.integers(-128, 128, size=(k, k, c)).astype(np.int8)
+    bias = rng.integers(-600000, 600000, size=c).astype(np.int32)
+    mult, shift = ref.random_quant(rng, c, (-12, -6))
+    got = tdnn.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, 128, -128, (-128, 127))
+    ref.assert_same(got, ref.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, 128, -128,
+                                    (-128, 127)))  # fmt: skip
+
+
 @pytest.mark.firmware
 def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
-    """td_dwconv_dense_s8_3x3_dsp (Cortex-M4 DSP: 3x3, depth multiplier 1, groups of 4
-    channels, the rest portable) against the host build and the numpy reference: odd and
-    even channel counts, strides 1 and 2, padding 0 / 1 / asymmetric, random offsets and
-    quantisation, activation clamps, and quantisation outside its fast requantisation; rows
-    through the padded band and, wider than it, border windows gathered one at a time."""
+    """The Cortex-M4 DSP depthwise variants (3x3, depth multiplier 1, groups of 4 channels,
+    the rest portable: td_dwconv_dense_s8_3x3_band, and td_dwconv_dense_s8_3x3_dsp where the
+    band variant declines) against the host build and the numpy reference: odd and even
+    channel counts, strides 1 and 2, padding 0 / 1 / asymmetric, random offsets and
+    quantisation, activation clamps, quantisation outside the fast requantisation, passes
+    along rows and down columns, several pass segments, and the MLPerf Tiny shapes."""
     from test_conv import c_int_arrays, run_on_qemu
 
     lim = (1 << 30) - (1 << 19) - 1
@@ -136,6 +192,15 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         (8, 8, 12, 3, (1, 1), (1, 1, 1, 1), 1, "edges"),
         (8, 8, 8, 3, (2, 2), (1, 1, 1, 1), 1, "shift0"),
         (7, 7, 8, 3, (1, 1), (1, 1, 1, 1), 1, "bigbias"),
+        (40, 6, 8, 3, (1, 1), (1, 1, 1, 1), 1, None),  # taller than wide: passes down columns
+        (35, 7, 12, 3, (2, 2), (0, 0, 1, 1), 1, None),  # columns, 2 segments at stride 2
+        (7, 70, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),  # 3 segments at stride 1
+        (9, 40, 6, 3, (1, 2), (1, 0, 1, 1), 1, None),
+        (12, 5, 20, 3, (2, 1), (1, 1, 1, 1), 1, None),
+        (4, 4, 8, 3, (1, 1), (0, 0, 0, 0), 1, None),  # 2x2 outputs, VALID
+        (5, 9, 8, 3, (2, 2), (2, 2, 2, 2), 1, None),  # padding wider than a tap
+        (6, 7, 4, 3, (1, 1), (2, 0, 0, 3), 1, None),
+        *MLPERF_DW_SHAPES,
         (7, 6, 4, 3, (1, 1), (1, 1, 1, 1), 2, None),
         (7, 7, 8, 5, (1, 1), (2, 2, 2, 2), 1, None),
         (6, 6, 6, 1, (1, 1), (0, 0, 0, 0), 1, None),

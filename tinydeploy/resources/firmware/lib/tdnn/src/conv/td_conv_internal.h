@@ -126,6 +126,17 @@ int32_t td_dwconv_dense_s8_mve(const td_dwconv_params *params, const td_quant_pa
  * - 1 in groups of 4 (SXTAB16 + SMLABB/SMLATT, two outputs per weight load), the wrapper runs
  * the portable loop for the rest (td_dwconv_dense_s8_3x3_dsp.c). */
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+/* First choice on DSP cores: 3x3, depth multiplier 1, strides 1 / 2, in_c >= 4 and every
+ * channel's quantisation within the SMMLAR requantisation; int16 pair bands widened once
+ * per input line, one channel per pass with its weights in registers
+ * (td_dwconv_dense_s8_3x3_band.c). Channels 0 .. 4 * floor(in_c / 4) - 1. */
+int32_t td_dwconv_dense_s8_3x3_band_applies(const td_dwconv_params *params,
+                                            const td_quant_params *quant, const int32_t *bias,
+                                            const td_dims *input_dims, const td_dims *filter_dims);
+void td_dwconv_dense_s8_3x3_band(const td_dwconv_params *params, const td_quant_params *quant,
+                                 const td_dims *input_dims, const int8_t *input,
+                                 const int8_t *filter, const int32_t *bias,
+                                 const td_dims *output_dims, int8_t *output);
 int32_t td_dwconv_dense_s8_3x3_dsp_applies(const td_dwconv_params *params,
                                            const td_dims *input_dims, const td_dims *filter_dims);
 void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_params *quant,

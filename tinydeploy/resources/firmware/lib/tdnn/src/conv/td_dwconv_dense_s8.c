@@ -2,10 +2,11 @@
 #include "td_conv_internal.h"
 
 /* The portable loop, for input channels ic_begin .. in_c - 1. */
-static void dw_portable(const td_dwconv_params *params, const td_quant_params *quant,
-                        const td_dims *input_dims, const int8_t *input, const td_dims *filter_dims,
-                        const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
-                        int32_t ic_begin, int8_t *output)
+static TD_NOINLINE void dw_portable(const td_dwconv_params *params, const td_quant_params *quant,
+                                    const td_dims *input_dims, const int8_t *input,
+                                    const td_dims *filter_dims, const int8_t *filter,
+                                    const int32_t *bias, int32_t oh, int32_t ow, int32_t ic_begin,
+                                    int8_t *output)
 {
     const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
@@ -80,13 +81,19 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
     }
 #endif
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
-    if (td_dwconv_dense_s8_3x3_dsp_applies(params, input_dims, filter_dims)) {
+    if (td_dwconv_dense_s8_3x3_band_applies(params, quant, bias, input_dims, filter_dims)) {
+        td_dwconv_dense_s8_3x3_band(params, quant, input_dims, input, filter, bias, output_dims,
+                                    output);
+        ic_begin = c & ~3;
+    } else if (td_dwconv_dense_s8_3x3_dsp_applies(params, input_dims, filter_dims)) {
         td_dwconv_dense_s8_3x3_dsp(params, quant, input_dims, input, filter, bias, output_dims,
                                    output);
         ic_begin = c & ~3;
     }
 #endif
-    dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, oh, ow, ic_begin,
-                output);
+    if (ic_begin < c) {
+        dw_portable(params, quant, input_dims, input, filter_dims, filter, bias, oh, ow, ic_begin,
+                    output);
+    }
     return TD_OK;
 }
