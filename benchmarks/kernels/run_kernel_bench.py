@@ -73,7 +73,7 @@ CORES = {
                 ROOT / "benchmarks" / "results" / "kernels_m55.json"),
 }  # fmt: skip
 SCRATCH_BYTES = 32768
-OUT_BYTES = 16384
+OUT_BYTES = 40960
 
 # name: (op, shape). conv: (H, W, in_c, out_c, k, pad, fused_maxpool); fc: (in, out)
 LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {

@@ -1,0 +1,311 @@
+/* conv2d, dense weights, 1x1 kernel, no padding, any stride, no fused pool (the pointwise
+ * convs of DS-CNN and MobileNet, ResNet's 1x1 shortcuts): a GEMM of output pixels x output
+ * channels. Pixels go in blocks of 4 (the last block repeats its last pixel: the repeated
+ * slots store the same bytes to the same place); a block's inputs are widened to int16 once
+ * and then serve every output channel, so small in_c is not dominated by per-pixel work.
+ *
+ * Portable path (pw_block_c): (x + input_offset) widened once per block, 4 accumulators per
+ * channel, TFLM requantisation. It runs on cores without DSP (and on the host).
+ *
+ * Cortex-M DSP path (pw_block_asm, one call per block of 4 pixels, all channels in asm):
+ * the inputs are stored doubled, 2 * (x + input_offset) in [-510, 510], as int16 pairs in
+ * SXTB16 order, 32 bytes per group of 4 input channels (slot j at 8j: (x0, x2), (x1, x3)).
+ * One weight word (SXTB16, SXTB16 ROR 8) serves the 4 pixels: 15 instructions per 16 MACs.
+ * The doubled accumulator a2 = 2 * (bias + sum) turns TFLM's requantisation into
+ *   H = SRDHM(acc, mult) = (a2 * mult + 2^31) >> 32                          (SMMLAR)
+ *   out = (H + (2 zp + 1) 2^(e-1) - [a2 < 0]) >> e      (right shift e, 1 <= e <= 22)
+ * (RoundingDivideByPOT plus the output offset; [H < 0] may be replaced by [acc < 0], see
+ * td_requant_channel_s8), then SSAT 8: 4 instructions per output. Exact while |acc| < 2^30
+ * (|bias| + in_c * 255 * 128 < 2^30) and |H + (2zp + 1) 2^(e-1)| < 2^31 (e <= 22); a call
+ * with any channel outside that (multiplier < 0, a left shift, e > 22, a huge bias) or
+ * in_c % 4 != 0 is not taken (td_conv_dense_s8 then runs the im2col variant). A narrower
+ * activation range than int8 is applied afterwards over the output (SSUB8 / SEL). */
+#include "td_conv_internal.h"
+
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
+#define TD_PW_ASM 1
+#endif
+
+/* One block for the asm routine (field order and offsets are part of its contract). */
+typedef struct {
+    int8_t *out[4];         /*  0: output of slot j at the current channel (advanced) */
+    const int16_t *x;       /* 16: widened inputs, 32 bytes per group of 4 channels */
+    int32_t iters;          /* 20: (groups + 1) / 2, passes of the 2-group loop */
+    const int8_t *filter;   /* 24: weight row 0 */
+    const int32_t *rec;     /* 28: per channel {2 * bias, multiplier, Z, e - 1} */
+    const int32_t *rec_end; /* 32 */
+    int32_t odd;            /* 36: groups & 1 (the first pass runs one group) */
+} pw_block;
+
+int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *input_dims,
+                                   const td_dims *filter_dims)
+{
+    (void)input_dims;
+    return filter_dims->h == 1 && filter_dims->w == 1 && params->pad_top == 0 &&
+           params->pad_left == 0 && params->pad_bottom == 0 && params->pad_right == 0 &&
+           params->fused_maxpool == 0;
+}
+
+#if defined(TD_PW_ASM)
+/* Every channel within the asm's exact range (see the top of the file). */
+static int32_t pw_asm_ok(const td_quant_params *quant, const int32_t *bias, int32_t out_c,
+                         int32_t in_c)
+{
+    const int32_t lim = (1 << 30) - 1 - in_c * 255 * 128;
+    int32_t oc;
+    if ((in_c & 3) != 0 || in_c > 16384) {
+        return 0;
+    }
+    for (oc = 0; oc < out_c; oc++) {
+        const int32_t b = bias ? bias[oc] : 0;
+        if (quant->multiplier[oc] < 0 || quant->shift[oc] > -1 || quant->shift[oc] < -22 ||
+            b > lim || b < -lim) {
+            return 0;
+        }
+    }
+    return 1;
+}
+#endif
+
+int32_t td_conv_dense_s8_1x1_applies(const td_conv_params *params, const td_quant_params *quant,
+                                     const td_dims *input_dims, const td_dims *filter_dims,
+                                     const int32_t *bias)
+{
+    if (!td_conv_dense_s8_1x1_shape(params, input_dims, filter_dims)) {
+        return 0;
+    }
+#if defined(TD_PW_ASM)
+    return pw_asm_ok(quant, bias, filter_dims->n, input_dims->c);
+#elif defined(__ARM_FEATURE_DSP)
+    (void)quant;
+    (void)bias;
+    return 0; /* DSP without the asm: the im2col variant's SMLAD kernel is faster */
+#else
+    (void)quant;
+    (void)bias;
+    return 1;
+#endif
+}
+
+int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
+                                             const td_dims *input_dims,
+                                             const td_dims *filter_dims)
+{
+    /* 4 words per channel (asm records), 4 pixels of int16 inputs (in_c rounded up to 4) */
+    (void)params;
+    return 3 + 16 * filter_dims->n + 8 * TD_ALIGN4(input_dims->c);
+}
+
+#if defined(TD_PW_ASM)
+/* clang-format off */
+#define TD_PW_GROUP                     \
+    "ldr    r6, [r8], #4\n\t"           \
+    "sxtb16 r7, r6, ror #8\n\t"         \
+    "sxtb16 r6, r6\n\t"                 \
+    "ldrd   r4, r5, [r9], #8\n\t"       \
+    "smlad  r0, r6, r4, r0\n\t"         \
+    "smlad  r0, r7, r5, r0\n\t"         \
+    "ldrd   r4, r5, [r9], #8\n\t"       \
+    "smlad  r1, r6, r4, r1\n\t"         \
+    "smlad  r1, r7, r5, r1\n\t"         \
+    "ldrd   r4, r5, [r9], #8\n\t"       \
+    "smlad  r2, r6, r4, r2\n\t"         \
+    "smlad  r2, r7, r5, r2\n\t"         \
+    "ldrd   r4, r5, [r9], #8\n\t"       \
+    "smlad  r3, r6, r4, r3\n\t"         \
+    "smlad  r3, r7, r5, r3\n\t"
+
+#define TD_PW_REQUANT(a)                \
+    "sub    r7, r5, " a ", lsr #31\n\t" \
+    "smmlar " a ", " a ", r4, r7\n\t"   \
+    "asr    " a ", " a ", r6\n\t"       \
+    "ssat   " a ", #8, " a ", asr #1\n\t"
+/* clang-format on */
+
+/* Registers: r0-r3 the 4 slots' accumulators, r4/r5 input pair, r6/r7 weight halves, r8
+ * weights, r9 inputs, r10 loop count, r11 block, r12 rec_end, lr rec; [sp] the loop entry
+ * (the second group's copy when groups is odd). Per channel: 6 + 15 per group + 2 per pass
+ * + 25 (requantisation of 4 outputs, stores through the block's pointers). */
+__attribute__((naked, noinline)) TD_NOIPA static void pw_block_asm(pw_block *blk
+                                                                   __attribute__((unused)))
+{
+    /* clang-format off */
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #8\n\t"
+        "mov    r11, r0\n\t"
+        "ldrd   r8, lr, [r11, #24]\n\t"
+        "ldr    r12, [r11, #32]\n\t"
+        "ldr    r0, [r11, #36]\n\t"
+        "adr.w  r1, 2f\n\t"
+        "adr.w  r2, 3f\n\t"
+        "cmp    r0, #0\n\t"
+        "it     ne\n\t"
+        "movne  r1, r2\n\t"
+        "orr    r1, r1, #1\n\t"
+        "str    r1, [sp]\n\t"
+        "1:\n\t"
+        "ldr    r0, [lr], #4\n\t"
+        "mov    r1, r0\n\t"
+        "mov    r2, r0\n\t"
+        "mov    r3, r0\n\t"
+        "ldrd   r9, r10, [r11, #16]\n\t"
+        "ldr    pc, [sp]\n\t"
+        "2:\n\t"
+        TD_PW_GROUP
+        "3:\n\t"
+        TD_PW_GROUP
+        "subs   r10, r10, #1\n\t"
+        "bne    2b\n\t"
+        "ldm    lr!, {r4, r5, r6}\n\t"
+        TD_PW_REQUANT("r0")
+        TD_PW_REQUANT("r1")
+        TD_PW_REQUANT("r2")
+        TD_PW_REQUANT("r3")
+        "ldm    r11, {r4, r5, r6, r7}\n\t"
+        "strb   r0, [r4], #1\n\t"
+        "strb   r1, [r5], #1\n\t"
+        "strb   r2, [r6], #1\n\t"
+        "strb   r3, [r7], #1\n\t"
+        "stm    r11, {r4, r5, r6, r7}\n\t"
+        "cmp    lr, r12\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #8\n\t"
+        "pop    {r4-r11, pc}\n\t");
+    /* clang-format on */
+}
+
+/* Per channel {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
+static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_t output_offset,
+                       int32_t out_c, int32_t *rec)
+{
+    int32_t oc;
+    for (oc = 0; oc < out_c; oc++, rec += 4) {
+        const int32_t e1 = -quant->shift[oc] - 1;
+        rec[0] = 2 * (bias ? bias[oc] : 0);
+        rec[1] = quant->multiplier[oc];
+        rec[2] = (int32_t)((uint32_t)(2 * output_offset + 1) << e1);
+        rec[3] = e1;
+    }
+}
+
+/* 2 * (x + off) of in_c (multiple of 4) inputs into slot j of the block's buffer. */
+static void pw_widen_doubled(const int8_t *src, int32_t in_c, int32_t off2, int16_t *x)
+{
+    int32_t i;
+    for (i = 0; i < in_c; i += 4, x += 16) {
+        const int32_t v = (int32_t)td_read_u32(src + i);
+        const int32_t lo = __sxtab16(off2, v), hi = td_sxtab16_ror8(off2, v);
+        td_write_u32(x, (uint32_t)__sadd16(lo, lo));
+        td_write_u32(x + 2, (uint32_t)__sadd16(hi, hi));
+    }
+}
+
+/* Activation range narrower than int8: clamp the outputs (4 bytes per SSUB8 / SEL pair). */
+static void pw_clamp(int8_t *out, int32_t n, int32_t amin, int32_t amax)
+{
+    const int32_t lo = (int32_t)(0x01010101u * (uint8_t)amin);
+    const int32_t hi = (int32_t)(0x01010101u * (uint8_t)amax);
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int32_t v = (int32_t)td_read_u32(out + i);
+        (void)__ssub8(v, lo);
+        v = (int32_t)__sel((uint32_t)v, (uint32_t)lo);
+        (void)__ssub8(v, hi);
+        v = (int32_t)__sel((uint32_t)hi, (uint32_t)v);
+        td_write_u32(out + i, (uint32_t)v);
+    }
+    for (; i < n; i++) {
+        out[i] = out[i] < amin ? (int8_t)amin : (out[i] > amax ? (int8_t)amax : out[i]);
+    }
+}
+#else
+/* One block of 4 pixel slots, all channels: (x + off) widened once, direct sums. */
+static void pw_block_c(const int8_t *const src[4], int8_t *const dst[4], int16_t *x,
+                       const td_conv_params *params, const td_quant_params *quant,
+                       const int8_t *filter, const int32_t *bias, int32_t in_c, int32_t out_c)
+{
+    const int32_t off = params->input_offset, ooff = params->output_offset;
+    const int32_t amin = params->activation.min, amax = params->activation.max;
+    const int16_t *x1 = x + in_c, *x2 = x + 2 * in_c, *x3 = x + 3 * in_c;
+    int32_t j, k, oc;
+    for (j = 0; j < 4; j++) {
+        for (k = 0; k < in_c; k++) {
+            x[j * in_c + k] = (int16_t)(src[j][k] + off);
+        }
+    }
+    for (oc = 0; oc < out_c; oc++, filter += in_c) {
+        const int32_t mult = quant->multiplier[oc], shift = quant->shift[oc];
+        int32_t a0 = bias ? bias[oc] : 0, a1 = a0, a2 = a0, a3 = a0;
+        for (k = 0; k < in_c; k++) {
+            const int32_t w = filter[k];
+            a0 += w * x[k];
+            a1 += w * x1[k];
+            a2 += w * x2[k];
+            a3 += w * x3[k];
+        }
+        dst[0][oc] = td_requant_rshift_s8(a0, mult, shift, ooff, amin, amax);
+        dst[1][oc] = td_requant_rshift_s8(a1, mult, shift, ooff, amin, amax);
+        dst[2][oc] = td_requant_rshift_s8(a2, mult, shift, ooff, amin, amax);
+        dst[3][oc] = td_requant_rshift_s8(a3, mult, shift, ooff, amin, amax);
+    }
+}
+#endif
+
+void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *quant,
+                          const td_dims *input_dims, const int8_t *input,
+                          const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                          int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch)
+{
+    const int32_t in_c = input_dims->c, out_c = filter_dims->n, npix = conv_h * conv_w;
+    const int32_t row_step = params->stride_h * input_dims->w * in_c;
+    const int32_t col_step = params->stride_w * in_c;
+    int32_t *rec = (int32_t *)td_align_ptr4(scratch);
+    int16_t *x = (int16_t *)(rec + 4 * out_c);
+    const int8_t *src[4];
+    int8_t *dst[4];
+    int32_t p, j, ox = 0;
+    const int8_t *row = input;
+#if defined(TD_PW_ASM)
+    const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
+    const int32_t groups = in_c / 4;
+    pw_block blk;
+    pw_records(quant, bias, params->output_offset, out_c, rec);
+    blk.x = x;
+    blk.iters = (groups + 1) / 2;
+    blk.filter = filter;
+    blk.rec = rec;
+    blk.rec_end = rec + 4 * out_c;
+    blk.odd = groups & 1;
+#endif
+    for (p = 0; p < npix; p += 4) {
+        /* slots j: pixels p + j, the last real pixel repeated past npix */
+        for (j = 0; j < 4; j++) {
+            if (p + j < npix) {
+                src[j] = row + ox * col_step;
+                dst[j] = output + (p + j) * out_c;
+                if (++ox == conv_w) {
+                    ox = 0;
+                    row += row_step;
+                }
+            } else {
+                src[j] = src[j - 1];
+                dst[j] = dst[j - 1];
+            }
+        }
+#if defined(TD_PW_ASM)
+        for (j = 0; j < 4; j++) {
+            pw_widen_doubled(src[j], in_c, off2, x + 4 * j);
+            blk.out[j] = dst[j];
+        }
+        pw_block_asm(&blk);
+#else
+        pw_block_c(src, dst, x, params, quant, filter, bias, in_c, out_c);
+#endif
+    }
+#if defined(TD_PW_ASM)
+    if (params->activation.min > -128 || params->activation.max < 127) {
+        pw_clamp(output, npix * out_c, params->activation.min, params->activation.max);
+    }
+#endif
+}
