@@ -7,7 +7,7 @@
  * Portable path (pw_block_c): (x + input_offset) widened once per block, 4 accumulators per
  * channel, TFLM requantisation. It runs on cores without DSP (and on the host).
  *
- * Cortex-M DSP path (pw_block_asm, one call per block of 4 pixels, all channels in asm):
+ * Cortex-M DSP path (pw_block<n>_asm, one call per block of n <= 4 pixels, all channels):
  * the inputs are stored doubled, 2 * (x + input_offset) in [-510, 510], as int16 pairs in
  * SXTB16 order, 32 bytes per group of 4 input channels (slot j at 8j: (x0, x2), (x1, x3)).
  * One weight word (SXTB16, SXTB16 ROR 8) serves the 4 pixels: 15 instructions per 16 MACs.
@@ -30,11 +30,11 @@
 typedef struct {
     int8_t *out[4];         /*  0: output of slot j at the current channel (advanced) */
     const int16_t *x;       /* 16: widened inputs, 32 bytes per group of 4 channels */
-    int32_t iters;          /* 20: (groups + 1) / 2, passes of the 2-group loop */
+    int32_t passes;         /* 20: passes of the 4-group loop, ceil((groups - 1) / 4) */
     const int8_t *filter;   /* 24: weight row 0 */
     const int32_t *rec;     /* 28: per channel {2 * bias, multiplier, Z, e - 1} */
     const int32_t *rec_end; /* 32 */
-    int32_t odd;            /* 36: groups & 1 (the first pass runs one group) */
+    int32_t entry;          /* 36: loop copy the first pass enters (4: no loop) */
 } pw_block;
 
 int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *input_dims,
@@ -97,83 +97,103 @@ int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
 }
 
 #if defined(TD_PW_ASM)
+/* The asm routine, one per slot count n = 1..4 (the last block of a call may have fewer than
+ * 4 pixels). Registers: r0.. the slots' accumulators, r4/r5 input pair, r6/r7 weight halves,
+ * r8 weights, r9 inputs, r10 loop count, r11 block, r12 rec_end, lr rec; [sp] the loop entry.
+ * Per channel: the first group of 4 input channels starts the accumulators from 2 * bias;
+ * the other groups - 1 run in a 4-group loop entered part way (its entry and pass count
+ * from the block, the epilogue directly when groups == 1); then the n outputs are
+ * requantised and stored through the block's pointers. With n = 4: 15 instructions per
+ * group of 4 input channels, 2 per loop pass and 28 per channel. */
 /* clang-format off */
-#define TD_PW_GROUP                     \
-    "ldr    r6, [r8], #4\n\t"           \
-    "sxtb16 r7, r6, ror #8\n\t"         \
-    "sxtb16 r6, r6\n\t"                 \
-    "ldrd   r4, r5, [r9], #8\n\t"       \
-    "smlad  r0, r6, r4, r0\n\t"         \
-    "smlad  r0, r7, r5, r0\n\t"         \
-    "ldrd   r4, r5, [r9], #8\n\t"       \
-    "smlad  r1, r6, r4, r1\n\t"         \
-    "smlad  r1, r7, r5, r1\n\t"         \
-    "ldrd   r4, r5, [r9], #8\n\t"       \
-    "smlad  r2, r6, r4, r2\n\t"         \
-    "smlad  r2, r7, r5, r2\n\t"         \
-    "ldrd   r4, r5, [r9], #8\n\t"       \
-    "smlad  r3, r6, r4, r3\n\t"         \
-    "smlad  r3, r7, r5, r3\n\t"
-
-#define TD_PW_REQUANT(a)                \
-    "sub    r7, r5, " a ", lsr #31\n\t" \
-    "smmlar " a ", " a ", r4, r7\n\t"   \
-    "asr    " a ", " a ", r6\n\t"       \
+#define TD_PW_W                                                                                \
+    "ldr    r6, [r8], #4\n\t"                                                                  \
+    "sxtb16 r7, r6, ror #8\n\t"                                                                \
+    "sxtb16 r6, r6\n\t"
+#define TD_PW_S(a)                                                                             \
+    "ldrd   r4, r5, [r9], #8\n\t"                                                              \
+    "smlad  " a ", r6, r4, " a "\n\t"                                                          \
+    "smlad  " a ", r7, r5, " a "\n\t"
+/* first group: slot a at byte offset off starts from r0 = 2 * bias; slot 0 comes last */
+#define TD_PW_F(a, off)                                                                        \
+    "ldrd   r4, r5, [r9, #" off "]\n\t"                                                        \
+    "smlad  " a ", r6, r4, r0\n\t"                                                             \
+    "smlad  " a ", r7, r5, " a "\n\t"
+#define TD_PW_F0(step)                                                                         \
+    "ldrd   r4, r5, [r9], #" step "\n\t"                                                       \
+    "smlad  r0, r6, r4, r0\n\t"                                                                \
+    "smlad  r0, r7, r5, r0\n\t"
+#define TD_PW_Q(a)                                                                             \
+    "sub    r7, r5, " a ", lsr #31\n\t"                                                        \
+    "smmlar " a ", " a ", r4, r7\n\t"                                                          \
+    "asr    " a ", " a ", r6\n\t"                                                              \
     "ssat   " a ", #8, " a ", asr #1\n\t"
-/* clang-format on */
+#define TD_PW_ST(a, p) "strb   " a ", [" p "], #1\n\t"
 
-/* Registers: r0-r3 the 4 slots' accumulators, r4/r5 input pair, r6/r7 weight halves, r8
- * weights, r9 inputs, r10 loop count, r11 block, r12 rec_end, lr rec; [sp] the loop entry
- * (the second group's copy when groups is odd). Per channel: 6 + 15 per group + 2 per pass
- * + 25 (requantisation of 4 outputs, stores through the block's pointers). */
-__attribute__((naked, noinline)) TD_NOIPA static void pw_block_asm(pw_block *blk
-                                                                   __attribute__((unused)))
-{
-    /* clang-format off */
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "sub    sp, sp, #8\n\t"
-        "mov    r11, r0\n\t"
-        "ldrd   r8, lr, [r11, #24]\n\t"
-        "ldr    r12, [r11, #32]\n\t"
-        "ldr    r0, [r11, #36]\n\t"
-        "adr.w  r1, 2f\n\t"
-        "adr.w  r2, 3f\n\t"
-        "cmp    r0, #0\n\t"
-        "it     ne\n\t"
-        "movne  r1, r2\n\t"
-        "orr    r1, r1, #1\n\t"
-        "str    r1, [sp]\n\t"
-        "1:\n\t"
-        "ldr    r0, [lr], #4\n\t"
-        "mov    r1, r0\n\t"
-        "mov    r2, r0\n\t"
-        "mov    r3, r0\n\t"
-        "ldrd   r9, r10, [r11, #16]\n\t"
-        "ldr    pc, [sp]\n\t"
-        "2:\n\t"
-        TD_PW_GROUP
-        "3:\n\t"
-        TD_PW_GROUP
-        "subs   r10, r10, #1\n\t"
-        "bne    2b\n\t"
-        "ldm    lr!, {r4, r5, r6}\n\t"
-        TD_PW_REQUANT("r0")
-        TD_PW_REQUANT("r1")
-        TD_PW_REQUANT("r2")
-        TD_PW_REQUANT("r3")
-        "ldm    r11, {r4, r5, r6, r7}\n\t"
-        "strb   r0, [r4], #1\n\t"
-        "strb   r1, [r5], #1\n\t"
-        "strb   r2, [r6], #1\n\t"
-        "strb   r3, [r7], #1\n\t"
-        "stm    r11, {r4, r5, r6, r7}\n\t"
-        "cmp    lr, r12\n\t"
-        "bne    1b\n\t"
-        "add    sp, sp, #8\n\t"
-        "pop    {r4-r11, pc}\n\t");
-    /* clang-format on */
-}
+#define TD_PW_ROUTINE(name, FIRST, GROUP, REQUANT, PTRS, STORES)                               \
+    __attribute__((naked, noinline)) TD_NOIPA static void name(pw_block *blk                   \
+                                                               __attribute__((unused)))        \
+    {                                                                                          \
+        __asm__ volatile(                                                                      \
+            "push   {r4-r11, lr}\n\t"                                                          \
+            "sub    sp, sp, #8\n\t"                                                            \
+            "mov    r11, r0\n\t"                                                               \
+            "ldrd   r8, lr, [r11, #24]\n\t"                                                    \
+            "ldrd   r12, r0, [r11, #32]\n\t"                                                   \
+            "adr.w  r1, 2f\n\t"                                                                \
+            "adr.w  r2, 3f\n\t"                                                                \
+            "cmp    r0, #1\n\t"                                                                \
+            "it     eq\n\t"                                                                    \
+            "moveq  r1, r2\n\t"                                                                \
+            "adr.w  r2, 4f\n\t"                                                                \
+            "cmp    r0, #2\n\t"                                                                \
+            "it     eq\n\t"                                                                    \
+            "moveq  r1, r2\n\t"                                                                \
+            "adr.w  r2, 5f\n\t"                                                                \
+            "cmp    r0, #3\n\t"                                                                \
+            "it     eq\n\t"                                                                    \
+            "moveq  r1, r2\n\t"                                                                \
+            "adr.w  r2, 6f\n\t"                                                                \
+            "cmp    r0, #4\n\t"                                                                \
+            "it     eq\n\t"                                                                    \
+            "moveq  r1, r2\n\t"                                                                \
+            "orr    r1, r1, #1\n\t"                                                            \
+            "str    r1, [sp]\n\t"                                                              \
+            "1:\n\t"                                                                           \
+            "ldr    r0, [lr], #4\n\t"                                                          \
+            "ldrd   r9, r10, [r11, #16]\n\t"                                                   \
+            FIRST                                                                              \
+            "ldr    pc, [sp]\n\t"                                                              \
+            "2:\n\t" GROUP "3:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP                        \
+            "subs   r10, r10, #1\n\t"                                                          \
+            "bne    2b\n\t"                                                                    \
+            "6:\n\t"                                                                           \
+            "ldm    lr!, {r4, r5, r6}\n\t"                                                     \
+            REQUANT                                                                            \
+            "ldm    r11, {" PTRS "}\n\t"                                                       \
+            STORES                                                                             \
+            "stm    r11, {" PTRS "}\n\t"                                                       \
+            "cmp    lr, r12\n\t"                                                               \
+            "bne    1b\n\t"                                                                    \
+            "add    sp, sp, #8\n\t"                                                            \
+            "pop    {r4-r11, pc}\n\t");                                                        \
+    }
+
+TD_PW_ROUTINE(pw_block4_asm,
+              TD_PW_W TD_PW_F("r1", "8") TD_PW_F("r2", "16") TD_PW_F("r3", "24") TD_PW_F0("32"),
+              TD_PW_W TD_PW_S("r0") TD_PW_S("r1") TD_PW_S("r2") TD_PW_S("r3"),
+              TD_PW_Q("r0") TD_PW_Q("r1") TD_PW_Q("r2") TD_PW_Q("r3"), "r4, r5, r6, r7",
+              TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5") TD_PW_ST("r2", "r6") TD_PW_ST("r3", "r7"))
+TD_PW_ROUTINE(pw_block3_asm, TD_PW_W TD_PW_F("r1", "8") TD_PW_F("r2", "16") TD_PW_F0("24"),
+              TD_PW_W TD_PW_S("r0") TD_PW_S("r1") TD_PW_S("r2"),
+              TD_PW_Q("r0") TD_PW_Q("r1") TD_PW_Q("r2"), "r4, r5, r6",
+              TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5") TD_PW_ST("r2", "r6"))
+TD_PW_ROUTINE(pw_block2_asm, TD_PW_W TD_PW_F("r1", "8") TD_PW_F0("16"),
+              TD_PW_W TD_PW_S("r0") TD_PW_S("r1"), TD_PW_Q("r0") TD_PW_Q("r1"), "r4, r5",
+              TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5"))
+TD_PW_ROUTINE(pw_block1_asm, TD_PW_W TD_PW_F0("8"), TD_PW_W TD_PW_S("r0"), TD_PW_Q("r0"), "r4",
+              TD_PW_ST("r0", "r4"))
+/* clang-format on */
 
 /* Per channel {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
 static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_t output_offset,
@@ -189,11 +209,13 @@ static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_
     }
 }
 
-/* 2 * (x + off) of in_c (multiple of 4) inputs into slot j of the block's buffer. */
-static void pw_widen_doubled(const int8_t *src, int32_t in_c, int32_t off2, int16_t *x)
+/* 2 * (x + off) of in_c (multiple of 4) inputs into one slot of the block's buffer (groups
+ * of 4 channels `step` int16 apart). */
+static void pw_widen_doubled(const int8_t *src, int32_t in_c, int32_t off2, int16_t *x,
+                             int32_t step)
 {
     int32_t i;
-    for (i = 0; i < in_c; i += 4, x += 16) {
+    for (i = 0; i < in_c; i += 4, x += step) {
         const int32_t v = (int32_t)td_read_u32(src + i);
         const int32_t lo = __sxtab16(off2, v), hi = td_sxtab16_ror8(off2, v);
         td_write_u32(x, (uint32_t)__sadd16(lo, lo));
@@ -268,15 +290,15 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
     const int8_t *row = input;
 #if defined(TD_PW_ASM)
     const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
-    const int32_t groups = in_c / 4;
+    const int32_t rest = in_c / 4 - 1; /* groups after the first */
     pw_block blk;
     pw_records(quant, bias, params->output_offset, out_c, rec);
     blk.x = x;
-    blk.iters = (groups + 1) / 2;
+    blk.passes = (rest + 3) / 4;
     blk.filter = filter;
     blk.rec = rec;
     blk.rec_end = rec + 4 * out_c;
-    blk.odd = groups & 1;
+    blk.entry = rest == 0 ? 4 : (4 - (rest & 3)) & 3;
 #endif
     for (p = 0; p < npix; p += 4) {
         /* slots j: pixels p + j, the last real pixel repeated past npix */
@@ -294,11 +316,22 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
             }
         }
 #if defined(TD_PW_ASM)
-        for (j = 0; j < 4; j++) {
-            pw_widen_doubled(src[j], in_c, off2, x + 4 * j);
-            blk.out[j] = dst[j];
+        {
+            const int32_t n = npix - p < 4 ? npix - p : 4;
+            for (j = 0; j < n; j++) {
+                pw_widen_doubled(src[j], in_c, off2, x + 4 * j, 4 * n);
+                blk.out[j] = dst[j];
+            }
+            if (n == 4) {
+                pw_block4_asm(&blk);
+            } else if (n == 3) {
+                pw_block3_asm(&blk);
+            } else if (n == 2) {
+                pw_block2_asm(&blk);
+            } else {
+                pw_block1_asm(&blk);
+            }
         }
-        pw_block_asm(&blk);
 #else
         pw_block_c(src, dst, x, params, quant, filter, bias, in_c, out_c);
 #endif
