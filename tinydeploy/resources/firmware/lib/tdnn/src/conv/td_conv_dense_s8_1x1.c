@@ -35,6 +35,10 @@ typedef struct {
     const int32_t *rec;     /* 28: per channel {2 * bias, multiplier, Z, e - 1} */
     const int32_t *rec_end; /* 32 */
     int32_t entry;          /* 36: loop copy the first pass enters (4: no loop) */
+    const int8_t *src[4];   /* 40: input pixel of slot j (advanced while widening) */
+    int32_t off2;           /* 56: input_offset in both halves */
+    int32_t groups;         /* 60: in_c / 4 */
+    uint32_t entry_addr;    /* 64: 0, or the entry address the routine last used */
 } pw_block;
 
 int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *input_dims,
@@ -129,8 +133,16 @@ int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
     "asr    " a ", " a ", r6\n\t"                                                              \
     "ssat   " a ", #8, " a ", asr #1\n\t"
 #define TD_PW_ST(a, p) "strb   " a ", [" p "], #1\n\t"
+/* widening of group g of slot src: 2 * (x + off) as (x0, x2), (x1, x3) */
+#define TD_PW_X(src)                                                                           \
+    "ldr    r7, [" src "], #4\n\t"                                                              \
+    "sxtab16 r8, r5, r7\n\t"                                                                  \
+    "sxtab16 r7, r5, r7, ror #8\n\t"                                                          \
+    "sadd16 r8, r8, r8\n\t"                                                                   \
+    "sadd16 r7, r7, r7\n\t"                                                                   \
+    "strd   r8, r7, [r10], #8\n\t"
 
-#define TD_PW_ROUTINE(name, FIRST, GROUP, REQUANT, PTRS, STORES)                               \
+#define TD_PW_ROUTINE(name, SRCS, WIDEN, FIRST, GROUP, REQUANT, PTRS, STORES)                 \
     __attribute__((naked, noinline)) TD_NOIPA static void name(pw_block *blk                   \
                                                                __attribute__((unused)))        \
     {                                                                                          \
@@ -138,8 +150,17 @@ int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
             "push   {r4-r11, lr}\n\t"                                                          \
             "sub    sp, sp, #8\n\t"                                                            \
             "mov    r11, r0\n\t"                                                               \
+            "ldr    r10, [r11, #16]\n\t"                                                       \
+            "add    r0, r11, #40\n\t"                                                          \
+            "ldm    r0, {" SRCS "}\n\t"                                                        \
+            "ldrd   r5, r6, [r11, #56]\n\t"                                                    \
+            "0:\n\t" WIDEN                                                                      \
+            "subs   r6, r6, #1\n\t"                                                            \
+            "bne    0b\n\t"                                                                    \
             "ldrd   r8, lr, [r11, #24]\n\t"                                                    \
             "ldrd   r12, r0, [r11, #32]\n\t"                                                   \
+            "ldr    r1, [r11, #64]\n\t"                                                        \
+            "cbnz   r1, 7f\n\t"                                                                \
             "adr.w  r1, 2f\n\t"                                                                \
             "adr.w  r2, 3f\n\t"                                                                \
             "cmp    r0, #1\n\t"                                                                \
@@ -158,6 +179,8 @@ int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
             "it     eq\n\t"                                                                    \
             "moveq  r1, r2\n\t"                                                                \
             "orr    r1, r1, #1\n\t"                                                            \
+            "str    r1, [r11, #64]\n\t"                                                        \
+            "7:\n\t"                                                                           \
             "str    r1, [sp]\n\t"                                                              \
             "1:\n\t"                                                                           \
             "ldr    r0, [lr], #4\n\t"                                                          \
@@ -179,19 +202,19 @@ int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
             "pop    {r4-r11, pc}\n\t");                                                        \
     }
 
-TD_PW_ROUTINE(pw_block4_asm,
+TD_PW_ROUTINE(pw_block4_asm, "r1, r2, r3, r4", TD_PW_X("r1") TD_PW_X("r2") TD_PW_X("r3") TD_PW_X("r4"),
               TD_PW_W TD_PW_F("r1", "8") TD_PW_F("r2", "16") TD_PW_F("r3", "24") TD_PW_F0("32"),
               TD_PW_W TD_PW_S("r0") TD_PW_S("r1") TD_PW_S("r2") TD_PW_S("r3"),
               TD_PW_Q("r0") TD_PW_Q("r1") TD_PW_Q("r2") TD_PW_Q("r3"), "r4, r5, r6, r7",
               TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5") TD_PW_ST("r2", "r6") TD_PW_ST("r3", "r7"))
-TD_PW_ROUTINE(pw_block3_asm, TD_PW_W TD_PW_F("r1", "8") TD_PW_F("r2", "16") TD_PW_F0("24"),
+TD_PW_ROUTINE(pw_block3_asm, "r1, r2, r3", TD_PW_X("r1") TD_PW_X("r2") TD_PW_X("r3"), TD_PW_W TD_PW_F("r1", "8") TD_PW_F("r2", "16") TD_PW_F0("24"),
               TD_PW_W TD_PW_S("r0") TD_PW_S("r1") TD_PW_S("r2"),
               TD_PW_Q("r0") TD_PW_Q("r1") TD_PW_Q("r2"), "r4, r5, r6",
               TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5") TD_PW_ST("r2", "r6"))
-TD_PW_ROUTINE(pw_block2_asm, TD_PW_W TD_PW_F("r1", "8") TD_PW_F0("16"),
+TD_PW_ROUTINE(pw_block2_asm, "r1, r2", TD_PW_X("r1") TD_PW_X("r2"), TD_PW_W TD_PW_F("r1", "8") TD_PW_F0("16"),
               TD_PW_W TD_PW_S("r0") TD_PW_S("r1"), TD_PW_Q("r0") TD_PW_Q("r1"), "r4, r5",
               TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5"))
-TD_PW_ROUTINE(pw_block1_asm, TD_PW_W TD_PW_F0("8"), TD_PW_W TD_PW_S("r0"), TD_PW_Q("r0"), "r4",
+TD_PW_ROUTINE(pw_block1_asm, "r1", TD_PW_X("r1"), TD_PW_W TD_PW_F0("8"), TD_PW_W TD_PW_S("r0"), TD_PW_Q("r0"), "r4",
               TD_PW_ST("r0", "r4"))
 /* clang-format on */
 
@@ -206,20 +229,6 @@ static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_
         rec[1] = quant->multiplier[oc];
         rec[2] = (int32_t)((uint32_t)(2 * output_offset + 1) << e1);
         rec[3] = e1;
-    }
-}
-
-/* 2 * (x + off) of in_c (multiple of 4) inputs into one slot of the block's buffer (groups
- * of 4 channels `step` int16 apart). */
-static void pw_widen_doubled(const int8_t *src, int32_t in_c, int32_t off2, int16_t *x,
-                             int32_t step)
-{
-    int32_t i;
-    for (i = 0; i < in_c; i += 4, x += step) {
-        const int32_t v = (int32_t)td_read_u32(src + i);
-        const int32_t lo = __sxtab16(off2, v), hi = td_sxtab16_ror8(off2, v);
-        td_write_u32(x, (uint32_t)__sadd16(lo, lo));
-        td_write_u32(x + 2, (uint32_t)__sadd16(hi, hi));
     }
 }
 
@@ -284,12 +293,9 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
     const int32_t col_step = params->stride_w * in_c;
     int32_t *rec = (int32_t *)td_align_ptr4(scratch);
     int16_t *x = (int16_t *)(rec + 4 * out_c);
-    const int8_t *src[4];
-    int8_t *dst[4];
     int32_t p, j, ox = 0;
     const int8_t *row = input;
 #if defined(TD_PW_ASM)
-    const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
     const int32_t rest = in_c / 4 - 1; /* groups after the first */
     pw_block blk;
     pw_records(quant, bias, params->output_offset, out_c, rec);
@@ -299,7 +305,39 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
     blk.rec = rec;
     blk.rec_end = rec + 4 * out_c;
     blk.entry = rest == 0 ? 4 : (4 - (rest & 3)) & 3;
-#endif
+    blk.off2 = td_pack_s16x2(params->input_offset, params->input_offset);
+    blk.groups = in_c / 4;
+    blk.entry_addr = 0;
+    for (p = 0; p < npix; p += 4) {
+        const int32_t n = npix - p < 4 ? npix - p : 4;
+        for (j = 0; j < n; j++) {
+            blk.src[j] = row + ox * col_step;
+            blk.out[j] = output + (p + j) * out_c;
+            if (++ox == conv_w) {
+                ox = 0;
+                row += row_step;
+            }
+        }
+        if (n == 4) {
+            pw_block4_asm(&blk);
+        } else {
+            blk.entry_addr = 0; /* the tail routine's own loop entry */
+            if (n == 3) {
+                pw_block3_asm(&blk);
+            } else if (n == 2) {
+                pw_block2_asm(&blk);
+            } else {
+                pw_block1_asm(&blk);
+            }
+        }
+    }
+    if (params->activation.min > -128 || params->activation.max < 127) {
+        pw_clamp(output, npix * out_c, params->activation.min, params->activation.max);
+    }
+#else
+    const int8_t *src[4];
+    int8_t *dst[4];
+    (void)x;
     for (p = 0; p < npix; p += 4) {
         /* slots j: pixels p + j, the last real pixel repeated past npix */
         for (j = 0; j < 4; j++) {
@@ -315,30 +353,7 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
                 dst[j] = dst[j - 1];
             }
         }
-#if defined(TD_PW_ASM)
-        {
-            const int32_t n = npix - p < 4 ? npix - p : 4;
-            for (j = 0; j < n; j++) {
-                pw_widen_doubled(src[j], in_c, off2, x + 4 * j, 4 * n);
-                blk.out[j] = dst[j];
-            }
-            if (n == 4) {
-                pw_block4_asm(&blk);
-            } else if (n == 3) {
-                pw_block3_asm(&blk);
-            } else if (n == 2) {
-                pw_block2_asm(&blk);
-            } else {
-                pw_block1_asm(&blk);
-            }
-        }
-#else
         pw_block_c(src, dst, x, params, quant, filter, bias, in_c, out_c);
-#endif
-    }
-#if defined(TD_PW_ASM)
-    if (params->activation.min > -128 || params->activation.max < 127) {
-        pw_clamp(output, npix * out_c, params->activation.min, params->activation.max);
     }
 #endif
 }
