@@ -1,16 +1,17 @@
 /* conv2d, dense weights, 1x1 kernel, no padding, any stride, no fused pool (the pointwise
  * convs of DS-CNN and MobileNet, ResNet's 1x1 shortcuts): a GEMM of output pixels x output
- * channels. Pixels go in blocks of 4 (the last block repeats its last pixel: the repeated
- * slots store the same bytes to the same place); a block's inputs are widened to int16 once
- * and then serve every output channel, so small in_c is not dominated by per-pixel work.
+ * channels. Pixels go in blocks of 4; a block's inputs are widened to int16 once and then
+ * serve every output channel, so small in_c is not dominated by per-pixel work.
  *
  * Portable path (pw_block_c): (x + input_offset) widened once per block, 4 accumulators per
- * channel, TFLM requantisation. It runs on cores without DSP (and on the host).
+ * channel, TFLM requantisation; the last block repeats its last pixel (the repeated slots
+ * store the same bytes to the same place). It runs on cores without DSP (and on the host).
  *
- * Cortex-M DSP path (pw_block<n>_asm, one call per block of n <= 4 pixels, all channels):
- * the inputs are stored doubled, 2 * (x + input_offset) in [-510, 510], as int16 pairs in
- * SXTB16 order, 32 bytes per group of 4 input channels (slot j at 8j: (x0, x2), (x1, x3)).
- * One weight word (SXTB16, SXTB16 ROR 8) serves the 4 pixels: 15 instructions per 16 MACs.
+ * Cortex-M DSP path (pw_block<n>_asm, one call per block of n <= 4 pixels, all channels; the
+ * last block of a call has n = npix % 4 when that is not 0): the inputs are stored doubled,
+ * 2 * (x + input_offset) in [-510, 510], as int16 pairs in SXTB16 order, 8n bytes per group
+ * of 4 input channels (slot j at 8j: (x0, x2), (x1, x3)). One weight word (SXTB16, SXTB16
+ * ROR 8) serves the n pixels: 15 instructions per 16 MACs for n = 4.
  * The doubled accumulator a2 = 2 * (bias + sum) turns TFLM's requantisation into
  *   H = SRDHM(acc, mult) = (a2 * mult + 2^31) >> 32                          (SMMLAR)
  *   out = (H + (2 zp + 1) 2^(e-1) - [a2 < 0]) >> e      (right shift e, 1 <= e <= 22)
@@ -55,11 +56,11 @@ int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *
 static int32_t pw_asm_ok(const td_quant_params *quant, const int32_t *bias, int32_t out_c,
                          int32_t in_c)
 {
-    const int32_t lim = (1 << 30) - 1 - in_c * 255 * 128;
-    int32_t oc;
+    int32_t lim, oc;
     if ((in_c & 3) != 0 || in_c > 16384) {
         return 0;
     }
+    lim = (1 << 30) - 1 - in_c * 255 * 128; /* > 0 */
     for (oc = 0; oc < out_c; oc++) {
         const int32_t b = bias ? bias[oc] : 0;
         if (quant->multiplier[oc] < 0 || quant->shift[oc] > -1 || quant->shift[oc] < -22 ||
@@ -92,8 +93,7 @@ int32_t td_conv_dense_s8_1x1_applies(const td_conv_params *params, const td_quan
 }
 
 int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
-                                             const td_dims *input_dims,
-                                             const td_dims *filter_dims)
+                                             const td_dims *input_dims, const td_dims *filter_dims)
 {
     /* 4 words per channel (asm records), 4 pixels of int16 inputs (in_c rounded up to 4) */
     (void)params;
