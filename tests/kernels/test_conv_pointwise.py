@@ -47,6 +47,7 @@ RANDOM_SHAPES = [
     (5, 6, 3, 4, (2, 2)),
     (3, 5, 36, 33, (3, 2)),
     (7, 7, 64, 8, (2, 2)),
+    (2, 3, 1024, 6, (1, 1)),  # K > 512: Helium declines, the 1x1 variant runs on M55 too
 ]
 
 
