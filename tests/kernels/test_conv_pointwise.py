@@ -159,7 +159,7 @@ def qemu_case(tdnn, name, x, wt, bias, mult, shift, spec):
 def test_pointwise_matches_host_on_qemu(tdnn, tmp_path, core):
     cases = []
     for i, shape in enumerate(RANDOM_SHAPES):
-        for j, act in enumerate([(-128, 127), (-20, 90)]):
+        for j, act in enumerate([(-128, 127), (-20, 90), (-128, 0), (3, 3)]):
             rng = np.random.default_rng(2000 + 10 * i + j)
             cases.append(qemu_case(tdnn, f"pw_r{i}_{j}", *pw_case(rng, shape, act=act)))
     for which, quant in asm_edge_quant(16).items():

@@ -232,19 +232,29 @@ static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_
     }
 }
 
-/* Activation range narrower than int8: clamp the outputs (4 bytes per SSUB8 / SEL pair). */
+/* max(v, lo) then min(v, hi) per byte: SSUB8 sets the GE flags SEL picks by (asm: the GE
+ * dependency between the two is explicit here). */
+static inline int32_t pw_clamp4(int32_t v, int32_t lo, int32_t hi)
+{
+    int32_t t;
+    __asm__("ssub8 %[t], %[v], %[lo]\n\t"
+            "sel   %[v], %[v], %[lo]\n\t"
+            "ssub8 %[t], %[v], %[hi]\n\t"
+            "sel   %[v], %[hi], %[v]\n\t"
+            : [v] "+r"(v), [t] "=&r"(t)
+            : [lo] "r"(lo), [hi] "r"(hi)
+            : "cc");
+    return v;
+}
+
+/* Activation range narrower than int8: clamp the outputs, 4 bytes at a time. */
 static void pw_clamp(int8_t *out, int32_t n, int32_t amin, int32_t amax)
 {
     const int32_t lo = (int32_t)(0x01010101u * (uint8_t)amin);
     const int32_t hi = (int32_t)(0x01010101u * (uint8_t)amax);
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        int32_t v = (int32_t)td_read_u32(out + i);
-        (void)__ssub8(v, lo);
-        v = (int32_t)__sel((uint32_t)v, (uint32_t)lo);
-        (void)__ssub8(v, hi);
-        v = (int32_t)__sel((uint32_t)hi, (uint32_t)v);
-        td_write_u32(out + i, (uint32_t)v);
+        td_write_u32(out + i, (uint32_t)pw_clamp4((int32_t)td_read_u32(out + i), lo, hi));
     }
     for (; i < n; i++) {
         out[i] = out[i] < amin ? (int8_t)amin : (out[i] > amax ? (int8_t)amax : out[i]);
