@@ -51,10 +51,11 @@ RANDOM_SHAPES = [
 ]
 
 
-def pw_case(rng, shape, quant=None, act=(-128, 127), in_off=None, out_off=None):
+def pw_case(rng, shape, quant=None, act=(-128, 127), in_off=None, out_off=None, dead=()):
     h, w, c, oc, stride = shape
     x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
     wt = rng.integers(-128, 128, size=(oc, 1, 1, c)).astype(np.int8)
+    wt[list(dead)] = 0  # fully pruned output channels
     if quant is None:
         bias = rng.integers(-20000, 20000, size=oc).astype(np.int32)
         mult = rng.integers(1 << 30, 2**31 - 1, size=oc).astype(np.int32)
@@ -109,6 +110,25 @@ def asm_edge_quant(c: int, oc: int = 8):
     outside = (inside[0], np.array([-9, 0, -23, 3, -31, -12, 1, -13], dtype=np.int32),
                np.array([7, lim + 1, -lim, 2**20, -(2**29), 100, -3, 0], dtype=np.int32))
     return {"inside": inside, "outside": outside}  # fmt: skip
+
+
+# fully pruned channels (rows DEAD_ROWS all zero) as the converter quantises them: shifts
+# near -30, multiplier 0 or < 0, biases near +-2^30; only they are outside the asm's range,
+# so the DSP core keeps the 1x1 variant (with a constant output for them)
+DEAD_ROWS = (1, 2, 3, 5, 6)
+DEAD_QUANT = (
+    np.array([1 << 30, 1600000000, 0, -5, 1 << 30, 1 << 30, 1200000000, 1 << 30],
+             dtype=np.int32),
+    np.array([-9, -29, 0, -26, -12, -31, 4, -8], dtype=np.int32),
+    np.array([300, 0, 5000, -(2**30), 77, 2**30 + 12345, 2**29, -900], dtype=np.int32),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("act", [(-128, 127), (-20, 127)])
+def test_pointwise_pruned_channels(tdnn, ref, act):
+    rng = np.random.default_rng(4)
+    check_host(tdnn, ref, *pw_case(rng, (6, 7, 16, 8, (1, 1)), quant=DEAD_QUANT, act=act,
+                                   dead=DEAD_ROWS))  # fmt: skip
 
 
 @pytest.mark.parametrize("which", ["inside", "outside"])
@@ -166,6 +186,10 @@ def test_pointwise_matches_host_on_qemu(tdnn, tmp_path, core):
         rng = np.random.default_rng(5)
         cases.append(qemu_case(tdnn, f"pw_q_{which}", *pw_case(rng, (5, 7, 16, 8, (1, 1)),
                                                                quant=quant)))  # fmt: skip
+    for k, act in enumerate([(-128, 127), (-20, 127)]):
+        rng = np.random.default_rng(6)
+        cases.append(qemu_case(tdnn, f"pw_dead{k}", *pw_case(
+            rng, (6, 7, 16, 8, (1, 1)), quant=DEAD_QUANT, act=act, dead=DEAD_ROWS)))
     for k, (in_off, out_off) in enumerate([(128, -128), (-127, 127), (0, 0)]):
         rng = np.random.default_rng(9 + k)
         cases.append(qemu_case(tdnn, f"pw_off{k}", *pw_case(

@@ -9,7 +9,7 @@
  *     >= 0, right shift 1..22, |bias| < 2^30 - 2^19, or an all-zero channel).
  *  3. td_conv_dense_s8_c1_k3: in_c == 1, kw == 3, stride_w == 1.
  *  4. td_conv_dense_s8_1x1: 1x1, no padding, no fused pool (any stride); on DSP cores only
- *     for in_c % 4 == 0 and the quantisation its asm takes (see there).
+ *     for in_c % 4 == 0 and the quantisation its asm takes or fully pruned channels.
  *  5. td_conv_dense_s8_im2col: everything else.
  *
  * Scratch (td_conv_dense_s8_get_buffer_size) is the largest of the variants the shapes may
@@ -67,7 +67,7 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     } else if (td_conv_dense_s8_c1_k3_applies(params, input_dims, filter_dims)) {
         td_conv_dense_s8_c1_k3(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                                conv_w, output, scratch);
-    } else if (td_conv_dense_s8_1x1_applies(params, quant, input_dims, filter_dims, bias)) {
+    } else if (td_conv_dense_s8_1x1_applies(params, quant, input_dims, filter_dims, filter, bias)) {
         td_conv_dense_s8_1x1(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                              conv_w, output, scratch);
     } else {

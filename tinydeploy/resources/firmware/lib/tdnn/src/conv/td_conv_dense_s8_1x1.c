@@ -18,8 +18,9 @@
  * (RoundingDivideByPOT plus the output offset; [H < 0] may be replaced by [acc < 0], see
  * td_requant_channel_s8), then SSAT 8: 4 instructions per output. Exact while |acc| < 2^30
  * (|bias| + in_c * 255 * 128 < 2^30) and |H + (2zp + 1) 2^(e-1)| < 2^31 (e <= 22); a call
- * with any channel outside that (multiplier < 0, a left shift, e > 22, a huge bias) or
- * in_c % 4 != 0 is not taken (td_conv_dense_s8 then runs the im2col variant). A narrower
+ * with any channel outside that (multiplier < 0, a left shift, e > 22, a huge bias) that is
+ * not fully pruned (all weights 0: it gets multiplier 0 and a Z that yields its constant
+ * output), or with in_c % 4 != 0, is not taken (td_conv_dense_s8 then runs im2col). A narrower
  * activation range than int8 is applied afterwards over the output (SSUB8 / SEL). */
 #include "td_conv_internal.h"
 
@@ -52,19 +53,46 @@ int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *
 }
 
 #if defined(TD_PW_ASM)
-/* Every channel within the asm's exact range (see the top of the file). */
-static int32_t pw_asm_ok(const td_quant_params *quant, const int32_t *bias, int32_t out_c,
-                         int32_t in_c)
+/* A channel the asm requantises exactly (see the top of the file). */
+static int32_t pw_channel_ok(const td_quant_params *quant, const int32_t *bias, int32_t oc,
+                             int32_t lim)
+{
+    const int32_t b = bias ? bias[oc] : 0;
+    return quant->multiplier[oc] >= 0 && quant->shift[oc] <= -1 && quant->shift[oc] >= -22 &&
+           b <= lim && b >= -lim;
+}
+
+/* All in_c weights of a row zero (a fully pruned channel: its output is one constant). */
+static int32_t pw_dead(const int8_t *row, int32_t in_c)
+{
+    int32_t i;
+    for (i = 0; i < in_c; i += 4) {
+        if (td_read_u32(row + i) != 0u) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* |bias| limit keeping |acc| < 2^30 (in_c <= 16384, so > 0). */
+static int32_t pw_bias_limit(int32_t in_c)
+{
+    return (1 << 30) - 1 - in_c * 255 * 128;
+}
+
+/* Every channel within the asm's exact range or fully pruned. Weights are only read for
+ * channels outside the range (the converter gives pruned channels tiny weight scales, hence
+ * shifts near -30, or multiplier 0). */
+static int32_t pw_asm_ok(const td_quant_params *quant, const int8_t *filter, const int32_t *bias,
+                         int32_t out_c, int32_t in_c)
 {
     int32_t lim, oc;
     if ((in_c & 3) != 0 || in_c > 16384) {
         return 0;
     }
-    lim = (1 << 30) - 1 - in_c * 255 * 128; /* > 0 */
+    lim = pw_bias_limit(in_c);
     for (oc = 0; oc < out_c; oc++) {
-        const int32_t b = bias ? bias[oc] : 0;
-        if (quant->multiplier[oc] < 0 || quant->shift[oc] > -1 || quant->shift[oc] < -22 ||
-            b > lim || b < -lim) {
+        if (!pw_channel_ok(quant, bias, oc, lim) && !pw_dead(filter + oc * in_c, in_c)) {
             return 0;
         }
     }
@@ -74,19 +102,21 @@ static int32_t pw_asm_ok(const td_quant_params *quant, const int32_t *bias, int3
 
 int32_t td_conv_dense_s8_1x1_applies(const td_conv_params *params, const td_quant_params *quant,
                                      const td_dims *input_dims, const td_dims *filter_dims,
-                                     const int32_t *bias)
+                                     const int8_t *filter, const int32_t *bias)
 {
     if (!td_conv_dense_s8_1x1_shape(params, input_dims, filter_dims)) {
         return 0;
     }
 #if defined(TD_PW_ASM)
-    return pw_asm_ok(quant, bias, filter_dims->n, input_dims->c);
+    return pw_asm_ok(quant, filter, bias, filter_dims->n, input_dims->c);
 #elif defined(__ARM_FEATURE_DSP)
     (void)quant;
+    (void)filter;
     (void)bias;
     return 0; /* DSP without the asm: the im2col variant's SMLAD kernel is faster */
 #else
     (void)quant;
+    (void)filter;
     (void)bias;
     return 1;
 #endif
@@ -220,15 +250,27 @@ TD_PW_ROUTINE(pw_block1_asm, "r1", TD_PW_X("r1"), TD_PW_W TD_PW_F0("8"), TD_PW_W
 
 /* Per channel {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
 static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_t output_offset,
-                       int32_t out_c, int32_t *rec)
+                       int32_t in_c, int32_t out_c, int32_t *rec)
 {
+    const int32_t lim = pw_bias_limit(in_c);
     int32_t oc;
     for (oc = 0; oc < out_c; oc++, rec += 4) {
-        const int32_t e1 = -quant->shift[oc] - 1;
-        rec[0] = 2 * (bias ? bias[oc] : 0);
-        rec[1] = quant->multiplier[oc];
-        rec[2] = (int32_t)((uint32_t)(2 * output_offset + 1) << e1);
-        rec[3] = e1;
+        if (!pw_channel_ok(quant, bias, oc, lim)) {
+            /* fully pruned (pw_asm_ok): accumulator 0, multiplier 0, and Z = 2q + 1 with
+             * e = 1 give (2q + 1) >> 1 = q, the TFLM output of its bias */
+            const int32_t q = td_requant_s8(bias ? bias[oc] : 0, quant->multiplier[oc],
+                                            quant->shift[oc], output_offset, -128, 127);
+            rec[0] = rec[1] = rec[3] = 0;
+            rec[2] = 2 * q + 1;
+            continue;
+        }
+        {
+            const int32_t e1 = -quant->shift[oc] - 1;
+            rec[0] = 2 * (bias ? bias[oc] : 0);
+            rec[1] = quant->multiplier[oc];
+            rec[2] = (int32_t)((uint32_t)(2 * output_offset + 1) << e1);
+            rec[3] = e1;
+        }
     }
 }
 
@@ -308,7 +350,7 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
 #if defined(TD_PW_ASM)
     const int32_t rest = in_c / 4 - 1; /* groups after the first */
     pw_block blk;
-    pw_records(quant, bias, params->output_offset, out_c, rec);
+    pw_records(quant, bias, params->output_offset, in_c, out_c, rec);
     blk.x = x;
     blk.passes = (rest + 3) / 4;
     blk.filter = filter;

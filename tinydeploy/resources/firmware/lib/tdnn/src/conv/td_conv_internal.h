@@ -59,7 +59,7 @@ int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *
                                    const td_dims *filter_dims);
 int32_t td_conv_dense_s8_1x1_applies(const td_conv_params *params, const td_quant_params *quant,
                                      const td_dims *input_dims, const td_dims *filter_dims,
-                                     const int32_t *bias);
+                                     const int8_t *filter, const int32_t *bias);
 int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
                                              const td_dims *input_dims, const td_dims *filter_dims);
 void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *quant,
