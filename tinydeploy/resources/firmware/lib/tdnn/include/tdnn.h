@@ -56,7 +56,8 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  *  - in_c == 1, kw == 3, stride_w == 1: 2x2 output blocks over a padded band;
  *  - 1x1, no padding, no fused pool (any stride): blocks of 4 pixels x all channels, inputs
  *    widened once per block (on DSP cores only for in_c % 4 == 0, every channel with
- *    multiplier >= 0, a right shift of 1..22 and |bias| + in_c * 255 * 128 < 2^30);
+ *    multiplier >= 0, a right shift of 1..22 and |bias| + in_c * 255 * 128 < 2^30, or
+ *    fully pruned: all weights 0);
  *  - otherwise im2col of two positions and a 2 x 2 channel/column SMLAD kernel.
  * Scratch (td_conv_dense_s8_get_buffer_size, 4-byte aligned is fastest): for in_c == 1,
  * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
