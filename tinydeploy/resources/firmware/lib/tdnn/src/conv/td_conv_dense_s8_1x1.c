@@ -53,13 +53,12 @@ int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *
 }
 
 #if defined(TD_PW_ASM)
-/* A channel the asm requantises exactly (see the top of the file). */
-static int32_t pw_channel_ok(const td_quant_params *quant, const int32_t *bias, int32_t oc,
-                             int32_t lim)
+/* A channel the asm requantises exactly (see the top of the file): multiplier >= 0, shift in
+ * [-22, -1], |bias| <= lim (unsigned range tests, no branches). */
+static inline int32_t pw_channel_ok(int32_t mult, int32_t shift, int32_t b, int32_t lim)
 {
-    const int32_t b = bias ? bias[oc] : 0;
-    return quant->multiplier[oc] >= 0 && quant->shift[oc] <= -1 && quant->shift[oc] >= -22 &&
-           b <= lim && b >= -lim;
+    return (mult >= 0) & ((uint32_t)(-1 - shift) < 22u) &
+           ((uint32_t)b + (uint32_t)lim <= 2u * (uint32_t)lim);
 }
 
 /* All in_c weights of a row zero (a fully pruned channel: its output is one constant). */
@@ -92,7 +91,8 @@ static int32_t pw_asm_ok(const td_quant_params *quant, const int8_t *filter, con
     }
     lim = pw_bias_limit(in_c);
     for (oc = 0; oc < out_c; oc++) {
-        if (!pw_channel_ok(quant, bias, oc, lim) && !pw_dead(filter + oc * in_c, in_c)) {
+        if (!pw_channel_ok(quant->multiplier[oc], quant->shift[oc], bias ? bias[oc] : 0, lim) &&
+            !pw_dead(filter + oc * in_c, in_c)) {
             return 0;
         }
     }
@@ -252,24 +252,21 @@ TD_PW_ROUTINE(pw_block1_asm, "r1", TD_PW_X("r1"), TD_PW_W TD_PW_F0("8"), TD_PW_W
 static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_t output_offset,
                        int32_t in_c, int32_t out_c, int32_t *rec)
 {
-    const int32_t lim = pw_bias_limit(in_c);
+    const int32_t lim = pw_bias_limit(in_c), z = 2 * output_offset + 1;
     int32_t oc;
     for (oc = 0; oc < out_c; oc++, rec += 4) {
-        if (!pw_channel_ok(quant, bias, oc, lim)) {
+        const int32_t m = quant->multiplier[oc], shift = quant->shift[oc];
+        const int32_t b = bias ? bias[oc] : 0;
+        if (pw_channel_ok(m, shift, b, lim)) {
+            rec[0] = 2 * b;
+            rec[1] = m;
+            rec[2] = (int32_t)((uint32_t)z << (-1 - shift));
+            rec[3] = -1 - shift;
+        } else {
             /* fully pruned (pw_asm_ok): accumulator 0, multiplier 0, and Z = 2q + 1 with
              * e = 1 give (2q + 1) >> 1 = q, the TFLM output of its bias */
-            const int32_t q = td_requant_s8(bias ? bias[oc] : 0, quant->multiplier[oc],
-                                            quant->shift[oc], output_offset, -128, 127);
             rec[0] = rec[1] = rec[3] = 0;
-            rec[2] = 2 * q + 1;
-            continue;
-        }
-        {
-            const int32_t e1 = -quant->shift[oc] - 1;
-            rec[0] = 2 * (bias ? bias[oc] : 0);
-            rec[1] = quant->multiplier[oc];
-            rec[2] = (int32_t)((uint32_t)(2 * output_offset + 1) << e1);
-            rec[3] = e1;
+            rec[2] = 2 * td_requant_s8(b, m, shift, output_offset, -128, 127) + 1;
         }
     }
 }
@@ -360,7 +357,26 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
     blk.off2 = td_pack_s16x2(params->input_offset, params->input_offset);
     blk.groups = in_c / 4;
     blk.entry_addr = 0;
-    for (p = 0; p < npix; p += 4) {
+    p = 0;
+    if (params->stride_h == 1 && params->stride_w == 1) {
+        /* pixel q's inputs at input + q * in_c: full blocks without the row walk */
+        for (; p + 4 <= npix; p += 4) {
+            const int8_t *s0 = input + p * in_c;
+            int8_t *o0 = output + p * out_c;
+            blk.src[0] = s0;
+            blk.src[1] = s0 + in_c;
+            blk.src[2] = s0 + 2 * in_c;
+            blk.src[3] = s0 + 3 * in_c;
+            blk.out[0] = o0;
+            blk.out[1] = o0 + out_c;
+            blk.out[2] = o0 + 2 * out_c;
+            blk.out[3] = o0 + 3 * out_c;
+            pw_block4_asm(&blk);
+        }
+        ox = p % conv_w;
+        row = input + (p / conv_w) * row_step;
+    }
+    for (; p < npix; p += 4) {
         const int32_t n = npix - p < 4 ? npix - p : 4;
         for (j = 0; j < n; j++) {
             blk.src[j] = row + ox * col_step;
