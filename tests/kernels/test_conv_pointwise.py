@@ -33,11 +33,13 @@ MLPERF_SHAPES = {
 }
 
 # (H, W, in_c, out_c, (stride_h, stride_w)): odd and small channel counts, odd groups of 4
-# input channels (in_c % 8 == 4), strides, every remainder of the pixel count mod 4
+# input channels (in_c % 8 == 4), strides, every remainder of the pixel count mod 4 (and
+# blocks of 6 pixels for in_c <= 16)
 RANDOM_SHAPES = [
     (6, 5, 5, 7, (1, 1)),
     (1, 1, 4, 1, (1, 1)),
     (1, 3, 4, 3, (1, 1)),
+    (3, 5, 4, 5, (1, 1)),  # in_c 4: one group, blocks of 6 pixels then 3
     (2, 3, 12, 5, (1, 1)),
     (3, 3, 20, 9, (1, 1)),
     (5, 7, 8, 16, (2, 2)),
@@ -145,7 +147,7 @@ def test_pointwise_buffer_size_is_the_largest_variant(tdnn):
     w = np.ones((24, 8), dtype=np.int8)
     spec = ConvSpec(1, 1, (1, 1), (0, 0, 0, 0), 0, 0, (-128, 127), False)
     got = tdnn.conv_buffer_size((6, 6, 8), get_format("dense").encode(w), spec)
-    pointwise = 3 + 16 * 24 + 8 * 8
+    pointwise = 3 + 16 * 24 + 12 * 8
     im2col = 3 + 32 * 24 + 16 * (8 // 4 + 1) + 8 + 4
     assert got == max(pointwise, im2col)
 

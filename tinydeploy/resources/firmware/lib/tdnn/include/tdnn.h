@@ -63,7 +63,7 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
  * Wp = W + pad_left + pad_right; otherwise S = 3 + 32*out_c + 16*(K4/4 + 1) + K4 + 4, plus
  * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4); for the 1x1 shapes above
- * max(S, 3 + 16*out_c + 8*align4(in_c)). */
+ * max(S, 3 + 16*out_c + 12*align4(in_c)). */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,

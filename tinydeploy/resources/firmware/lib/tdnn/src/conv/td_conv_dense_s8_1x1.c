@@ -1,7 +1,8 @@
 /* conv2d, dense weights, 1x1 kernel, no padding, any stride, no fused pool (the pointwise
  * convs of DS-CNN and MobileNet, ResNet's 1x1 shortcuts): a GEMM of output pixels x output
- * channels. Pixels go in blocks of 4; a block's inputs are widened to int16 once and then
- * serve every output channel, so small in_c is not dominated by per-pixel work.
+ * channels. Pixels go in blocks (4; 6 on DSP cores for in_c <= 16); a block's inputs are
+ * widened to int16 once and then serve every output channel, so small in_c is not dominated
+ * by per-pixel work.
  *
  * Portable path (pw_block_c): (x + input_offset) widened once per block, 4 accumulators per
  * channel, TFLM requantisation; the last block repeats its last pixel (the repeated slots
@@ -42,6 +43,20 @@ typedef struct {
     int32_t groups;         /* 60: in_c / 4 */
     uint32_t entry_addr;    /* 64: 0, or the entry address the routine last used */
 } pw_block;
+
+/* A block of 6 pixels for in_c <= 16 (pw_block6_asm; offsets are part of its contract). */
+typedef struct {
+    int8_t *out[6];         /*  0 */
+    const int16_t *x;       /* 24: 48 bytes per group of 4 channels */
+    const int8_t *filter;   /* 28 */
+    const int32_t *rec;     /* 32 */
+    const int32_t *rec_end; /* 36 */
+    int32_t entry;          /* 40: 3 - (groups - 1): copy the first pass enters, 3 none */
+    const int8_t *src[6];   /* 44 */
+    int32_t off2;           /* 68 */
+    int32_t groups;         /* 72: 1..4 */
+    uint32_t entry_addr;    /* 76: 0, or the entry address the routine last used */
+} pw_block6;
 
 int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *input_dims,
                                    const td_dims *filter_dims)
@@ -125,9 +140,9 @@ int32_t td_conv_dense_s8_1x1_applies(const td_conv_params *params, const td_quan
 int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
                                              const td_dims *input_dims, const td_dims *filter_dims)
 {
-    /* 4 words per channel (asm records), 4 pixels of int16 inputs (in_c rounded up to 4) */
+    /* 4 words per channel (asm records), 6 pixels of int16 inputs (in_c rounded up to 4) */
     (void)params;
-    return 3 + 16 * filter_dims->n + 8 * TD_ALIGN4(input_dims->c);
+    return 3 + 16 * filter_dims->n + 12 * TD_ALIGN4(input_dims->c);
 }
 
 #if defined(TD_PW_ASM)
@@ -246,6 +261,109 @@ TD_PW_ROUTINE(pw_block2_asm, "r1, r2", TD_PW_X("r1") TD_PW_X("r2"), TD_PW_W TD_P
               TD_PW_ST("r0", "r4") TD_PW_ST("r1", "r5"))
 TD_PW_ROUTINE(pw_block1_asm, "r1", TD_PW_X("r1"), TD_PW_W TD_PW_F0("8"), TD_PW_W TD_PW_S("r0"), TD_PW_Q("r0"), "r4",
               TD_PW_ST("r0", "r4"))
+
+/* 6 pixels x all channels for in_c <= 16 (1..4 groups, no loop counter): the 6 accumulators
+ * r0-r5 leave no register for a count, so the groups after the first run in 3 straight
+ * copies entered part way. r6/r7 input pair, r8/r9 weight halves, r10 weights, r11 inputs,
+ * r12 block, lr rec; [sp] entry, [sp, #4] rec_end. Per channel 21 instructions per group
+ * of 4 input channels (24 MACs) and 42 for the rest: 84 per 48 MACs at in_c 8, 126 per 96
+ * at in_c 16 (the 4-pixel routine: 60 per 32, 90 per 64). */
+#define TD_PW6_X(src)                                                                          \
+    "ldr    r7, [" src "], #4\n\t"                                                              \
+    "sxtab16 r8, r9, r7\n\t"                                                                  \
+    "sxtab16 r7, r9, r7, ror #8\n\t"                                                          \
+    "sadd16 r8, r8, r8\n\t"                                                                   \
+    "sadd16 r7, r7, r7\n\t"                                                                   \
+    "strd   r8, r7, [r10], #8\n\t"
+#define TD_PW6_W                                                                               \
+    "ldr    r8, [r10], #4\n\t"                                                                 \
+    "sxtb16 r9, r8, ror #8\n\t"                                                                \
+    "sxtb16 r8, r8\n\t"
+#define TD_PW6_S(a)                                                                            \
+    "ldrd   r6, r7, [r11], #8\n\t"                                                             \
+    "smlad  " a ", r8, r6, " a "\n\t"                                                          \
+    "smlad  " a ", r9, r7, " a "\n\t"
+#define TD_PW6_F(a, off)                                                                       \
+    "ldrd   r6, r7, [r11, #" off "]\n\t"                                                       \
+    "smlad  " a ", r8, r6, r0\n\t"                                                             \
+    "smlad  " a ", r9, r7, " a "\n\t"
+#define TD_PW6_GROUP                                                                           \
+    TD_PW6_W TD_PW6_S("r0") TD_PW6_S("r1") TD_PW6_S("r2") TD_PW6_S("r3") TD_PW6_S("r4")        \
+    TD_PW6_S("r5")
+#define TD_PW6_Q(a)                                                                            \
+    "sub    r9, r7, " a ", lsr #31\n\t"                                                        \
+    "smmlar " a ", " a ", r6, r9\n\t"                                                          \
+    "asr    " a ", " a ", r8\n\t"                                                              \
+    "ssat   " a ", #8, " a ", asr #1\n\t"
+
+__attribute__((naked, noinline)) TD_NOIPA static void pw_block6_asm(pw_block6 *blk
+                                                                    __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #8\n\t"
+        "mov    r12, r0\n\t"
+        "ldr    r10, [r12, #24]\n\t"
+        "add    r0, r12, #44\n\t"
+        "ldm    r0, {r1, r2, r3, r4, r5, r6}\n\t"
+        "ldrd   r9, r0, [r12, #68]\n\t"
+        "0:\n\t"
+        TD_PW6_X("r1") TD_PW6_X("r2") TD_PW6_X("r3") TD_PW6_X("r4") TD_PW6_X("r5") TD_PW6_X("r6")
+        "subs   r0, r0, #1\n\t"
+        "bne    0b\n\t"
+        "ldrd   r10, lr, [r12, #28]\n\t"
+        "ldrd   r1, r0, [r12, #36]\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "ldr    r1, [r12, #76]\n\t"
+        "cbnz   r1, 7f\n\t"
+        "adr.w  r1, 2f\n\t"
+        "adr.w  r2, 3f\n\t"
+        "cmp    r0, #1\n\t"
+        "it     eq\n\t"
+        "moveq  r1, r2\n\t"
+        "adr.w  r2, 4f\n\t"
+        "cmp    r0, #2\n\t"
+        "it     eq\n\t"
+        "moveq  r1, r2\n\t"
+        "adr.w  r2, 6f\n\t"
+        "cmp    r0, #3\n\t"
+        "it     eq\n\t"
+        "moveq  r1, r2\n\t"
+        "orr    r1, r1, #1\n\t"
+        "str    r1, [r12, #76]\n\t"
+        "7:\n\t"
+        "str    r1, [sp]\n\t"
+        "1:\n\t"
+        "ldr    r0, [lr], #4\n\t"
+        "ldr    r11, [r12, #24]\n\t"
+        TD_PW6_W TD_PW6_F("r1", "8") TD_PW6_F("r2", "16") TD_PW6_F("r3", "24")
+        TD_PW6_F("r4", "32") TD_PW6_F("r5", "40")
+        "ldrd   r6, r7, [r11], #48\n\t"
+        "smlad  r0, r8, r6, r0\n\t"
+        "smlad  r0, r9, r7, r0\n\t"
+        "ldr    pc, [sp]\n\t"
+        "2:\n\t" TD_PW6_GROUP "3:\n\t" TD_PW6_GROUP "4:\n\t" TD_PW6_GROUP
+        "6:\n\t"
+        "ldm    lr!, {r6, r7, r8}\n\t"
+        TD_PW6_Q("r0") TD_PW6_Q("r1") TD_PW6_Q("r2") TD_PW6_Q("r3") TD_PW6_Q("r4")
+        TD_PW6_Q("r5")
+        "ldm    r12, {r6, r7, r8}\n\t"
+        "strb   r0, [r6], #1\n\t"
+        "strb   r1, [r7], #1\n\t"
+        "strb   r2, [r8], #1\n\t"
+        "stm    r12, {r6, r7, r8}\n\t"
+        "add    r9, r12, #12\n\t"
+        "ldm    r9, {r6, r7, r8}\n\t"
+        "strb   r3, [r6], #1\n\t"
+        "strb   r4, [r7], #1\n\t"
+        "strb   r5, [r8], #1\n\t"
+        "stm    r9, {r6, r7, r8}\n\t"
+        "ldr    r9, [sp, #4]\n\t"
+        "cmp    lr, r9\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #8\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
 /* clang-format on */
 
 /* Per channel {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
@@ -358,6 +476,29 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
     blk.groups = in_c / 4;
     blk.entry_addr = 0;
     p = 0;
+    if (in_c <= 16) {
+        /* blocks of 6 pixels (then 4 and the tail below) */
+        pw_block6 b6;
+        b6.x = x;
+        b6.filter = filter;
+        b6.rec = rec;
+        b6.rec_end = rec + 4 * out_c;
+        b6.entry = 3 - rest;
+        b6.off2 = blk.off2;
+        b6.groups = blk.groups;
+        b6.entry_addr = 0;
+        for (; p + 6 <= npix; p += 6) {
+            for (j = 0; j < 6; j++) {
+                b6.src[j] = row + ox * col_step;
+                b6.out[j] = output + (p + j) * out_c;
+                if (++ox == conv_w) {
+                    ox = 0;
+                    row += row_step;
+                }
+            }
+            pw_block6_asm(&b6);
+        }
+    }
     if (params->stride_h == 1 && params->stride_w == 1) {
         /* pixel q's inputs at input + q * in_c: full blocks without the row walk */
         for (; p + 4 <= npix; p += 4) {
