@@ -93,12 +93,24 @@ LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 # depthwise conv (dense, depth multiplier 1): (H, W, C, k, stride, pad); after the layers
 # above, so their seeded weights are unchanged; not part of the cost model
-DW_LAYERS: dict[str, tuple[int, ...]] = {
+DW_LAYERS: dict[str, tuple] = {
     "dw1": (16, 16, 32, 3, 1, 1),
     "dw2": (15, 15, 20, 3, 2, 1),
     "dw3": (16, 16, 32, 3, 1, 0),
     "dw_kws": (25, 5, 64, 3, 1, 1),  # DS-CNN depthwise layers
     "dw_mbv1": (24, 24, 32, 3, 2, 1),  # a MobileNetV1-0.25 stride-2 layer
+    # the MLPerf Tiny depthwise layers as the TFLite converter writes them (SAME: stride 1
+    # pads 1 all round, stride 2 pads (top, left, bottom, right) = (0, 0, 1, 1))
+    "dw_ds_25x5x64": (25, 5, 64, 3, 1, 1),
+    "dw_mb_48x48x8": (48, 48, 8, 3, 1, 1),
+    "dw_mb_48x48x16_s2": (48, 48, 16, 3, 2, (0, 0, 1, 1)),
+    "dw_mb_24x24x32": (24, 24, 32, 3, 1, 1),
+    "dw_mb_24x24x32_s2": (24, 24, 32, 3, 2, (0, 0, 1, 1)),
+    "dw_mb_12x12x64": (12, 12, 64, 3, 1, 1),
+    "dw_mb_12x12x64_s2": (12, 12, 64, 3, 2, (0, 0, 1, 1)),
+    "dw_mb_6x6x128": (6, 6, 128, 3, 1, 1),
+    "dw_mb_6x6x128_s2": (6, 6, 128, 3, 2, (0, 0, 1, 1)),
+    "dw_mb_3x3x256": (3, 3, 256, 3, 1, 1),
 }
 # SOFTMAX over the last axis: (rows, depth), uniform random int8 logits with TFLM's parameters
 # for beta 1 and input scale 0.1 (diff_min -248: nearly every entry takes part); after the
@@ -290,7 +302,8 @@ def build_cases(host) -> tuple[list[Case], str]:
         shift = np.full(c, -9, dtype=np.int32)
         in_off, out_off = 128, -128
         idx = len(cases)
-        expected = host.dwconv(x, wt, bias, mult, shift, (stride, stride), (pad,) * 4, 1,
+        pads = pad if isinstance(pad, tuple) else (pad,) * 4
+        expected = host.dwconv(x, wt, bias, mult, shift, (stride, stride), pads, 1,
                                in_off, out_off, (out_off, 127))  # fmt: skip
         ho, wo = expected.shape[:2]
         w2d = wt.reshape(k * k, c).T.copy()
@@ -300,8 +313,8 @@ def build_cases(host) -> tuple[list[Case], str]:
         code += (
             f"static td_status run{idx}(void)\n{{\n"
             f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
-            f"    static const td_dwconv_params p = {{{stride}, {stride}, {pad}, {pad}, {pad}, "
-            f"{pad}, 1, {in_off}, {out_off}, {{{out_off}, 127}}}};\n"
+            f"    static const td_dwconv_params p = {{{stride}, {stride}, "
+            f"{', '.join(map(str, pads))}, 1, {in_off}, {out_off}, {{{out_off}, 127}}}};\n"
             f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{1, {k}, {k}, {c}}};\n"
             f"    static const td_dims od = {{1, {ho}, {wo}, {c}}};\n"
             f"    return td_dwconv_dense_s8(&p, &q, &id, x{idx}, &fd, w{idx}, b{idx}, &od, "
@@ -466,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"({cost_model_path('cortex-m4')}); without it a run only writes --out")
     args = ap.parse_args(argv)
     core = CORES[args.core]
-    write_out = args.out is not None or not args.only
+    write_json = not args.only or args.out is not None
     if args.out is None:
         args.out = core.default_out
     if args.write_cost_model and args.core != "m4":
@@ -568,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             **cost_model,
         },
     }
-    if write_out:
+    if write_json:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out, report)
     if args.write_cost_model and not args.only:
@@ -583,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in elementwise:
         print(f"{r['layer']:<12}{'x'.join(map(str, r['shape'])):>7}{r['instructions']:>9} "
               f"instructions, {r['instr_per_element']:.2f} per element")
-    if write_out:
+    if write_json:
         print(f"wrote {args.out}")
     return 0
 
