@@ -47,7 +47,7 @@ typedef struct {
     int32_t out_len;
 } bench_case;
 
-static int8_t out_buf[24576] __attribute__((aligned(4)));
+static int8_t out_buf[40960] __attribute__((aligned(4)));
 static uint8_t scratch[32768] __attribute__((aligned(4)));
 
 static td_status run_nothing(void) { return TD_OK; }

@@ -9,8 +9,8 @@ generator's ``auto`` format choice reads the copy shipped in the package
 (``tinydeploy/resources/cost_models/cortex-m4.json``), which only ``--write-cost-model``
 replaces: a benchmark run never changes what ``auto`` decides by itself. Every case's output
 is checked on the target against the host build of the same library (so the DSP path is
-verified bit for bit). Depthwise layers and SOFTMAX (instructions per element) are measured
-too, outside the cost model.
+verified bit for bit). Depthwise layers, the 1x1 (pointwise) convs of the MLPerf Tiny models
+and SOFTMAX (instructions per element) are measured too, outside the cost model.
 
 ``--core m55`` runs the same cases on Cortex-M55 (mps3-an547, the Helium/MVE paths) and
 writes ``benchmarks/results/kernels_m55.json`` (SysTick at 32 MHz: 31.25 instructions per
@@ -73,7 +73,7 @@ CORES = {
                 ROOT / "benchmarks" / "results" / "kernels_m55.json"),
 }  # fmt: skip
 SCRATCH_BYTES = 32768
-OUT_BYTES = 16384
+OUT_BYTES = 40960
 
 # name: (op, shape). conv: (H, W, in_c, out_c, k, pad, fused_maxpool); fc: (in, out)
 LAYERS: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -118,6 +118,23 @@ DW_LAYERS: dict[str, tuple] = {
 SOFTMAX_LAYERS: dict[str, tuple[int, int]] = {
     "softmax10": (1, 10),
     "softmax1000": (1, 1000),
+}
+# pointwise (1x1, no padding) dense conv: (H, W, in_c, out_c, stride), the 1x1 layers of the
+# MLPerf Tiny models; after the layers above, so their seeded data is unchanged; not part of
+# the cost model
+PW_LAYERS: dict[str, tuple[int, ...]] = {
+    "pw_dscnn": (25, 5, 64, 64, 1),
+    "pw_mbv1_1": (48, 48, 8, 16, 1),
+    "pw_mbv1_2": (24, 24, 16, 32, 1),
+    "pw_mbv1_3": (24, 24, 32, 32, 1),
+    "pw_mbv1_4": (12, 12, 32, 64, 1),
+    "pw_mbv1_5": (12, 12, 64, 64, 1),
+    "pw_mbv1_6": (6, 6, 64, 128, 1),
+    "pw_mbv1_7": (6, 6, 128, 128, 1),
+    "pw_mbv1_8": (3, 3, 128, 256, 1),
+    "pw_mbv1_9": (3, 3, 256, 256, 1),
+    "pw_rn8_sc1": (32, 32, 16, 32, 2),  # ResNet-8 shortcuts: 1x1 stride 2
+    "pw_rn8_sc2": (16, 16, 32, 64, 2),
 }
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
@@ -323,6 +340,38 @@ def build_cases(host) -> tuple[list[Case], str]:
         cases.append(Case(idx, f"{layer}/-/0", layer, "softmax", "-", 0.0,
                           np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
                           int(expected.size), int(expected.size), 0))  # fmt: skip
+    for layer, (h, w, c, oc, stride) in PW_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        w2d = rng.integers(-127, 128, size=(oc, c)).astype(np.int8)
+        bias = rng.integers(-2000, 2000, size=oc).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=oc).astype(np.int32)
+        shift = np.full(oc, -9, dtype=np.int32)
+        in_off, out_off = 128, -128
+        idx = len(cases)
+        enc = get_format("dense").encode(w2d)
+        spec = ConvSpec(1, 1, (stride, stride), (0,) * 4, in_off, out_off, (out_off, 127))
+        expected = host.conv(x, enc, bias, mult, shift, spec)
+        ho, wo = expected.shape[:2]
+        code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x), ("int8_t", "w", w2d), ("int32_t", "b", bias),
+            ("int32_t", "m", mult), ("int32_t", "s", shift), ("int8_t", "exp", expected)))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
+            f"    static const td_conv_params p = {{{stride}, {stride}, 0, 0, 0, 0, {in_off}, "
+            f"{out_off}, {{{out_off}, 127}}, 0}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{{oc}, 1, 1, {c}}};\n"
+            f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
+            f"    return td_conv_dense_s8(&p, &q, &id, x{idx}, &fd, w{idx}, b{idx}, &od, "
+            "out_buf, scratch);\n}\n"
+        )  # fmt: skip
+        macs = ho * wo * c * oc
+        scratch = host.conv_buffer_size(x.shape, enc, spec)
+        if scratch > SCRATCH_BYTES or expected.size > OUT_BYTES:
+            raise SystemExit(f"{layer}: scratch {scratch} / output {expected.size} too big")
+        cases.append(Case(idx, f"{layer}/dense/0", layer, "conv1x1", "dense", 0.0, w2d, enc,
+                          code, expected, scratch, int(np.count_nonzero(w2d)), macs, macs,
+                          macs, int(expected.size), ho * wo * oc, ho * wo * c))  # fmt: skip
     return cases, shared
 
 

@@ -49,6 +49,11 @@ def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
     out["softmax_d1"] = host.softmax(sm[:, :1].copy(), 2**31 - 1, 31, -255)  # depth 1, wraps
     out["softmax_wide"] = host.softmax(np.full((1, 8193), 3, np.int8), 1 << 30, 22, -496)
     out["softmax_sat"] = host.softmax(np.full((1, 600), 3, np.int8), 1 << 30, 22, -496)
+    # 1x1 dense conv (its own variant): odd channels, stride 2, a last block of 3 pixels
+    xp = rng.integers(-128, 128, size=(5, 6, 7)).astype(np.int8)
+    wp = rng.integers(-128, 128, size=(5, 7)).astype(np.int8)
+    spec = ConvSpec(1, 1, (2, 2), (0, 0, 0, 0), 7, -2, (-20, 100))
+    out["conv_1x1"] = host.conv(xp, get_format("dense").encode(wp), None, mult, shift, spec)
     np.savez(out_path, **out)
 
 

@@ -54,11 +54,16 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  *    (on DSP cores only when every channel has a right shift of 1..22 and |bias| <
  *    2^30 - 2^19, or all-zero weights);
  *  - in_c == 1, kw == 3, stride_w == 1: 2x2 output blocks over a padded band;
+ *  - 1x1, no padding, no fused pool (any stride): blocks of 4 pixels x all channels, inputs
+ *    widened once per block (on DSP cores only for in_c % 4 == 0, every channel with
+ *    multiplier >= 0, a right shift of 1..22 and |bias| + in_c * 255 * 128 < 2^30, or
+ *    fully pruned: all weights 0);
  *  - otherwise im2col of two positions and a 2 x 2 channel/column SMLAD kernel.
  * Scratch (td_conv_dense_s8_get_buffer_size, 4-byte aligned is fastest): for in_c == 1,
  * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
- * Wp = W + pad_left + pad_right; otherwise 3 + 32*out_c + 16*(K4/4 + 1) + K4 + 4, plus
- * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4). */
+ * Wp = W + pad_left + pad_right; otherwise S = 3 + 32*out_c + 16*(K4/4 + 1) + K4 + 4, plus
+ * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4); for the 1x1 shapes above
+ * max(S, 3 + 16*out_c + 12*align4(in_c)). */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,

@@ -8,7 +8,9 @@
  *     conv1); on DSP cores only when every channel's quantisation fits its asm (multiplier
  *     >= 0, right shift 1..22, |bias| < 2^30 - 2^19, or an all-zero channel).
  *  3. td_conv_dense_s8_c1_k3: in_c == 1, kw == 3, stride_w == 1.
- *  4. td_conv_dense_s8_im2col: everything else.
+ *  4. td_conv_dense_s8_1x1: 1x1, no padding, no fused pool (any stride); on DSP cores only
+ *     for in_c % 4 == 0 and the quantisation its asm takes or fully pruned channels.
+ *  5. td_conv_dense_s8_im2col: everything else.
  *
  * Scratch (td_conv_dense_s8_get_buffer_size) is the largest of the variants the shapes may
  * select: which of 2 and 3 runs depends on the quantisation, which the size function does
@@ -30,6 +32,10 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params, const td_
                 k3, td_conv_dense_s8_c1_3x3_pool_get_buffer_size(params, input_dims, filter_dims));
         }
         return k3;
+    }
+    if (td_conv_dense_s8_1x1_shape(params, input_dims, filter_dims)) {
+        return max_i32(td_conv_dense_s8_1x1_get_buffer_size(params, input_dims, filter_dims),
+                       td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims));
     }
     return td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims);
 }
@@ -61,6 +67,9 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     } else if (td_conv_dense_s8_c1_k3_applies(params, input_dims, filter_dims)) {
         td_conv_dense_s8_c1_k3(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                                conv_w, output, scratch);
+    } else if (td_conv_dense_s8_1x1_applies(params, quant, input_dims, filter_dims, filter, bias)) {
+        td_conv_dense_s8_1x1(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
+                             conv_w, output, scratch);
     } else {
         td_conv_dense_s8_im2col(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                                 conv_w, output_dims, output, scratch);

@@ -52,6 +52,21 @@ void td_conv_dense_s8_c1_k3(const td_conv_params *params, const td_quant_params 
                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                             int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
 
+/* 1x1, no padding, no fused pool, any stride: blocks of 4 pixels x all channels, inputs
+ * widened once per block (td_conv_dense_s8_1x1.c). _shape: the shapes (for the scratch
+ * size); _applies: on DSP cores also in_c % 4 == 0 and the quantisation of its asm. */
+int32_t td_conv_dense_s8_1x1_shape(const td_conv_params *params, const td_dims *input_dims,
+                                   const td_dims *filter_dims);
+int32_t td_conv_dense_s8_1x1_applies(const td_conv_params *params, const td_quant_params *quant,
+                                     const td_dims *input_dims, const td_dims *filter_dims,
+                                     const int8_t *filter, const int32_t *bias);
+int32_t td_conv_dense_s8_1x1_get_buffer_size(const td_conv_params *params,
+                                             const td_dims *input_dims, const td_dims *filter_dims);
+void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *quant,
+                          const td_dims *input_dims, const int8_t *input,
+                          const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                          int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
+
 /* Any shape: im2col of two positions into int16 columns, 2 channels x 2 columns SMLAD
  * kernel (td_conv_dense_s8_im2col.c). */
 int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
