@@ -82,8 +82,7 @@ class PadParams(C.Structure):
 
 class MeanParams(C.Structure):
     _fields_ = [
-        ("rescale", _I32), ("input_offset", _I32), ("multiplier", _I32), ("shift", _I32),
-        ("output_offset", _I32),
+        ("input_offset", _I32), ("multiplier", _I32), ("shift", _I32), ("output_offset", _I32),
     ]  # fmt: skip
 
 

@@ -47,8 +47,9 @@ class ConcatenationDef(OpDef[Concatenation]):
         rank = len(tout.shape)
         axis = int(o.Axis()) if o is not None else 0
         axis = axis + rank if axis < 0 else axis
-        if not 0 <= axis < rank:
-            raise ExportError(f"{what}: axis {axis} is out of range for rank {rank}")
+        if not 0 < axis < rank:
+            raise ExportError(f"{what}: axis {axis} is not supported for rank {rank} (the "
+                              "batch axis 0 or out of range)")
         for key in keys:
             t = ctx.tensors[key]
             if np.float32(t.scale) != np.float32(tout.scale) or t.zero_point != tout.zero_point:

@@ -1,13 +1,13 @@
 """MEAN over H and W of an int8 NHWC tensor (global average pooling; what the TFLite
 converter emits for keras GlobalAveragePooling2D), exactly as TFLM's int8 reduce kernel.
 
-TFLM (reduce_common.cc EvalIntegerMean) takes one of two paths:
-- input and output quantization equal: reference_ops::Mean, the int32 sum of the raw int8
-  values divided by the count with C's truncating division;
-- otherwise reference_ops::QuantizedMeanOrSum: (multiplier, shift) = QuantizeMultiplier(
-  double(s_in) / double(s_out)), adapted to include 1/count: k = min(floor(log2 count), 32,
-  31 + shift), multiplier = (multiplier << k) / count (int64, truncating), shift -= k; then
-  out = clamp(MultiplyByQuantizedMultiplier(sum - zp_in * count, multiplier, shift) + zp_out).
+TFLM's reference_ops::QuantizedMeanOrSum: (multiplier, shift) = QuantizeMultiplier(
+double(s_in) / double(s_out)), adapted to include 1/count: k = min(floor(log2 count), 32,
+31 + shift), multiplier = (multiplier << k) / count (int64, truncating), shift -= k; then
+out = clamp(MultiplyByQuantizedMultiplier(sum - zp_in * count, multiplier, shift) + zp_out).
+Older TFLM sources divide the raw sum by the count (truncating) when input and output are
+quantized alike; the TFLM this project tests against (tflite-micro 0.dev20261023) takes the
+requantising path there too (tests/export/test_mobilenet_block_ops.py checks both cases).
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ class Mean:
     input: str
     output: str
     count: int  # H * W, the number of values averaged per channel
-    rescale: bool  # False: sum / count truncated (same quantization in and out)
     input_zero_point: int
-    multiplier: int  # includes 1 / count (see the module docstring); unused if not rescale
+    multiplier: int  # includes 1 / count (see the module docstring)
     shift: int
     output_zero_point: int
     kind: str = field(default="MEAN", init=False)
@@ -69,29 +68,24 @@ class MeanDef(OpDef[Mean]):
         if tout.shape not in ((1, 1, 1, c), (1, c)):
             raise ExportError(f"{what}: shape mismatch {tin.shape} -> {tout.shape}")
         count = tin.shape[1] * tin.shape[2]
-        same = (np.float32(tin.scale) == np.float32(tout.scale)
-                and tin.zero_point == tout.zero_point)
-        mult, shift = (0, 0) if same else mean_multiplier(tin.scale, tout.scale, count)
-        return Mean(name=ctx.name, input=ctx.x, output=ctx.y, count=count, rescale=not same,
+        mult, shift = mean_multiplier(tin.scale, tout.scale, count)
+        return Mean(name=ctx.name, input=ctx.x, output=ctx.y, count=count,
                     input_zero_point=tin.zero_point, multiplier=mult, shift=shift,
                     output_zero_point=tout.zero_point)
 
     def reference(self, op: Mean, inputs, out_shape) -> np.ndarray:
         (x,) = inputs
         total = x.astype(np.int64).sum(axis=(1, 2))  # (B, C)
-        if op.rescale:
-            out = requantize_to_int8(total - op.input_zero_point * op.count, op.multiplier,
-                                     op.shift, op.output_zero_point)
-        else:  # C division truncates toward zero
-            out = (np.sign(total) * (np.abs(total) // op.count)).astype(np.int8)
+        out = requantize_to_int8(total - op.input_zero_point * op.count, op.multiplier,
+                                 op.shift, op.output_zero_point)
         return out.reshape((len(x), *out_shape[1:]))
 
     def emit_c(self, em: CEmitter, call: EmitCall) -> list[str]:
         """td_mean_s8: per channel over the H * W positions."""
         op, p, g = call.layer.op, call.p, em.g
         em.decls.append(
-            f"static const td_mean_params {p}_params = {{\n    .rescale = {int(op.rescale)}, "
-            f".input_offset = {-op.input_zero_point}, .multiplier = {op.multiplier}, "
+            f"static const td_mean_params {p}_params = {{\n    .input_offset = "
+            f"{-op.input_zero_point}, .multiplier = {op.multiplier}, "
             f".shift = {op.shift}, .output_offset = {op.output_zero_point}}};\n"
             f"static const td_dims {p}_input_dims = {em.dims(g.tensors[op.input].shape)};\n")
         return [f"    st = td_mean_s8(&{p}_params, &{p}_input_dims, {call.ins[0]}, {call.out});"]

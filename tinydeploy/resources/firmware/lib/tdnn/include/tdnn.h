@@ -174,10 +174,9 @@ td_status td_softmax_s8(const td_softmax_params *params, const int8_t *input, in
 td_status td_pad_s8(const td_pad_params *params, const td_dims *input_dims, const int8_t *input,
                     int8_t *output);
 
-/* Mean over H and W per channel (global average pooling, TFLM's int8 MEAN, both of its
- * paths; tdnn_types.h td_mean_params): input 1 x h x w x c, output c values.
- * TD_ERR_ARG: NULL pointers, empty input, rescale not 0/1, multiplier < 0, shift outside
- * [-31, 30]. */
+/* Mean over H and W per channel (global average pooling, TFLM's int8 MEAN; the arithmetic
+ * is in tdnn_types.h td_mean_params): input 1 x h x w x c, output c values.
+ * TD_ERR_ARG: NULL pointers, empty input, multiplier < 0, shift outside [-31, 30]. */
 td_status td_mean_s8(const td_mean_params *params, const td_dims *input_dims, const int8_t *input,
                      int8_t *output);
 

@@ -144,13 +144,12 @@ typedef struct {
 
 /* MEAN over H and W of an int8 NHWC tensor (global average pooling), TFLM's int8 MEAN.
  * Per channel, S = the int32 sum of the h*w raw int8 values, count = h*w:
- *   rescale == 0 (input and output quantization equal): out = S / count (C truncation);
- *   rescale == 1: out = clamp(MultiplyByQuantizedMultiplier(S + input_offset * count,
- *                 multiplier, shift) + output_offset, -128, 127), where (multiplier, shift)
- *                 already include 1/count as TFLM adapts them (see tinydeploy/ir/ops/mean.py).
- * input_offset, multiplier, shift and output_offset are read only when rescale == 1. */
+ *   out = clamp(MultiplyByQuantizedMultiplier(S + input_offset * count, multiplier, shift)
+ *               + output_offset, -128, 127),
+ * where (multiplier, shift) already include 1/count as TFLM adapts them (QuantizeMultiplier
+ * of s_in / s_out, then k = min(floor(log2 count), 32, 31 + shift), multiplier =
+ * (multiplier << k) / count, shift -= k; tinydeploy/ir/ops/mean.py). */
 typedef struct {
-    int32_t rescale;         /* 0 or 1 */
     int32_t input_offset;    /* -input_zero_point */
     int32_t multiplier;      /* Q31, >= 0 */
     int32_t shift;           /* [-31, 30] */
