@@ -90,3 +90,25 @@ def set_buffer(data: bytes, tensor: int, buffer: int) -> bytes:
     at = tab.Pos + tab.Offset(8)  # Tensor.buffer (field 2)
     out[at:at + 4] = np.uint32(buffer).tobytes()
     return bytes(out)
+
+
+WIDE_INPUT = (6, 6, 4)
+
+
+def wide_pads_tflite() -> bytes:
+    """PADs the converter keeps and tinydeploy folds where windows lie wholly in padding:
+    ZeroPadding2D(2) -> 1x1 conv, ((3, 0), (0, 3)) -> 3x3 depthwise VALID, 3 -> 3x3 conv
+    stride 2 VALID, then Dense."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    tf.random.set_seed(3)
+    rng = np.random.default_rng(3)
+    inp = tf.keras.Input(WIDE_INPUT, batch_size=1)
+    x = layers.Conv2D(8, 1, activation=tf.nn.relu6)(layers.ZeroPadding2D(2)(inp))
+    x = layers.ZeroPadding2D(((3, 0), (0, 3)))(x)
+    x = layers.DepthwiseConv2D(3, padding="valid", activation=tf.nn.relu6)(x)
+    x = layers.Conv2D(6, 3, strides=2, padding="valid")(layers.ZeroPadding2D(3)(x))
+    out = layers.Dense(5)(layers.Flatten()(x))
+    return full_int8_tflite(tf.keras.Model(inp, out), lambda: (
+        rng.uniform(-1, 1, size=(1, *WIDE_INPUT)).astype(np.float32) for _ in range(32)))

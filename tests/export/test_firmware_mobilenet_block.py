@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mobilenet_block import mobilenet_block_tflite
+from mobilenet_block import mobilenet_block_tflite, wide_pads_tflite
 from tools_required import required_module
 
 from tinydeploy.cli.main import main
@@ -34,3 +34,20 @@ def test_mobilenet_block_bit_exact_with_tflm_on_qemu(board: str, tmp_path: Path,
     for name in ("pad3", "mean1", "concat2"):  # the new kernels ran as layers of their own
         assert layers[name] > 0, layers
     assert "pad1" not in layers and "pad2" not in layers  # folded into dwconv1 and conv7
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_wide_folded_pads_bit_exact_on_qemu_m4(fmt: str, tmp_path: Path, capsys, monkeypatch):
+    """PADs of 2-3 cells folded into 1x1 / 3x3 convs and a 3x3 depthwise (windows wholly in
+    padding) on the M4 DSP paths, dense and sparse conv kernels."""
+    required_module("tensorflow")
+    monkeypatch.setenv("TINYDEPLOY_DATA", str(tmp_path / "no-datasets-here"))
+    model = tmp_path / "pads.tflite"
+    model.write_bytes(wide_pads_tflite())
+    out = tmp_path / "run"
+    rc = main(["firmware", "run", "--board", "qemu-m4", "--tflite", str(model), "--format",
+               fmt, "--inputs", "random", "--seed", "2", "--samples", "8", "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    exp = json.loads((out / "bench.json").read_text())["measured"]["expected_outputs"]
+    assert exp["bit_exact"] and exp["mismatch_bytes"] == 0, exp

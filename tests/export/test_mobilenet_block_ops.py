@@ -18,6 +18,7 @@ from mobilenet_block import (
     random_inputs,
     set_buffer,
     set_quantization,
+    wide_pads_tflite,
 )
 from tools_required import required_module, unavailable
 
@@ -113,6 +114,26 @@ def test_generated_c_equals_tflm_with_pads_folded(block, tmp_path):
         assert fn in gen.source
     got = host_outputs(gen, x, 10, tmp_path)
     assert np.array_equal(got, run_tflm(block, x).reshape(N, 10))
+
+
+@pytest.mark.usefixtures("gcc")
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_pads_wider_than_the_kernel_fold_exactly(fmt, tmp_path):
+    """Folded pads of 2 and 3 cells around 1x1 and 3x3 kernels (windows wholly in padding)
+    through the dense and the sparse conv kernels: the C equals TFLite Micro."""
+    from tinydeploy.codegen import generate_c
+
+    required_module("tensorflow")
+    tfl = wide_pads_tflite()
+    g = read_tflite(tfl)
+    assert [op.kind for op in g.ops].count("PAD") == 3
+    x = np.random.default_rng(6).integers(-128, 128, size=(200, 6, 6, 4)).astype(np.int8)
+    want = run_tflm(tfl, x).reshape(200, 5)
+    assert np.array_equal(run(g, x).reshape(200, 5), want)
+    gen = generate_c(g, fmt, golden_input=x[0])
+    assert [op.padding for op in gen.graph.ops if hasattr(op, "padding")] == [
+        (2, 2, 2, 2), (3, 0, 0, 3), (3, 3, 3, 3)]
+    assert np.array_equal(host_outputs(gen, x, 5, tmp_path), want)
 
 
 @pytest.mark.usefixtures("gcc")
