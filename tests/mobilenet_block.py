@@ -112,3 +112,20 @@ def wide_pads_tflite() -> bytes:
     out = layers.Dense(5)(layers.Flatten()(x))
     return full_int8_tflite(tf.keras.Model(inp, out), lambda: (
         rng.uniform(-1, 1, size=(1, *WIDE_INPUT)).astype(np.float32) for _ in range(32)))
+
+
+def padv2_tflite() -> bytes:
+    """tf.pad with constant_values 0.5 over H, W and the channels: the converter emits
+    PADV2 with a constant int8 value (not the zero point, so it is not folded)."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    tf.random.set_seed(4)
+    rng = np.random.default_rng(4)
+    inp = tf.keras.Input(WIDE_INPUT, batch_size=1)
+    x = layers.Conv2D(8, 1)(inp)
+    x = layers.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 2], [0, 1], [1, 0]],
+                                       constant_values=0.5))(x)
+    out = layers.Dense(5)(layers.Flatten()(layers.Conv2D(4, 3)(x)))
+    return full_int8_tflite(tf.keras.Model(inp, out), lambda: (
+        rng.uniform(-1, 1, size=(1, *WIDE_INPUT)).astype(np.float32) for _ in range(32)))

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mobilenet_block import mobilenet_block_tflite, wide_pads_tflite
+from mobilenet_block import mobilenet_block_tflite, padv2_tflite, wide_pads_tflite
 from tools_required import required_module
 
 from tinydeploy.cli.main import main
@@ -37,14 +37,18 @@ def test_mobilenet_block_bit_exact_with_tflm_on_qemu(board: str, tmp_path: Path,
 
 
 @pytest.mark.firmware
-@pytest.mark.parametrize("fmt", ["dense", "csr"])
-def test_wide_folded_pads_bit_exact_on_qemu_m4(fmt: str, tmp_path: Path, capsys, monkeypatch):
+@pytest.mark.parametrize(("model_of", "fmt"), [(wide_pads_tflite, "dense"),
+                                               (wide_pads_tflite, "csr"),
+                                               (padv2_tflite, "dense")])
+def test_pad_variants_bit_exact_on_qemu_m4(model_of, fmt: str, tmp_path: Path, capsys,
+                                           monkeypatch):
     """PADs of 2-3 cells folded into 1x1 / 3x3 convs and a 3x3 depthwise (windows wholly in
-    padding) on the M4 DSP paths, dense and sparse conv kernels."""
+    padding) on the M4 DSP paths, dense and sparse conv kernels; a PADV2 with a constant
+    value and channel padding as td_pad_s8."""
     required_module("tensorflow")
     monkeypatch.setenv("TINYDEPLOY_DATA", str(tmp_path / "no-datasets-here"))
     model = tmp_path / "pads.tflite"
-    model.write_bytes(wide_pads_tflite())
+    model.write_bytes(model_of())
     out = tmp_path / "run"
     rc = main(["firmware", "run", "--board", "qemu-m4", "--tflite", str(model), "--format",
                fmt, "--inputs", "random", "--seed", "2", "--samples", "8", "-o", str(out)])

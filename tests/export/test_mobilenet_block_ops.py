@@ -15,6 +15,7 @@ import pytest
 from mobilenet_block import (
     mobilenet_block_tflite,
     operators,
+    padv2_tflite,
     random_inputs,
     set_buffer,
     set_quantization,
@@ -133,6 +134,26 @@ def test_pads_wider_than_the_kernel_fold_exactly(fmt, tmp_path):
     gen = generate_c(g, fmt, golden_input=x[0])
     assert [op.padding for op in gen.graph.ops if hasattr(op, "padding")] == [
         (2, 2, 2, 2), (3, 0, 0, 3), (3, 3, 3, 3)]
+    assert np.array_equal(host_outputs(gen, x, 5, tmp_path), want)
+
+
+@pytest.mark.usefixtures("gcc")
+def test_padv2_with_a_constant_value_equals_tflm(tmp_path):
+    """PADV2 (tf.pad, constant 0.5, channels padded too) runs as td_pad_s8 with its value."""
+    from tinydeploy.codegen import generate_c
+
+    required_module("tensorflow")
+    tfl = padv2_tflite()
+    g = read_tflite(tfl)
+    (pad,) = [op for op in g.ops if op.kind == "PADV2"]
+    t = g.tensors[pad.output]
+    assert pad.paddings == ((0, 0), (1, 2), (0, 1), (1, 0))
+    assert pad.value == t.zero_point + round(0.5 / t.scale) != t.zero_point
+    x = np.random.default_rng(8).integers(-128, 128, size=(200, 6, 6, 4)).astype(np.int8)
+    want = run_tflm(tfl, x).reshape(200, 5)
+    assert np.array_equal(run(g, x).reshape(200, 5), want)
+    gen = generate_c(g, "dense", golden_input=x[0])
+    assert "td_pad_s8(" in gen.source and any(op.kind == "PADV2" for op in gen.graph.ops)
     assert np.array_equal(host_outputs(gen, x, 5, tmp_path), want)
 
 
