@@ -129,3 +129,23 @@ def padv2_tflite() -> bytes:
     out = layers.Dense(5)(layers.Flatten()(layers.Conv2D(4, 3)(x)))
     return full_int8_tflite(tf.keras.Model(inp, out), lambda: (
         rng.uniform(-1, 1, size=(1, *WIDE_INPUT)).astype(np.float32) for _ in range(32)))
+
+
+def saturating_relu6_tflite() -> bytes:
+    """Conv2D(relu6) -> Dense(relu6) -> Dense with weights x30: most pre-activations exceed
+    6, so the converter calibrates both ReLU6 outputs to [0, 6] (6.0 lands on 127)."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    tf.random.set_seed(5)
+    rng = np.random.default_rng(5)
+    inp = tf.keras.Input((4, 4, 3), batch_size=1)
+    conv = layers.Conv2D(8, 3, activation=tf.nn.relu6)
+    dense = layers.Dense(6, activation=tf.nn.relu6)
+    out = layers.Dense(4)(dense(layers.Flatten()(conv(inp))))
+    model = tf.keras.Model(inp, out)
+    for layer in (conv, dense):
+        w, b = layer.get_weights()
+        layer.set_weights([30 * w, b])
+    return full_int8_tflite(model, lambda: (
+        rng.uniform(-1, 1, size=(1, 4, 4, 3)).astype(np.float32) for _ in range(32)))

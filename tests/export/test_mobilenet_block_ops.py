@@ -17,6 +17,7 @@ from mobilenet_block import (
     operators,
     padv2_tflite,
     random_inputs,
+    saturating_relu6_tflite,
     set_buffer,
     set_quantization,
     wide_pads_tflite,
@@ -84,6 +85,36 @@ def test_relu6_clamps_are_tflm_activation_range(block):
     assert add.act_min == t.zero_point  # ReLU's lower bound is the output zero point
     six = t.zero_point + round(6.0 / t.scale)
     assert add.act_max == min(127, six)
+
+
+@pytest.mark.usefixtures("gcc")
+def test_relu6_clamp_below_int8_max_equals_tflm(tmp_path):
+    """The converter calibrates a ReLU6 output to at most [0, 6], so 6.0 lands on 127 (or
+    beyond) and only the lower clamp is ever tighter than int8. With the ReLU6 conv's and
+    Dense's output scales doubled, 6.0 quantizes to about 0 and the upper RELU6 clamp binds
+    too: reference, C and TFLite Micro still agree."""
+    from tinydeploy.codegen import generate_c
+
+    required_module("tensorflow")
+    tfl = saturating_relu6_tflite()
+    g = read_tflite(tfl)
+    conv, _, fc1, _ = g.ops
+    assert conv.act_max == fc1.act_max == 127  # the converter's [0, 6] ranges
+    patched = tfl
+    for key in (conv.output, g.ops[1].output, fc1.output):  # the RESHAPE keeps the conv's
+        t = g.tensors[key]
+        patched = set_quantization(patched, int(key[1:]), 2 * t.scale, t.zero_point)
+    g = read_tflite(patched)
+    x = np.random.default_rng(9).integers(-128, 128, size=(N, 4, 4, 3)).astype(np.int8)
+    for op in (g.ops[0], g.ops[2]):
+        t = g.tensors[op.output]
+        assert op.act_max == activation_range(RELU6, t.scale, t.zero_point)[1] < 10
+        head = dataclasses.replace(g, ops=g.ops[:g.ops.index(op) + 1], output=op.output)
+        assert (run(head, x) == op.act_max).mean() > 0.2, op.name  # the upper clamp binds
+    want = run_tflm(patched, x).reshape(N, 4)
+    assert np.array_equal(run(g, x).reshape(N, 4), want)
+    gen = generate_c(g, "dense", golden_input=x[0])
+    assert np.array_equal(host_outputs(gen, x, 4, tmp_path), want)
 
 
 def test_reference_equals_tflm(block):
