@@ -107,3 +107,55 @@ def test_concat_along_every_axis_matches_reference(tdnn, axis):
         op = Concatenation("concat", "x0", [f"x{i}" for i in range(1, n)], "y", axis)
         want = get_op("CONCATENATION").reference(op, xs, None)
         assert_same(tdnn.concat(xs, axis), want)
+
+
+def movement_cases(tdnn) -> list[tuple[str, str, str, np.ndarray]]:
+    """QEMU cases (name, C declarations, kernel call, the host build's output, itself checked
+    against the numpy reference above): odd shapes, channel tails, misaligned blocks, MEAN
+    over more than 256 positions (the DSP lane sums are flushed) and at the int8 extremes."""
+    from test_conv import c_int_arrays
+
+    rng = np.random.default_rng(31)
+    cases = []
+    for i, (h, w, c, pads, value) in enumerate([
+            (5, 7, 3, ((1, 2), (0, 3), (0, 0)), -128), (4, 4, 5, ((0, 1), (2, 0), (3, 1)), 9),
+            (1, 1, 1, ((2, 2), (2, 2), (0, 0)), 0)]):
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        (t, b), (lft, r), (f, k) = pads
+        body = (f"    static const td_pad_params p = {{{t}, {b}, {lft}, {r}, {f}, {k}, {value}}};\n"
+                f"    static const td_dims d = {{1, {h}, {w}, {c}}};\n"
+                f"    return td_pad_s8(&p, &d, pad{i}_x, out_buf);\n")
+        cases.append((f"pad/{i}", c_int_arrays(f"pad{i}", x=x), body, tdnn.pad(x, pads, value)))
+    for i, (h, w, c, fill) in enumerate([(7, 7, 12, None), (3, 5, 6, None), (20, 20, 9, None),
+                                         (17, 16, 4, -128), (17, 16, 5, 127), (1, 1, 3, None)]):
+        x = (rng.integers(-128, 128, size=(h, w, c)) if fill is None
+             else np.full((h, w, c), fill)).astype(np.int8)
+        op = _mean_op(h * w, float(np.float32(2.0 ** rng.uniform(-8, -3))),
+                      float(np.float32(2.0 ** rng.uniform(-8, -3))),
+                      int(rng.integers(-128, 128)), int(rng.integers(-128, 128)))
+        want = tdnn.mean(x, _mean_params(op))
+        assert_same(want, get_op("MEAN").reference(op, [x[None]], (1, c))[0])
+        body = (f"    static const td_mean_params p = {{{-op.input_zero_point}, "
+                f"{op.multiplier}, {op.shift}, {op.output_zero_point}}};\n"
+                f"    static const td_dims d = {{1, {h}, {w}, {c}}};\n"
+                f"    return td_mean_s8(&p, &d, mean{i}_x + 1, out_buf);\n")
+        # the input one byte past an aligned array: the DSP word loads are unaligned
+        decl = c_int_arrays(f"mean{i}", x=np.concatenate([[0], x.reshape(-1)]).astype(np.int8))
+        cases.append((f"mean/{i}", decl, body, want))
+    for i, chans in enumerate([(4, 6), (1, 3, 5), (64, 70), (7,)]):
+        xs = [rng.integers(-128, 128, size=(3, 5, ch)).astype(np.int8) for ch in chans]
+        decl = "".join(c_int_arrays(f"cat{i}_{j}", x=x) for j, x in enumerate(xs))
+        ptrs = ", ".join(f"cat{i}_{j}_x" for j in range(len(xs)))
+        body = (f"    static const int8_t *const in[] = {{{ptrs}}};\n"
+                f"    static const int32_t blocks[] = {{{', '.join(map(str, chans))}}};\n"
+                f"    return td_concat_s8(in, blocks, {len(xs)}, 15, out_buf);\n")
+        cases.append((f"concat/{i}", decl, body, tdnn.concat(xs, 2)))
+    return cases
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_kernels_match_host_on_qemu(tdnn, tmp_path, core):
+    from test_conv import run_on_qemu
+
+    run_on_qemu(tmp_path, movement_cases(tdnn), core)
