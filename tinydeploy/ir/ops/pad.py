@@ -6,7 +6,7 @@ the convolution's explicit padding; the others run tdnn's td_pad_s8."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class Pad:
     output: str
     paddings: tuple[tuple[int, int], ...]  # 4 x (before, after), NHWC order
     value: int  # int8 of the padded cells
-    kind: str = field(default="PAD", init=False)
+    kind: str = "PAD"  # or "PADV2" (one dataclass for both, like Pool2D)
 
 
 def nhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -58,9 +58,8 @@ class _PadDef(OpDef[Pad]):
         if nhwc(ctx.tout.shape) != want:
             raise ExportError(f"{what}: shape mismatch: input {ctx.tin.shape} padded by "
                               f"{pads} is not the output {ctx.tout.shape}")
-        op = Pad(name=ctx.name, input=ctx.x, output=ctx.y, paddings=tuple(pads), value=value)
-        op.kind = self.kind
-        return op
+        return Pad(name=ctx.name, input=ctx.x, output=ctx.y, paddings=tuple(pads), value=value,
+                   kind=self.kind)
 
     def pad_value(self, ctx: ReadContext, what: str) -> int:
         return ctx.tout.zero_point  # TFLM: int8 PAD fills with the output zero point
