@@ -2,7 +2,8 @@
  * of the raw values, then TFLM's requantisation with 1/count folded into the multiplier.
  * Four channels per pass: on DSP cores one word load and two SXTAB16 add 4 bytes into
  * 16-bit lane sums (exact for up to 256 positions: |sum| <= 128 * 256 = 2^15, flushed to
- * int32 every 256 positions), else four int32 sums; remaining channels one at a time. */
+ * int32 every 256 positions), else four int32 sums, requantised together; remaining
+ * channels one at a time. */
 #include "../common/td_internal.h"
 
 #define TD_MEAN_LANE_ROWS 256 /* positions a 16-bit lane sum of int8 values holds exactly */
@@ -64,12 +65,17 @@ td_status td_mean_s8(const td_mean_params *params, const td_dims *input_dims, co
     {
         const int32_t c = input_dims->c;
         const int32_t count = input_dims->h * input_dims->w;
+        const uint32_t offset = (uint32_t)params->input_offset * (uint32_t)count;
         int32_t sum[4];
         for (ch = 0; ch + 4 <= c; ch += 4) {
             td_mean_sums4(input + ch, c, count, sum);
             for (k = 0; k < 4; k++) {
-                output[ch + k] = td_mean_out(params, sum[k], count);
+                sum[k] = (int32_t)((uint32_t)sum[k] + offset);
             }
+            /* one multiplier for every channel: the folded exact requantisation of the conv
+             * kernels (same results as td_mul_by_quant_mult + offset + clamp) */
+            td_requant_channel_s8(sum, 4, params->multiplier, params->shift, params->output_offset,
+                                  -128, 127, output + ch, 1);
         }
         for (; ch < c; ch++) {
             const int8_t *p = input + ch;
