@@ -8,7 +8,10 @@ different order, so outputs stay bit-exact.
 `fold_pads`: a PAD (the TFLite converter's ZeroPadding2D) whose only consumer is a
 CONV_2D or DEPTHWISE_CONV_2D becomes part of the convolution's explicit padding. The conv
 kernels read padded cells as the input zero point (x + input_offset = 0), which is what a
-PAD filled with that zero point stores, so the sums are the same numbers.
+PAD filled with that zero point stores, so the sums are the same numbers. Measured on the
+test block (tests/mobilenet_block.py, two folded PADs): the padded copies leave the arena
+(peak RAM 6,976 -> 4,960 B); instructions per inference 164,138 -> 159,050 on M55, but
+581,200 -> 586,800 on M4, whose conv kernels handle borders slower than a PAD copies them.
 """
 
 from __future__ import annotations
