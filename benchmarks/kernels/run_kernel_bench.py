@@ -136,6 +136,23 @@ PW_LAYERS: dict[str, tuple[int, ...]] = {
     "pw_rn8_sc1": (32, 32, 16, 32, 2),  # ResNet-8 shortcuts: 1x1 stride 2
     "pw_rn8_sc2": (16, 16, 32, 64, 2),
 }
+# PAD / MEAN / CONCATENATION (data movement and global average pooling), after the layers
+# above, so their seeded data is unchanged; not part of the cost model.
+# pad: (h, w, c, pad on every side) zero-point PAD; mean: (h, w, c) over H and W;
+# concat: (h, w, channels of each input) along the channels
+PAD_LAYERS: dict[str, tuple[int, int, int, int]] = {
+    "pad_mbv2": (16, 16, 32, 1),  # ZeroPadding2D(1) before a stride-2 depthwise conv
+}
+MEAN_LAYERS: dict[str, tuple[int, int, int]] = {
+    "mean_7x7x256": (7, 7, 256),  # GlobalAveragePooling2D of a MobileNetV2-style head
+    "mean_8x8x10": (8, 8, 10),  # channels not a multiple of 4
+    "mean_20x20x8": (20, 20, 8),  # over 256 positions: the DSP lane sums are flushed
+}
+CONCAT_LAYERS: dict[str, tuple[int, int, tuple[int, ...]]] = {
+    "concat_4_6": (8, 8, (4, 6)),  # narrow branches: 4-byte and 6-byte blocks
+    "concat_64_64": (8, 8, (64, 64)),  # wide branches: memcpy per block
+}
+ELEMENTWISE_OPS = ("softmax", "pad", "mean", "concat")
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
 
@@ -160,6 +177,7 @@ class Case:
     out_elems: int
     conv_out_elems: int  # conv outputs computed (before fused pooling)
     aux_elems: int  # conv: positions x K (im2col work); fc: in_features (input widening)
+    work_elems: int = 0  # elementwise ops: softmax/pad/concat output bytes, mean input bytes
 
 
 def c_array(ctype: str, name: str, values: np.ndarray) -> str:
@@ -339,7 +357,8 @@ def build_cases(host) -> tuple[list[Case], str]:
         )
         cases.append(Case(idx, f"{layer}/-/0", layer, "softmax", "-", 0.0,
                           np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
-                          int(expected.size), int(expected.size), 0))  # fmt: skip
+                          int(expected.size), int(expected.size), 0,
+                          int(expected.size)))  # fmt: skip
     for layer, (h, w, c, oc, stride) in PW_LAYERS.items():
         x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
         w2d = rng.integers(-127, 128, size=(oc, c)).astype(np.int8)
@@ -372,7 +391,60 @@ def build_cases(host) -> tuple[list[Case], str]:
         cases.append(Case(idx, f"{layer}/dense/0", layer, "conv1x1", "dense", 0.0, w2d, enc,
                           code, expected, scratch, int(np.count_nonzero(w2d)), macs, macs,
                           macs, int(expected.size), ho * wo * oc, ho * wo * c))  # fmt: skip
+    movement_cases(host, rng, cases)
     return cases, shared
+
+
+def _elementwise_case(cases: list[Case], layer: str, op: str, code: str,
+                      expected: np.ndarray, work: int) -> None:
+    cases.append(Case(len(cases), f"{layer}/-/0", layer, op, "-", 0.0,
+                      np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
+                      int(expected.size), int(expected.size), 0, work))  # fmt: skip
+
+
+def movement_cases(host, rng: np.random.Generator, cases: list[Case]) -> None:
+    """The PAD, MEAN and CONCATENATION cases (td_pad_s8, td_mean_s8, td_concat_s8)."""
+    from tinydeploy.ir.ops.mean import mean_multiplier
+    from tinydeploy.tdnn.structs import MeanParams
+
+    for layer, (h, w, c, pad) in PAD_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        expected = host.pad(x, ((pad, pad), (pad, pad), (0, 0)), -128)
+        idx = len(cases)
+        code = c_array("int8_t", f"x{idx}", x) + c_array("int8_t", f"exp{idx}", expected)
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_pad_params p = {{{pad}, {pad}, {pad}, {pad}, 0, 0, -128}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}};\n"
+            f"    return td_pad_s8(&p, &id, x{idx}, out_buf);\n}}\n")
+        _elementwise_case(cases, layer, "pad", code, expected, int(expected.size))
+    for layer, (h, w, c) in MEAN_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        mult, shift = mean_multiplier(0.02, 0.01, h * w)
+        params = MeanParams(10, mult, shift, -5)
+        expected = host.mean(x, params)
+        idx = len(cases)
+        code = c_array("int8_t", f"x{idx}", x) + c_array("int8_t", f"exp{idx}", expected)
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_mean_params p = {{10, {mult}, {shift}, -5}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}};\n"
+            f"    return td_mean_s8(&p, &id, x{idx}, out_buf);\n}}\n")
+        _elementwise_case(cases, layer, "mean", code, expected, int(x.size))
+    for layer, (h, w, chans) in CONCAT_LAYERS.items():
+        xs = [rng.integers(-128, 128, size=(h, w, ch)).astype(np.int8) for ch in chans]
+        expected = host.concat(xs, 2)
+        idx = len(cases)
+        code = "".join(c_array("int8_t", f"x{idx}_{i}", x) for i, x in enumerate(xs))
+        code += c_array("int8_t", f"exp{idx}", expected)
+        ptrs = ", ".join(f"x{idx}_{i}" for i in range(len(xs)))
+        blocks = ", ".join(str(ch) for ch in chans)
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const int8_t *const in[] = {{{ptrs}}};\n"
+            f"    static const int32_t blocks[] = {{{blocks}}};\n"
+            f"    return td_concat_s8(in, blocks, {len(xs)}, {h * w}, out_buf);\n}}\n")
+        _elementwise_case(cases, layer, "concat", code, expected, int(expected.size))
 
 
 def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
@@ -509,18 +581,18 @@ def main(argv: list[str] | None = None) -> int:
         for m in re.finditer(r"case (\S+) ticks=(\d+) status=(\d+) match=(\d)", log)
     }
     results = []
-    elementwise = []  # SOFTMAX: instructions per element
+    elementwise = []  # SOFTMAX, PAD, MEAN, CONCATENATION: instructions per element
     dense_instr: dict[str, int] = {}
     for c in cases:
         ticks, status, match = measured[c.name]
         if status != 0 or match != 1:
             raise SystemExit(f"{c.name}: status={status} match={match}\n{log}")
         instr = round(ticks * core.instr_per_tick)
-        if c.op == "softmax":
+        if c.op in ELEMENTWISE_OPS:
             elementwise.append({
                 "layer": c.layer, "op": c.op, "shape": list(c.expected.shape),
-                "elements": c.out_elems, "instructions": instr,
-                "instr_per_element": round(instr / c.out_elems, 2),
+                "elements": c.work_elems, "instructions": instr,
+                "instr_per_element": round(instr / c.work_elems, 2),
             })  # fmt: skip
             continue
         if c.fmt == "dense":
@@ -564,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
             "nnz_macs": "MACs with nonzero weights",
             "kernel_macs": "MACs the kernel executes: dense = dense_macs, csr = nnz_macs, "
             "nm = stored slots (incl. zero-valued) x positions",
+            "elements": "elementwise ops: output bytes (softmax, pad, concat) or input bytes "
+            "averaged (mean)",
         },
         "results": results,
         "elementwise": elementwise,

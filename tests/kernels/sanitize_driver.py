@@ -11,7 +11,7 @@ import numpy as np
 
 from tinydeploy.tdnn.formats import get_format
 from tinydeploy.tdnn.host import ConvSpec, load_hostlib
-from tinydeploy.tdnn.structs import Activation, AddParams
+from tinydeploy.tdnn.structs import Activation, AddParams, MeanParams
 
 
 def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
@@ -54,6 +54,12 @@ def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
     wp = rng.integers(-128, 128, size=(5, 7)).astype(np.int8)
     spec = ConvSpec(1, 1, (2, 2), (0, 0, 0, 0), 7, -2, (-20, 100))
     out["conv_1x1"] = host.conv(xp, get_format("dense").encode(wp), None, mult, shift, spec)
+    # ops1: PAD (spatial only, and with channel padding), MEAN (4-channel passes + tail), CONCAT
+    out["pad"] = host.pad(x, ((1, 2), (0, 1), (0, 0)), -5)
+    out["pad_c"] = host.pad(x, ((0, 1), (2, 0), (1, 3)), 7)
+    out["mean"] = host.mean(rng.integers(-128, 128, size=(5, 6, 7)).astype(np.int8),
+                            MeanParams(3, 1 << 30, -4, -1))
+    out["concat"] = host.concat([x, x[:, :, :1].copy(), x[:, :, ::-1].copy()], 2)
     np.savez(out_path, **out)
 
 

@@ -22,7 +22,7 @@ from tinydeploy.ir.graph import Graph, Op
 from tinydeploy.ir.ops import get_op, supported_ops
 from tinydeploy.ir.ops.base import EmitCall, WeightArgs
 from tinydeploy.ir.reference import run as run_reference
-from tinydeploy.ir.transforms import FoldCandidate, fold_transposes
+from tinydeploy.ir.transforms import FoldCandidate, fold_pads, fold_transposes
 from tinydeploy.tdnn.formats import EncodedWeights, WeightFormat, WeightFormatError, get_format
 from tinydeploy.tdnn.host import ConvSpec, load_hostlib
 from tinydeploy.tdnn.taps import conv_taps
@@ -400,6 +400,7 @@ def generate_c(graph: Graph, sparse: str = "auto", golden_input: np.ndarray | No
                           f"(supported: {', '.join(supported)})")
     g = fold_transposes(graph, keep=_keep_transpose(mode, graph, cost_model, objective,
                                                     layer_formats))
+    g = fold_pads(g)  # a PAD in front of a conv becomes the conv's explicit padding
     layers = build_layers(g, mode, cost_model, objective, layer_formats)
     if not layers:
         raise ExportError("the model has no layers to execute")

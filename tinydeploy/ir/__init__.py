@@ -4,7 +4,8 @@
 numpy reference), `graph` holds `Tensor` and `Graph` and re-exports the op dataclasses,
 `tflite_reader.read_tflite` builds a graph from a flatbuffer (no TensorFlow import),
 `prepare` is TFLite Micro's prepare-time arithmetic, `transforms.fold_transposes` removes
-NHWC->NCHW transposes in front of fully connected layers, and `reference.run` executes the
+NHWC->NCHW transposes in front of fully connected layers, `transforms.fold_pads` merges a
+PAD into the explicit padding of the convolution it feeds, and `reference.run` executes the
 IR bit-exactly like TFLite Micro.
 """
 

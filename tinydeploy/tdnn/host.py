@@ -30,6 +30,8 @@ from tinydeploy.tdnn.structs import (
     Dims,
     DwConvParams,
     FcParams,
+    MeanParams,
+    PadParams,
     PoolParams,
     QuantParams,
     SoftmaxParams,
@@ -299,6 +301,42 @@ class TdnnHost:
         params = SoftmaxParams(input_multiplier, input_left_shift, diff_min)
         self._call("td_softmax_s8", C.byref(params), _ptr(x), _ptr(out),
                    _I32(x.size // max(depth, 1)), _I32(depth))  # fmt: skip
+        return out
+
+    # ---- PAD, MEAN, CONCATENATION (ops1 block) ----
+
+    def pad(self, x: np.ndarray, paddings: tuple[tuple[int, int], ...], value: int
+            ) -> np.ndarray:
+        """td_pad_s8 of an int8 (H, W, C) array; paddings = ((top, bottom), (left, right),
+        (front, back))."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        h, w, c = x.shape
+        (top, bottom), (left, right), (front, back) = paddings
+        out = np.zeros((h + top + bottom, w + left + right, c + front + back), dtype=np.int8)
+        params = PadParams(top, bottom, left, right, front, back, value)
+        self._call("td_pad_s8", C.byref(params), C.byref(Dims(1, h, w, c)), _ptr(x),
+                   _ptr(out))  # fmt: skip
+        return out
+
+    def mean(self, x: np.ndarray, params: MeanParams) -> np.ndarray:
+        """td_mean_s8 over H and W of an int8 (H, W, C) array: C values."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        h, w, c = x.shape
+        out = np.zeros(c, dtype=np.int8)
+        self._call("td_mean_s8", C.byref(params), C.byref(Dims(1, h, w, c)), _ptr(x),
+                   _ptr(out))  # fmt: skip
+        return out
+
+    def concat(self, xs: list[np.ndarray], axis: int) -> np.ndarray:
+        """td_concat_s8 of int8 arrays along `axis` (the other dims equal)."""
+        xs = [np.ascontiguousarray(x, dtype=np.int8) for x in xs]
+        shape = list(xs[0].shape)
+        shape[axis] = sum(x.shape[axis] for x in xs)
+        out = np.zeros(shape, dtype=np.int8)
+        outer = int(np.prod(shape[:axis], dtype=np.int64))
+        blocks = np.array([int(np.prod(x.shape[axis:], dtype=np.int64)) for x in xs], np.int32)
+        ptrs = (C.c_void_p * len(xs))(*(x.ctypes.data for x in xs))
+        self._call("td_concat_s8", ptrs, _ptr(blocks), _I32(len(xs)), _I32(outer), _ptr(out))
         return out
 
 

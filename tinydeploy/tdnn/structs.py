@@ -71,6 +71,21 @@ class ConvTaps(C.Structure):
     _fields_ = [("band_w", _I32), ("in_c", _I32), ("entries", _I32), ("taps", C.c_void_p)]
 
 
+# ---- PAD, MEAN (ops1 block) ----
+
+class PadParams(C.Structure):
+    _fields_ = [
+        ("pad_top", _I32), ("pad_bottom", _I32), ("pad_left", _I32), ("pad_right", _I32),
+        ("pad_front", _I32), ("pad_back", _I32), ("pad_value", _I32),
+    ]  # fmt: skip
+
+
+class MeanParams(C.Structure):
+    _fields_ = [
+        ("input_offset", _I32), ("multiplier", _I32), ("shift", _I32), ("output_offset", _I32),
+    ]  # fmt: skip
+
+
 #: every mirrored struct by its C name (the layout test walks this)
 PARAM_STRUCTS: dict[str, type[C.Structure]] = {
     "td_dims": Dims, "td_activation": Activation, "td_quant_params": QuantParams,
@@ -78,3 +93,4 @@ PARAM_STRUCTS: dict[str, type[C.Structure]] = {
     "td_fc_params": FcParams, "td_pool_params": PoolParams, "td_add_params": AddParams,
     "td_softmax_params": SoftmaxParams, "td_conv_taps": ConvTaps,
 }
+PARAM_STRUCTS.update({"td_pad_params": PadParams, "td_mean_params": MeanParams})  # ops1

@@ -5,7 +5,7 @@ dataclass it builds, how it reads the flatbuffer operator into that dataclass (w
 check of what tinydeploy supports), how it checks the shapes of a finished graph, and its
 numpy reference, bit-exact with TFLite Micro's reference kernel.
 
-Adding an op (say PAD):
+Adding an op (PAD, in `pad.py`, was added this way):
 
 1. One file here, `tinydeploy/ir/ops/pad.py`: the `Pad` dataclass and a `PadDef(OpDef)`
    decorated with `@register`. The registry imports every module of this package, so the

@@ -173,6 +173,30 @@ td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int
 td_status td_softmax_s8(const td_softmax_params *params, const int8_t *input, int8_t *output,
                         int32_t rows, int32_t depth);
 
+/* ---- PAD, MEAN, CONCATENATION (data movement and global average pooling; ops1 block),
+ * portable C on every core, no scratch ---- */
+
+/* Constant pad of an int8 NHWC tensor (input_dims n == 1); output is
+ * 1 x (h + pad_top + pad_bottom) x (w + pad_left + pad_right) x (c + pad_front + pad_back),
+ * padded cells = pad_value (TFLM's int8 PAD / PADV2). output must not overlap input.
+ * TD_ERR_ARG: NULL pointers, negative pads, pad_value outside int8. */
+td_status td_pad_s8(const td_pad_params *params, const td_dims *input_dims, const int8_t *input,
+                    int8_t *output);
+
+/* Mean over H and W per channel (global average pooling, TFLM's int8 MEAN; the arithmetic
+ * is in tdnn_types.h td_mean_params): input 1 x h x w x c, output c values.
+ * TD_ERR_ARG: NULL pointers, empty input, multiplier < 0, shift outside [-31, 30]. */
+td_status td_mean_s8(const td_mean_params *params, const td_dims *input_dims, const int8_t *input,
+                     int8_t *output);
+
+/* Concatenation of num_inputs int8 tensors along one axis (TFLM's int8 CONCATENATION: a
+ * byte copy, no requantisation). With `outer` = the product of the dims before the axis
+ * and block_sizes[i] = the product of input i's dims from the axis on, the output is, for
+ * each outer index o, the blocks input_i[o * block_sizes[i] ...] in input order.
+ * TD_ERR_ARG: NULL pointers, num_inputs < 1, outer < 0, a negative block size. */
+td_status td_concat_s8(const int8_t *const *inputs, const int32_t *block_sizes, int32_t num_inputs,
+                       int32_t outer, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

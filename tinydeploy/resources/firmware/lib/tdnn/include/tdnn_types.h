@@ -126,6 +126,36 @@ typedef struct {
     int32_t diff_min;          /* <= 0 */
 } td_softmax_params;
 
+/* ---- PAD, MEAN (ops1 block) ---- */
+
+/* Constant PAD of an int8 NHWC tensor (batch 1, never padded): (before, after) cells per
+ * dim; every padded cell holds pad_value (TFLM: the output zero point for PAD, the constant
+ * for PADV2). Output dims: h + pad_top + pad_bottom, w + pad_left + pad_right,
+ * c + pad_front + pad_back. */
+typedef struct {
+    int32_t pad_top;
+    int32_t pad_bottom;
+    int32_t pad_left;
+    int32_t pad_right;
+    int32_t pad_front;       /* channels before the input's */
+    int32_t pad_back;        /* channels after the input's */
+    int32_t pad_value;       /* int8 */
+} td_pad_params;
+
+/* MEAN over H and W of an int8 NHWC tensor (global average pooling), TFLM's int8 MEAN.
+ * Per channel, S = the int32 sum of the h*w raw int8 values, count = h*w:
+ *   out = clamp(MultiplyByQuantizedMultiplier(S + input_offset * count, multiplier, shift)
+ *               + output_offset, -128, 127),
+ * where (multiplier, shift) already include 1/count as TFLM adapts them (QuantizeMultiplier
+ * of s_in / s_out, then k = min(floor(log2 count), 32, 31 + shift), multiplier =
+ * (multiplier << k) / count, shift -= k; tinydeploy/ir/ops/mean.py). */
+typedef struct {
+    int32_t input_offset;    /* -input_zero_point */
+    int32_t multiplier;      /* Q31, >= 0 */
+    int32_t shift;           /* [-31, 30] */
+    int32_t output_offset;   /* output_zero_point */
+} td_mean_params;
+
 /* CSR weights, rows = output channels, cols = K.
  * Row r holds values[row_ptr[r] .. row_ptr[r+1]) at columns col_idx[...] (ascending is
  * recommended, not required). Empty rows allowed.
