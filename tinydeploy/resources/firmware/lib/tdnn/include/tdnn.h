@@ -143,9 +143,19 @@ td_status td_avgpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);
 
 /* ---- elementwise add of two same-shape tensors of `size` elements, no scratch ----
- * Helium (M55): 4 lanes; portable C otherwise. */
+ * Helium (M55): 4 lanes. Elsewhere, with params->input1_table / input2_table set (both or
+ * neither, else TD_ERR_ARG; used when left_shift <= 20, output_multiplier >= 0 and
+ * output_shift < 0, as TFLM always prepares int8 ADD): two table loads and one
+ * requantisation per element (Cortex-M4, full int8 clamp: 10 instructions per element);
+ * without tables the per-element TFLM arithmetic. Bit-exact with TFLM either way. */
 td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int8_t *input2,
                     int8_t *output, int32_t size);
+
+/* Fills the two 256-entry tables td_add_s8 reads (layout: td_add_params in tdnn_types.h);
+ * the C generator emits them as constants instead. TD_ERR_ARG unless left_shift <= 20 and
+ * both input offsets are in [-128, 128] (and the checks of td_add_s8). */
+td_status td_add_s8_fill_tables(const td_add_params *params, int32_t *input1_table,
+                                int32_t *input2_table);
 
 /* ---- softmax over the last axis: input and output int8 [rows][depth], no scratch ----
  * Exactly TFLM's reference int8 -> int8 Softmax (gemmlowp fixed point), per row:

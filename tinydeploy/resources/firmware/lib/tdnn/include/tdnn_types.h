@@ -113,6 +113,12 @@ typedef struct {
     int32_t output_multiplier;
     int32_t output_shift;
     td_activation activation;
+    /* Optional (both or neither; NULL: computed per element): the rescaled inputs,
+     * inputN_table[u] = 2 * MultiplyByQuantizedMultiplier(((int8_t)u + inputN_offset) <<
+     * left_shift, inputN_multiplier, inputN_shift) for u = 0..255 (the input byte as
+     * uint8), exactly what td_add_s8_fill_tables writes. */
+    const int32_t *input1_table;
+    const int32_t *input2_table;
 } td_add_params;
 
 /* int8 SOFTMAX over the last axis, TFLM's reference arithmetic (output scale 1/256, zero

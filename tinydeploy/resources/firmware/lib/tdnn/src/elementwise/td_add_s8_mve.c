@@ -5,6 +5,7 @@
  * td_mve_requant), wrapping sum, the output's, offset, clamp; tails
  * predicated. Compiled to nothing unless __ARM_FEATURE_MVE (td_add_s8 dispatches). */
 #include "../common/td_mve.h"
+#include "td_add_internal.h"
 
 #if defined(__ARM_FEATURE_MVE)
 
