@@ -16,7 +16,7 @@
  *  - No int32 overflow: |h| <= |s| <= 2^29 and, for e <= 22, |c| <= 2^21 + 2^29. Larger e
  *    keep c = 2^(e-1) and add ooff after the shift.
  * On Cortex-M DSP cores with the full int8 clamp and e <= 22 that is 10 instructions per
- * element (LDRB, LDRB, LDR, LDR, ADD, SMMLAR, SUB, ASR, SSAT, STRB), 4 per loop pass. */
+ * element (LDRB, LDRB, LDR, LDR, ADD, SMMLAR, SUB, ASR, SSAT, STRB), 8 per loop pass. */
 #include "td_add_internal.h"
 
 /* SMMLAR: c + floor((a * b + 2^31) / 2^32). */
@@ -46,7 +46,7 @@ static inline int32_t add_smmlar(int32_t a, int32_t b, int32_t c)
     "strb   %[y], [%[po]], #1\n\t"
 /* clang-format on */
 
-/* n > 0 elements, n % 4 == 0, full int8 clamp, c with the output offset folded in. */
+/* n > 0 elements, n % 8 == 0, full int8 clamp, c with the output offset folded in. */
 static void add_lut_full_range(const int32_t *t1, const int32_t *t2, const int8_t *p1,
                                const int8_t *p2, int8_t *po, int32_t n, int32_t mo, int32_t c,
                                int32_t e)
@@ -56,10 +56,8 @@ static void add_lut_full_range(const int32_t *t1, const int32_t *t2, const int8_
     /* clang-format off */
     __asm__ volatile(
         "1:\n\t"
-        TD_ADD_LUT_ONE
-        TD_ADD_LUT_ONE
-        TD_ADD_LUT_ONE
-        TD_ADD_LUT_ONE
+        TD_ADD_LUT_ONE TD_ADD_LUT_ONE TD_ADD_LUT_ONE TD_ADD_LUT_ONE
+        TD_ADD_LUT_ONE TD_ADD_LUT_ONE TD_ADD_LUT_ONE TD_ADD_LUT_ONE
         "cmp    %[po], %[end]\n\t"
         "bne    1b\n\t"
         : [p1] "+r"(p1), [p2] "+r"(p2), [po] "+r"(po), [x] "=&r"(x), [y] "=&r"(y)
@@ -81,8 +79,8 @@ void td_add_s8_lut(const td_add_params *p, const int8_t *input1, const int8_t *i
     const int32_t c = (int32_t)(((uint32_t)1 << (e - 1)) + (uint32_t)ooff_in * ((uint32_t)1 << e));
     int32_t i = 0;
 #if defined(TD_DSP_ASM)
-    if (amin == -128 && amax == 127 && ooff_out == 0 && size >= 4) {
-        i = size & ~3;
+    if (amin == -128 && amax == 127 && ooff_out == 0 && size >= 8) {
+        i = size & ~7;
         add_lut_full_range(t1, t2, input1, input2, output, i, mo, c, e);
     }
 #endif
