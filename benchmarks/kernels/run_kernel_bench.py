@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.codegen.select import flash_bytes
+from tinydeploy.quant.fixedpoint import quantize_multiplier
 from tinydeploy.quant.softmax import softmax_params
 from tinydeploy.resources import cost_model_path
 from tinydeploy.rundir import write_json_atomic
@@ -41,6 +42,7 @@ from tinydeploy.tdnn.build import TDNN_DIR, tdnn_sources
 from tinydeploy.tdnn.formats import EncodedWeights, get_format
 from tinydeploy.tdnn.formats.nm import NmFormat
 from tinydeploy.tdnn.host import ConvSpec, load_hostlib
+from tinydeploy.tdnn.structs import Activation, AddParams
 from tinydeploy.tdnn.taps import conv_taps
 
 HERE = Path(__file__).resolve().parent
@@ -106,6 +108,28 @@ DW_LAYERS: dict[str, tuple[int, ...]] = {
 SOFTMAX_LAYERS: dict[str, tuple[int, int]] = {
     "softmax10": (1, 10),
     "softmax1000": (1, 1000),
+}
+# dense FULLY_CONNECTED at the MLPerf Tiny FC autoencoder's shapes (in, out); after the layers
+# above, so their seeded data is unchanged; not part of the cost model
+AE_FC_LAYERS: dict[str, tuple[int, int]] = {
+    "ae_fc640x128": (640, 128),
+    "ae_fc128x128": (128, 128),
+    "ae_fc128x8": (128, 8),
+    "ae_fc8x128": (8, 128),
+    "ae_fc128x640": (128, 640),
+}
+# int8 ADD (H, W, C) with TFLM-prepared parameters and the generator's input tables (ResNet-8's
+# three residual adds), and full-window AVERAGE_POOL_2D (H, W, C) (the global pools of
+# ResNet-8, DS-CNN, MobileNetV1-0.25): instructions per element, not part of the cost model
+ADD_LAYERS: dict[str, tuple[int, int, int]] = {
+    "add_r8_1": (32, 32, 16),
+    "add_r8_2": (16, 16, 32),
+    "add_r8_3": (8, 8, 64),
+}
+AVGPOOL_LAYERS: dict[str, tuple[int, int, int]] = {
+    "avgpool_r8": (8, 8, 64),
+    "avgpool_kws": (25, 5, 64),
+    "avgpool_mbv1": (3, 3, 256),
 }
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
@@ -310,7 +334,81 @@ def build_cases(host) -> tuple[list[Case], str]:
         cases.append(Case(idx, f"{layer}/-/0", layer, "softmax", "-", 0.0,
                           np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
                           int(expected.size), int(expected.size), 0))  # fmt: skip
+    for layer, (kdim, rows) in AE_FC_LAYERS.items():
+        x = rng.integers(-128, 128, size=kdim).astype(np.int8)
+        w2d = rng.integers(-128, 128, size=(rows, kdim)).astype(np.int8)
+        bias = rng.integers(-2000, 2000, size=rows).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=rows).astype(np.int32)
+        shift = np.full(rows, -10, dtype=np.int32)
+        in_off, out_off = 128, -128
+        enc = get_format("dense").encode(w2d)
+        idx = len(cases)
+        decl, wexpr = weight_decl(f"w{idx}", enc, None)
+        expected = host.fc(x, enc, bias, mult, shift, in_off, out_off, (out_off, 127))
+        code = decl + "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x), ("int32_t", "b", bias), ("int32_t", "m", mult),
+            ("int32_t", "s", shift), ("int8_t", "exp", expected)))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
+            f"    static const td_fc_params p = {{{in_off}, {out_off}, {{{out_off}, 127}}}};\n"
+            f"    return td_fc_dense_s8(&p, &q, {kdim}, x{idx}, {rows}, {wexpr}, b{idx}, "
+            "out_buf, scratch);\n}\n"
+        )
+        macs = rows * kdim
+        cases.append(Case(idx, f"{layer}/dense/0", layer, "fc", "dense", 0.0, w2d, enc, code,
+                          expected, host.fc_buffer_size(kdim, enc), int(np.count_nonzero(w2d)),
+                          macs, macs, macs, rows, rows, kdim))  # fmt: skip
+    for layer, (h, w, c) in ADD_LAYERS.items():
+        x1 = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        x2 = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        params = resnet_like_add_params(rng)
+        tables = host.add_tables(params)
+        params.input1_table, params.input2_table = tables[0].ctypes.data, tables[1].ctypes.data
+        expected = host.add(x1, x2, params)
+        idx = len(cases)
+        code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x1), ("int8_t", "y", x2), ("int32_t", "t", tables[0]),
+            ("int32_t", "u", tables[1]), ("int8_t", "exp", expected)))
+        fields = ", ".join(f".{name} = {getattr(params, name)}" for name, _ in params._fields_
+                           if name not in ("activation", "input1_table", "input2_table"))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_add_params p = {{{fields}, .activation = {{-128, 127}}, "
+            f".input1_table = t{idx}, .input2_table = u{idx}}};\n"
+            f"    return td_add_s8(&p, x{idx}, y{idx}, out_buf, {x1.size});\n}}\n"
+        )
+        cases.append(Case(idx, f"{layer}/-/0", layer, "add", "-", 0.0,
+                          np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
+                          int(expected.size), int(expected.size), 0))  # fmt: skip
+    for layer, (h, w, c) in AVGPOOL_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        expected = host.pool("avg", x, (h, w), (1, 1), (0, 0), (1, 1))
+        idx = len(cases)
+        code = c_array("int8_t", f"x{idx}", x) + c_array("int8_t", f"exp{idx}", expected)
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_pool_params p = {{1, 1, {h}, {w}, 0, 0, {{-128, 127}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, od = {{1, 1, 1, {c}}};\n"
+            f"    return td_avgpool_s8(&p, &id, x{idx}, &od, out_buf);\n}}\n"
+        )
+        cases.append(Case(idx, f"{layer}/-/0", layer, "avgpool", "-", 0.0,
+                          np.zeros((0, 0), np.int8), None, code, expected, 0, 0, 0, 0, 0,
+                          int(x.size), int(x.size), 0))  # fmt: skip
     return cases, shared
+
+
+def resnet_like_add_params(rng: np.random.Generator) -> AddParams:
+    """TFLM-prepared int8 ADD parameters (add.cc) for random scales and zero points of the
+    kind a residual add has (output scale 1-2x the inputs', ReLU range with zero point -128)."""
+    s1, s2 = (float(np.float32(v)) for v in rng.uniform(0.02, 0.08, size=2))
+    so = float(np.float32(max(s1, s2) * rng.uniform(1.0, 2.0)))
+    z1, z2 = (int(v) for v in rng.integers(-128, 0, size=2))
+    twice_max = 2 * max(s1, s2)
+    m1, sh1 = quantize_multiplier(s1 / twice_max)
+    m2, sh2 = quantize_multiplier(s2 / twice_max)
+    mo, sho = quantize_multiplier(twice_max / ((1 << 20) * so))
+    return AddParams(-z1, m1, sh1, -z2, m2, sh2, 20, -128, mo, sho, Activation(-128, 127))
 
 
 def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
@@ -445,14 +543,14 @@ def main(argv: list[str] | None = None) -> int:
         for m in re.finditer(r"case (\S+) ticks=(\d+) status=(\d+) match=(\d)", log)
     }
     results = []
-    elementwise = []  # SOFTMAX: instructions per element
+    elementwise = []  # SOFTMAX, ADD, AVERAGE_POOL_2D: instructions per (input) element
     dense_instr: dict[str, int] = {}
     for c in cases:
         ticks, status, match = measured[c.name]
         if status != 0 or match != 1:
             raise SystemExit(f"{c.name}: status={status} match={match}\n{log}")
         instr = round(ticks * core.instr_per_tick)
-        if c.op == "softmax":
+        if c.op in ("softmax", "add", "avgpool"):
             elementwise.append({
                 "layer": c.layer, "op": c.op, "shape": list(c.expected.shape),
                 "elements": c.out_elems, "instructions": instr,
@@ -476,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         })  # fmt: skip
     cost_model: dict[str, dict] = {}
     for op in ("conv", "fc") if not args.only else ():
-        rows = [r for r in results if r["op"] == op]
+        rows = [r for r in results if r["op"] == op and r["layer"] in LAYERS]
         fmts = sorted({r["format"] for r in rows})
         cost_model[op] = {f: fit([r for r in rows if r["format"] == f]) for f in fmts}
         cost_model[op]["nm"] = fit([r for r in rows if r["format"].startswith("nm")])

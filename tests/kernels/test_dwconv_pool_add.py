@@ -292,3 +292,43 @@ def test_add_all_pairs_on_qemu(tdnn, ref, tmp_path, core):
                 cases.append((f"add_{i}_{int(with_tables)}_{k}", decls, body, want[k:k + n]))
                 decls = ""
     run_on_qemu(tmp_path, cases, core)
+
+
+@pytest.mark.firmware
+def test_avgpool_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
+    """td_avgpool_s8_dsp (8 / 4 channels per word in int16 lanes, one rounded division per
+    channel) against the host build and the numpy reference: the MLPerf Tiny global pools,
+    padded and strided windows, channel counts with 4- and 1-channel tails, a 256-cell
+    window of extremes (the int16 bound) and a 257-cell one (the portable path)."""
+    from test_conv import c_int_arrays, run_on_qemu
+
+    shapes = [  # (h, w, c, filter, stride, pad (top, left), out_hw, fill)
+        (8, 8, 64, (8, 8), (1, 1), (0, 0), (1, 1), None),  # ResNet-8
+        (25, 5, 64, (25, 5), (1, 1), (0, 0), (1, 1), None),  # DS-CNN
+        (3, 3, 256, (3, 3), (1, 1), (0, 0), (1, 1), None),  # MobileNetV1
+        (7, 7, 13, (3, 3), (2, 2), (1, 1), (4, 4), None),  # SAME, padding excluded
+        (6, 5, 12, (2, 3), (1, 2), (0, 1), (5, 3), None),
+        (5, 4, 3, (2, 2), (2, 2), (0, 0), (2, 2), None),
+        (16, 16, 8, (16, 16), (1, 1), (0, 0), (1, 1), -128),
+        (16, 16, 8, (16, 16), (1, 1), (0, 0), (1, 1), 127),
+        (17, 16, 4, (17, 16), (1, 1), (0, 0), (1, 1), None),
+    ]
+    rng = np.random.default_rng(33)
+    cases = []
+    for i, (h, w, c, filt, stride, pad, out_hw, fill) in enumerate(shapes):
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        if fill is not None:
+            x[:] = fill
+        act = [(-128, 127), (-20, 127), (-100, 40)][i % 3]
+        expected = tdnn.pool("avg", x, filt, stride, pad, out_hw, act)
+        ref.assert_same(expected, ref.avgpool(x, filt, stride, pad, out_hw, act))
+        p = f"ap{i}"
+        body = (
+            f"    static const td_pool_params pp = {{{stride[0]}, {stride[1]}, {filt[0]}, "
+            f"{filt[1]}, {pad[0]}, {pad[1]}, {{{act[0]}, {act[1]}}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}};\n"
+            f"    static const td_dims od = {{1, {out_hw[0]}, {out_hw[1]}, {c}}};\n"
+            f"    return td_avgpool_s8(&pp, &id, {p}_x, &od, out_buf);\n"
+        )
+        cases.append((f"avgpool_{i}", c_int_arrays(p, x=x), body, expected))
+    run_on_qemu(tmp_path, cases)
