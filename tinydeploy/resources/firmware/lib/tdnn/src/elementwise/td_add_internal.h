@@ -7,7 +7,11 @@
 #include "../common/td_mve.h"
 
 /* Helium: td_add_s8_mve (td_add_s8_mve.c, declared in common/td_mve.h), any parameters,
- * tables not used. */
+ * tables not used; td_add_s8_lut_mve with the tables, where td_add_s8_lut_applies. */
+#if defined(__ARM_FEATURE_MVE)
+void td_add_s8_lut_mve(const td_add_params *p, const int8_t *input1, const int8_t *input2,
+                       int8_t *output, int32_t size);
+#endif
 
 /* With the two input tables: one load per input and one requantisation per element
  * (td_add_s8_lut.c). Applies when both tables are set, left_shift <= 20 (the bound the

@@ -2,8 +2,9 @@
  * entry point, the per-element reference path and the input tables. td_add_s8 runs the first
  * variant that applies (declared in td_add_internal.h):
  *
- *  1. td_add_s8_mve (Cortex-M55, __ARM_FEATURE_MVE): any parameters.
- *  2. td_add_s8_lut: the two input tables are set (td_add_s8_lut_applies).
+ *  1. the two input tables are set (td_add_s8_lut_applies): td_add_s8_lut_mve (Cortex-M55,
+ *     __ARM_FEATURE_MVE) or td_add_s8_lut;
+ *  2. td_add_s8_mve (Cortex-M55): any parameters;
  *  3. the per-element reference below. */
 #include "td_add_internal.h"
 
@@ -53,14 +54,18 @@ td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int
         (!params->input1_table) != (!params->input2_table)) {
         return TD_ERR_ARG;
     }
+    if (td_add_s8_lut_applies(params)) {
+#if defined(__ARM_FEATURE_MVE)
+        td_add_s8_lut_mve(params, input1, input2, output, size);
+#else
+        td_add_s8_lut(params, input1, input2, output, size);
+#endif
+        return TD_OK;
+    }
 #if defined(__ARM_FEATURE_MVE)
     td_add_s8_mve(params, input1, input2, output, size);
     return TD_OK;
 #endif
-    if (td_add_s8_lut_applies(params)) {
-        td_add_s8_lut(params, input1, input2, output, size);
-        return TD_OK;
-    }
     for (i = 0; i < size; i++) {
         const int32_t sa = add_rescale(input1[i], params->input1_offset, params->left_shift,
                                        params->input1_multiplier, params->input1_shift);
