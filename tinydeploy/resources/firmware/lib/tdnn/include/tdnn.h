@@ -106,7 +106,8 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
 
 /* ---- fully connected: input int8[in_features], output int8[out_features] ----
  * td_fc_dense_s8 runs: Helium (M55: 3 rows per pass, VMLADAVA.S8); on DSP cores with
- * K % 4 == 0, word-aligned weights and >= 2 rows, two rows per pass in LDM/SMLAD asm;
+ * K % 4 == 0, word-aligned weights and >= 2 rows, two rows per pass in LDM/SMLAD asm (with
+ * K % 8 == 0, a bias and the full int8 clamp also the requantisation in asm);
  * otherwise 4 rows per pass sharing the widened input (DSP) and 2 rows per pass.
  * Scratch: 3 + 2 * align4(in_features) (the input widened to int16). */
 td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
@@ -133,7 +134,8 @@ td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant, 
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights);
 
 /* ---- pooling (NHWC, channels of input and output equal), no scratch ----
- * Helium (M55): channels in lanes; portable C otherwise. Every window must hold at least
+ * Helium (M55): channels in lanes; average pooling on other DSP cores (filters of at most
+ * 256 cells): 8 / 4 channels per word in int16 lanes; portable C otherwise. Every window must hold at least
  * one non-padded cell (TD_ERR_ARG before any output is written otherwise). */
 td_status td_maxpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);
