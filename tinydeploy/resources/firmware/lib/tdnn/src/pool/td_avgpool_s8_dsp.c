@@ -11,8 +11,7 @@
 /* TFLM's rounded mean: (sum + count/2) / count for sum > 0, (sum - count/2) / count
  * otherwise (C truncating division; sum = 0 gives 0 either way, so the sign bit decides).
  * |sum| <= 128 * count keeps the mean within int8: only the activation clamps. */
-static inline int8_t avg_round(int32_t sum, int32_t count, int32_t half, int32_t amin,
-                               int32_t amax)
+static inline int8_t avg_round(int32_t sum, int32_t count, int32_t half, int32_t amin, int32_t amax)
 {
     const int32_t sg = sum >> 31;
     int32_t q = (sum + ((half ^ sg) - sg)) / count;
@@ -24,8 +23,8 @@ static inline int8_t avg_round(int32_t sum, int32_t count, int32_t half, int32_t
 }
 
 /* The two channels of an int16 pair sum (low, high) to out[0] and out[step]. */
-static inline void avg_pair(int32_t pair, int32_t count, int32_t half, int32_t amin,
-                            int32_t amax, int8_t *out, int32_t step)
+static inline void avg_pair(int32_t pair, int32_t count, int32_t half, int32_t amin, int32_t amax,
+                            int8_t *out, int32_t step)
 {
     out[0] = avg_round((int16_t)pair, count, half, amin, amax);
     out[step] = avg_round(pair >> 16, count, half, amin, amax);
