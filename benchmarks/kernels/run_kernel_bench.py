@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.codegen.select import flash_bytes
+from tinydeploy.ir.ops.add import Add, table_ties
 from tinydeploy.quant.fixedpoint import quantize_multiplier
 from tinydeploy.quant.softmax import softmax_params
 from tinydeploy.resources import cost_model_path
@@ -365,17 +366,20 @@ def build_cases(host) -> tuple[list[Case], str]:
         params = resnet_like_add_params(rng)
         tables = host.add_tables(params)
         params.input1_table, params.input2_table = tables[0].ctypes.data, tables[1].ctypes.data
+        params.table_ties = generator_table_ties(params, tables)
         expected = host.add(x1, x2, params)
         idx = len(cases)
         code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
             ("int8_t", "x", x1), ("int8_t", "y", x2), ("int32_t", "t", tables[0]),
             ("int32_t", "u", tables[1]), ("int8_t", "exp", expected)))
         fields = ", ".join(f".{name} = {getattr(params, name)}" for name, _ in params._fields_
-                           if name not in ("activation", "input1_table", "input2_table"))
+                           if name not in ("activation", "input1_table", "input2_table",
+                                           "table_ties"))
         code += (
             f"static td_status run{idx}(void)\n{{\n"
             f"    static const td_add_params p = {{{fields}, .activation = {{-128, 127}}, "
-            f".input1_table = t{idx}, .input2_table = u{idx}}};\n"
+            f".input1_table = t{idx}, .input2_table = u{idx}, "
+            f".table_ties = {params.table_ties}}};\n"
             f"    return td_add_s8(&p, x{idx}, y{idx}, out_buf, {x1.size});\n}}\n"
         )
         cases.append(Case(idx, f"{layer}/-/0", layer, "add", "-", 0.0,
@@ -409,6 +413,15 @@ def resnet_like_add_params(rng: np.random.Generator) -> AddParams:
     m2, sh2 = quantize_multiplier(s2 / twice_max)
     mo, sho = quantize_multiplier(twice_max / ((1 << 20) * so))
     return AddParams(-z1, m1, sh1, -z2, m2, sh2, 20, -128, mo, sho, Activation(-128, 127))
+
+
+def generator_table_ties(params: AddParams, tables: tuple[np.ndarray, np.ndarray]) -> int:
+    """The tie rounding the C generator would emit for these parameters (all pairs checked)."""
+    skip = ("activation", "input1_table", "input2_table", "table_ties")
+    fields = {name: getattr(params, name) for name, _ in params._fields_ if name not in skip}
+    op = Add(name="add", input="a", input2="b", output="y", **fields,
+             act_min=params.activation.min, act_max=params.activation.max)
+    return table_ties(op, tables)
 
 
 def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:

@@ -199,9 +199,10 @@ def all_pairs() -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(v, 256), np.tile(v, 256)
 
 
-def add_struct(p: dict, tables: tuple[np.ndarray, np.ndarray] | None = None) -> AddParams:
+def add_struct(p: dict, tables: tuple[np.ndarray, np.ndarray] | None = None,
+               ties: int = 0) -> AddParams:
     fields = {k: v for k, v in p.items() if k != "act"}
-    params = AddParams(**fields, activation=Activation(*p["act"]))
+    params = AddParams(**fields, activation=Activation(*p["act"]), table_ties=ties)
     if tables is not None:
         params.input1_table = tables[0].ctypes.data
         params.input2_table = tables[1].ctypes.data
@@ -222,7 +223,7 @@ def test_add_tables_all_pairs(tdnn, ref, seed):
     """With the input tables (td_add_s8_lut) every one of the 65,536 input pairs gives TFLM's
     result, for random scales, zero points and activation ranges; the tables the generator
     emits equal td_add_s8_fill_tables'."""
-    from tinydeploy.ir.ops.add import input_tables
+    from tinydeploy.ir.ops.add import input_tables, table_ties
 
     p = random_add_params(np.random.default_rng(100 + seed), seed)
     tables = tdnn.add_tables(add_struct(p))
@@ -234,6 +235,34 @@ def test_add_tables_all_pairs(tdnn, ref, seed):
     want = ref.add(x1, x2, p)
     ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables)), want)
     ref.assert_same(tdnn.add(x1, x2, add_struct(p)), want)
+    ties = table_ties(add_op(p), tables)  # the generator's choice: exact on every pair
+    ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables, ties)), want)
+
+
+def test_add_table_ties_are_checked(tdnn, ref):
+    """Rounding every tie one way is exact only when no pair hits the other kind of tie: where
+    ties of both signs occur the generator keeps TFLM's sign test (the other
+    roundings really differ); over random TFLM parameter sets it mostly drops it, and
+    every choice it makes is exact on all pairs."""
+    from tinydeploy.ir.ops.add import TIES_DOWN, TIES_EXACT, TIES_UP, table_ties
+
+    x1, x2 = all_pairs()
+    # scales 0.1, 0.05 -> 0.1: the sum is (2 x1 + x2) * 2^18, halfway whenever x2 is odd
+    p = tflm_add_params(0.1, 0, 0.05, 0, 0.1, 0, (-128, 127))
+    assert (p["output_multiplier"], p["output_shift"]) == (1 << 30, -18)
+    tables = tdnn.add_tables(add_struct(p))
+    assert table_ties(add_op(p), tables) == TIES_EXACT
+    want = ref.add(x1, x2, p)
+    for ties in (TIES_UP, TIES_DOWN):
+        assert (tdnn.add(x1, x2, add_struct(p, tables, ties)) != want).any()
+    chosen = []
+    for seed in range(12):
+        p = random_add_params(np.random.default_rng(300 + seed), seed)
+        tables = tdnn.add_tables(add_struct(p))
+        ties = table_ties(add_op(p), tables)
+        ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables, ties)), ref.add(x1, x2, p))
+        chosen.append(ties)
+    assert chosen.count(TIES_EXACT) <= 3, chosen
 
 
 @pytest.mark.parametrize("out_shift", [-1, -22, -23, -31])
@@ -270,20 +299,24 @@ def test_add_all_pairs_on_qemu(tdnn, ref, tmp_path, core):
     host build."""
     from test_conv import c_int_arrays, run_on_qemu
 
+    from tinydeploy.ir.ops.add import table_ties
+
     x1, x2 = all_pairs()
     cases, chunk = [], 16384
     for i in range(3):
         p = random_add_params(np.random.default_rng(200 + i), i)
         tables = tdnn.add_tables(add_struct(p))
         want = ref.add(x1, x2, p)
-        ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables)), want)
+        ties = table_ties(add_op(p), tables) if i else 0  # set 0: TFLM's sign test
+        ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables, ties)), want)
         pre = f"add{i}"
         decls = c_int_arrays(pre, t1=tables[0], t2=tables[1])
         if i == 0:
             decls += c_int_arrays("add", x1=x1, x2=x2)
         fields = ", ".join(f".{k} = {v}" for k, v in p.items() if k != "act")
         for with_tables in (True, False):
-            tab = f", .input1_table = {pre}_t1, .input2_table = {pre}_t2" if with_tables else ""
+            tab = (f", .input1_table = {pre}_t1, .input2_table = {pre}_t2, .table_ties = {ties}"
+                   if with_tables else "")
             for k in range(0, x1.size, chunk):  # the firmware's output buffer holds 16 KB
                 n = min(chunk, x1.size - k) - (3 if k == 0 else 0)  # one call with a tail
                 body = (f"    static const td_add_params ap = {{{fields}, .activation = "

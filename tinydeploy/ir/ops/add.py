@@ -57,6 +57,32 @@ def input_tables(op: Add) -> tuple[np.ndarray, np.ndarray] | None:
     return tables[0], tables[1]
 
 
+TIES_EXACT, TIES_UP, TIES_DOWN = 0, 1, 2  # td_add_ties (tdnn_types.h)
+
+
+def table_ties(op: Add, tables: tuple[np.ndarray, np.ndarray]) -> int:
+    """The cheapest td_add_ties that gives TFLM's result for every one of the 65,536 input
+    pairs: the kernel's table arithmetic (td_add_s8_lut.c) rounding every tie up, then down,
+    is evaluated on all of them against TFLM's reference; EXACT (always valid) otherwise."""
+    e = -op.output_shift
+    if op.output_multiplier < 0 or not 1 <= e <= 31:
+        return TIES_EXACT  # the table path does not run
+    s2 = (tables[0].astype(np.int64)[:, None] + tables[1].astype(np.int64)[None, :]).ravel()
+    ooff_in = op.output_offset if e <= 22 else 0
+    c = (1 << (e - 1)) + ooff_in * (1 << e)
+    high = ((s2 * op.output_multiplier + (1 << 31)) >> 32) + c  # SMMLAR(s2, m, c)
+
+    def out(h: np.ndarray) -> np.ndarray:
+        return np.clip((h >> e) + op.output_offset - ooff_in, op.act_min, op.act_max)
+
+    v = np.arange(256).astype(np.uint8).astype(np.int8)
+    want = AddDef().reference(op, (np.repeat(v, 256), np.tile(v, 256)), None)  # TFLM's
+    for ties, h in ((TIES_UP, high), (TIES_DOWN, high - 1)):
+        if np.array_equal(out(h), want):
+            return ties
+    return TIES_EXACT
+
+
 @register
 class AddDef(OpDef[Add]):
     kind = "ADD"
@@ -103,7 +129,8 @@ class AddDef(OpDef[Add]):
         if tables is not None:
             em.decls.append(em.array(f"{p}_table1", "int32_t", tables[0]))
             em.decls.append(em.array(f"{p}_table2", "int32_t", tables[1]))
-            table_fields = f",\n    .input1_table = {p}_table1, .input2_table = {p}_table2"
+            table_fields = (f",\n    .input1_table = {p}_table1, .input2_table = {p}_table2, "
+                            f".table_ties = {table_ties(op, tables)}")
         em.decls.append(
             f"static const td_add_params {p}_params = {{\n    .input1_offset = "
             f"{op.input1_offset}, .input1_multiplier = {op.input1_multiplier}, "

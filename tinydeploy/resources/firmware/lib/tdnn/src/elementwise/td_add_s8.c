@@ -51,7 +51,8 @@ td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int
 {
     int32_t i;
     if (add_check(params) != TD_OK || !input1 || !input2 || !output || size < 0 ||
-        (!params->input1_table) != (!params->input2_table)) {
+        (!params->input1_table) != (!params->input2_table) || params->table_ties < 0 ||
+        params->table_ties > TD_ADD_TIES_DOWN) {
         return TD_ERR_ARG;
     }
     if (td_add_s8_lut_applies(params)) {
