@@ -79,6 +79,33 @@ static void add_lut_full_range(const int32_t *t1, const int32_t *t2, const int8_
 }
 #endif
 
+/* Elements [i, n) in C; `exact` a constant after inlining (two loops, no test inside). */
+static inline void add_lut_c(const int32_t *t1, const int32_t *t2, const int8_t *input1,
+                             const int8_t *input2, int8_t *output, int32_t i, int32_t n, int32_t mo,
+                             int32_t c, int32_t e, int32_t ooff, int32_t amin, int32_t amax,
+                             int32_t exact)
+{
+    if (amin == -128 && amax == 127 && ooff == 0) {
+        for (; i < n; i++) {
+            const int32_t s2 = t1[(uint8_t)input1[i]] + t2[(uint8_t)input2[i]];
+            int32_t r = (add_smmlar(s2, mo, c) - (exact ? (int32_t)((uint32_t)s2 >> 31) : 0)) >> e;
+            if ((uint32_t)(r + 128) > 255u) {
+                r = (r >> 31) ^ 127; /* -128 or 127 */
+            }
+            output[i] = (int8_t)r;
+        }
+        return;
+    }
+    for (; i < n; i++) {
+        const int32_t s2 = t1[(uint8_t)input1[i]] + t2[(uint8_t)input2[i]];
+        int32_t r =
+            ((add_smmlar(s2, mo, c) - (exact ? (int32_t)((uint32_t)s2 >> 31) : 0)) >> e) + ooff;
+        r = r < amin ? amin : r;
+        r = r > amax ? amax : r;
+        output[i] = (int8_t)r;
+    }
+}
+
 void td_add_s8_lut(const td_add_params *p, const int8_t *input1, const int8_t *input2,
                    int8_t *output, int32_t size)
 {
@@ -98,12 +125,9 @@ void td_add_s8_lut(const td_add_params *p, const int8_t *input1, const int8_t *i
         add_lut_full_range(t1, t2, input1, input2, output, i, mo, c, e, exact);
     }
 #endif
-    for (; i < size; i++) {
-        const int32_t s2 = t1[(uint8_t)input1[i]] + t2[(uint8_t)input2[i]];
-        const int32_t sign = exact ? (int32_t)((uint32_t)s2 >> 31) : 0;
-        int32_t r = ((add_smmlar(s2, mo, c) - sign) >> e) + ooff_out;
-        r = r < amin ? amin : r;
-        r = r > amax ? amax : r;
-        output[i] = (int8_t)r;
+    if (exact) {
+        add_lut_c(t1, t2, input1, input2, output, i, size, mo, c, e, ooff_out, amin, amax, 1);
+    } else {
+        add_lut_c(t1, t2, input1, input2, output, i, size, mo, c, e, ooff_out, amin, amax, 0);
     }
 }
