@@ -95,7 +95,8 @@ typedef struct {
 } fc2q_run;
 
 /* clang-format off */
-/* acc (doubled in place), multiplier, shift (clobbered) -> int8 result in res; tmp temp */
+/* acc (doubled in place), multiplier, shift (clobbered: e - 1) -> int8 result in res; tmp
+ * temp. The shift by e is split: ASR by e - 1, then SSAT's ASR #1 (floor of a floor). */
 #define TD_FC2Q_REQUANT(acc, m, s, res, tmp)                                                 \
     "mvn    " s ", " s "\n\t"                                                                \
     "orr    " tmp ", " s ", " m ", asr #31\n\t"                                              \
@@ -106,9 +107,8 @@ typedef struct {
     "lsl    " res ", r12, " s "\n\t"                                                         \
     "smmlar " res ", " acc ", " m ", " res "\n\t"                                            \
     "sub    " res ", " res ", " acc ", lsr #31\n\t"                                          \
-    "add    " s ", " s ", #1\n\t"                                                            \
     "asr    " res ", " res ", " s "\n\t"                                                     \
-    "ssat   " res ", #8, " res "\n\t"
+    "ssat   " res ", #8, " res ", asr #1\n\t"
 /* clang-format on */
 
 __attribute__((naked, noinline)) TD_NOIPA static void fc2q_run_asm(fc2q_run *run
@@ -162,13 +162,12 @@ __attribute__((naked, noinline)) TD_NOIPA static void fc2q_run_asm(fc2q_run *run
         "strb   r7, [r8, #1]\n\t"
         "add    r9, r9, #1\n\t"
         "str    r9, [r0, #32]\n\t"
-        "ldr    r12, [r0, #36]\n\t"
-        "cmp    r9, r12\n\t"
-        "beq    9f\n\t"
         "ldr    r12, [r0, #40]\n\t"
         "mov    r3, r4\n\t"
         "add    r4, r4, r12\n\t"
-        "b      0b\n\t"
+        "ldr    r12, [r0, #36]\n\t"
+        "cmp    r9, r12\n\t"
+        "bne    0b\n\t"
         "9:\n\t"
         "pop    {r0, r4-r11, pc}\n\t");
     /* clang-format on */
