@@ -1,4 +1,4 @@
-/* Elementwise int8 ADD from the two input tables (td_add_params.input1_table / _table2):
+/* Elementwise int8 ADD from the two input tables (td_add_params.input1_table, input2_table):
  * per element two table loads, one add and one requantisation; bit-exact with TFLM.
  *
  * Why it is exact. The tables hold T1 = 2*sa, T2 = 2*sb (sa, sb: TFLM's rescaled inputs),
