@@ -9,8 +9,10 @@ generator's ``auto`` format choice reads the copy shipped in the package
 (``tinydeploy/resources/cost_models/cortex-m4.json``), which only ``--write-cost-model``
 replaces: a benchmark run never changes what ``auto`` decides by itself. Every case's output
 is checked on the target against the host build of the same library (so the DSP path is
-verified bit for bit). Depthwise layers and SOFTMAX (instructions per element) are measured
-too, outside the cost model.
+verified bit for bit). Depthwise layers, dense FC at the MLPerf Tiny FC autoencoder's shapes,
+and SOFTMAX, ADD (ResNet-8's residual adds, with the generator's input tables) and the
+MLPerf Tiny global average pools (instructions per element) are measured too, outside the
+cost model.
 
 ``--core m55`` runs the same cases on Cortex-M55 (mps3-an547, the Helium/MVE paths) and
 writes ``benchmarks/results/kernels_m55.json`` (SysTick at 32 MHz: 31.25 instructions per
