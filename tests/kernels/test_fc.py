@@ -151,14 +151,15 @@ AE_FC_SHAPES = [(640, 128), (128, 128), (128, 8), (8, 128), (128, 640), (784, 64
 @pytest.mark.firmware
 def test_fc_dense_pair_asm_on_qemu(tdnn, ref, tmp_path):
     """The row-pair asm with requantisation inside (K % 8 == 0, bias, full int8 clamp) on the
-    autoencoder's and TinyNet's shapes, and the pairs it leaves to the C requantisation:
+    autoencoder's and TinyNet's shapes, every K % 32 tail, and the pairs it leaves to C:
     shifts 0, > 0 and below -22, negative multipliers, accumulators at and past 2^30."""
     from test_conv import c_int_arrays, run_on_qemu
 
     rng = np.random.default_rng(9)
     cases = []
     shapes = [(k, n, None) for k, n in AE_FC_SHAPES] + [
-        (16, 12, "shifts"), (24, 9, "bigacc"), (8, 7, "shifts"), (48, 2, "bigacc")]
+        (16, 12, "shifts"), (24, 9, "bigacc"), (8, 7, "shifts"), (48, 2, "bigacc"),
+        (40, 6, None), (72, 5, None), (88, 3, None)]  # K % 32 = 8, 8, 24 after the 32-loop
     for i, (k, out_n, edge) in enumerate(shapes):
         x = rng.integers(-128, 128, size=k).astype(np.int8)
         w = rng.integers(-128, 128, size=(out_n, k)).astype(np.int8)

@@ -81,17 +81,16 @@ __attribute__((naked, noinline)) TD_NOIPA static void fc2_run_asm(fc2_run *run
 typedef struct {
     const int16_t *x;     /* 0: widened input */
     const int16_t *end32; /* 4: x + 32 * (K / 32) */
-    const int16_t *end16; /* 8: x + 16 * (K / 16) */
-    const int16_t *end8;  /* 12: x + K */
-    const int32_t *bias;  /* 16 */
-    const int32_t *mult;  /* 20 */
-    const int32_t *shift; /* 24 */
-    int8_t *out;          /* 28 */
-    int32_t j;            /* 32: the next pair (rows 2j, 2j + 1) */
-    int32_t pairs;        /* 36 */
-    int32_t k;            /* 40: row length */
-    int32_t o21;          /* 44: 2 * output_offset + 1 */
-    const int8_t *w;      /* 48: row 2j */
+    const int32_t *bias;  /* 8 */
+    const int32_t *mult;  /* 12 */
+    const int32_t *shift; /* 16 */
+    int8_t *out;          /* 20 */
+    int32_t j;            /* 24: the next pair (rows 2j, 2j + 1) */
+    int32_t pairs;        /* 28 */
+    int32_t k;            /* 32: row length */
+    int32_t o21;          /* 36: 2 * output_offset + 1 */
+    const int8_t *w;      /* 40: row 2j */
+    const void *tail;     /* 44: set by the routine: the code for the last K % 32 inputs */
 } fc2q_run;
 
 /* clang-format off */
@@ -117,13 +116,36 @@ __attribute__((naked, noinline)) TD_NOIPA static void fc2q_run_asm(fc2q_run *run
     /* clang-format off */
     __asm__ volatile(
         "push   {r0, r4-r11, lr}\n\t"
-        "ldr    r3, [r0, #48]\n\t"
-        "ldr    r12, [r0, #40]\n\t"
+        /* once per call: where the last K % 32 inputs (0, 8, 16, 24) enter the 8-input
+         * blocks after the 32-input loop (a Thumb address for LDR PC) */
+        "ldr    r12, [r0, #32]\n\t"
+        "and    r12, r12, #24\n\t"
+        "cmp    r12, #8\n\t"
+        "beq    10f\n\t"
+        "cmp    r12, #16\n\t"
+        "beq    11f\n\t"
+        "cmp    r12, #24\n\t"
+        "beq    12f\n\t"
+        "adr.w  r12, 3f\n\t"
+        "b      13f\n\t"
+        "10:\n\t"
+        "adr.w  r12, 7f\n\t"
+        "b      13f\n\t"
+        "11:\n\t"
+        "adr.w  r12, 6f\n\t"
+        "b      13f\n\t"
+        "12:\n\t"
+        "adr.w  r12, 5f\n\t"
+        "13:\n\t"
+        "orr    r12, r12, #1\n\t"
+        "str    r12, [r0, #44]\n\t"
+        "ldr    r3, [r0, #40]\n\t"
+        "ldr    r12, [r0, #32]\n\t"
         "add    r4, r3, r12\n\t"
         "0:\n\t"
         "ldm    r0, {r5, lr}\n\t"
-        "ldr    r12, [r0, #32]\n\t"
-        "ldr    r11, [r0, #16]\n\t"
+        "ldr    r12, [r0, #24]\n\t"
+        "ldr    r11, [r0, #8]\n\t"
         "add    r11, r11, r12, lsl #3\n\t"
         "ldm    r11, {r1, r2}\n\t"
         "cmp    r5, lr\n\t"
@@ -137,35 +159,32 @@ __attribute__((naked, noinline)) TD_NOIPA static void fc2q_run_asm(fc2q_run *run
         "bne    1b\n\t"
         "2:\n\t"
         "ldr    r0, [sp]\n\t"
-        "ldr    r12, [r0, #8]\n\t"
-        "cmp    r5, r12\n\t"
-        "beq    4f\n\t"
+        "ldr    pc, [r0, #44]\n\t"
+        "5:\n\t"
         TD_FC2_BLOCK8
+        "6:\n\t"
         TD_FC2_BLOCK8
-        "4:\n\t"
-        "ldr    r12, [r0, #12]\n\t"
-        "cmp    r5, r12\n\t"
-        "beq    3f\n\t"
+        "7:\n\t"
         TD_FC2_BLOCK8
         "3:\n\t"
-        "add    r12, r0, #20\n\t"
+        "add    r12, r0, #12\n\t"
         "ldm    r12, {r6, r7, r8, r9}\n\t"
         "add    r6, r6, r9, lsl #3\n\t"
         "add    r7, r7, r9, lsl #3\n\t"
         "add    r8, r8, r9, lsl #1\n\t"
         "ldm    r6, {r6, r10}\n\t"
         "ldm    r7, {r7, r11}\n\t"
-        "ldr    r12, [r0, #44]\n\t"
+        "ldr    r12, [r0, #36]\n\t"
         TD_FC2Q_REQUANT("r1", "r6", "r7", "lr", "lr")
         TD_FC2Q_REQUANT("r2", "r10", "r11", "r7", "r7")
         "strb   lr, [r8]\n\t"
         "strb   r7, [r8, #1]\n\t"
         "add    r9, r9, #1\n\t"
-        "str    r9, [r0, #32]\n\t"
-        "ldr    r12, [r0, #40]\n\t"
+        "str    r9, [r0, #24]\n\t"
+        "ldr    r12, [r0, #32]\n\t"
         "mov    r3, r4\n\t"
         "add    r4, r4, r12\n\t"
-        "ldr    r12, [r0, #36]\n\t"
+        "ldr    r12, [r0, #28]\n\t"
         "cmp    r9, r12\n\t"
         "bne    0b\n\t"
         "9:\n\t"
@@ -224,8 +243,6 @@ static void fc2_rows(const td_fc_params *params, const td_quant_params *quant, i
         fc2q_run q;
         q.x = xs;
         q.end32 = xs + 32 * (groups / 8);
-        q.end16 = run.end16;
-        q.end8 = run.end8;
         q.bias = bias;
         q.mult = quant->multiplier;
         q.shift = quant->shift;
@@ -234,6 +251,7 @@ static void fc2_rows(const td_fc_params *params, const td_quant_params *quant, i
         q.pairs = out_features >> 1;
         q.k = k;
         q.o21 = 2 * params->output_offset + 1;
+        q.tail = 0;
         while (q.j < q.pairs) {
             q.w = weights + 2 * q.j * k;
             fc2q_run_asm(&q);
