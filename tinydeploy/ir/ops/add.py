@@ -57,13 +57,13 @@ def input_tables(op: Add) -> tuple[np.ndarray, np.ndarray] | None:
     return tables[0], tables[1]
 
 
-TIES_EXACT, TIES_UP, TIES_DOWN = 0, 1, 2  # td_add_ties (tdnn_types.h)
+TIES_EXACT, TIES_UP, TIES_DOWN = 0, 1, 2  # TD_ADD_TIES_* (tdnn_types.h)
 
 
 def table_ties(op: Add, tables: tuple[np.ndarray, np.ndarray]) -> int:
-    """The cheapest td_add_ties that gives TFLM's result for every one of the 65,536 input
-    pairs: the kernel's table arithmetic (td_add_s8_lut.c) rounding every tie up, then down,
-    is evaluated on all of them against TFLM's reference; EXACT (always valid) otherwise."""
+    """The cheapest td_add_params.table_ties giving TFLM's result for every one of the 65,536
+    input pairs: the kernel's table arithmetic (td_add_s8_lut.c) rounding every tie up, then
+    down, is evaluated on all of them against TFLM's reference; EXACT (always valid) else."""
     e = -op.output_shift
     if op.output_multiplier < 0 or not 1 <= e <= 31:
         return TIES_EXACT  # the table path does not run
