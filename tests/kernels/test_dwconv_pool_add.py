@@ -328,7 +328,8 @@ def test_add_all_pairs_on_qemu(tdnn, ref, tmp_path, core):
 
 
 @pytest.mark.firmware
-def test_avgpool_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_avgpool_dsp_matches_host_on_qemu(tdnn, ref, tmp_path, core):
     """td_avgpool_s8_dsp (8 / 4 channels per word in int16 lanes, one rounded division per
     channel) against the host build and the numpy reference: the MLPerf Tiny global pools,
     padded and strided windows, channel counts with 4- and 1-channel tails, a 256-cell
@@ -364,4 +365,4 @@ def test_avgpool_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
             f"    return td_avgpool_s8(&pp, &id, {p}_x, &od, out_buf);\n"
         )
         cases.append((f"avgpool_{i}", c_int_arrays(p, x=x), body, expected))
-    run_on_qemu(tmp_path, cases)
+    run_on_qemu(tmp_path, cases, core)

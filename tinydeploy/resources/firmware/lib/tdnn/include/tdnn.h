@@ -134,8 +134,8 @@ td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant, 
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights);
 
 /* ---- pooling (NHWC, channels of input and output equal), no scratch ----
- * Helium (M55): channels in lanes; average pooling on other DSP cores (filters of at most
- * 256 cells): 8 / 4 channels per word in int16 lanes; portable C otherwise. Every window must hold at least
+ * Average pooling on DSP cores (M4, M7, M55; filters of at most 256 cells): 8 / 4 channels
+ * per word in int16 lanes. Otherwise Helium (M55): channels in lanes; portable C. Every window must hold at least
  * one non-padded cell (TD_ERR_ARG before any output is written otherwise). */
 td_status td_maxpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);

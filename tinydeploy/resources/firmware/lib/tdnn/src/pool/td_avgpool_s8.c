@@ -1,12 +1,13 @@
 /* Average pooling (TFLM AVERAGE_POOL_2D int8): rounded mean over non-padded cells. Runs, in
- * this order: Helium (td_pool_s8_mve, through td_pool_s8), the DSP variant for filters of
- * at most 256 cells (td_avgpool_s8_dsp.c), the portable window walk of td_pool_s8. */
+ * this order: on DSP cores (Cortex-M55 included: fewer instructions than its Helium path)
+ * the DSP variant for filters of at most 256 cells (td_avgpool_s8_dsp.c), then td_pool_s8
+ * (Helium, or the portable window walk). */
 #include "td_pool_common.h"
 
 td_status td_avgpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output)
 {
-#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_DSP)
     td_status st = td_pool_check(params, input_dims, input, output_dims, output);
     if (st == TD_OK) {
         st = td_pool_check_windows(params, input_dims, output_dims);

@@ -1,4 +1,4 @@
-/* Average pooling, Cortex-M DSP (not Helium: td_pool_s8_mve runs there): each window is
+/* Average pooling, Cortex-M DSP (M55 too, before its Helium path): each window is
  * summed 8 (then 4) channels at a time in int16 lanes (one word load and two SXTAB16 per
  * 4 channels and cell; |sum| <= 128 * count fits int16 for count <= 256), then one rounded
  * division per channel exactly as TFLM: (sum + count/2) / count for sum > 0, else
@@ -6,7 +6,7 @@
  * of at most 256 cells, after its checks. */
 #include "td_pool_common.h"
 
-#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_DSP)
 
 /* TFLM's rounded mean: (sum + count/2) / count for sum > 0, (sum - count/2) / count
  * otherwise (C truncating division; sum = 0 gives 0 either way, so the sign bit decides).
