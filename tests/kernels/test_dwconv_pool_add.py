@@ -265,9 +265,9 @@ def test_add_table_ties_are_checked(tdnn, ref):
     assert chosen.count(TIES_EXACT) <= 3, chosen
 
 
-@pytest.mark.parametrize("out_shift", [-1, -22, -23, -31])
+@pytest.mark.parametrize("out_shift", [0, -1, -22, -23, -31])  # 0: tables unused
 def test_add_tables_shift_edges(tdnn, ref, out_shift):
-    """Output shifts at the edges of the folded offset (e <= 22) and the widest one."""
+    """Output shifts at the edges of the folded offset (e <= 22), the widest one, and 0."""
     p = tflm_add_params(0.05, 3, 0.02, -7, 0.06, -5, (-128, 127))
     p["output_shift"], p["output_multiplier"] = out_shift, 2**31 - 1
     x1, x2 = all_pairs()
