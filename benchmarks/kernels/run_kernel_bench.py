@@ -9,8 +9,10 @@ generator's ``auto`` format choice reads the copy shipped in the package
 (``tinydeploy/resources/cost_models/cortex-m4.json``), which only ``--write-cost-model``
 replaces: a benchmark run never changes what ``auto`` decides by itself. Every case's output
 is checked on the target against the host build of the same library (so the DSP path is
-verified bit for bit). Depthwise layers, the 1x1 (pointwise) convs of the MLPerf Tiny models
-and SOFTMAX (instructions per element) are measured too, outside the cost model.
+verified bit for bit). Depthwise layers, the 1x1 (pointwise) convs and dense FC at the
+MLPerf Tiny models' shapes, and SOFTMAX, ADD (ResNet-8's residual adds, with the generator's
+input tables), the MLPerf Tiny global average pools, PAD, MEAN and CONCATENATION
+(instructions per element) are measured too, outside the cost model.
 
 ``--core m55`` runs the same cases on Cortex-M55 (mps3-an547, the Helium/MVE paths) and
 writes ``benchmarks/results/kernels_m55.json`` (SysTick at 32 MHz: 31.25 instructions per
@@ -34,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from tinydeploy.codegen.select import flash_bytes
+from tinydeploy.ir.ops.add import Add, table_ties
+from tinydeploy.quant.fixedpoint import quantize_multiplier
 from tinydeploy.quant.softmax import softmax_params
 from tinydeploy.resources import cost_model_path
 from tinydeploy.rundir import write_json_atomic
@@ -41,6 +45,7 @@ from tinydeploy.tdnn.build import TDNN_DIR, tdnn_sources
 from tinydeploy.tdnn.formats import EncodedWeights, get_format
 from tinydeploy.tdnn.formats.nm import NmFormat
 from tinydeploy.tdnn.host import ConvSpec, load_hostlib
+from tinydeploy.tdnn.structs import Activation, AddParams
 from tinydeploy.tdnn.taps import conv_taps
 
 HERE = Path(__file__).resolve().parent
@@ -152,7 +157,29 @@ CONCAT_LAYERS: dict[str, tuple[int, int, tuple[int, ...]]] = {
     "concat_4_6": (8, 8, (4, 6)),  # narrow branches: 4-byte and 6-byte blocks
     "concat_64_64": (8, 8, (64, 64)),  # wide branches: memcpy per block
 }
-ELEMENTWISE_OPS = ("softmax", "pad", "mean", "concat")
+# dense FULLY_CONNECTED at the MLPerf Tiny FC autoencoder's shapes (in, out); after the layers
+# above, so their seeded data is unchanged; not part of the cost model
+AE_FC_LAYERS: dict[str, tuple[int, int]] = {
+    "ae_fc640x128": (640, 128),
+    "ae_fc128x128": (128, 128),
+    "ae_fc128x8": (128, 8),
+    "ae_fc8x128": (8, 128),
+    "ae_fc128x640": (128, 640),
+}
+# int8 ADD (H, W, C) with TFLM-prepared parameters and the generator's input tables (ResNet-8's
+# three residual adds), and full-window AVERAGE_POOL_2D (H, W, C) (the global pools of
+# ResNet-8, DS-CNN, MobileNetV1-0.25): instructions per element, not part of the cost model
+ADD_LAYERS: dict[str, tuple[int, int, int]] = {
+    "add_r8_1": (32, 32, 16),
+    "add_r8_2": (16, 16, 32),
+    "add_r8_3": (8, 8, 64),
+}
+AVGPOOL_LAYERS: dict[str, tuple[int, int, int]] = {
+    "avgpool_r8": (8, 8, 64),
+    "avgpool_kws": (25, 5, 64),
+    "avgpool_mbv1": (3, 3, 256),
+}
+ELEMENTWISE_OPS = ("softmax", "pad", "mean", "concat", "add", "avgpool")
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
 
@@ -391,6 +418,66 @@ def build_cases(host) -> tuple[list[Case], str]:
         cases.append(Case(idx, f"{layer}/dense/0", layer, "conv1x1", "dense", 0.0, w2d, enc,
                           code, expected, scratch, int(np.count_nonzero(w2d)), macs, macs,
                           macs, int(expected.size), ho * wo * oc, ho * wo * c))  # fmt: skip
+    for layer, (kdim, rows) in AE_FC_LAYERS.items():
+        x = rng.integers(-128, 128, size=kdim).astype(np.int8)
+        w2d = rng.integers(-128, 128, size=(rows, kdim)).astype(np.int8)
+        bias = rng.integers(-2000, 2000, size=rows).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=rows).astype(np.int32)
+        shift = np.full(rows, -10, dtype=np.int32)
+        in_off, out_off = 128, -128
+        enc = get_format("dense").encode(w2d)
+        idx = len(cases)
+        decl, wexpr = weight_decl(f"w{idx}", enc, None)
+        expected = host.fc(x, enc, bias, mult, shift, in_off, out_off, (out_off, 127))
+        code = decl + "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x), ("int32_t", "b", bias), ("int32_t", "m", mult),
+            ("int32_t", "s", shift), ("int8_t", "exp", expected)))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
+            f"    static const td_fc_params p = {{{in_off}, {out_off}, {{{out_off}, 127}}}};\n"
+            f"    return td_fc_dense_s8(&p, &q, {kdim}, x{idx}, {rows}, {wexpr}, b{idx}, "
+            "out_buf, scratch);\n}\n"
+        )
+        macs = rows * kdim
+        cases.append(Case(idx, f"{layer}/dense/0", layer, "fc", "dense", 0.0, w2d, enc, code,
+                          expected, host.fc_buffer_size(kdim, enc), int(np.count_nonzero(w2d)),
+                          macs, macs, macs, rows, rows, kdim))  # fmt: skip
+    for layer, (h, w, c) in ADD_LAYERS.items():
+        x1 = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        x2 = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        params = resnet_like_add_params(rng)
+        tables = host.add_tables(params)
+        params.input1_table, params.input2_table = tables[0].ctypes.data, tables[1].ctypes.data
+        params.table_ties = generator_table_ties(params, tables)
+        expected = host.add(x1, x2, params)
+        idx = len(cases)
+        code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+            ("int8_t", "x", x1), ("int8_t", "y", x2), ("int32_t", "t", tables[0]),
+            ("int32_t", "u", tables[1]), ("int8_t", "exp", expected)))
+        fields = ", ".join(f".{name} = {getattr(params, name)}" for name, _ in params._fields_
+                           if name not in ("activation", "input1_table", "input2_table",
+                                           "table_ties"))
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_add_params p = {{{fields}, .activation = {{-128, 127}}, "
+            f".input1_table = t{idx}, .input2_table = u{idx}, "
+            f".table_ties = {params.table_ties}}};\n"
+            f"    return td_add_s8(&p, x{idx}, y{idx}, out_buf, {x1.size});\n}}\n"
+        )
+        _elementwise_case(cases, layer, "add", code, expected, int(expected.size))
+    for layer, (h, w, c) in AVGPOOL_LAYERS.items():
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        expected = host.pool("avg", x, (h, w), (1, 1), (0, 0), (1, 1))
+        idx = len(cases)
+        code = c_array("int8_t", f"x{idx}", x) + c_array("int8_t", f"exp{idx}", expected)
+        code += (
+            f"static td_status run{idx}(void)\n{{\n"
+            f"    static const td_pool_params p = {{1, 1, {h}, {w}, 0, 0, {{-128, 127}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, od = {{1, 1, 1, {c}}};\n"
+            f"    return td_avgpool_s8(&p, &id, x{idx}, &od, out_buf);\n}}\n"
+        )
+        _elementwise_case(cases, layer, "avgpool", code, expected, int(x.size))
     movement_cases(host, rng, cases)
     return cases, shared
 
@@ -445,6 +532,28 @@ def movement_cases(host, rng: np.random.Generator, cases: list[Case]) -> None:
             f"    static const int32_t blocks[] = {{{blocks}}};\n"
             f"    return td_concat_s8(in, blocks, {len(xs)}, {h * w}, out_buf);\n}}\n")
         _elementwise_case(cases, layer, "concat", code, expected, int(expected.size))
+
+
+def resnet_like_add_params(rng: np.random.Generator) -> AddParams:
+    """TFLM-prepared int8 ADD parameters (add.cc) for random scales and zero points of the
+    kind a residual add has (output scale 1-2x the inputs', ReLU range with zero point -128)."""
+    s1, s2 = (float(np.float32(v)) for v in rng.uniform(0.02, 0.08, size=2))
+    so = float(np.float32(max(s1, s2) * rng.uniform(1.0, 2.0)))
+    z1, z2 = (int(v) for v in rng.integers(-128, 0, size=2))
+    twice_max = 2 * max(s1, s2)
+    m1, sh1 = quantize_multiplier(s1 / twice_max)
+    m2, sh2 = quantize_multiplier(s2 / twice_max)
+    mo, sho = quantize_multiplier(twice_max / ((1 << 20) * so))
+    return AddParams(-z1, m1, sh1, -z2, m2, sh2, 20, -128, mo, sho, Activation(-128, 127))
+
+
+def generator_table_ties(params: AddParams, tables: tuple[np.ndarray, np.ndarray]) -> int:
+    """The tie rounding the C generator would emit for these parameters (all pairs checked)."""
+    skip = ("activation", "input1_table", "input2_table", "table_ties")
+    fields = {name: getattr(params, name) for name, _ in params._fields_ if name not in skip}
+    op = Add(name="add", input="a", input2="b", output="y", **fields,
+             act_min=params.activation.min, act_max=params.activation.max)
+    return table_ties(op, tables)
 
 
 def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
@@ -581,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in re.finditer(r"case (\S+) ticks=(\d+) status=(\d+) match=(\d)", log)
     }
     results = []
-    elementwise = []  # SOFTMAX, PAD, MEAN, CONCATENATION: instructions per element
+    elementwise = []  # SOFTMAX, ADD, pools, PAD, MEAN, CONCATENATION: per element
     dense_instr: dict[str, int] = {}
     for c in cases:
         ticks, status, match = measured[c.name]
@@ -612,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         })  # fmt: skip
     cost_model: dict[str, dict] = {}
     for op in ("conv", "fc") if not args.only else ():
-        rows = [r for r in results if r["op"] == op]
+        rows = [r for r in results if r["op"] == op and r["layer"] in LAYERS]
         fmts = sorted({r["format"] for r in rows})
         cost_model[op] = {f: fit([r for r in rows if r["format"] == f]) for f in fmts}
         cost_model[op]["nm"] = fit([r for r in rows if r["format"].startswith("nm")])

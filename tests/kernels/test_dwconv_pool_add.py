@@ -245,3 +245,189 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         )
         cases.append((f"dw_{i}", decls, body, expected))
     run_on_qemu(tmp_path, cases)
+
+
+def random_add_params(rng: np.random.Generator, i: int) -> dict:
+    """TFLM-prepared ADD parameters from random scales and zero points; the activation
+    range cycles through the full int8 range, ReLU (zero point .. 127) and a narrow one."""
+    s1, s2 = (float(np.float32(v)) for v in 10.0 ** rng.uniform(-3.5, 0.5, size=2))
+    so = float(np.float32(max(s1, s2) * 10.0 ** rng.uniform(-0.8, 1.2)))
+    z1, z2, zo = (int(v) for v in rng.integers(-128, 128, size=3))
+    act = [(-128, 127), (zo, 127), (min(zo, 20), max(zo, 20) + 30)][i % 3]
+    act = (max(act[0], -128), min(act[1], 127))
+    return tflm_add_params(s1, z1, s2, z2, so, zo, act)
+
+
+def all_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """Every (x1, x2) int8 pair once: 65,536 elements."""
+    v = np.arange(-128, 128, dtype=np.int8)
+    return np.repeat(v, 256), np.tile(v, 256)
+
+
+def add_struct(p: dict, tables: tuple[np.ndarray, np.ndarray] | None = None,
+               ties: int = 0) -> AddParams:
+    fields = {k: v for k, v in p.items() if k != "act"}
+    params = AddParams(**fields, activation=Activation(*p["act"]), table_ties=ties)
+    if tables is not None:
+        params.input1_table = tables[0].ctypes.data
+        params.input2_table = tables[1].ctypes.data
+        params.keep_alive = tables  # the struct holds raw pointers into these arrays
+    return params
+
+
+def add_op(p: dict):
+    from tinydeploy.ir.ops.add import Add
+
+    fields = {k: v for k, v in p.items() if k != "act"}
+    return Add(name="add1", input="a", input2="b", output="y", **fields, act_min=p["act"][0],
+               act_max=p["act"][1])
+
+
+@pytest.mark.parametrize("seed", range(9))
+def test_add_tables_all_pairs(tdnn, ref, seed):
+    """With the input tables (td_add_s8_lut) every one of the 65,536 input pairs gives TFLM's
+    result, for random scales, zero points and activation ranges; the tables the generator
+    emits equal td_add_s8_fill_tables'."""
+    from tinydeploy.ir.ops.add import input_tables, table_ties
+
+    p = random_add_params(np.random.default_rng(100 + seed), seed)
+    tables = tdnn.add_tables(add_struct(p))
+    emitted = input_tables(add_op(p))
+    assert emitted is not None
+    np.testing.assert_array_equal(tables[0], emitted[0])
+    np.testing.assert_array_equal(tables[1], emitted[1])
+    x1, x2 = all_pairs()
+    want = ref.add(x1, x2, p)
+    ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables)), want)
+    ref.assert_same(tdnn.add(x1, x2, add_struct(p)), want)
+    ties = table_ties(add_op(p), tables)  # the generator's choice: exact on every pair
+    ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables, ties)), want)
+
+
+def test_add_table_ties_are_checked(tdnn, ref):
+    """Rounding every tie one way is exact only when no pair hits the other kind of tie: where
+    ties of both signs occur the generator keeps TFLM's sign test (the other
+    roundings really differ); over random TFLM parameter sets it mostly drops it, and
+    every choice it makes is exact on all pairs."""
+    from tinydeploy.ir.ops.add import TIES_DOWN, TIES_EXACT, TIES_UP, table_ties
+
+    x1, x2 = all_pairs()
+    # scales 0.1, 0.05 -> 0.1: the sum is (2 x1 + x2) * 2^18, halfway whenever x2 is odd
+    p = tflm_add_params(0.1, 0, 0.05, 0, 0.1, 0, (-128, 127))
+    assert (p["output_multiplier"], p["output_shift"]) == (1 << 30, -18)
+    tables = tdnn.add_tables(add_struct(p))
+    assert table_ties(add_op(p), tables) == TIES_EXACT
+    want = ref.add(x1, x2, p)
+    for ties in (TIES_UP, TIES_DOWN):
+        assert (tdnn.add(x1, x2, add_struct(p, tables, ties)) != want).any()
+    chosen = []
+    for seed in range(12):
+        p = random_add_params(np.random.default_rng(300 + seed), seed)
+        tables = tdnn.add_tables(add_struct(p))
+        ties = table_ties(add_op(p), tables)
+        ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables, ties)), ref.add(x1, x2, p))
+        chosen.append(ties)
+    assert chosen.count(TIES_EXACT) <= 3, chosen
+
+
+@pytest.mark.parametrize("out_shift", [0, -1, -22, -23, -31])  # 0: tables unused
+def test_add_tables_shift_edges(tdnn, ref, out_shift):
+    """Output shifts at the edges of the folded offset (e <= 22), the widest one, and 0."""
+    p = tflm_add_params(0.05, 3, 0.02, -7, 0.06, -5, (-128, 127))
+    p["output_shift"], p["output_multiplier"] = out_shift, 2**31 - 1
+    x1, x2 = all_pairs()
+    for mult in (2**31 - 1, 1 << 30, 0):
+        p["output_multiplier"] = mult
+        got = tdnn.add(x1, x2, add_struct(p, tdnn.add_tables(add_struct(p))))
+        ref.assert_same(got, ref.add(x1, x2, p))
+
+
+def test_add_tables_argument_errors(tdnn):
+    from tinydeploy.tdnn.host import TdnnError
+
+    p = tflm_add_params(0.05, 3, 0.02, -7, 0.06, 1)
+    one = add_struct(p, tdnn.add_tables(add_struct(p)))
+    one.input2_table = None  # one table without the other
+    x = np.zeros(4, dtype=np.int8)
+    with pytest.raises(TdnnError):
+        tdnn.add(x, x, one)
+    p["left_shift"] = 21  # the tables' bound needs left_shift <= 20
+    with pytest.raises(TdnnError):
+        tdnn.add_tables(add_struct(p))
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_add_all_pairs_on_qemu(tdnn, ref, tmp_path, core):
+    """All 65,536 pairs on the target (M4: the DSP asm with the full int8 clamp, the C loop
+    otherwise; M55: Helium) for three parameter sets, with and without tables, against the
+    host build."""
+    from test_conv import c_int_arrays, run_on_qemu
+
+    from tinydeploy.ir.ops.add import table_ties
+
+    x1, x2 = all_pairs()
+    cases, chunk = [], 16384
+    for i in range(3):
+        p = random_add_params(np.random.default_rng(200 + i), i)
+        tables = tdnn.add_tables(add_struct(p))
+        want = ref.add(x1, x2, p)
+        ties = table_ties(add_op(p), tables) if i else 0  # set 0: TFLM's sign test
+        ref.assert_same(tdnn.add(x1, x2, add_struct(p, tables, ties)), want)
+        pre = f"add{i}"
+        decls = c_int_arrays(pre, t1=tables[0], t2=tables[1])
+        if i == 0:
+            decls += c_int_arrays("add", x1=x1, x2=x2)
+        fields = ", ".join(f".{k} = {v}" for k, v in p.items() if k != "act")
+        for with_tables in (True, False):
+            tab = (f", .input1_table = {pre}_t1, .input2_table = {pre}_t2, .table_ties = {ties}"
+                   if with_tables else "")
+            for k in range(0, x1.size, chunk):  # the firmware's output buffer holds 16 KB
+                n = min(chunk, x1.size - k) - (3 if k == 0 else 0)  # one call with a tail
+                body = (f"    static const td_add_params ap = {{{fields}, .activation = "
+                        f"{{{p['act'][0]}, {p['act'][1]}}}{tab}}};\n"
+                        f"    return td_add_s8(&ap, add_x1 + {k}, add_x2 + {k}, out_buf, {n});\n")
+                cases.append((f"add_{i}_{int(with_tables)}_{k}", decls, body, want[k:k + n]))
+                decls = ""
+    run_on_qemu(tmp_path, cases, core)
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_avgpool_dsp_matches_host_on_qemu(tdnn, ref, tmp_path, core):
+    """td_avgpool_s8_dsp (8 / 4 channels per word in int16 lanes, one rounded division per
+    channel) against the host build and the numpy reference: the MLPerf Tiny global pools,
+    padded and strided windows, channel counts with 4- and 1-channel tails, a 256-cell
+    window of extremes (the int16 bound) and a 257-cell one (the portable path)."""
+    from test_conv import c_int_arrays, run_on_qemu
+
+    shapes = [  # (h, w, c, filter, stride, pad (top, left), out_hw, fill)
+        (8, 8, 64, (8, 8), (1, 1), (0, 0), (1, 1), None),  # ResNet-8
+        (25, 5, 64, (25, 5), (1, 1), (0, 0), (1, 1), None),  # DS-CNN
+        (3, 3, 256, (3, 3), (1, 1), (0, 0), (1, 1), None),  # MobileNetV1
+        (7, 7, 13, (3, 3), (2, 2), (1, 1), (4, 4), None),  # SAME, padding excluded
+        (6, 5, 12, (2, 3), (1, 2), (0, 1), (5, 3), None),
+        (5, 4, 3, (2, 2), (2, 2), (0, 0), (2, 2), None),
+        (16, 16, 8, (16, 16), (1, 1), (0, 0), (1, 1), -128),
+        (16, 16, 8, (16, 16), (1, 1), (0, 0), (1, 1), 127),
+        (17, 16, 4, (17, 16), (1, 1), (0, 0), (1, 1), None),
+    ]
+    rng = np.random.default_rng(33)
+    cases = []
+    for i, (h, w, c, filt, stride, pad, out_hw, fill) in enumerate(shapes):
+        x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+        if fill is not None:
+            x[:] = fill
+        act = [(-128, 127), (-20, 127), (-100, 40)][i % 3]
+        expected = tdnn.pool("avg", x, filt, stride, pad, out_hw, act)
+        ref.assert_same(expected, ref.avgpool(x, filt, stride, pad, out_hw, act))
+        p = f"ap{i}"
+        body = (
+            f"    static const td_pool_params pp = {{{stride[0]}, {stride[1]}, {filt[0]}, "
+            f"{filt[1]}, {pad[0]}, {pad[1]}, {{{act[0]}, {act[1]}}}}};\n"
+            f"    static const td_dims id = {{1, {h}, {w}, {c}}};\n"
+            f"    static const td_dims od = {{1, {out_hw[0]}, {out_hw[1]}, {c}}};\n"
+            f"    return td_avgpool_s8(&pp, &id, {p}_x, &od, out_buf);\n"
+        )
+        cases.append((f"avgpool_{i}", c_int_arrays(p, x=x), body, expected))
+    run_on_qemu(tmp_path, cases, core)

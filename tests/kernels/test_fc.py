@@ -142,3 +142,51 @@ def test_fc_dense_dsp_matches_host_on_qemu(tdnn, tmp_path):
         )
         cases.append((f"fc_{i}", decls, body, expected))
     run_on_qemu(tmp_path, cases)
+
+
+#: the MLPerf Tiny FC autoencoder's layers (in, out) and TinyNet's
+AE_FC_SHAPES = [(640, 128), (128, 128), (128, 8), (8, 128), (128, 640), (784, 64), (64, 10)]
+
+
+@pytest.mark.firmware
+def test_fc_dense_pair_asm_on_qemu(tdnn, ref, tmp_path):
+    """The row-pair asm with requantisation inside (K % 8 == 0, bias, full int8 clamp) on the
+    autoencoder's and TinyNet's shapes, every K % 32 tail, and the pairs it leaves to C:
+    shifts 0, > 0 and below -22, negative multipliers, accumulators at and past 2^30."""
+    from test_conv import c_int_arrays, run_on_qemu
+
+    rng = np.random.default_rng(9)
+    cases = []
+    shapes = [(k, n, None) for k, n in AE_FC_SHAPES] + [
+        (16, 12, "shifts"), (24, 9, "bigacc"), (8, 7, "shifts"), (48, 2, "bigacc"),
+        (40, 6, None), (72, 5, None), (88, 3, None)]  # K % 32 = 8, 8, 24 after the 32-loop
+    for i, (k, out_n, edge) in enumerate(shapes):
+        x = rng.integers(-128, 128, size=k).astype(np.int8)
+        w = rng.integers(-128, 128, size=(out_n, k)).astype(np.int8)
+        bias = rng.integers(-20000, 20000, size=out_n).astype(np.int32)
+        mult = rng.integers(1 << 30, 2**31 - 1, size=out_n).astype(np.int32)
+        shift = rng.integers(-12, -6, size=out_n).astype(np.int32)
+        in_off, out_off = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))
+        if edge == "shifts":
+            shift[: min(out_n, 12)] = [-1, -22, -23, 0, 1, -31, -22, -1, -5, -9, -2, -21][:out_n]
+            mult[2] = -(1 << 30)
+            mult[5] = 0
+        elif edge == "bigacc":  # |acc| must stay below 2^30 for the doubling
+            lim = 1 << 30
+            bias[:6] = [lim - 1, -lim, lim - 3000, -lim + 3000, 2**31 - 1, -(2**31)][: out_n]
+            shift[:] = -25
+        act = (-128, 127)
+        expected = tdnn.fc(x, get_format("dense").encode(w), bias, mult, shift, in_off,
+                           out_off, act)  # fmt: skip
+        if edge != "bigacc":  # int32 wrap-around of the accumulator is outside the reference
+            ref.assert_same(expected, ref.fc(x, w, bias, mult, shift, in_off, out_off, act))
+        p = f"fq{i}"
+        decls = c_int_arrays(p, x=x, w=w, b=bias, m=mult, s=shift)
+        body = (
+            f"    static const td_quant_params q = {{{p}_m, {p}_s}};\n"
+            f"    static const td_fc_params fp = {{{in_off}, {out_off}, {{{act[0]}, {act[1]}}}}};\n"
+            f"    return td_fc_dense_s8(&fp, &q, {k}, {p}_x, {out_n}, {p}_w, {p}_b, "
+            "out_buf, scratch);\n"
+        )
+        cases.append((f"fq_{i}", decls, body, expected))
+    run_on_qemu(tmp_path, cases)

@@ -197,7 +197,8 @@ def other_cases(bench, tdnn, ref, start):
             "input2_multiplier", "input2_shift", "left_shift", "output_offset",
             "output_multiplier", "output_shift"))  # fmt: skip
         body = (
-            f"    static const td_add_params ap = {{{vals}, {{{act[0]}, {act[1]}}}}};\n"
+            f"    static const td_add_params ap = {{{vals}, {{{act[0]}, {act[1]}}}, "
+            "NULL, NULL, 0};\n"  # no tables: the per-element Helium path
             f"    return td_add_s8(&ap, {p}_x1, {p}_x2, out_buf, {x1.size});\n"
         )
         out.append((f"add/{i}", arrays(bench, p, x1=x1, x2=x2), body, exp))

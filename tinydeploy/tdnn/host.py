@@ -291,6 +291,12 @@ class TdnnHost:
         self._call("td_add_s8", C.byref(params), _ptr(x1), _ptr(x2), _ptr(out), _I32(x1.size))
         return out
 
+    def add_tables(self, params: AddParams) -> tuple[np.ndarray, np.ndarray]:
+        """The two input tables td_add_s8_fill_tables computes for ``params``."""
+        t1, t2 = np.zeros(256, dtype=np.int32), np.zeros(256, dtype=np.int32)
+        self._call("td_add_s8_fill_tables", C.byref(params), _ptr(t1), _ptr(t2))
+        return t1, t2
+
     def softmax(self, x: np.ndarray, input_multiplier: int, input_left_shift: int,
                 diff_min: int) -> np.ndarray:
         """td_softmax_s8 over the last axis of an int8 array of any shape (rows = the

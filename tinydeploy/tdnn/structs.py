@@ -60,6 +60,7 @@ class AddParams(C.Structure):
         ("input2_offset", _I32), ("input2_multiplier", _I32), ("input2_shift", _I32),
         ("left_shift", _I32), ("output_offset", _I32), ("output_multiplier", _I32),
         ("output_shift", _I32), ("activation", Activation),
+        ("input1_table", C.c_void_p), ("input2_table", C.c_void_p), ("table_ties", _I32),
     ]  # fmt: skip
 
 

@@ -115,7 +115,8 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
 
 /* ---- fully connected: input int8[in_features], output int8[out_features] ----
  * td_fc_dense_s8 runs: Helium (M55: 3 rows per pass, VMLADAVA.S8); on DSP cores with
- * K % 4 == 0, word-aligned weights and >= 2 rows, two rows per pass in LDM/SMLAD asm;
+ * K % 4 == 0, word-aligned weights and >= 2 rows, two rows per pass in LDM/SMLAD asm (with
+ * K % 8 == 0, a bias and the full int8 clamp also the requantisation in asm);
  * otherwise 4 rows per pass sharing the widened input (DSP) and 2 rows per pass.
  * Scratch: 3 + 2 * align4(in_features) (the input widened to int16). */
 td_status td_fc_dense_s8(const td_fc_params *params, const td_quant_params *quant,
@@ -142,7 +143,8 @@ td_status td_fc_nm_s8(const td_fc_params *params, const td_quant_params *quant, 
 int32_t td_fc_nm_s8_get_buffer_size(int32_t in_features, const td_nm_weights *weights);
 
 /* ---- pooling (NHWC, channels of input and output equal), no scratch ----
- * Helium (M55): channels in lanes; portable C otherwise. Every window must hold at least
+ * Average pooling on DSP cores (M4, M7, M55; filters of at most 256 cells): 8 / 4 channels
+ * per word in int16 lanes. Otherwise Helium (M55): channels in lanes; portable C. Every window must hold at least
  * one non-padded cell (TD_ERR_ARG before any output is written otherwise). */
 td_status td_maxpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);
@@ -152,9 +154,19 @@ td_status td_avgpool_s8(const td_pool_params *params, const td_dims *input_dims,
                         const int8_t *input, const td_dims *output_dims, int8_t *output);
 
 /* ---- elementwise add of two same-shape tensors of `size` elements, no scratch ----
- * Helium (M55): 4 lanes; portable C otherwise. */
+ * Helium (M55): 4 lanes. Elsewhere, with params->input1_table / input2_table set (both or
+ * neither, else TD_ERR_ARG; used when left_shift <= 20, output_multiplier >= 0 and
+ * output_shift < 0, as TFLM always prepares int8 ADD): two table loads and one
+ * requantisation per element (Cortex-M4, full int8 clamp: 10 instructions per element);
+ * without tables the per-element TFLM arithmetic. Bit-exact with TFLM either way. */
 td_status td_add_s8(const td_add_params *params, const int8_t *input1, const int8_t *input2,
                     int8_t *output, int32_t size);
+
+/* Fills the two 256-entry tables td_add_s8 reads (layout: td_add_params in tdnn_types.h);
+ * the C generator emits them as constants instead. TD_ERR_ARG unless left_shift <= 20 and
+ * both input offsets are in [-128, 128] (and the checks of td_add_s8). */
+td_status td_add_s8_fill_tables(const td_add_params *params, int32_t *input1_table,
+                                int32_t *input2_table);
 
 /* ---- softmax over the last axis: input and output int8 [rows][depth], no scratch ----
  * Exactly TFLM's reference int8 -> int8 Softmax (gemmlowp fixed point), per row:

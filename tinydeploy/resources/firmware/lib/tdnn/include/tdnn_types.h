@@ -113,7 +113,23 @@ typedef struct {
     int32_t output_multiplier;
     int32_t output_shift;
     td_activation activation;
+    /* Optional (both or neither; NULL: computed per element): the rescaled inputs,
+     * inputN_table[u] = 2 * MultiplyByQuantizedMultiplier(((int8_t)u + inputN_offset) <<
+     * left_shift, inputN_multiplier, inputN_shift) for u = 0..255 (the input byte as
+     * uint8), exactly what td_add_s8_fill_tables writes. */
+    const int32_t *input1_table;
+    const int32_t *input2_table;
+    /* With the tables, how the output step rounds a sum exactly halfway between two outputs
+     * (TD_ADD_TIES_*; 0 when unsure): TFLM rounds such ties away from zero, which costs a sign
+     * test per element. UP / DOWN skip it and are exact only when no input pair gives a
+     * negative / positive tie: the C generator checks all 65,536 pairs before choosing one. */
+    int32_t table_ties;
 } td_add_params;
+
+/* td_add_params.table_ties */
+#define TD_ADD_TIES_EXACT 0 /* TFLM's rounding, always valid */
+#define TD_ADD_TIES_UP 1    /* every tie up: valid when no negative sum is a tie */
+#define TD_ADD_TIES_DOWN 2  /* every tie down: valid when no positive sum is a tie */
 
 /* int8 SOFTMAX over the last axis, TFLM's reference arithmetic (output scale 1/256, zero
  * point -128). TFLM prepares the three fields from beta and the input scale:

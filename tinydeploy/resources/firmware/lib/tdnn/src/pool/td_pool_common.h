@@ -11,6 +11,13 @@ void td_pool_s8_mve(const td_pool_params *params, const td_dims *input_dims, con
                     const td_dims *output_dims, int8_t *output, int32_t average);
 #endif
 
+#if defined(__ARM_FEATURE_DSP)
+/* DSP average pooling (td_avgpool_s8_dsp.c, also on Cortex-M55), after td_pool_s8's checks:
+ * windows of at most 256 cells, 8 / 4 channels per word in int16 lanes. */
+void td_avgpool_s8_dsp(const td_pool_params *params, const td_dims *input_dims, const int8_t *input,
+                       const td_dims *output_dims, int8_t *output);
+#endif
+
 static inline td_status td_pool_check(const td_pool_params *p, const td_dims *in,
                                       const int8_t *input, const td_dims *out, const int8_t *output)
 {
