@@ -127,6 +127,9 @@ class OpDef(ABC, Generic[OpT]):
     # An op that needs no C at all: its output is its input's bytes under another shape
     # (RESHAPE); the generator aliases the two tensors.
     c_alias: ClassVar[bool] = False
+    # An op that converts a model edge's float32 / uint8 tensor (QUANTIZE, DEQUANTIZE) and
+    # checks its own dtypes; the reader requires int8 tensors for every other op.
+    edge_dtypes: ClassVar[bool] = False
 
     @abstractmethod
     def read(self, ctx: ReadContext) -> OpT:
