@@ -30,3 +30,9 @@ def emit_table_lookup(em: CEmitter, call: EmitCall, table: np.ndarray) -> list[s
     size = em.g.tensors[op.output].size
     return [f"    st = td_lut_s8({p}_table, (const int8_t *){call.ins[0]}, "
             f"(int8_t *){call.out}, {size});"]
+
+
+def c_float(x: float) -> str:
+    """A float32 as an exact C99 hex literal (0x1.8p+1f)."""
+    mantissa, exponent = float(np.float32(x)).hex().split("p")
+    return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}f"

@@ -10,6 +10,7 @@ import numpy as np
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
+from tinydeploy.ir.ops.bytemap import c_float
 from tinydeploy.quant.affine import dequantize
 
 
@@ -49,7 +50,7 @@ class DequantizeDef(OpDef[Dequantize]):
     def emit_c(self, em: CEmitter, call: EmitCall) -> list[str]:
         op, p = call.layer.op, call.p
         em.decls.append(f"static const td_dequantize_params {p}_params = {{.scale = "
-                        f"{float(np.float32(op.scale)).hex()}f, .zero_point = "
+                        f"{c_float(op.scale)}, .zero_point = "
                         f"{op.zero_point}}};\n")
         size = em.g.tensors[op.output].size
         return [f"    st = td_dequantize_s8_f32(&{p}_params, {call.ins[0]}, {call.out}, "

@@ -12,7 +12,7 @@ import numpy as np
 from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
-from tinydeploy.ir.ops.bytemap import byte_table, emit_table_lookup
+from tinydeploy.ir.ops.bytemap import byte_table, c_float, emit_table_lookup
 from tinydeploy.quant.affine import affine_quantize, requantize, requantize_params
 
 # (input dtype, output dtype) pairs; TFLM supports these (and wider types tinydeploy lacks)
@@ -71,7 +71,7 @@ class QuantizeDef(OpDef[Quantize]):
             return emit_table_lookup(em, call, byte_table(
                 lambda v: self.reference(op, [v], ()), op.in_dtype))
         em.decls.append(f"static const td_quantize_params {p}_params = {{.scale = "
-                        f"{float(np.float32(op.scale)).hex()}f, .zero_point = "
+                        f"{c_float(op.scale)}, .zero_point = "
                         f"{op.zero_point}}};\n")
         size = em.g.tensors[op.output].size
         return [f"    st = td_quantize_f32_s8(&{p}_params, {call.ins[0]}, {call.out}, "

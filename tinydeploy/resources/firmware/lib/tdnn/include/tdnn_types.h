@@ -197,6 +197,21 @@ typedef struct {
     const uint32_t *taps;    /* [entries] (may be NULL when entries == 0) */
 } td_conv_taps;
 
+/* ---- float32 / 8-bit edges (QUANTIZE, DEQUANTIZE) ---- */
+/* QUANTIZE float32 -> int8 (TFLM AffineQuantize): q = clamp(round(x / scale) + zero_point),
+ * round half away from zero. `scale` is the output tensor's float32 scale. */
+typedef struct {
+    float scale;         /* > 0 */
+    int32_t zero_point;  /* [-128, 127] */
+} td_quantize_params;
+
+/* DEQUANTIZE int8 -> float32 (TFLM Dequantize): x = (q - zero_point) * scale. */
+typedef struct {
+    float scale;         /* > 0, the input tensor's float32 scale */
+    int32_t zero_point;  /* [-128, 127] */
+} td_dequantize_params;
+/* ---- end of the QUANTIZE / DEQUANTIZE block ---- */
+
 #ifdef __cplusplus
 }
 #endif
