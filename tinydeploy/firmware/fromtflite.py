@@ -52,7 +52,7 @@ def random_inputs(graph, samples: int, seed: int) -> np.ndarray:
     size = (samples, *inp.shape[1:])
     if inp.dtype != "float32":
         lo, hi = _RANGES[inp.dtype]
-        return rng.integers(lo, hi + 1, size=size).astype(inp.dtype)
+        return rng.integers(lo, hi + 1, size=size, dtype=np.dtype(inp.dtype))
     first = next((op for op in graph.ops if op.kind == "QUANTIZE" and op.input == graph.input),
                  None)
     if first is None:

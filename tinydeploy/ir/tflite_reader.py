@@ -155,6 +155,9 @@ def _read(r: Reader) -> Graph:
         out = int(op.OutputsAsNumpy()[0])
         x = act(ins[0])  # input before output: the order of graph.tensors
         y = act(out)
+        if not opdef.edge_dtypes:  # name the dtype before the op's own checks run
+            _require_int8(r.source, f"{opdef.short}{counters[kind]}", kind,
+                          [tensors[x], tensors[y]])
         ctx = ReadContext(reader=r, fb_op=op, name=f"{opdef.short}{counters[kind]}", ins=ins,
                           x=x, y=y, tensors=tensors, act=act)
         ops.append(opdef.read(ctx))
@@ -174,12 +177,18 @@ def _check_dtypes(g: Graph) -> None:
                               "only the model's input and output may be float32 or uint8")
     for op in g.ops:
         opdef = get_op(op.kind)
-        if opdef.edge_dtypes:
-            continue
-        for key in [*opdef.inputs(op), op.output]:
-            if g.tensors[key].dtype != "int8":
-                raise ExportError(f"{g.source}: {op.name} ({op.kind}) on a "
-                                  f"{g.tensors[key].dtype} tensor; supported: int8")
+        if not opdef.edge_dtypes:
+            _require_int8(g.source, op.name, op.kind,
+                          [g.tensors[key] for key in [*opdef.inputs(op), op.output]])
+
+
+def _require_int8(source: str, name: str, kind: str, tensors: list[Tensor]) -> None:
+    for t in tensors:
+        if t.dtype != "int8":
+            raise ExportError(
+                f"{source}: {name} ({kind}) on the {t.dtype} tensor {t.name!r}; tinydeploy "
+                "runs int8 ops only (float32 / uint8 only at the model's input and output, "
+                "through QUANTIZE / DEQUANTIZE: convert with full-integer quantization)")
 
 
 def _check_shapes(g: Graph) -> None:

@@ -31,8 +31,10 @@ def affine_quantize(x: np.ndarray, scale: float, zero_point: int,
                     out_dtype: str = "int8") -> np.ndarray:
     """float32 -> int8/uint8 as TFLM's AffineQuantize."""
     lo, hi = QRANGE[out_dtype]
-    q = np.asarray(x, dtype=np.float32) / np.float32(scale)  # float32 division, as TFLM
-    # clamp before the int cast (TFLM's cast of an out-of-int32 float is undefined)
+    with np.errstate(over="ignore"):  # a huge x / tiny scale is inf, then clamped
+        q = np.asarray(x, dtype=np.float32) / np.float32(scale)  # float32 division, as TFLM
+    # Clamped before the int cast: TFLM's cast of a quotient outside int32 is undefined
+    # (its x86 build then gives the minimum, an Arm core saturates); here it saturates.
     r = np.clip(round_half_away(q), lo - zero_point, hi - zero_point)
     return (r.astype(np.int64) + zero_point).astype(out_dtype)
 

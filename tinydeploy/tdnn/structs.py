@@ -71,6 +71,16 @@ class ConvTaps(C.Structure):
     _fields_ = [("band_w", _I32), ("in_c", _I32), ("entries", _I32), ("taps", C.c_void_p)]
 
 
+# ---- QUANTIZE / DEQUANTIZE (float32 model edges) ----
+class QuantizeParams(C.Structure):
+    _fields_ = [("scale", C.c_float), ("zero_point", _I32)]
+
+
+class DequantizeParams(C.Structure):
+    _fields_ = [("scale", C.c_float), ("zero_point", _I32)]
+# ---- end of the QUANTIZE / DEQUANTIZE block ----
+
+
 #: every mirrored struct by its C name (the layout test walks this)
 PARAM_STRUCTS: dict[str, type[C.Structure]] = {
     "td_dims": Dims, "td_activation": Activation, "td_quant_params": QuantParams,
@@ -78,3 +88,5 @@ PARAM_STRUCTS: dict[str, type[C.Structure]] = {
     "td_fc_params": FcParams, "td_pool_params": PoolParams, "td_add_params": AddParams,
     "td_softmax_params": SoftmaxParams, "td_conv_taps": ConvTaps,
 }
+PARAM_STRUCTS.update({"td_quantize_params": QuantizeParams,
+                      "td_dequantize_params": DequantizeParams})

@@ -176,6 +176,8 @@ td_status td_lut_s8(const int8_t *table, const int8_t *input, int8_t *output, in
 /* QUANTIZE float32 -> int8 (a float-input model's first op), exactly TFLM's AffineQuantize:
  *   q = clamp(round(x / scale) + zero_point, -128, 127)
  * with one IEEE float32 division and round half away from zero (std::round); NaN gives -128.
+ * A quotient outside int32 saturates (TFLM's float -> int cast is undefined there: its x86
+ * build gives -128 for both signs, an Arm core saturates).
  * No scratch. TD_ERR_ARG: NULL pointers, size < 0, scale not > 0, zero_point outside int8. */
 td_status td_quantize_f32_s8(const td_quantize_params *params, const float *input, int8_t *output,
                              int32_t size);
