@@ -21,6 +21,9 @@ BUILTIN_SHORT = {
     "CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "MAX_POOL_2D": "maxpool",
     "AVERAGE_POOL_2D": "avgpool", "FULLY_CONNECTED": "fc", "ADD": "add",
     "RESHAPE": "reshape", "TRANSPOSE": "transpose", "SOFTMAX": "softmax",
+    # ops added later follow in module order (alphabetical)
+    "DEQUANTIZE": "dequantize", "HARD_SWISH": "hardswish", "LOGISTIC": "logistic",
+    "QUANTIZE": "quantize",
 }
 
 # A toy op, written as a new op module would be. L2_POOL_2D shares MAX_POOL_2D's options
@@ -166,7 +169,8 @@ def test_the_c_side_of_an_op_is_its_op_units_emitter():
     from tinydeploy.ir.ops import get_op
 
     assert c_supported() == ["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D",
-                             "FULLY_CONNECTED", "ADD", "RESHAPE", "TRANSPOSE", "SOFTMAX"]
+                             "FULLY_CONNECTED", "ADD", "RESHAPE", "TRANSPOSE", "SOFTMAX",
+                             "DEQUANTIZE", "HARD_SWISH", "LOGISTIC", "QUANTIZE"]
     assert get_op("RESHAPE").c_alias and get_op("RESHAPE").emit_c is None
     for kind in c_supported():
         emitter = get_op(kind).emit_c
