@@ -494,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         instr = round(ticks * core.instr_per_tick)
         if c.op in ELEMENTWISE_OPS:
             elementwise.append({
-                "layer": c.layer, "op": c.op, "shape": list(c.expected.shape),
+                "layer": c.layer, "op": c.op,
+                "shape": list(c.expected.shape) if c.op == "softmax" else [c.out_elems],
                 "elements": c.out_elems, "instructions": instr,
                 "instr_per_element": round(instr / c.out_elems, 2),
             })  # fmt: skip

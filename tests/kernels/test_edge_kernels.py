@@ -105,3 +105,23 @@ def test_null_pointers_are_rejected(tdnn):
             tdnn._call("td_lut_s8", *args, C.c_int32(8))
     with pytest.raises(TdnnError):
         tdnn._call("td_lut_s8", p, p, p, C.c_int32(-1))
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("core", ["m4", "m55"])
+def test_edge_kernels_match_host_on_qemu(core, tmp_path):
+    """The kernel benchmark's edge cases (1024 elements each, float outputs compared as
+    bytes) built for the core and run on QEMU, checked against the host library."""
+    import subprocess
+    import sys
+
+    from test_conv import BENCH, require_qemu_tools
+
+    require_qemu_tools()
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--core", core, "--only",
+         "^(lut1024|quantize_f32_1024|dequantize_1024)/", "--keep-build", str(tmp_path)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if "per element" in ln]
+    assert len(lines) == 3, proc.stdout

@@ -144,7 +144,8 @@ class OpDef(ABC, Generic[OpT]):
     def reference(self, op: OpT, inputs: list[np.ndarray],
                   out_shape: tuple[int, ...]) -> np.ndarray:
         """int8 outputs (B, *out_shape[1:]) from the int8 `inputs` (B, ...), one array per
-        name in `self.inputs(op)`; bit-exact with TFLite Micro."""
+        name in `self.inputs(op)`; bit-exact with TFLite Micro. (An `edge_dtypes` op takes
+        or gives its float32 / uint8 tensor in that dtype.)"""
 
     def inputs(self, op: OpT) -> list[str]:
         """The activation tensors the op reads, in the order `reference` takes them."""
