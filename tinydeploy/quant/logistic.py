@@ -63,6 +63,7 @@ def logistic_int8(x: np.ndarray, p: LogisticParams) -> np.ndarray:
     a = multiply_by_quantized_multiplier(d, p.input_multiplier, p.input_left_shift)
     q = rounding_divide_by_pot(_logistic_q0(a), 31 - 8) + OUTPUT_ZERO_POINT
     out = np.clip(q, -128, 127)
-    out = np.where(d <= -p.input_range_radius, -128, out)
+    # TFLM tests d <= -radius first (it wins when the radius is 0)
     out = np.where(d >= p.input_range_radius, 127, out)
+    out = np.where(d <= -p.input_range_radius, -128, out)
     return out.astype(np.int8)
