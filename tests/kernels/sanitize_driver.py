@@ -49,6 +49,14 @@ def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
     out["softmax_d1"] = host.softmax(sm[:, :1].copy(), 2**31 - 1, 31, -255)  # depth 1, wraps
     out["softmax_wide"] = host.softmax(np.full((1, 8193), 3, np.int8), 1 << 30, 22, -496)
     out["softmax_sat"] = host.softmax(np.full((1, 600), 3, np.int8), 1 << 30, 22, -496)
+    # table lookup, QUANTIZE / DEQUANTIZE: NaN, infinities and quotients beyond int32 must
+    # not reach a float -> int conversion (UBSan's float-cast-overflow)
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    out["lut"] = host.lut(table, rng.integers(0, 256, 1001).astype(np.uint8))
+    edge = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38, 0.5, -0.5, 1.5, -0.0], np.float32)
+    xf = np.concatenate([edge, rng.normal(0, 3, 100).astype(np.float32)])
+    out["quantize_f32"] = host.quantize_f32(xf, 0.02, -5)
+    out["dequantize"] = host.dequantize(np.arange(256, dtype=np.uint8).view(np.int8), 0.037, 11)
     np.savez(out_path, **out)
 
 
