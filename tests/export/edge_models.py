@@ -48,3 +48,20 @@ def single_activation(activation: str, lo: float, hi: float, io_type: str = "int
 def all_bytes(dtype: str) -> np.ndarray:
     """(1, 256): every int8 or uint8 value once."""
     return np.arange(256, dtype=np.uint8).view(np.dtype(dtype)).reshape(1, 256)
+
+
+@cache
+def requantized_output_net() -> bytes:
+    """`activation_net("uint8")` whose output tensor is made int8 with another scale and zero
+    point (the flatbuffer edited with TensorFlow's flatbuffer_utils): its last op becomes an
+    int8 -> int8 QUANTIZE with a multiplier that is not 1, as the converter emits between
+    tensors of different quantization; TFLite Micro runs it as its Requantize."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(activation_net("uint8")))
+    sg = model.subgraphs[0]
+    out = sg.tensors[sg.outputs[0]]
+    out.type = 9  # TensorType.INT8
+    out.quantization.scale = [float(out.quantization.scale[0]) * 1.7]
+    out.quantization.zeroPoint = [int(out.quantization.zeroPoint[0]) - 158]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

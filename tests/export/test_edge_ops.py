@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edge_models import activation_net, all_bytes, single_activation
+from edge_models import activation_net, all_bytes, requantized_output_net, single_activation
 
 from tinydeploy.codegen import generate_c
 from tinydeploy.codegen.host import build_host_runner, run_host
@@ -110,6 +110,16 @@ def test_float_quantize_ties_extremes_and_dequantize():
                              .astype(np.float32)]).astype(np.float32)
     out = check_reference_equals_tflm(tfl, values.reshape(3, 256))
     assert len(np.unique(out)) > 100  # many of the 256 dequantized values occur
+
+
+def test_requantize_int8_to_int8_equals_tflm():
+    tfl = requantized_output_net()
+    g = read_tflite(tfl)
+    last = g.ops[-1]
+    assert (last.kind, last.in_dtype, last.out_dtype) == ("QUANTIZE", "int8", "int8")
+    assert last.multiplier != 1 << 30  # a real rescale, not the same-scale shortcut
+    out = check_reference_equals_tflm(tfl, random_inputs(g, 300, seed=5))
+    assert out.dtype == np.int8 and len(np.unique(out)) > 50
 
 
 def test_requantize_int8_to_int8_parameters():

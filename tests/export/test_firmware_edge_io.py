@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from edge_models import activation_net, single_activation
+from edge_models import activation_net, requantized_output_net, single_activation
 
 from tinydeploy.cli.main import main
 
@@ -62,3 +62,11 @@ def test_float_ties_and_far_values_on_qemu_m4(tmp_path, capsys, monkeypatch):
     run_firmware(tmp_path, tfl, "qemu-m4", str(tmp_path / "x.npy"), 2, capsys)
     vectors = np.load(tmp_path / "run" / "model" / "test_vectors.npz")
     np.testing.assert_array_equal(vectors["inputs"].reshape(-1), x)
+
+
+@pytest.mark.firmware
+def test_requantizing_quantize_on_qemu_m4(tmp_path, capsys, monkeypatch):
+    """uint8 input, int8 -> int8 QUANTIZE (requantize) at the output."""
+    monkeypatch.setenv("TINYDEPLOY_DATA", str(tmp_path / "no-datasets-here"))
+    report = run_firmware(tmp_path, requantized_output_net(), "qemu-m4", "random", 4, capsys)
+    assert report["measured"]["per_layer"][-1]["name"] == "quantize2"
