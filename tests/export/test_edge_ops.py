@@ -166,6 +166,21 @@ def test_float_ops_inside_the_model_are_a_clear_error():
         read_tflite(tfl)
 
 
+@pytest.mark.parametrize(("tensor_type", "message"), [
+    (3, r"quantize1: QUANTIZE float32 -> uint8 is not supported; supported: float32 -> int8"),
+    (7, r"has type INT16; supported: int8"),
+])
+def test_unsupported_edge_types_are_clear_errors(tensor_type, message):
+    """The float model's first QUANTIZE retyped (uint8, int16 output) in the flatbuffer."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(activation_net("float32")))
+    sg = model.subgraphs[0]
+    sg.tensors[sg.operators[0].outputs[0]].type = tensor_type
+    with pytest.raises(ExportError, match=message):
+        read_tflite(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+
+
 def test_unsupported_parameters_are_clear_errors():
     with pytest.raises(ExportError, match="HARD_SWISH: output scale"):
         hard_swish_params(1.0, 0, 1e-6, 0)  # output multiplier exponent > 0
