@@ -11,8 +11,10 @@ td_status td_dequantize_s8_f32(const td_dequantize_params *params, const int8_t 
     }
     /* TFLM multiplies in double and rounds to float once; the exact product of a float32
      * scale and |q - zp| <= 255 fits a double, so one float32 multiply rounds the same */
+    const float scale = params->scale;
+    const int32_t zero_point = params->zero_point;
     for (i = 0; i < size; i++) {
-        output[i] = (float)(input[i] - params->zero_point) * params->scale;
+        output[i] = (float)(input[i] - zero_point) * scale;
     }
     return TD_OK;
 }
