@@ -179,7 +179,14 @@ AVGPOOL_LAYERS: dict[str, tuple[int, int, int]] = {
     "avgpool_kws": (25, 5, 64),
     "avgpool_mbv1": (3, 3, 256),
 }
-ELEMENTWISE_OPS = ("softmax", "pad", "mean", "concat", "add", "avgpool")
+# Elementwise edge / activation kernels over 1024 elements (after SOFTMAX, so the data
+# above is unchanged; not part of the cost model): td_lut_s8 (LOGISTIC, HARD_SWISH, 8-bit
+# QUANTIZE), td_quantize_f32_s8 (float input), td_dequantize_s8_f32 (float output)
+EDGE_LAYERS: dict[str, str] = {"lut1024": "lut", "quantize_f32_1024": "quantize",
+                               "dequantize_1024": "dequantize"}
+EDGE_ELEMENTS = 1024
+ELEMENTWISE_OPS = ("softmax", "pad", "mean", "concat", "add", "avgpool", "lut", "quantize",
+                   "dequantize")
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
 
@@ -479,6 +486,8 @@ def build_cases(host) -> tuple[list[Case], str]:
         )
         _elementwise_case(cases, layer, "avgpool", code, expected, int(x.size))
     movement_cases(host, rng, cases)
+    for layer, op in EDGE_LAYERS.items():
+        cases.append(edge_case(len(cases), layer, op, rng, host))
     return cases, shared
 
 
@@ -554,6 +563,37 @@ def generator_table_ties(params: AddParams, tables: tuple[np.ndarray, np.ndarray
     op = Add(name="add", input="a", input2="b", output="y", **fields,
              act_min=params.activation.min, act_max=params.activation.max)
     return table_ties(op, tables)
+
+
+def edge_case(idx: int, layer: str, op: str, rng: np.random.Generator, host) -> Case:
+    """One elementwise edge kernel over EDGE_ELEMENTS values; float outputs are compared as
+    their bytes (the expected array holds the float32 bit patterns)."""
+    from tinydeploy.ir.ops.bytemap import c_float
+
+    n, scale, zp = EDGE_ELEMENTS, float(np.float32(0.0235)), -7
+    if op == "lut":
+        table = rng.integers(-128, 128, 256).astype(np.int8)
+        x = rng.integers(-128, 128, n).astype(np.int8)
+        expected = host.lut(table, x)
+        code = c_array("int8_t", f"t{idx}", table) + c_array("int8_t", f"x{idx}", x)
+        call = f"td_lut_s8(t{idx}, x{idx}, out_buf, {n})"
+    elif op == "quantize":
+        xf = rng.normal(0, 2.0, n).astype(np.float32)
+        expected = host.quantize_f32(xf, scale, zp)
+        code = (f"static const float x{idx}[{n}] = {{"
+                + ",".join(c_float(v) for v in xf) + "};\n")
+        code += f"static const td_quantize_params p{idx} = {{{c_float(scale)}, {zp}}};\n"
+        call = f"td_quantize_f32_s8(&p{idx}, x{idx}, out_buf, {n})"
+    else:
+        x = rng.integers(-128, 128, n).astype(np.int8)
+        expected = host.dequantize(x, scale, zp).view(np.int8)
+        code = c_array("int8_t", f"x{idx}", x)
+        code += f"static const td_dequantize_params p{idx} = {{{c_float(scale)}, {zp}}};\n"
+        call = f"td_dequantize_s8_f32(&p{idx}, x{idx}, (float *)(void *)out_buf, {n})"
+    code += c_array("int8_t", f"exp{idx}", expected)
+    code += f"static td_status run{idx}(void)\n{{\n    return {call};\n}}\n"
+    return Case(idx, f"{layer}/-/0", layer, op, "-", 0.0, np.zeros((0, 0), np.int8), None,
+                code, expected, 0, 0, 0, 0, 0, n, n, 0, n)
 
 
 def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:
@@ -690,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in re.finditer(r"case (\S+) ticks=(\d+) status=(\d+) match=(\d)", log)
     }
     results = []
-    elementwise = []  # SOFTMAX, ADD, pools, PAD, MEAN, CONCATENATION: per element
+    elementwise = []  # SOFTMAX, ADD, pools, data movement, edge kernels: per element
     dense_instr: dict[str, int] = {}
     for c in cases:
         ticks, status, match = measured[c.name]
@@ -699,7 +739,8 @@ def main(argv: list[str] | None = None) -> int:
         instr = round(ticks * core.instr_per_tick)
         if c.op in ELEMENTWISE_OPS:
             elementwise.append({
-                "layer": c.layer, "op": c.op, "shape": list(c.expected.shape),
+                "layer": c.layer, "op": c.op,
+                "shape": [c.work_elems] if c.op == "dequantize" else list(c.expected.shape),
                 "elements": c.work_elems, "instructions": instr,
                 "instr_per_element": round(instr / c.work_elems, 2),
             })  # fmt: skip

@@ -21,8 +21,10 @@ BUILTIN_SHORT = {
     "CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "MAX_POOL_2D": "maxpool",
     "AVERAGE_POOL_2D": "avgpool", "FULLY_CONNECTED": "fc", "ADD": "add",
     "RESHAPE": "reshape", "TRANSPOSE": "transpose", "SOFTMAX": "softmax",
-    # ops1: after the first ones, in the order their modules register (file names)
-    "CONCATENATION": "concat", "MEAN": "mean", "PAD": "pad", "PADV2": "padv2",
+    # ops added later follow in the order their modules register (file names, alphabetical)
+    "CONCATENATION": "concat", "DEQUANTIZE": "dequantize", "HARD_SWISH": "hardswish",
+    "LOGISTIC": "logistic", "MEAN": "mean", "PAD": "pad", "PADV2": "padv2",
+    "QUANTIZE": "quantize",
 }
 
 # A toy op, written as a new op module would be. L2_POOL_2D shares MAX_POOL_2D's options
@@ -169,7 +171,8 @@ def test_the_c_side_of_an_op_is_its_op_units_emitter():
 
     assert c_supported() == ["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D",
                              "FULLY_CONNECTED", "ADD", "RESHAPE", "TRANSPOSE", "SOFTMAX",
-                             "CONCATENATION", "MEAN", "PAD", "PADV2"]
+                             "CONCATENATION", "DEQUANTIZE", "HARD_SWISH", "LOGISTIC", "MEAN",
+                             "PAD", "PADV2", "QUANTIZE"]
     assert get_op("RESHAPE").c_alias and get_op("RESHAPE").emit_c is None
     for kind in c_supported():
         emitter = get_op(kind).emit_c

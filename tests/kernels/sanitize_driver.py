@@ -54,12 +54,20 @@ def main(cache_dir: str, out_path: str, sanitize: bool) -> None:
     wp = rng.integers(-128, 128, size=(5, 7)).astype(np.int8)
     spec = ConvSpec(1, 1, (2, 2), (0, 0, 0, 0), 7, -2, (-20, 100))
     out["conv_1x1"] = host.conv(xp, get_format("dense").encode(wp), None, mult, shift, spec)
-    # ops1: PAD (spatial only, and with channel padding), MEAN (4-channel passes + tail), CONCAT
+    # PAD (spatial only, and with channel padding), MEAN (4-channel passes + tail), CONCAT
     out["pad"] = host.pad(x, ((1, 2), (0, 1), (0, 0)), -5)
     out["pad_c"] = host.pad(x, ((0, 1), (2, 0), (1, 3)), 7)
     out["mean"] = host.mean(rng.integers(-128, 128, size=(5, 6, 7)).astype(np.int8),
                             MeanParams(3, 1 << 30, -4, -1))
     out["concat"] = host.concat([x, x[:, :, :1].copy(), x[:, :, ::-1].copy()], 2)
+    # table lookup, QUANTIZE / DEQUANTIZE: NaN, infinities and quotients beyond int32 must
+    # not reach a float -> int conversion (UBSan's float-cast-overflow)
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    out["lut"] = host.lut(table, rng.integers(0, 256, 1001).astype(np.uint8))
+    edge = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38, 0.5, -0.5, 1.5, -0.0], np.float32)
+    xf = np.concatenate([edge, rng.normal(0, 3, 100).astype(np.float32)])
+    out["quantize_f32"] = host.quantize_f32(xf, 0.02, -5)
+    out["dequantize"] = host.dequantize(np.arange(256, dtype=np.uint8).view(np.int8), 0.037, 11)
     np.savez(out_path, **out)
 
 

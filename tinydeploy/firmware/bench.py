@@ -85,10 +85,13 @@ def plan(
             )
         bp.chunks = [(0, 1)]
         return bp
-    if vectors.inputs.shape[1] != fp.input_size or vectors.expected.shape[1] != fp.output_size:
+    in_bytes = vectors.inputs.shape[1] * vectors.inputs.itemsize
+    out_bytes = vectors.expected.shape[1] * vectors.expected.itemsize
+    if in_bytes != fp.input_size or out_bytes != fp.output_size:
         raise FirmwareError(
-            f"test vectors have {vectors.inputs.shape[1]} inputs/{vectors.expected.shape[1]} "
-            f"outputs per image but the model has {fp.input_size}/{fp.output_size}"
+            f"test vectors have {in_bytes} input/{out_bytes} output bytes per image "
+            f"({vectors.inputs.dtype}/{vectors.expected.dtype}) but the model has "
+            f"{fp.input_size}/{fp.output_size}"
         )
     n = len(vectors) if samples is None else min(samples, len(vectors))
     if n < 1:

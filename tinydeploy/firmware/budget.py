@@ -35,8 +35,8 @@ CPU_FLAGS = {
 
 @dataclass(frozen=True)
 class ModelFootprint:
-    input_size: int
-    output_size: int
+    input_size: int  # bytes (elements times the I/O type size)
+    output_size: int  # bytes
     arena_size: int
     num_layers: int
     weights_bytes: int  # read-only data of the model objects
@@ -90,8 +90,10 @@ def measure_model(model_dir: Path, board: BoardProfile, opt: str = "O2") -> Mode
         probe = tmp / "probe.c"
         probe.write_text(
             '#include "model.h"\n'
-            "const unsigned long td_probe[4] = {TDM_INPUT_SIZE, TDM_OUTPUT_SIZE, "
-            "TDM_ARENA_SIZE, TDM_NUM_LAYERS};\n"
+            "#ifndef TDM_INPUT_DTYPE\n"  # a model.h without typed I/O: int8 in and out
+            "typedef signed char tdm_input_t;\ntypedef signed char tdm_output_t;\n#endif\n"
+            "const unsigned long td_probe[4] = {TDM_INPUT_SIZE * sizeof(tdm_input_t), "
+            "TDM_OUTPUT_SIZE * sizeof(tdm_output_t), TDM_ARENA_SIZE, TDM_NUM_LAYERS};\n"
         )
         _compile([gcc, *flags, "-S", "-o", str(tmp / "probe.s"), str(probe)], "model.h")
         words = re.findall(r"\.word\s+(-?\d+)", (tmp / "probe.s").read_text())

@@ -5,16 +5,21 @@ The firmware (resources/firmware/src/harness.c) prints one record per line,
 ignored, so boot noise is harmless:
 
     TD:BEGIN board=qemu-m4 counter=systick-icount counter_hz=25000000 layers=2 input=16
-             output=4 arena=8 offset=0 count=1 [port notes, e.g. clock=pll dwt=counting]
-    TD:IMG i=<global index> label=<-1 if unknown> pred=<argmax> diff=<mismatching bytes>
+             output=4 arena=8 in_dtype=int8 out_dtype=int8 offset=0 count=1
+             [port notes, e.g. clock=pll dwt=counting]
+    TD:IMG i=<global index> label=<-1 if unknown> pred=<argmax> diff=<mismatching elements>
            ticks=<counter ticks of tdm_invoke>
-    TD:MISMATCH i=<image> k=<output index> got=<int8> want=<int8>   (first few only)
+    TD:MISMATCH i=<image> k=<output index> got=<value> want=<value>   (first few only)
     TD:LAYER idx=<n> name=<layer> sum=<ticks over all images> min=<ticks> max=<ticks>
     TD:SUMMARY n=.. labelled=.. correct=.. mismatch_images=.. mismatch_bytes=.. ticks_sum=..
                ticks_min=.. ticks_max=.. stack_hwm=<bytes> stack_size=<bytes> arena=<bytes>
     TD:ERROR kind=invoke i=<image> rc=<code>
     TD:FAULT kind=hardfault|unexpected_exception
     TD:END status=ok|mismatch|invoke_error|setup_error|stack_overflow code=<exit code>
+
+Outputs are the model's: int8, or uint8 / float32 for a model with such edges (`out_dtype`);
+float32 elements are compared bit for bit and `got` / `want` are their IEEE-754 bit patterns
+as int32. `mismatch_bytes` counts mismatching elements (bytes for 8-bit outputs).
 
 `counter` is systick-icount (QEMU MPS2/MPS3), dwt (DWT CYCCNT) or systick (the STM32 port's
 fallback when DWT does not count). Ticks are converted on the host
@@ -40,7 +45,7 @@ EXIT_HARDFAULT = 90
 EXIT_UNEXPECTED = 91
 EXIT_MEANING = {
     EXIT_OK: "ok",
-    EXIT_MISMATCH: "int8 outputs differ from the expected ones",
+    EXIT_MISMATCH: "outputs differ from the expected ones",
     EXIT_INVOKE: "tdm_invoke returned an error",
     EXIT_SETUP: "harness set-up error",
     EXIT_STACK: "stack overflow (the painted stack was used up)",

@@ -1,4 +1,5 @@
-"""IR dataclasses. Activations are int8 NHWC (batch 1); one field has one meaning.
+"""IR dataclasses. Activations are int8 NHWC (batch 1); one field has one meaning. Only the
+model's input and output may be float32 or uint8 (a converter's QUANTIZE / DEQUANTIZE edges).
 
 `Tensor` and `Graph` live here; each op's dataclass lives with the rest of that op in
 `tinydeploy.ir.ops` and is re-exported here under its old name.
@@ -27,16 +28,23 @@ from tinydeploy.ir.ops.transpose import Transpose
 
 @dataclass
 class Tensor:
-    """An activation tensor (int8, per-tensor quantized)."""
+    """An activation tensor (int8, per-tensor quantized; float32 tensors have scale 0 and
+    zero point 0)."""
 
     name: str
     shape: tuple[int, ...]  # NHWC for 4-D, (N, features) for 2-D
     scale: float
     zero_point: int
+    dtype: str = "int8"  # "int8"; "uint8" or "float32" only at the model's edges
 
     @property
     def size(self) -> int:
+        """Elements."""
         return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
 
     @property
     def layout(self) -> str:

@@ -27,6 +27,14 @@ from tinydeploy.ir.prepare import (
 # table itself, so an op registered at run time is read too.
 SUPPORTED_OPS = supported_ops()
 _NUMPY_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 9: np.int8, 7: np.int16}
+_ACTIVATION_TYPES = {9: "int8", 3: "uint8", 0: "float32"}  # tflite.TensorType -> Tensor.dtype
+
+
+def _type_name(code: int) -> str:
+    import tflite
+
+    names = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+    return names.get(code, f"code {code}")
 
 
 class Reader:
@@ -125,15 +133,17 @@ def _read(r: Reader) -> Graph:
         key = f"t{int(idx)}"
         if key not in tensors:
             t = r.tensor(idx)
-            if t.Type() != 9:
+            name = t.Name().decode(errors="replace")
+            dtype = _ACTIVATION_TYPES.get(t.Type())
+            if dtype is None:
                 raise ExportError(
-                    f"{r.source}: activation tensor {t.Name().decode(errors='replace')!r} is not "
-                    "int8 (export with full-integer quantization and int8 input/output)"
-                )
-            scale, zp = r.quant(idx)
-            tensors[key] = Tensor(t.Name().decode(errors="replace"),
-                                  tuple(int(s) for s in t.ShapeAsNumpy()),
-                                  float(scale[0]), int(zp[0]))
+                    f"{r.source}: activation tensor {name!r} has type "
+                    f"{_type_name(t.Type())}; supported: int8 (float32 and uint8 only as the "
+                    "model's input or output, through QUANTIZE / DEQUANTIZE)")
+            scale, zp = (0.0, 0) if dtype == "float32" else (
+                float(q[0]) for q in r.quant(idx))
+            tensors[key] = Tensor(name, tuple(int(s) for s in t.ShapeAsNumpy()),
+                                  float(scale), int(zp), dtype)
         return key
 
     counters: dict[str, int] = {}
@@ -145,13 +155,40 @@ def _read(r: Reader) -> Graph:
         out = int(op.OutputsAsNumpy()[0])
         x = act(ins[0])  # input before output: the order of graph.tensors
         y = act(out)
+        if not opdef.edge_dtypes:  # name the dtype before the op's own checks run
+            _require_int8(r.source, f"{opdef.short}{counters[kind]}", kind,
+                          [tensors[x], tensors[y]])
         ctx = ReadContext(reader=r, fb_op=op, name=f"{opdef.short}{counters[kind]}", ins=ins,
                           x=x, y=y, tensors=tensors, act=act)
         ops.append(opdef.read(ctx))
     graph = Graph(tensors=tensors, ops=ops, input=act(sg.InputsAsNumpy()[0]),
                   output=act(sg.OutputsAsNumpy()[0]), source=r.source)
+    _check_dtypes(graph)
     _check_shapes(graph)
     return graph
+
+
+def _check_dtypes(g: Graph) -> None:
+    """float32 / uint8 tensors only at the model's edges, read or written only by the ops
+    that convert them (QUANTIZE, DEQUANTIZE: `OpDef.edge_dtypes`); every other op is int8."""
+    for key, t in g.tensors.items():
+        if t.dtype != "int8" and key not in (g.input, g.output):
+            raise ExportError(f"{g.source}: tensor {t.name!r} is {t.dtype} inside the model; "
+                              "only the model's input and output may be float32 or uint8")
+    for op in g.ops:
+        opdef = get_op(op.kind)
+        if not opdef.edge_dtypes:
+            _require_int8(g.source, op.name, op.kind,
+                          [g.tensors[key] for key in [*opdef.inputs(op), op.output]])
+
+
+def _require_int8(source: str, name: str, kind: str, tensors: list[Tensor]) -> None:
+    for t in tensors:
+        if t.dtype != "int8":
+            raise ExportError(
+                f"{source}: {name} ({kind}) on the {t.dtype} tensor {t.name!r}; tinydeploy "
+                "runs int8 ops only (float32 / uint8 only at the model's input and output, "
+                "through QUANTIZE / DEQUANTIZE: convert with full-integer quantization)")
 
 
 def _check_shapes(g: Graph) -> None:

@@ -82,15 +82,19 @@ _BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
            (2, 39332535), (3, 720401), (4, 242))
 
 
-def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
-    """gemmlowp exp_on_negative_values for Q5.26 input a <= 0; Q0.31 result."""
-    fractional_bits = 31 - SCALED_DIFF_INTEGER_BITS
+def exp_on_negative_values(a: np.ndarray,
+                           integer_bits: int = SCALED_DIFF_INTEGER_BITS) -> np.ndarray:
+    """gemmlowp exp_on_negative_values for input a <= 0 in Q<integer_bits> (softmax: Q5.26,
+    logistic: Q4.27); Q0.31 result. The barrel uses the exp(-2^k) with k < integer_bits."""
+    fractional_bits = 31 - integer_bits
     one_quarter = 1 << (fractional_bits - 2)
     a_mod_quarter_minus_quarter = _wrap((a & (one_quarter - 1)) - one_quarter)
     result = _exp_on_quarter_interval(
-        _saturating_shift_left(a_mod_quarter_minus_quarter, SCALED_DIFF_INTEGER_BITS))
+        _saturating_shift_left(a_mod_quarter_minus_quarter, integer_bits))
     remainder = _wrap(a_mod_quarter_minus_quarter - a)
     for exponent, multiplier in _BARREL:
+        if exponent >= integer_bits:
+            continue
         bit = (remainder & (1 << (fractional_bits + exponent))) != 0
         result = np.where(bit, srdhm(result, multiplier), result)
     return np.where(a == 0, INT32_MAX, result)

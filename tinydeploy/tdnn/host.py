@@ -27,12 +27,14 @@ from tinydeploy.tdnn.structs import (
     AddParams,
     ConvParams,
     ConvTaps,
+    DequantizeParams,
     Dims,
     DwConvParams,
     FcParams,
     MeanParams,
     PadParams,
     PoolParams,
+    QuantizeParams,
     QuantParams,
     SoftmaxParams,
 )
@@ -309,7 +311,7 @@ class TdnnHost:
                    _I32(x.size // max(depth, 1)), _I32(depth))  # fmt: skip
         return out
 
-    # ---- PAD, MEAN, CONCATENATION (ops1 block) ----
+    # ---- PAD, MEAN, CONCATENATION ----
 
     def pad(self, x: np.ndarray, paddings: tuple[tuple[int, int], ...], value: int
             ) -> np.ndarray:
@@ -344,6 +346,37 @@ class TdnnHost:
         ptrs = (C.c_void_p * len(xs))(*(x.ctypes.data for x in xs))
         self._call("td_concat_s8", ptrs, _ptr(blocks), _I32(len(xs)), _I32(outer), _ptr(out))
         return out
+
+    # ---- table lookup, QUANTIZE / DEQUANTIZE ----
+    def lut(self, table: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """td_lut_s8: out[i] = table[byte i of x] for an int8 or uint8 array (result as the
+        table's 256 int8 entries, viewed in x's dtype)."""
+        table = np.ascontiguousarray(table, dtype=np.int8)
+        if table.size != 256:
+            raise ValueError(f"td_lut_s8 needs a 256-entry table, got {table.size}")
+        x = np.ascontiguousarray(x)
+        if x.dtype not in (np.int8, np.uint8):
+            raise ValueError(f"td_lut_s8 takes int8 or uint8 data, got {x.dtype}")
+        out = np.zeros_like(x)
+        self._call("td_lut_s8", _ptr(table), _ptr(x), _ptr(out), _I32(x.size))
+        return out
+
+    def quantize_f32(self, x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+        """td_quantize_f32_s8 of a float32 array."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.zeros(x.shape, dtype=np.int8)
+        params = QuantizeParams(float(scale), int(zero_point))
+        self._call("td_quantize_f32_s8", C.byref(params), _ptr(x), _ptr(out), _I32(x.size))
+        return out
+
+    def dequantize(self, x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+        """td_dequantize_s8_f32 of an int8 array."""
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        out = np.zeros(x.shape, dtype=np.float32)
+        params = DequantizeParams(float(scale), int(zero_point))
+        self._call("td_dequantize_s8_f32", C.byref(params), _ptr(x), _ptr(out), _I32(x.size))
+        return out
+    # ---- end of the table lookup / QUANTIZE / DEQUANTIZE block ----
 
 
 def load_hostlib(cache_dir: Path | str | None = None, sanitize: bool = False) -> TdnnHost:

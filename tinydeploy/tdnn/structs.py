@@ -72,7 +72,7 @@ class ConvTaps(C.Structure):
     _fields_ = [("band_w", _I32), ("in_c", _I32), ("entries", _I32), ("taps", C.c_void_p)]
 
 
-# ---- PAD, MEAN (ops1 block) ----
+# ---- PAD, MEAN ----
 
 class PadParams(C.Structure):
     _fields_ = [
@@ -85,6 +85,14 @@ class MeanParams(C.Structure):
     _fields_ = [
         ("input_offset", _I32), ("multiplier", _I32), ("shift", _I32), ("output_offset", _I32),
     ]  # fmt: skip
+# ---- QUANTIZE / DEQUANTIZE (float32 model edges) ----
+class QuantizeParams(C.Structure):
+    _fields_ = [("scale", C.c_float), ("zero_point", _I32)]
+
+
+class DequantizeParams(C.Structure):
+    _fields_ = [("scale", C.c_float), ("zero_point", _I32)]
+# ---- end of the QUANTIZE / DEQUANTIZE block ----
 
 
 #: every mirrored struct by its C name (the layout test walks this)
@@ -94,4 +102,6 @@ PARAM_STRUCTS: dict[str, type[C.Structure]] = {
     "td_fc_params": FcParams, "td_pool_params": PoolParams, "td_add_params": AddParams,
     "td_softmax_params": SoftmaxParams, "td_conv_taps": ConvTaps,
 }
-PARAM_STRUCTS.update({"td_pad_params": PadParams, "td_mean_params": MeanParams})  # ops1
+PARAM_STRUCTS.update({"td_pad_params": PadParams, "td_mean_params": MeanParams})
+PARAM_STRUCTS.update({"td_quantize_params": QuantizeParams,
+                      "td_dequantize_params": DequantizeParams})

@@ -119,8 +119,11 @@ def _model_dir(model_dir: Path | None, tflite: Path | None, fmt: str, work: Path
     info = model_dir_from_tflite(tflite, out, fmt=fmt, dataset=dataset, data_dir=data_dir,
                                  samples=samples or 100, inputs=inputs, seed=seed)
     if info["host_int8_correct"] is None:
+        same = info["reference_equals_tflm"]
+        note = "" if same is None else (" (numpy reference: identical)" if same else
+                                        " (numpy reference: DIFFERENT)")
         typer.echo(f"generated {out} ({fmt}); {info['samples']} {inputs} inputs, expected "
-                   f"outputs from {info['expected_from']}", err=True)
+                   f"outputs from {info['expected_from']}{note}", err=True)
     else:
         typer.echo(f"generated {out} ({fmt}); host int8 reference: {info['host_int8_correct']}/"
                    f"{info['samples']} correct", err=True)
@@ -213,7 +216,7 @@ def _summary(report: dict) -> None:
     top1 = "n/a" if acc["top1"] is None else f"{acc['top1']:.2f}%"
     typer.echo(
         f"{report['board']['name']}: {m['images']} image(s), {unit}/inference "
-        f"{m['per_inference'][unit + '_mean']:.0f}, accuracy {top1}, int8 mismatches "
+        f"{m['per_inference'][unit + '_mean']:.0f}, accuracy {top1}, output mismatches "
         f"{exp['mismatch_images']} image(s)"
     )
     for layer in m["per_layer"]:

@@ -14,7 +14,7 @@ from tinydeploy.errors import unknown_choice
 from tinydeploy.ir.ops.base import OpDef, ReadContext
 
 _REGISTRY: dict[str, OpDef] = {}
-_NOT_OPS = {"base", "common"}  # modules of shared code, not op definitions
+_NOT_OPS = {"base", "common", "bytemap"}  # modules of shared code, not op definitions
 _loaded = False
 
 # The order in which error messages have always listed the first ops; ops added later

@@ -127,6 +127,9 @@ class OpDef(ABC, Generic[OpT]):
     # An op that needs no C at all: its output is its input's bytes under another shape
     # (RESHAPE); the generator aliases the two tensors.
     c_alias: ClassVar[bool] = False
+    # An op that converts a model edge's float32 / uint8 tensor (QUANTIZE, DEQUANTIZE) and
+    # checks its own dtypes; the reader requires int8 tensors for every other op.
+    edge_dtypes: ClassVar[bool] = False
 
     @abstractmethod
     def read(self, ctx: ReadContext) -> OpT:
@@ -141,7 +144,8 @@ class OpDef(ABC, Generic[OpT]):
     def reference(self, op: OpT, inputs: list[np.ndarray],
                   out_shape: tuple[int, ...]) -> np.ndarray:
         """int8 outputs (B, *out_shape[1:]) from the int8 `inputs` (B, ...), one array per
-        name in `self.inputs(op)`; bit-exact with TFLite Micro."""
+        name in `self.inputs(op)`; bit-exact with TFLite Micro. (An `edge_dtypes` op takes
+        or gives its float32 / uint8 tensor in that dtype.)"""
 
     def inputs(self, op: OpT) -> list[str]:
         """The activation tensors the op reads, in the order `reference` takes them."""

@@ -3,7 +3,8 @@
  *
  * For every embedded test image: run tdm_invoke, time it (per inference and, through the
  * tdm_layer_begin/end hooks of a -DTDM_PROFILE model, per layer), compare the argmax with the
- * label and the int8 output bytes with the expected ones. The report goes to the UART as
+ * label and the output elements with the expected ones (int8, uint8, or float32 compared bit
+ * for bit: the model's arithmetic is TFLM's, so its floats are the same numbers). The report goes to the UART as
  * lines "TD:<KIND> key=value ..." ending with "TD:END status=...", parsed by
  * tinydeploy/firmware/report.py (format documented there). The exit code says the same.
  *
@@ -14,6 +15,11 @@
 
 #include "model.h"
 #include "td_port.h"
+
+#ifndef TDM_INPUT_DTYPE /* a model.h without typed I/O (hand-written, older): int8 in and out */
+typedef int8_t tdm_input_t;
+typedef int8_t tdm_output_t;
+#endif
 
 #ifdef TD_HAVE_TEST_DATA
 #include "test_data.h"
@@ -42,7 +48,22 @@
 
 /* Static buffers: the model's activation arena and its output. Input is read from flash. */
 static int8_t td_arena[TDM_ARENA_SIZE > 0 ? TDM_ARENA_SIZE : 1] __attribute__((aligned(8)));
-static int8_t td_output[TDM_OUTPUT_SIZE] __attribute__((aligned(4)));
+static tdm_output_t td_output[TDM_OUTPUT_SIZE] __attribute__((aligned(4)));
+
+/* An output element as an integer for comparing and printing: int8 / uint8 values as they
+ * are, float32 as its IEEE-754 bit pattern (equal bits = the same float). */
+static int32_t td_output_bits(tdm_output_t v) {
+#if defined(TDM_OUTPUT_IS_FLOAT32)
+    union {
+        float f;
+        int32_t i;
+    } u;
+    u.f = v;
+    return u.i;
+#else
+    return (int32_t)v;
+#endif
+}
 
 static uint64_t layer_start;
 static uint64_t layer_ticks[TDM_NUM_LAYERS];
@@ -126,7 +147,7 @@ static uint32_t stack_high_water(void) {
     return (uint32_t)(stack_hi - (uintptr_t)p);
 }
 
-static int argmax(const int8_t *v, int n) {
+static int argmax(const tdm_output_t *v, int n) {
     int best = 0;
     for (int i = 1; i < n; i++)
         if (v[i] > v[best]) best = i;
@@ -145,6 +166,10 @@ int td_harness_run(void) {
     put_kv("input", TDM_INPUT_SIZE);
     put_kv("output", TDM_OUTPUT_SIZE);
     put_kv("arena", TDM_ARENA_SIZE);
+#ifdef TDM_INPUT_DTYPE
+    put_kv_s("in_dtype", TDM_INPUT_DTYPE);
+    put_kv_s("out_dtype", TDM_OUTPUT_DTYPE);
+#endif
     put_kv("offset", TD_OFFSET);
     put_kv("count", TD_COUNT);
     const char *notes = td_port_notes();
@@ -160,8 +185,8 @@ int td_harness_run(void) {
     int status = TD_EXIT_OK;
 
     for (uint32_t i = 0; i < (uint32_t)TD_COUNT; i++) {
-        const int8_t *input = TD_INPUT(i);
-        const int8_t *expected = TD_EXPECTED(i);
+        const tdm_input_t *input = TD_INPUT(i);
+        const tdm_output_t *expected = TD_EXPECTED(i);
         for (int l = 0; l < TDM_NUM_LAYERS; l++) layer_ticks[l] = 0;
 
         uint64_t start = td_port_now();
@@ -189,15 +214,15 @@ int td_harness_run(void) {
         int label = TD_LABEL(i);
         uint32_t diff = 0;
         for (int k = 0; k < TDM_OUTPUT_SIZE; k++) {
-            if (td_output[k] == expected[k]) continue;
+            if (td_output_bits(td_output[k]) == td_output_bits(expected[k])) continue;
             diff++;
             if (detail_lines < TD_MAX_MISMATCH_LINES) {
                 detail_lines++;
                 put_str("TD:MISMATCH");
                 put_kv("i", TD_OFFSET + i);
                 put_kv("k", (uint64_t)k);
-                put_kv_i("got", td_output[k]);
-                put_kv_i("want", expected[k]);
+                put_kv_i("got", td_output_bits(td_output[k]));
+                put_kv_i("want", td_output_bits(expected[k]));
                 put_str("\n");
             }
         }

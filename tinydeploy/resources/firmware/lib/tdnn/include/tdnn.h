@@ -185,7 +185,7 @@ td_status td_add_s8_fill_tables(const td_add_params *params, int32_t *input1_tab
 td_status td_softmax_s8(const td_softmax_params *params, const int8_t *input, int8_t *output,
                         int32_t rows, int32_t depth);
 
-/* ---- PAD, MEAN, CONCATENATION (data movement and global average pooling; ops1 block),
+/* ---- PAD, MEAN, CONCATENATION (data movement and global average pooling),
  * portable C on every core, no scratch ---- */
 
 /* Constant pad of an int8 NHWC tensor (input_dims n == 1); output is
@@ -208,6 +208,30 @@ td_status td_mean_s8(const td_mean_params *params, const td_dims *input_dims, co
  * TD_ERR_ARG: NULL pointers, num_inputs < 1, outer < 0, a negative block size. */
 td_status td_concat_s8(const int8_t *const *inputs, const int32_t *block_sizes, int32_t num_inputs,
                        int32_t outer, int8_t *output);
+/* ---- 8-bit table lookup, QUANTIZE / DEQUANTIZE ---- */
+/* Elementwise table lookup over `size` bytes: output[i] = table[(uint8_t)input[i]]. For ops
+ * on int8 / uint8 tensors whose result depends only on the input byte (LOGISTIC, HARD_SWISH,
+ * QUANTIZE uint8 -> int8, int8 -> uint8, int8 -> int8): the generator fills `table` (256
+ * entries, indexed by the input's bit pattern) with TFLM's integer arithmetic for each input
+ * value, so the kernel is bit-exact by construction. uint8 tensors are passed as bytes.
+ * output may be input (in place). No scratch. TD_ERR_ARG: NULL pointers, size < 0. */
+td_status td_lut_s8(const int8_t *table, const int8_t *input, int8_t *output, int32_t size);
+
+/* QUANTIZE float32 -> int8 (a float-input model's first op), exactly TFLM's AffineQuantize:
+ *   q = clamp(round(x / scale) + zero_point, -128, 127)
+ * with one IEEE float32 division and round half away from zero (std::round); NaN gives -128.
+ * A quotient outside int32 saturates (TFLM's float -> int cast is undefined there: its x86
+ * build gives -128 for both signs, an Arm core saturates).
+ * No scratch. TD_ERR_ARG: NULL pointers, size < 0, scale not > 0, zero_point outside int8. */
+td_status td_quantize_f32_s8(const td_quantize_params *params, const float *input, int8_t *output,
+                             int32_t size);
+
+/* DEQUANTIZE int8 -> float32 (a float-output model's last op), exactly TFLM's Dequantize:
+ *   x = (float)(q - zero_point) * scale   (one float32 multiply; TFLM's double product
+ *   rounded to float is the same number). No scratch. TD_ERR_ARG as td_quantize_f32_s8. */
+td_status td_dequantize_s8_f32(const td_dequantize_params *params, const int8_t *input,
+                               float *output, int32_t size);
+/* ---- end of the table lookup / QUANTIZE / DEQUANTIZE block ---- */
 
 #ifdef __cplusplus
 }

@@ -142,7 +142,7 @@ typedef struct {
     int32_t diff_min;          /* <= 0 */
 } td_softmax_params;
 
-/* ---- PAD, MEAN (ops1 block) ---- */
+/* ---- PAD, MEAN ---- */
 
 /* Constant PAD of an int8 NHWC tensor (batch 1, never padded): (before, after) cells per
  * dim; every padded cell holds pad_value (TFLM: the output zero point for PAD, the constant
@@ -242,6 +242,21 @@ typedef struct {
     int32_t entries;         /* CSR: nnz; N:M: rows * ceil(cols/m) * n */
     const uint32_t *taps;    /* [entries] (may be NULL when entries == 0) */
 } td_conv_taps;
+
+/* ---- float32 / 8-bit edges (QUANTIZE, DEQUANTIZE) ---- */
+/* QUANTIZE float32 -> int8 (TFLM AffineQuantize): q = clamp(round(x / scale) + zero_point),
+ * round half away from zero. `scale` is the output tensor's float32 scale. */
+typedef struct {
+    float scale;         /* > 0 */
+    int32_t zero_point;  /* [-128, 127] */
+} td_quantize_params;
+
+/* DEQUANTIZE int8 -> float32 (TFLM Dequantize): x = (q - zero_point) * scale. */
+typedef struct {
+    float scale;         /* > 0, the input tensor's float32 scale */
+    int32_t zero_point;  /* [-128, 127] */
+} td_dequantize_params;
+/* ---- end of the QUANTIZE / DEQUANTIZE block ---- */
 
 #ifdef __cplusplus
 }
