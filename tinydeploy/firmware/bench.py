@@ -27,7 +27,7 @@ from tinydeploy.firmware.budget import (
     samples_next_to,
     samples_per_chunk,
 )
-from tinydeploy.firmware.build import BuildSettings, build_dir, pio_run
+from tinydeploy.firmware.build import BuildSettings, build_dir, elf_path, pio_run
 from tinydeploy.firmware.elfsize import ImageSize, image_size
 from tinydeploy.firmware.project import env_is_local
 from tinydeploy.firmware.report import ChunkReport, merge_chunks, parse_report
@@ -221,7 +221,8 @@ def make_report(bp: BenchPlan, settings: BuildSettings, reports: list[ChunkRepor
     arena = size.symbols.get("td_arena", 0)
     output = size.symbols.get("td_output", 0)
     hwm = measured["stack"]["high_water_bytes"]
-    bound = stack_bound(build_dir(bp.work_dir), core_has_fpu(board.core))
+    bound = stack_bound(build_dir(bp.work_dir), core_has_fpu(board.core),
+                        elf_path(bp.work_dir, board))
     plan_peak = arena + output + bound.bytes if bound.bytes is not None else None
     return {
         "board": {
