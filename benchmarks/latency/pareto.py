@@ -43,6 +43,7 @@ from tinydeploy.latency.allocate import fastest_formats
 from tinydeploy.latency.problem import int8_graph
 from tinydeploy.latency.shapes import layer_params, layer_shapes
 from tinydeploy.latency.table import build_table, default_cache_dir
+from tinydeploy.prune.recipes import get_recipe
 from tinydeploy.rundir import git_revision, write_bytes_atomic, write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep
 from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
     common = {"checkpoint": ckpt, "checkpoint_sha256": fingerprint(ckpt),
               "recipe": args.recipe, "recipe_overrides": {"epochs": args.finetune_epochs},
+              # in the trial ids: a changed recipe definition is re-run, not read from cache
+              "recipe_definition": get_recipe(args.recipe).to_dict(),
               "data_dir": args.data_dir, "seed": args.seed}
     models: dict[str, dict] = {}
     for method in args.methods:

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from tinydeploy.checkpoint import fingerprint
+from tinydeploy.prune.recipes import get_recipe
 from tinydeploy.rundir import git_revision, write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep
 from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
@@ -45,6 +46,9 @@ def trials_for(args) -> list[Trial]:
         common = {"dataset": ds, "checkpoint": ckpt, "checkpoint_sha256": fingerprint(ckpt),
                   "data_dir": args.data_dir, "seed": args.seed, "method": args.method}
         for recipe in args.recipes:
+            # the recipe's fields are part of the trial (and of its id): a recipe whose
+            # definition changed is re-run, never answered from the cache of the old one
+            common["recipe_definition"] = get_recipe(recipe).to_dict()
             for sp in args.sparsities:
                 trials.append(Trial(FN, {**common, "recipe": recipe, "sparsity": sp,
                                          "scope": args.scope, "granularity": "unstructured"}))
