@@ -47,7 +47,7 @@ typedef struct {
     int32_t out_len;
 } bench_case;
 
-static int8_t out_buf[16384] __attribute__((aligned(4)));
+static int8_t out_buf[20480] __attribute__((aligned(4)));
 static uint8_t scratch[32768] __attribute__((aligned(4)));
 
 static td_status run_nothing(void) { return TD_OK; }

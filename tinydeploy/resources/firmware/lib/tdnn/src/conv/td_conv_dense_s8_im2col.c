@@ -136,6 +136,127 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
     /* clang-format on */
 }
 #endif
+
+#if defined(TD_DSP_ASM)
+/* 2 weight rows x 3 columns for a K known at compile time (all row pairs of one call, in
+ * one asm block): row 1 is read at [row 0 + K], which frees the register a second weight
+ * pointer would take, so the three columns fit next to 6 accumulators, 4 widened weight
+ * pairs and an LDRD pair. Per group of 4 K entries: 2 LDR + 4 SXTB16 + 3 LDRD + 12 SMLAD
+ * for 24 MACs; the K loop runs `unroll` groups per pass and keeps its end on the stack. */
+typedef struct {
+    const int16_t *cols;  /* 0: three interleaved columns */
+    const int32_t *bias;  /* 4: current bias pair */
+    int32_t bias_step;    /* 8: bytes, 8 or 0 when bias is a zero pair */
+    int32_t *acc;         /* 12: acc[0..2] columns of ch 0, acc[ch_stride..] ch 1 */
+    int32_t ch_stride;    /* 16: bytes */
+    int32_t pairs;        /* 20: row pairs, >= 1 */
+} td_dsp_mm3_plan;
+
+/* clang-format off */
+#define TD_ASM_MM3_COL(x0, x1)                                                               \
+    "ldrd %[xa], %[xb], [%[p]], #8\n\t"                                                    \
+    "smlad %[" x0 "], %[e0], %[xa], %[" x0 "]\n\t"                                         \
+    "smlad %[" x1 "], %[e1], %[xa], %[" x1 "]\n\t"                                         \
+    "smlad %[" x0 "], %[o0], %[xb], %[" x0 "]\n\t"                                         \
+    "smlad %[" x1 "], %[o1], %[xb], %[" x1 "]\n\t"
+/* clang-format on */
+
+static inline __attribute__((always_inline)) void
+td_dsp_mat_mult_3col(const int8_t *w0, td_dsp_mm3_plan *plan, const int32_t k,
+                     const int32_t unroll)
+{
+    int32_t a00, a01, a02, a10, a11, a12, e0, o0, e1, o1, xb;
+    const int16_t *p;
+    td_dsp_mm3_plan *xa = plan; /* the plan pointer, then a column register */
+    /* clang-format off */
+    __asm__ volatile(
+        "push {%[xa]}\n\t"
+        "sub sp, sp, #4\n\t" /* [sp]: end of row 0 (K loop), [sp, #4]: plan */
+        "2:\n\t"
+        "ldr %[xa], [sp, #4]\n\t"
+        "ldr %[xb], [%[xa], #4]\n\t"
+        "ldr %[e0], [%[xa], #8]\n\t"
+        "ldr %[a00], [%[xb]]\n\t"
+        "ldr %[a10], [%[xb], #4]\n\t"
+        "add %[xb], %[xb], %[e0]\n\t"
+        "str %[xb], [%[xa], #4]\n\t"
+        "ldr %[p], [%[xa]]\n\t"
+        "mov %[a01], %[a00]\n\t"
+        "mov %[a02], %[a00]\n\t"
+        "mov %[a11], %[a10]\n\t"
+        "mov %[a12], %[a10]\n\t"
+        "add %[xb], %[q], %[k]\n\t"
+        "str %[xb], [sp]\n\t"
+        "1:\n\t"
+        ".rept %c[u]\n\t"
+        "ldr %[o1], [%[q], %[k]]\n\t"
+        "ldr %[o0], [%[q]], #4\n\t"
+        "sxtb16 %[e0], %[o0]\n\t"
+        "sxtb16 %[o0], %[o0], ror #8\n\t"
+        "sxtb16 %[e1], %[o1]\n\t"
+        "sxtb16 %[o1], %[o1], ror #8\n\t"
+        TD_ASM_MM3_COL("a00", "a10")
+        TD_ASM_MM3_COL("a01", "a11")
+        TD_ASM_MM3_COL("a02", "a12")
+        ".endr\n\t"
+        "ldr %[xa], [sp]\n\t"
+        "cmp %[q], %[xa]\n\t"
+        "bne 1b\n\t"
+        "ldr %[xa], [sp, #4]\n\t"
+        "ldr %[xb], [%[xa], #12]\n\t"
+        "ldr %[e0], [%[xa], #16]\n\t"
+        "str %[a00], [%[xb]]\n\t"
+        "str %[a01], [%[xb], #4]\n\t"
+        "str %[a02], [%[xb], #8]\n\t"
+        "add %[xb], %[xb], %[e0]\n\t"
+        "str %[a10], [%[xb]]\n\t"
+        "str %[a11], [%[xb], #4]\n\t"
+        "str %[a12], [%[xb], #8]\n\t"
+        "add %[xb], %[xb], %[e0]\n\t"
+        "str %[xb], [%[xa], #12]\n\t"
+        "add %[q], %[q], %[k]\n\t"
+        "ldr %[xb], [%[xa], #20]\n\t"
+        "subs %[xb], %[xb], #1\n\t"
+        "str %[xb], [%[xa], #20]\n\t"
+        "bne 2b\n\t"
+        "add sp, sp, #8\n\t"
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a10] "=&r"(a10),
+          [a11] "=&r"(a11), [a12] "=&r"(a12), [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1),
+          [o1] "=&r"(o1), [xb] "=&r"(xb), [p] "=&r"(p), [q] "+r"(w0), [xa] "+r"(xa)
+        : [k] "n"(k), [u] "n"(unroll)
+        : "cc", "memory");
+    /* clang-format on */
+}
+
+/* K (bytes per weight row, padded to 4) for which the 3-column kernel is built, each with
+ * its unroll (a divisor of K / 4): the 3x3 convs with 3 (padded), 8, 16, 32 or 64 input
+ * channels. */
+static int32_t td_dsp_mm3_supports(int32_t k)
+{
+    return k == 28 || k == 72 || k == 144 || k == 288 || k == 576;
+}
+
+static void td_dsp_mm3(const int8_t *w0, td_dsp_mm3_plan *plan, int32_t k)
+{
+    switch (k) {
+    case 28:
+        td_dsp_mat_mult_3col(w0, plan, 28, 7);
+        break;
+    case 72:
+        td_dsp_mat_mult_3col(w0, plan, 72, 6);
+        break;
+    case 144:
+        td_dsp_mat_mult_3col(w0, plan, 144, 6);
+        break;
+    case 288:
+        td_dsp_mat_mult_3col(w0, plan, 288, 6);
+        break;
+    default: /* 576 */
+        td_dsp_mat_mult_3col(w0, plan, 576, 6);
+        break;
+    }
+}
+#endif
 #endif /* __ARM_FEATURE_DSP */
 
 /* Output positions whose accumulators are requantised together (channel by channel). The
@@ -144,7 +265,9 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
  * the ~1% the smaller pooled batch costs). */
 #define TD_CONV_BATCH 8
 #define TD_POOL_BATCH 4
-#define TD_ACC_ROWS 8 /* max(TD_CONV_BATCH, TD_POOL_BATCH + 4) */
+#define TD_CONV3_BATCH 6 /* the 3-column kernel's batch: a multiple of 3 */
+#define TD_ACC_ROWS 8 /* max(TD_CONV_BATCH, TD_POOL_BATCH + 4, TD_CONV3_BATCH) */
+#define TD_MAX_COLS 3 /* columns the int16 buffer holds */
 
 typedef struct {
     const td_conv_params *p;
@@ -153,7 +276,8 @@ typedef struct {
     const int8_t *input;
     int32_t kh, kw, k, k4, out_c; /* k4: K rounded up to 4 (rows padded when K % 4 != 0) */
     int32_t *acc;    /* TD_ACC_ROWS x out_c accumulators */
-    int16_t *cols;   /* 8 * (G + 1) int16, two interleaved columns */
+    int16_t *cols;   /* gs * (G + 1) int16, two or three interleaved columns */
+    int32_t gs;      /* int16 entries per group of 4 K entries: 4 x columns (8 or 12) */
     int8_t *col8;    /* int8 receptive field, k4 bytes (+4 slack) */
 } conv_ctx;
 
@@ -193,62 +317,69 @@ static void im2col_s8(const conv_ctx *cx, int32_t oy, int32_t ox, int8_t *col)
 
 /* Widens n int8 values (K entries kstart.., kstart % 4 == 0) of column j, adding offset. */
 static void widen(const int8_t *src, int32_t n, int32_t kstart, int32_t k, int32_t off,
-                  int16_t *cols, int32_t j)
+                  int16_t *cols, int32_t gs, int32_t j)
 {
     const int32_t off2 = td_pack_s16x2(off, off);
-    int16_t *dst = cols + 2 * kstart + 4 * j;
+    int16_t *dst = cols + (kstart / 4) * gs + 4 * j;
     int32_t i = 0;
-    for (; i + 4 <= n; i += 4, dst += 8) {
+    for (; i + 4 <= n; i += 4, dst += gs) {
         td_widen4_s8(src + i, off, off2, dst);
     }
     if (i < n) { /* tail of the whole column: only when kstart + n == k */
-        int16_t *tail = cols + 8 * (k / 4) + 4 * j;
+        int16_t *tail = cols + gs * (k / 4) + 4 * j;
         for (; i < n; i++) {
             tail[i - 4 * (n / 4)] = (int16_t)(src[i] + off);
         }
     }
 }
 
-static void zero_groups(int16_t *cols, int32_t kstart, int32_t n, int32_t j)
+static void zero_groups(int16_t *cols, int32_t kstart, int32_t n, int32_t gs, int32_t j)
 {
-    int16_t *dst = cols + 2 * kstart + 4 * j;
+    int16_t *dst = cols + (kstart / 4) * gs + 4 * j;
     int32_t i;
-    for (i = 0; i < n; i += 4, dst += 8) {
+    for (i = 0; i < n; i += 4, dst += gs) {
         td_write_u32(dst, 0u);
         td_write_u32(dst + 2, 0u);
     }
 }
 
-/* in_c == 1 fast path: interior windows are gathered with plain byte copies of kw bytes
- * per kernel row (no bounds tests, no memcpy calls), then widened. */
-static void fill_column_c1(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
+/* in_c % 4 != 0 (e.g. 1 or 3): interior windows are gathered with inline copies of kw * c
+ * bytes per kernel row (no bounds tests, no memcpy calls; 3 x 3 x 3 rows as one 9-byte
+ * copy), then widened. */
+static void fill_column_bytes(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
 {
-    const int32_t w = cx->in->w, kw = cx->kw;
+    const int32_t c = cx->in->c, w = cx->in->w, row_k = cx->kw * c;
     const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
     const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
-    if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + kw <= w) {
-        const int8_t *src = cx->input + iy0 * w + ix0;
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + cx->kw <= w) {
+        const int8_t *src = cx->input + (iy0 * w + ix0) * c;
         int8_t *d = cx->col8;
-        int32_t ky, kx;
-        for (ky = 0; ky < cx->kh; ky++, src += w, d += kw) {
-            for (kx = 0; kx < kw; kx++) {
-                d[kx] = src[kx];
+        int32_t ky, i;
+        if (row_k == 9) {
+            for (ky = 0; ky < cx->kh; ky++, src += w * c, d += 9) {
+                TD_MEMCPY(d, src, 9);
+            }
+        } else {
+            for (ky = 0; ky < cx->kh; ky++, src += w * c, d += row_k) {
+                for (i = 0; i < row_k; i++) {
+                    d[i] = src[i];
+                }
             }
         }
     } else {
         im2col_s8(cx, oy, ox, cx->col8);
     }
-    widen(cx->col8, cx->k4, 0, cx->k4, cx->p->input_offset, cx->cols, j);
+    widen(cx->col8, cx->k4, 0, cx->k4, cx->p->input_offset, cx->cols, cx->gs, j);
 }
 
 static void fill_column(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
 {
     const int32_t c = cx->in->c, off = cx->p->input_offset;
-    if (c == 1) {
-        fill_column_c1(cx, oy, ox, j);
+    if ((c & 3) != 0) {
+        fill_column_bytes(cx, oy, ox, j);
         return;
     }
-    if ((c & 3) == 0) {
+    {
         const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
         const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
         if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + cx->kw <= cx->in->w) {
@@ -256,17 +387,18 @@ static void fill_column(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
             const int32_t row_k = cx->kw * c, stride = cx->in->w * c;
             const int8_t *src = cx->input + (iy0 * cx->in->w + ix0) * c;
             const int32_t off2 = td_pack_s16x2(off, off);
+            const int32_t gs = cx->gs;
             int16_t *dst = cx->cols + 4 * j;
             int32_t ky, i;
             for (ky = 0; ky < cx->kh; ky++, src += stride) {
-                for (i = 0; i < row_k; i += 4, dst += 8) {
+                for (i = 0; i < row_k; i += 4, dst += gs) {
                     td_widen4_s8(src + i, off, off2, dst);
                 }
             }
             return;
         }
     }
-    if ((c & 3) == 0) {
+    {
         const int32_t h = cx->in->h, w = cx->in->w, kw = cx->kw, row_k = kw * c;
         const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
         const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
@@ -276,24 +408,21 @@ static void fill_column(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
             const int32_t k0 = ky * row_k;
             const int8_t *row = cx->input + iy * w * c;
             if (iy < 0 || iy >= h) {
-                zero_groups(cx->cols, k0, row_k, j);
+                zero_groups(cx->cols, k0, row_k, cx->gs, j);
             } else if (ix0 >= 0 && ix0 + kw <= w) {
-                widen(row + ix0 * c, row_k, k0, cx->k, off, cx->cols, j);
+                widen(row + ix0 * c, row_k, k0, cx->k, off, cx->cols, cx->gs, j);
             } else {
                 for (kx = 0; kx < kw; kx++) {
                     const int32_t ix = ix0 + kx;
                     if (ix < 0 || ix >= w) {
-                        zero_groups(cx->cols, k0 + kx * c, c, j);
+                        zero_groups(cx->cols, k0 + kx * c, c, cx->gs, j);
                     } else {
-                        widen(row + ix * c, c, k0 + kx * c, cx->k, off, cx->cols, j);
+                        widen(row + ix * c, c, k0 + kx * c, cx->k, off, cx->cols, cx->gs, j);
                     }
                 }
             }
         }
-        return;
     }
-    im2col_s8(cx, oy, ox, cx->col8); /* K bytes; K..k4-1 hold the zero point */
-    widen(cx->col8, cx->k4, 0, cx->k4, off, cx->cols, j);
 }
 
 static void tail_2x2(const int8_t *w0, const int8_t *w1, const int16_t *t0, int32_t tail,
@@ -379,13 +508,14 @@ static void mat_mult(const int8_t *filter, const int32_t *bias, int32_t out_c, i
     }
 }
 
-/* Requantises a batch: acc is channel-major [out_c][TD_CONV_BATCH], npos positions used. */
-static void requant_batch(const conv_ctx *cx, const int32_t *acc, int32_t npos, int8_t *out)
+/* Requantises a batch: acc is channel-major [out_c][batch], npos positions used. */
+static void requant_batch(const conv_ctx *cx, const int32_t *acc, int32_t npos, int32_t batch,
+                          int8_t *out)
 {
     const int32_t n = cx->out_c;
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
-        td_requant_channel_s8(acc + oc * TD_CONV_BATCH, npos, cx->q->multiplier[oc],
+        td_requant_channel_s8(acc + oc * batch, npos, cx->q->multiplier[oc],
                               cx->q->shift[oc], cx->p->output_offset, cx->p->activation.min,
                               cx->p->activation.max, out + oc, n);
     }
@@ -436,16 +566,51 @@ static void requant_pooled_batch(const conv_ctx *cx, const int32_t *batch, int32
     }
 }
 
+#if defined(TD_DSP_ASM)
+/* Unpooled conv through the 3-column kernel (even out_c, K it is built for): positions in
+ * triplets (a short last one repeats its last position), requantised TD_CONV3_BATCH at a
+ * time. */
+static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *bias,
+                      int32_t npos, int32_t conv_w, int8_t *output)
+{
+    static const int32_t zero_pair[2] = {0, 0};
+    const int32_t n = cx->out_c, k = cx->k4;
+    td_dsp_mm3_plan plan;
+    int32_t p;
+    for (p = 0; p < npos; p += TD_CONV3_BATCH) {
+        const int32_t cnt = npos - p < TD_CONV3_BATCH ? npos - p : TD_CONV3_BATCH;
+        int32_t i;
+        for (i = 0; i < cnt; i += 3) {
+            const int32_t p0 = p + i;
+            const int32_t p1 = i + 1 < cnt ? p0 + 1 : p0;
+            const int32_t p2 = i + 2 < cnt ? p0 + 2 : p1;
+            fill_column(cx, p0 / conv_w, p0 % conv_w, 0);
+            fill_column(cx, p1 / conv_w, p1 % conv_w, 1);
+            fill_column(cx, p2 / conv_w, p2 % conv_w, 2);
+            plan.cols = cx->cols;
+            plan.bias = bias ? bias : zero_pair;
+            plan.bias_step = bias ? 8 : 0;
+            plan.acc = cx->acc + i;
+            plan.ch_stride = 4 * TD_CONV3_BATCH;
+            plan.pairs = n / 2;
+            td_dsp_mm3(filter, &plan, k);
+        }
+        requant_batch(cx, cx->acc, cnt, TD_CONV3_BATCH, output + p * n);
+    }
+}
+#endif
+
 int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
                                                 const td_dims *input_dims,
                                                 const td_dims *filter_dims)
 {
-    /* TD_ACC_ROWS x out_c accumulators (4-byte aligned), two interleaved int16 columns, one
-     * int8 receptive field (+4 slack), and for K % 4 != 0 the zero-padded weight rows */
+    /* TD_ACC_ROWS x out_c accumulators (4-byte aligned), up to TD_MAX_COLS interleaved int16
+     * columns, one int8 receptive field (+4 slack), and for K % 4 != 0 the zero-padded
+     * weight rows (the same on every core: the host computes the target's scratch) */
     const int32_t k = filter_dims->h * filter_dims->w * input_dims->c;
     const int32_t k4 = TD_ALIGN4(k);
     (void)params;
-    return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 16 * (k4 / 4 + 1) + k4 + 4 +
+    return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 8 * TD_MAX_COLS * (k4 / 4 + 1) + k4 + 4 +
            (k4 != k ? filter_dims->n * k4 : 0);
 }
 
@@ -467,7 +632,8 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
     cx.out_c = filter_dims->n;
     cx.acc = (int32_t *)td_align_ptr4(scratch);
     cx.cols = (int16_t *)(cx.acc + TD_ACC_ROWS * cx.out_c);
-    cx.col8 = (int8_t *)(cx.cols + 8 * (cx.k4 / 4 + 1));
+    cx.gs = 8;
+    cx.col8 = (int8_t *)(cx.cols + 4 * TD_MAX_COLS * (cx.k4 / 4 + 1));
     memset(cx.col8 + cx.k, (int8_t)(-params->input_offset), (size_t)(cx.k4 - cx.k));
     if (cx.k4 != cx.k) {
         /* K % 4 != 0 (e.g. in_c == 1, 3x3): rows copied once per call with zero padding to
@@ -503,7 +669,14 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
                 }
                 requant_pooled_batch(&cx, cx.acc, cnt, output + p * n);
             }
-        } else {
+        }
+#if defined(TD_DSP_ASM)
+        else if ((cx.out_c & 1) == 0 && td_dsp_mm3_supports(kk)) {
+            cx.gs = 12;
+            conv_3col(&cx, filter, bias, conv_h * conv_w, conv_w, output);
+        }
+#endif
+        else {
             const int32_t npos = conv_h * conv_w, n = cx.out_c;
             int32_t p;
             for (p = 0; p < npos; p += TD_CONV_BATCH) {
@@ -516,7 +689,7 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
                     fill_column(&cx, p1 / conv_w, p1 % conv_w, 1);
                     mat_mult(filter, bias, n, kk, cx.cols, cx.acc + i, TD_CONV_BATCH, 1);
                 }
-                requant_batch(&cx, cx.acc, cnt, output + p * n);
+                requant_batch(&cx, cx.acc, cnt, TD_CONV_BATCH, output + p * n);
             }
         }
     }
