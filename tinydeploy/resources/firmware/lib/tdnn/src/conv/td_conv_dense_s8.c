@@ -8,11 +8,14 @@
  *     conv1); on DSP cores only when every channel's quantisation fits its asm (multiplier
  *     >= 0, right shift 1..22, |bias| < 2^30 - 2^19, or an all-zero channel).
  *  3. td_conv_dense_s8_c1_k3: in_c == 1, kw == 3, stride_w == 1.
- *  4. td_conv_dense_s8_im2col: everything else.
+ *  4. td_conv_dense_s8_band (DSP cores): 3x3, unpooled, even out_c, in_c 3, or in_c 16/32
+ *     with stride_w 1 or 2 on conv rows wide enough (see td_conv_internal.h).
+ *  5. td_conv_dense_s8_im2col: everything else.
  *
  * Scratch (td_conv_dense_s8_get_buffer_size) is the largest of the variants the shapes may
- * select: which of 2 and 3 runs depends on the quantisation, which the size function does
- * not see; the Helium variant works within the size of the others. */
+ * select: which of 2 and 3 runs depends on the quantisation, and whether 4 runs on the
+ * core, which the size function (built for the host too) does not see; the Helium variant
+ * works within the size of the others. */
 #include "td_conv_internal.h"
 
 static int32_t max_i32(int32_t a, int32_t b)
@@ -30,6 +33,10 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params, const td_
                 k3, td_conv_dense_s8_c1_3x3_pool_get_buffer_size(params, input_dims, filter_dims));
         }
         return k3;
+    }
+    if (td_conv_dense_s8_band_shape(params, input_dims, filter_dims)) {
+        return max_i32(td_conv_dense_s8_band_get_buffer_size(params, input_dims, filter_dims),
+                       td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims));
     }
     return td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims);
 }
@@ -61,6 +68,9 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     } else if (td_conv_dense_s8_c1_k3_applies(params, input_dims, filter_dims)) {
         td_conv_dense_s8_c1_k3(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                                conv_w, output, scratch);
+    } else if (td_conv_dense_s8_band_applies(params, input_dims, filter_dims)) {
+        td_conv_dense_s8_band(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
+                              conv_w, output, scratch);
     } else {
         td_conv_dense_s8_im2col(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                                 conv_w, output_dims, output, scratch);

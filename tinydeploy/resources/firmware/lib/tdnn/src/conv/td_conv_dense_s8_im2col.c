@@ -6,9 +6,7 @@
  * Column buffer layout: K = 4*G + T. Group g (K entries 4g..4g+3) of column j lives at
  * int16 offset 8g + 4j (DSP order x0,x2,x1,x3 to pair with SXTB16 / SXTB16 ROR 8 of the
  * weights; natural order otherwise); the T tail entries of column j at 8G + 4j. */
-#include "td_conv_internal.h"
-
-#define TD_CONV3_BATCH 12 /* batch of the 3-column kernel: a multiple of 3 */
+#include "td_conv_dsp_mm3.h"
 
 #if defined(__ARM_FEATURE_DSP)
 /* The 2 weight rows x 2 columns SMLAD loop shared by td_dsp_dot_2x2 and td_dsp_mat_mult_2col: n groups of 4
@@ -140,115 +138,16 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
 #endif
 
 #if defined(TD_DSP_ASM)
-/* 2 weight rows x 3 columns for a K known at compile time (all row pairs of one call, in
- * one asm block): row 1 is read at [row 0 + K], which frees the register a second weight
- * pointer would take, so the three columns fit next to 6 accumulators, 4 widened weight
- * pairs and an LDRD pair. Per group of 4 K entries: 2 LDR + 4 SXTB16 + 3 LDRD + 12 SMLAD
- * for 24 MACs; the K loop runs `unroll` groups per pass and keeps its end on the stack.
- * Group g of column j (two words) is at byte cols + g * group_step + (col1, col2 for j = 1,
- * 2): interleaved (8, 16, step 24) or column-major (2K, 4K, step 8). The accumulator of
- * channel oc, column j goes to acc[oc * TD_CONV3_BATCH + j]. */
-typedef struct {
-    const int16_t *cols;  /* 0: the three columns */
-    const int32_t *bias;  /* 4: current bias pair */
-    int32_t bias_step;    /* 8: bytes, 8 or 0 when bias is a zero pair */
-    int32_t *acc;         /* 12: accumulators of the current pair, column 0 */
-    const int8_t *w_end;  /* 16: end of the weight rows */
-} td_dsp_mm3_plan;
-
-/* clang-format off */
-#define TD_ASM_MM3_COL(ld, x0, x1)                                                           \
-    ld                                                                                       \
-    "smlad %[" x0 "], %[e0], %[xa], %[" x0 "]\n\t"                                         \
-    "smlad %[" x1 "], %[e1], %[xa], %[" x1 "]\n\t"                                         \
-    "smlad %[" x0 "], %[o0], %[xb], %[" x0 "]\n\t"                                         \
-    "smlad %[" x1 "], %[o1], %[xb], %[" x1 "]\n\t"
-/* clang-format on */
-
-static inline __attribute__((always_inline)) void
-td_dsp_mat_mult_3col(const void *w0, td_dsp_mm3_plan *plan, const int32_t k,
-                     const int32_t unroll, const int32_t col1, const int32_t col2,
-                     const int32_t group_step, const int32_t wide)
-{
-    int32_t a00, a01, a02, a10, a11, a12, e0, o0, e1, o1, xb;
-    const int16_t *p;
-    td_dsp_mm3_plan *xa = plan; /* the plan pointer, then a column register */
-    /* clang-format off */
-    __asm__ volatile(
-        "push {%[xa]}\n\t"
-        "sub sp, sp, #4\n\t" /* [sp]: end of row 0 (K loop), [sp, #4]: plan */
-        "2:\n\t"
-        "ldr %[xa], [sp, #4]\n\t"
-        "ldrd %[xb], %[e0], [%[xa], #4]\n\t"
-        "ldrd %[a00], %[a10], [%[xb]]\n\t"
-        "add %[xb], %[xb], %[e0]\n\t"
-        "str %[xb], [%[xa], #4]\n\t"
-        "ldr %[p], [%[xa]]\n\t"
-        "mov %[a01], %[a00]\n\t"
-        "mov %[a02], %[a00]\n\t"
-        "mov %[a11], %[a10]\n\t"
-        "mov %[a12], %[a10]\n\t"
-        "add %[xb], %[q], %[k]\n\t"
-        "str %[xb], [sp]\n\t"
-        "1:\n\t"
-        ".rept %c[u]\n\t"
-        ".if %c[wide]\n\t"
-        "ldrd %[e1], %[o1], [%[q], %[k]]\n\t"
-        "ldrd %[e0], %[o0], [%[q]], #8\n\t"
-        ".else\n\t"
-        "ldr %[o1], [%[q], %[k]]\n\t"
-        "ldr %[o0], [%[q]], #4\n\t"
-        "sxtb16 %[e0], %[o0]\n\t"
-        "sxtb16 %[o0], %[o0], ror #8\n\t"
-        "sxtb16 %[e1], %[o1]\n\t"
-        "sxtb16 %[o1], %[o1], ror #8\n\t"
-        ".endif\n\t"
-        TD_ASM_MM3_COL("ldrd %[xa], %[xb], [%[p], %[c1]]\n\t", "a01", "a11")
-        TD_ASM_MM3_COL("ldrd %[xa], %[xb], [%[p], %[c2]]\n\t", "a02", "a12")
-        TD_ASM_MM3_COL("ldrd %[xa], %[xb], [%[p]], %[gs]\n\t", "a00", "a10")
-        ".endr\n\t"
-        "ldr %[xa], [sp]\n\t"
-        "cmp %[q], %[xa]\n\t"
-        "bne 1b\n\t"
-        "ldr %[xa], [sp, #4]\n\t"
-        "ldr %[xb], [%[xa], #12]\n\t"
-        "str %[a00], [%[xb]]\n\t"
-        "str %[a01], [%[xb], #4]\n\t"
-        "str %[a02], [%[xb], #8]\n\t"
-        "str %[a10], [%[xb], %[b0]]\n\t"
-        "str %[a11], [%[xb], %[b1]]\n\t"
-        "str %[a12], [%[xb], %[b2]]\n\t"
-        "add %[xb], %[xb], %[b3]\n\t"
-        "str %[xb], [%[xa], #12]\n\t"
-        "add %[q], %[q], %[k]\n\t"
-        "ldr %[xb], [%[xa], #16]\n\t"
-        "cmp %[q], %[xb]\n\t"
-        "bne 2b\n\t"
-        "add sp, sp, #8\n\t"
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a10] "=&r"(a10),
-          [a11] "=&r"(a11), [a12] "=&r"(a12), [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1),
-          [o1] "=&r"(o1), [xb] "=&r"(xb), [p] "=&r"(p), [q] "+r"(w0), [xa] "+r"(xa)
-        : [k] "n"(k), [u] "n"(unroll), [c1] "n"(col1), [c2] "n"(col2), [gs] "n"(group_step), [wide] "n"(wide),
-          [b0] "n"(4 * TD_CONV3_BATCH), [b1] "n"(4 * TD_CONV3_BATCH + 4),
-          [b2] "n"(4 * TD_CONV3_BATCH + 8), [b3] "n"(8 * TD_CONV3_BATCH)
-        : "cc", "memory");
-    /* clang-format on */
-}
-
-/* The interleaved layout (fill_column with gs = 12) for the K it is built for, each with
- * its unroll (a divisor of K / 4): 3x3 convs with 8, 16, 32 or 64 input channels (and 3,
- * padded, when the band path below does not take them). */
+/* The 3-column kernel on the interleaved layout (fill_column with gs = 12), built for the K
+ * of 3x3 convs with 8, 16, 32 or 64 input channels, each with an unroll dividing K / 4. */
 static int32_t td_dsp_mm3_supports(int32_t k)
 {
-    return k == 28 || k == 72 || k == 144 || k == 288 || k == 576;
+    return k == 72 || k == 144 || k == 288 || k == 576;
 }
 
 static void td_dsp_mm3(const int8_t *w0, td_dsp_mm3_plan *plan, int32_t k)
 {
     switch (k) {
-    case 28:
-        td_dsp_mat_mult_3col(w0, plan, 28, 7, 8, 16, 24, 0);
-        break;
     case 72:
         td_dsp_mat_mult_3col(w0, plan, 72, 6, 8, 16, 24, 0);
         break;
@@ -262,12 +161,6 @@ static void td_dsp_mm3(const int8_t *w0, td_dsp_mm3_plan *plan, int32_t k)
         td_dsp_mat_mult_3col(w0, plan, 576, 6, 8, 16, 24, 0);
         break;
     }
-}
-
-/* K = 28 int16 weights (rows of 56 bytes), column-major columns (the 3x3x3 band path). */
-static void td_dsp_mm3_c3(const int16_t *w0, td_dsp_mm3_plan *plan)
-{
-    td_dsp_mat_mult_3col(w0, plan, 56, 7, 56, 112, 8, 1);
 }
 #endif
 #endif /* __ARM_FEATURE_DSP */
@@ -611,95 +504,6 @@ static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *b
 }
 #endif
 
-/* in_c == 3, 3x3 (first convs on RGB images), unpooled, even out_c, DSP cores: no im2col of
- * int8 windows. Per conv row the kh = 3 input rows are widened once (offset added, natural
- * int16 order) into a zero-padded band; a window is then three 9-entry int16 copies. The
- * weights are widened to int16 once per call (28 per row, 56 * out_c bytes): the kernel
- * then loads them with LDRD, no SXTB16 (17 instructions per 24 MACs). */
-static int32_t c3_band_row(const td_dims *in, const td_conv_params *p)
-{
-    return 3 * (p->pad_left + in->w + p->pad_right) + 4; /* int16, + slack for the widening */
-}
-
-#if defined(TD_DSP_ASM)
-/* n int8 values + off as int16 in natural order. */
-static void widen_natural(const int8_t *src, int32_t n, int32_t off, int16_t *dst)
-{
-    const int32_t off2 = td_pack_s16x2(off, off);
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const int32_t v = (int32_t)td_read_u32(src + i);
-        const uint32_t e = (uint32_t)__sxtab16(off2, v);          /* x0, x2 */
-        const uint32_t o = (uint32_t)td_sxtab16_ror8(off2, v);    /* x1, x3 */
-        td_write_u32(dst + i, (e & 0xFFFFu) | (o << 16));         /* PKHBT: x0, x1 */
-        td_write_u32(dst + i + 2, (o & 0xFFFF0000u) | (e >> 16)); /* PKHTB: x2, x3 */
-    }
-    for (; i < n; i++) {
-        dst[i] = (int16_t)(src[i] + off);
-    }
-}
-
-static void conv_c3_band(const conv_ctx *cx, const int8_t *filter, const int32_t *bias,
-                         int32_t conv_h, int32_t conv_w, int8_t *output, int16_t *wide,
-                         int16_t *band)
-{
-    static const int32_t zero_pair[2] = {0, 0};
-    const td_conv_params *prm = cx->p;
-    const int32_t n = cx->out_c, w = cx->in->w, rw = c3_band_row(cx->in, prm);
-    const int32_t left = 3 * prm->pad_left, sw3 = 3 * prm->stride_w;
-    int16_t *cols = cx->cols;
-    td_dsp_mm3_plan plan;
-    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN}; /* input row in each band slot */
-    int32_t oc, oy, i;
-    for (oc = 0; oc < n; oc++) { /* int16 rows padded to 28 */
-        for (i = 0; i < 27; i++) {
-            wide[28 * oc + i] = filter[27 * oc + i];
-        }
-        wide[28 * oc + 27] = 0;
-    }
-    memset(band, 0, (size_t)(3 * rw) * sizeof(int16_t));
-    memset(cols, 0, 3 * 28 * sizeof(int16_t)); /* entry 27 (weight 0) stays 0 */
-    for (oy = 0; oy < conv_h; oy++) {
-        const int32_t iy0 = oy * prm->stride_h - prm->pad_top;
-        const int16_t *rows[3];
-        int32_t r, ox0;
-        for (r = 0; r < 3; r++) { /* input row iy lives in slot iy mod 3 (a ring) */
-            const int32_t iy = iy0 + r, slot = ((iy % 3) + 3) % 3;
-            int16_t *row = band + slot * rw + left;
-            if (held[slot] != iy) {
-                if (iy < 0 || iy >= cx->in->h) {
-                    memset(row, 0, (size_t)(3 * w) * sizeof(int16_t));
-                } else {
-                    widen_natural(cx->input + iy * w * 3, 3 * w, prm->input_offset, row);
-                }
-                held[slot] = iy;
-            }
-            rows[r] = row - left;
-        }
-        for (ox0 = 0; ox0 < conv_w; ox0 += TD_CONV3_BATCH) {
-            const int32_t cnt = conv_w - ox0 < TD_CONV3_BATCH ? conv_w - ox0 : TD_CONV3_BATCH;
-            for (i = 0; i < cnt; i += 3) {
-                int32_t j;
-                for (j = 0; j < 3; j++) {
-                    const int32_t ox = ox0 + (i + j < cnt ? i + j : cnt - 1);
-                    int16_t *dst = cols + 28 * j;
-                    TD_MEMCPY(dst, rows[0] + sw3 * ox, 18);
-                    TD_MEMCPY(dst + 9, rows[1] + sw3 * ox, 18);
-                    TD_MEMCPY(dst + 18, rows[2] + sw3 * ox, 18);
-                }
-                plan.cols = cols;
-                plan.bias = bias ? bias : zero_pair;
-                plan.bias_step = bias ? 8 : 0;
-                plan.acc = cx->acc + i;
-                plan.w_end = (const int8_t *)(wide + 28 * n);
-                td_dsp_mm3_c3(wide, &plan);
-            }
-            requant_batch(cx, cx->acc, cnt, TD_CONV3_BATCH, output + (oy * conv_w + ox0) * n);
-        }
-    }
-}
-#endif
-
 int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
                                                 const td_dims *input_dims,
                                                 const td_dims *filter_dims)
@@ -709,13 +513,9 @@ int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
      * weight rows (the same on every core: the host computes the target's scratch) */
     const int32_t k = filter_dims->h * filter_dims->w * input_dims->c;
     const int32_t k4 = TD_ALIGN4(k);
-    /* c3 band path (DSP cores): int16 weights (K = 28) and the band after the int8 field */
-    const int32_t c3 = input_dims->c == 3 && filter_dims->h == 3 && filter_dims->w == 3
-                           ? 3 + 2 * (28 * filter_dims->n + 3 * c3_band_row(input_dims, params))
-                           : 0;
-    const int32_t padded = k4 != k ? filter_dims->n * k4 : 0;
+    (void)params;
     return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 8 * TD_MAX_COLS * (k4 / 4 + 1) + k4 + 4 +
-           (padded > c3 ? padded : c3);
+           (k4 != k ? filter_dims->n * k4 : 0);
 }
 
 void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params *quant,
@@ -739,15 +539,6 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
     cx.gs = 8;
     cx.col8 = (int8_t *)(cx.cols + 4 * TD_MAX_COLS * (cx.k4 / 4 + 1));
     memset(cx.col8 + cx.k, (int8_t)(-params->input_offset), (size_t)(cx.k4 - cx.k));
-#if defined(TD_DSP_ASM)
-    if (!params->fused_maxpool && input_dims->c == 3 && cx.kh == 3 && cx.kw == 3 &&
-        (cx.out_c & 1) == 0) {
-        int16_t *wide = (int16_t *)td_align_ptr4(cx.col8 + cx.k4 + 4);
-        int16_t *band = wide + 28 * cx.out_c;
-        conv_c3_band(&cx, filter, bias, conv_h, conv_w, output, wide, band);
-        return;
-    }
-#endif
     if (cx.k4 != cx.k) {
         /* K % 4 != 0 (e.g. in_c == 1, 3x3): rows copied once per call with zero padding to
          * k4, so the SMLAD kernel needs no tail and the padded column entries are 0. */
