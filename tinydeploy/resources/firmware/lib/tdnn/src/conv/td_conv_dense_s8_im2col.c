@@ -504,6 +504,58 @@ static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *b
 }
 #endif
 
+#if defined(TD_DSP_ASM)
+/* Fused-pool conv through the 3-column kernel: 3 pooling windows per batch, their 12 conv
+ * positions as 4 triplets (fewer windows at the end: the last position repeats). Each
+ * window's four accumulators are reduced as in pool_into_batch, then requantised. */
+static void pool_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *bias,
+                      int32_t npool, int32_t pw, int8_t *output)
+{
+    static const int32_t zero_pair[2] = {0, 0};
+    const int32_t n = cx->out_c, k = cx->k4;
+    const int32_t *mult = cx->q->multiplier, *shift = cx->q->shift;
+    const int32_t ooff = cx->p->output_offset;
+    const int32_t amin = cx->p->activation.min, amax = cx->p->activation.max;
+    td_dsp_mm3_plan plan;
+    int32_t p;
+    plan.bias_step = bias ? 8 : 0;
+    plan.w_end = filter + n * k;
+    for (p = 0; p < npool; p += 3) {
+        const int32_t cnt = npool - p < 3 ? npool - p : 3, npos = 4 * cnt;
+        int32_t t, oc;
+        for (t = 0; t < npos; t += 3) {
+            int32_t j;
+            for (j = 0; j < 3; j++) {
+                const int32_t q = t + j < npos ? t + j : npos - 1; /* window q/4, corner q%4 */
+                const int32_t win = p + (q >> 2);
+                fill_column(cx, 2 * (win / pw) + ((q >> 1) & 1), 2 * (win % pw) + (q & 1), j);
+            }
+            plan.cols = cx->cols;
+            plan.bias = bias ? bias : zero_pair;
+            plan.acc = cx->acc + t;
+            td_dsp_mm3(filter, &plan, k);
+        }
+        for (oc = 0; oc < n; oc++) {
+            int32_t *a = cx->acc + oc * TD_CONV3_BATCH, i;
+            if (mult[oc] >= 0 && shift[oc] <= 0) { /* monotonic: requantise the maxima */
+                for (i = 0; i < cnt; i++) {
+                    int32_t m = a[4 * i] > a[4 * i + 1] ? a[4 * i] : a[4 * i + 1];
+                    m = a[4 * i + 2] > m ? a[4 * i + 2] : m;
+                    a[i] = a[4 * i + 3] > m ? a[4 * i + 3] : m;
+                }
+                td_requant_channel_s8(a, cnt, mult[oc], shift[oc], ooff, amin, amax,
+                                      output + p * n + oc, n);
+            } else {
+                for (i = 0; i < cnt; i++) {
+                    output[(p + i) * n + oc] =
+                        td_requant_max4_s8(a + 4 * i, mult[oc], shift[oc], ooff, amin, amax);
+                }
+            }
+        }
+    }
+}
+#endif
+
 int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
                                                 const td_dims *input_dims,
                                                 const td_dims *filter_dims)
@@ -553,6 +605,14 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
     {
         /* a local copy: cx is passed by address, so cx.k4 would be reloaded after calls */
         const int32_t kk = cx.k4;
+#if defined(TD_DSP_ASM)
+        if (params->fused_maxpool && (cx.out_c & 1) == 0 && td_dsp_mm3_supports(kk)) {
+            cx.gs = 12;
+            pool_3col(&cx, filter, bias, output_dims->h * output_dims->w, output_dims->w,
+                      output);
+            return;
+        }
+#endif
         if (params->fused_maxpool) {
             const int32_t ph = output_dims->h, pw = output_dims->w, n = cx.out_c;
             const int32_t npool = ph * pw;
