@@ -116,12 +116,13 @@ def qemu_case(i: int, cs: dict, expected: np.ndarray) -> tuple[str, str, str, np
         arrays["b"] = cs["bias"]
     decls = c_int_arrays(p, **arrays)
     ho, wo = expected.shape[:2]
-    (st, sw), (t, l, b, r) = cs["stride"], cs["pad"]
+    (st, sw), (pt, pl, pb, pr) = cs["stride"], cs["pad"]
     bias = f"{p}_b" if cs["bias"] is not None else "0"
     body = (
         f"    static const td_quant_params q = {{{p}_m, {p}_s}};\n"
-        f"    static const td_conv_params cp = {{{st}, {sw}, {t}, {l}, {b}, {r}, {cs['in_off']}, "
-        f"{cs['out_off']}, {{{cs['act'][0]}, {cs['act'][1]}}}, {int(cs['fused'])}}};\n"
+        f"    static const td_conv_params cp = {{{st}, {sw}, {pt}, {pl}, {pb}, {pr}, "
+        f"{cs['in_off']}, {cs['out_off']}, {{{cs['act'][0]}, {cs['act'][1]}}}, "
+        f"{int(cs['fused'])}}};\n"
         f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{{oc}, 3, 3, {c}}};\n"
         f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
         "    uint8_t *s = scratch + 1;\n"

@@ -25,8 +25,8 @@ int32_t td_conv_dense_s8_band_shape(const td_conv_params *params, const td_dims 
                                     const td_dims *filter_dims)
 {
     const int32_t c = input_dims->c;
-    const int32_t conv_w = td_conv_out_size(input_dims->w, params->pad_left, params->pad_right,
-                                            3, params->stride_w);
+    const int32_t conv_w =
+        td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, 3, params->stride_w);
     /* positions a conv row's last triplet computes in vain (in_c 16, 32: the im2col variant's
      * triplets run across rows, so it wins where more than 1/16 would be wasted) */
     const int32_t waste = (3 - conv_w % 3) % 3;
@@ -50,8 +50,7 @@ int32_t td_conv_dense_s8_band_applies(const td_conv_params *params, const td_dim
 }
 
 int32_t td_conv_dense_s8_band_get_buffer_size(const td_conv_params *params,
-                                              const td_dims *input_dims,
-                                              const td_dims *filter_dims)
+                                              const td_dims *input_dims, const td_dims *filter_dims)
 {
     /* accumulators (4-byte aligned), 3 band rows; in_c 3: int16 weights and 3 columns */
     const int32_t n = filter_dims->n;
@@ -164,7 +163,8 @@ static void conv_c3(band_ctx *bx, const int8_t *filter, const int32_t *bias, int
 /* The band kernel for in_c (K = 9 * in_c) and stride_w (out of line: four asm bodies of
  * ~1.1 KB; in_c 64 is left to the im2col variant, where the per-position im2col costs
  * under 3% of the MACs' instructions). */
-static TD_NOINLINE void band_kernel(const int8_t *filter, td_dsp_band_plan *plan, int32_t c, int32_t s)
+static TD_NOINLINE void band_kernel(const int8_t *filter, td_dsp_band_plan *plan, int32_t c,
+                                    int32_t s)
 {
     if (c == 16) {
         if (s == 1) {

@@ -148,18 +148,10 @@ static int32_t td_dsp_mm3_supports(int32_t k)
 static void td_dsp_mm3(const int8_t *w0, td_dsp_mm3_plan *plan, int32_t k)
 {
     switch (k) {
-    case 72:
-        td_dsp_mat_mult_3col(w0, plan, 72, 6, 8, 16, 24, 0);
-        break;
-    case 144:
-        td_dsp_mat_mult_3col(w0, plan, 144, 6, 8, 16, 24, 0);
-        break;
-    case 288:
-        td_dsp_mat_mult_3col(w0, plan, 288, 6, 8, 16, 24, 0);
-        break;
-    default: /* 576 */
-        td_dsp_mat_mult_3col(w0, plan, 576, 6, 8, 16, 24, 0);
-        break;
+    case 72: td_dsp_mat_mult_3col(w0, plan, 72, 6, 8, 16, 24, 0); break;
+    case 144: td_dsp_mat_mult_3col(w0, plan, 144, 6, 8, 16, 24, 0); break;
+    case 288: td_dsp_mat_mult_3col(w0, plan, 288, 6, 8, 16, 24, 0); break;
+    default: /* 576 */ td_dsp_mat_mult_3col(w0, plan, 576, 6, 8, 16, 24, 0); break;
     }
 }
 #endif
@@ -420,9 +412,9 @@ static void requant_batch(const conv_ctx *cx, const int32_t *acc, int32_t npos, 
     const int32_t n = cx->out_c;
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
-        td_requant_channel_s8(acc + oc * batch, npos, cx->q->multiplier[oc],
-                              cx->q->shift[oc], cx->p->output_offset, cx->p->activation.min,
-                              cx->p->activation.max, out + oc, n);
+        td_requant_channel_s8(acc + oc * batch, npos, cx->q->multiplier[oc], cx->q->shift[oc],
+                              cx->p->output_offset, cx->p->activation.min, cx->p->activation.max,
+                              out + oc, n);
     }
 }
 
@@ -475,8 +467,8 @@ static void requant_pooled_batch(const conv_ctx *cx, const int32_t *batch, int32
 /* Unpooled conv through the 3-column kernel (even out_c, K it is built for): positions in
  * triplets (a short last one repeats its last position), requantised TD_CONV3_BATCH at a
  * time. */
-static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *bias,
-                      int32_t npos, int32_t conv_w, int8_t *output)
+static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *bias, int32_t npos,
+                      int32_t conv_w, int8_t *output)
 {
     static const int32_t zero_pair[2] = {0, 0};
     const int32_t n = cx->out_c, k = cx->k4;
@@ -508,8 +500,8 @@ static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *b
 /* Fused-pool conv through the 3-column kernel: 3 pooling windows per batch, their 12 conv
  * positions as 4 triplets (fewer windows at the end: the last position repeats). Each
  * window's four accumulators are reduced as in pool_into_batch, then requantised. */
-static void pool_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *bias,
-                      int32_t npool, int32_t pw, int8_t *output)
+static void pool_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *bias, int32_t npool,
+                      int32_t pw, int8_t *output)
 {
     static const int32_t zero_pair[2] = {0, 0};
     const int32_t n = cx->out_c, k = cx->k4;
@@ -608,8 +600,7 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
 #if defined(TD_DSP_ASM)
         if (params->fused_maxpool && (cx.out_c & 1) == 0 && td_dsp_mm3_supports(kk)) {
             cx.gs = 12;
-            pool_3col(&cx, filter, bias, output_dims->h * output_dims->w, output_dims->w,
-                      output);
+            pool_3col(&cx, filter, bias, output_dims->h * output_dims->w, output_dims->w, output);
             return;
         }
 #endif

@@ -50,9 +50,9 @@ typedef struct {
 /* clang-format on */
 
 static inline __attribute__((always_inline)) void
-td_dsp_mat_mult_3col(const void *w0, td_dsp_mm3_plan *plan, const int32_t k,
-                     const int32_t unroll, const int32_t col1, const int32_t col2,
-                     const int32_t group_step, const int32_t wide)
+td_dsp_mat_mult_3col(const void *w0, td_dsp_mm3_plan *plan, const int32_t k, const int32_t unroll,
+                     const int32_t col1, const int32_t col2, const int32_t group_step,
+                     const int32_t wide)
 {
     int32_t a00, a01, a02, a10, a11, a12, e0, o0, e1, o1, xb;
     const int16_t *p;
@@ -119,7 +119,6 @@ td_dsp_mat_mult_3col(const void *w0, td_dsp_mm3_plan *plan, const int32_t k,
     /* clang-format on */
 }
 
-
 /* The same 2 x 3 block read straight from a band of widened input rows (SXTB16 order per 4
  * channels, no im2col): with stride s, the three windows of conv positions ox, ox + 1,
  * ox + 2 start 2 * c * s and 4 * c * s bytes after the first one, so one pointer reads all
@@ -137,8 +136,8 @@ typedef struct {
 } td_dsp_band_plan;
 
 static inline __attribute__((always_inline)) void
-td_dsp_mat_mult_band(const int8_t *w0, td_dsp_band_plan *plan, const int32_t k,
-                     const int32_t col1, const int32_t col2)
+td_dsp_mat_mult_band(const int8_t *w0, td_dsp_band_plan *plan, const int32_t k, const int32_t col1,
+                     const int32_t col2)
 {
     int32_t a00, a01, a02, a10, a11, a12, e0, o0, e1, o1, xb;
     const int16_t *p;
