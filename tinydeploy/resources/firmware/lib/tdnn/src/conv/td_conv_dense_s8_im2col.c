@@ -287,6 +287,22 @@ static void fill_column(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
             const int32_t gs = cx->gs;
             int16_t *dst = cx->cols + 4 * j;
             int32_t ky, i;
+#if defined(__ARM_FEATURE_DSP)
+            if (gs == 12 && (row_k & 7) == 0) { /* 3 columns: two groups per pass */
+                uint32_t *d = (uint32_t *)(void *)dst;
+                for (ky = 0; ky < cx->kh; ky++, src += stride) {
+                    for (i = 0; i < row_k; i += 8, d += 12) {
+                        const int32_t v0 = (int32_t)td_read_u32(src + i);
+                        const int32_t v1 = (int32_t)td_read_u32(src + i + 4);
+                        d[0] = (uint32_t)__sxtab16(off2, v0);
+                        d[1] = (uint32_t)td_sxtab16_ror8(off2, v0);
+                        d[6] = (uint32_t)__sxtab16(off2, v1);
+                        d[7] = (uint32_t)td_sxtab16_ror8(off2, v1);
+                    }
+                }
+                return;
+            }
+#endif
             for (ky = 0; ky < cx->kh; ky++, src += stride) {
                 for (i = 0; i < row_k; i += 4, dst += gs) {
                     td_widen4_s8(src + i, off, off2, dst);
