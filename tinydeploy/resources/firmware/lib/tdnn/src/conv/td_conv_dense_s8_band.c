@@ -6,7 +6,7 @@
  *  - in_c == 3 (first convs on RGB images): rows in natural int16 order; a window is three
  *    9-entry copies into a column-major buffer, and the weights are widened to int16 once
  *    per call (rows padded to K = 28), so the kernel loads them with LDRD, no SXTB16.
- *  - in_c 16 or 32 with stride_w 1 or 2, when a conv row's last triplet wastes at most 1/16
+ *  - in_c 16 with stride_w 1 or 2, when a conv row's last triplet wastes at most 1/16
  *    of the row: rows in SXTB16 order per 4 channels, read by the kernel in place (the
  *    three windows are 2 * c * stride_w bytes apart).
  *
@@ -27,13 +27,13 @@ int32_t td_conv_dense_s8_band_shape(const td_conv_params *params, const td_dims 
     const int32_t c = input_dims->c;
     const int32_t conv_w =
         td_conv_out_size(input_dims->w, params->pad_left, params->pad_right, 3, params->stride_w);
-    /* positions a conv row's last triplet computes in vain (in_c 16, 32: the im2col variant's
+    /* positions a conv row's last triplet computes in vain (in_c 16: the im2col variant's
      * triplets run across rows, so it wins where more than 1/16 would be wasted) */
     const int32_t waste = (3 - conv_w % 3) % 3;
     return filter_dims->h == 3 && filter_dims->w == 3 && !params->fused_maxpool &&
            (filter_dims->n & 1) == 0 && conv_w >= 1 &&
-           (c == 3 || ((c == 16 || c == 32) && 16 * waste <= conv_w &&
-                       (params->stride_w == 1 || params->stride_w == 2)));
+           (c == 3 ||
+            (c == 16 && 16 * waste <= conv_w && (params->stride_w == 1 || params->stride_w == 2)));
 }
 
 int32_t td_conv_dense_s8_band_applies(const td_conv_params *params, const td_dims *input_dims,
@@ -160,22 +160,14 @@ static void conv_c3(band_ctx *bx, const int8_t *filter, const int32_t *bias, int
     }
 }
 
-/* The band kernel for in_c (K = 9 * in_c) and stride_w (out of line: four asm bodies of
- * ~1.1 KB; in_c 64 is left to the im2col variant, where the per-position im2col costs
- * under 3% of the MACs' instructions). */
-static TD_NOINLINE void band_kernel(const int8_t *filter, td_dsp_band_plan *plan, int32_t c,
-                                    int32_t s)
+/* The band kernel for in_c 16 (K = 144) and stride_w (out of line: two asm bodies of ~1.1 KB;
+ * wider in_c are left to the im2col variant, whose per-position im2col costs less there). */
+static TD_NOINLINE void band_kernel(const int8_t *filter, td_dsp_band_plan *plan, int32_t s)
 {
-    if (c == 16) {
-        if (s == 1) {
-            td_dsp_mat_mult_band(filter, plan, 144, 32, 64);
-        } else {
-            td_dsp_mat_mult_band(filter, plan, 144, 64, 128);
-        }
-    } else if (s == 1) {
-        td_dsp_mat_mult_band(filter, plan, 288, 64, 128);
+    if (s == 1) {
+        td_dsp_mat_mult_band(filter, plan, 144, 32, 64);
     } else {
-        td_dsp_mat_mult_band(filter, plan, 288, 128, 256);
+        td_dsp_mat_mult_band(filter, plan, 144, 64, 128);
     }
 }
 
@@ -184,7 +176,7 @@ static void conv_c16(band_ctx *bx, const int8_t *filter, const int32_t *bias, in
 {
     static const int32_t zero_pair[2] = {0, 0};
     const int32_t n = bx->out_c, c = bx->in->c, s = bx->p->stride_w;
-    const int32_t parts = c / 16, nseg = 3 * parts; /* 48-entry segments per window */
+    const int32_t parts = c / 16, nseg = 3 * parts; /* 48-entry segments per window (c = 16) */
     td_dsp_band_plan plan;
     int32_t oy, i;
     plan.bias_step = bias ? 8 : 0;
@@ -207,7 +199,7 @@ static void conv_c16(band_ctx *bx, const int8_t *filter, const int32_t *bias, in
                 plan.seg[nseg] = plan.seg[0]; /* loaded after the last segment, unused */
                 plan.bias = bias ? bias : zero_pair;
                 plan.acc = bx->acc + i;
-                band_kernel(filter, &plan, c, s);
+                band_kernel(filter, &plan, s);
             }
             td_conv_requant_batch(bx->p, bx->q, n, bx->acc, cnt, TD_CONV3_BATCH,
                                   output + (oy * conv_w + ox0) * n);

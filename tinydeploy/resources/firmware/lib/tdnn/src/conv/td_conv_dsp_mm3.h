@@ -123,9 +123,9 @@ td_dsp_mat_mult_3col(const void *w0, td_dsp_mm3_plan *plan, const int32_t k, con
  * channels, no im2col): with stride s, the three windows of conv positions ox, ox + 1,
  * ox + 2 start 2 * c * s and 4 * c * s bytes after the first one, so one pointer reads all
  * three. A window is walked in segments of 12 groups (48 int16: a 3 x c kernel row for
- * c = 16, half of one for c = 32) whose band addresses the plan lists;
+ * c = 16) whose band addresses the plan lists;
  * between segments the kernel loads the next address. */
-#define TD_BAND_MAX_SEGS 6 /* 3 kernel rows x 2 segments (c = 32) */
+#define TD_BAND_MAX_SEGS 3 /* 3 kernel rows (c = 16) */
 typedef struct {
     const int32_t *bias;  /* 0: current bias pair */
     int32_t bias_step;    /* 4: bytes, 8 or 0 when bias is a zero pair */
