@@ -60,7 +60,7 @@ EDGES = {
 ACTS = {"full": None, "relu": "relu", "clamp": (-50, 60)}
 
 
-def make_case(name: str, shape: tuple, quant_edges: bool = False) -> dict:
+def make_case(name: str, shape: tuple, quant_edges: bool = False, bounds: bool = False) -> dict:
     h, w, c, oc, k, stride, pad, fused, act, has_bias = shape
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
@@ -73,6 +73,13 @@ def make_case(name: str, shape: tuple, quant_edges: bool = False) -> dict:
     if quant_edges:  # left shifts and negative multipliers: the non-monotonic pool branch
         mult[0], shift[0] = -(1 << 30), -10
         shift[-1], mult[-1] = 1, 1 << 30
+    if bounds:  # the SMMLAR requantisation's limits: shifts -1 and -21, |bias| just inside
+        lim = (1 << 30) - 1 - 9 * c * 32640
+        shift[0], shift[1], mult[1] = -1, -21, (1 << 31) - 1
+        bias[0], bias[-1] = lim - 1, -(lim - 1)
+        mult[-1] = 0
+        x[:2] = 127  # large accumulators next to the big biases
+        wt[0] = 127
     in_off = int(rng.integers(-127, 129))
     out_off = int(rng.integers(-128, 128))
     a = ACTS[act]
@@ -85,6 +92,12 @@ def all_cases() -> list[dict]:
     cases = [make_case(n, s) for n, s in {**MLPERF, **EDGES}.items()]
     cases.append(make_case("pool_quant_edges", EDGES["pool_k72_odd"], quant_edges=True))
     cases.append(make_case("c16_quant_edges", EDGES["c16_w33_valid"], quant_edges=True))
+    for name in ("rn8_conv1", "rn8_16_16_s1", "rn8_32_32_s1"):
+        cases.append(make_case(f"{name}_bounds", {**MLPERF, **EDGES}[name], bounds=True))
+    # one channel's bias past the limit: the whole call requantises the usual way
+    over = make_case("c16_bias_over", EDGES["c16_w33_valid"])
+    over["bias"][2] = (1 << 30) - 9 * 16 * 32640
+    cases.append(over)
     return cases
 
 

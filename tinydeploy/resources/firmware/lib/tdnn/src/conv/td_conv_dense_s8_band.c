@@ -65,10 +65,20 @@ typedef struct {
     const td_dims *in;
     const int8_t *input;
     int32_t out_c, rw;
+    int32_t fast_requant; /* td_conv_requant_fast_ok */
     int32_t held[3]; /* input row in each band slot */
     int16_t *band;
     int32_t *acc;
 } band_ctx;
+
+static void band_requant(const band_ctx *bx, int32_t cnt, int8_t *out)
+{
+    if (bx->fast_requant) {
+        td_conv_requant_batch_fast(bx->p, bx->q, bx->out_c, bx->acc, cnt, TD_CONV3_BATCH, out);
+    } else {
+        td_conv_requant_batch(bx->p, bx->q, bx->out_c, bx->acc, cnt, TD_CONV3_BATCH, out);
+    }
+}
 
 /* n int8 values + off as int16 in natural order. */
 static void widen_natural(const int8_t *src, int32_t n, int32_t off, int16_t *dst)
@@ -154,8 +164,7 @@ static void conv_c3(band_ctx *bx, const int8_t *filter, const int32_t *bias, int
                 /* K = 28 int16 (rows of 56 bytes), column-major columns 56 bytes apart */
                 td_dsp_mat_mult_3col(wide, &plan, 56, 7, 56, 112, 8, 1);
             }
-            td_conv_requant_batch(bx->p, bx->q, n, bx->acc, cnt, TD_CONV3_BATCH,
-                                  output + (oy * conv_w + ox0) * n);
+            band_requant(bx, cnt, output + (oy * conv_w + ox0) * n);
         }
     }
 }
@@ -201,8 +210,7 @@ static void conv_c16(band_ctx *bx, const int8_t *filter, const int32_t *bias, in
                 plan.acc = bx->acc + i;
                 band_kernel(filter, &plan, s);
             }
-            td_conv_requant_batch(bx->p, bx->q, n, bx->acc, cnt, TD_CONV3_BATCH,
-                                  output + (oy * conv_w + ox0) * n);
+            band_requant(bx, cnt, output + (oy * conv_w + ox0) * n);
         }
     }
 }
@@ -222,6 +230,7 @@ void td_conv_dense_s8_band(const td_conv_params *params, const td_quant_params *
     bx.out_c = filter_dims->n;
     bx.rw = band_row(params, input_dims);
     bx.held[0] = bx.held[1] = bx.held[2] = INT32_MIN;
+    bx.fast_requant = td_conv_requant_fast_ok(quant, bias, bx.out_c, 9 * input_dims->c);
     bx.acc = (int32_t *)td_align_ptr4(scratch);
     bx.band = (int16_t *)(bx.acc + TD_CONV3_BATCH * bx.out_c);
     memset(bx.band, 0, (size_t)(3 * bx.rw) * sizeof(int16_t)); /* padding and slack */

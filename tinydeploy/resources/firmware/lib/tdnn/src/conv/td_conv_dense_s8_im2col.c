@@ -488,6 +488,7 @@ static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *b
 {
     static const int32_t zero_pair[2] = {0, 0};
     const int32_t n = cx->out_c, k = cx->k4;
+    const int32_t fast = td_conv_requant_fast_ok(cx->q, bias, n, cx->k);
     td_dsp_mm3_plan plan;
     int32_t p;
     for (p = 0; p < npos; p += TD_CONV3_BATCH) {
@@ -507,7 +508,12 @@ static void conv_3col(const conv_ctx *cx, const int8_t *filter, const int32_t *b
             plan.w_end = filter + n * k;
             td_dsp_mm3(filter, &plan, k);
         }
-        requant_batch(cx, cx->acc, cnt, TD_CONV3_BATCH, output + p * n);
+        if (fast) {
+            td_conv_requant_batch_fast(cx->p, cx->q, n, cx->acc, cnt, TD_CONV3_BATCH,
+                                       output + p * n);
+        } else {
+            requant_batch(cx, cx->acc, cnt, TD_CONV3_BATCH, output + p * n);
+        }
     }
 }
 #endif

@@ -24,6 +24,65 @@ static inline void td_conv_requant_batch(const td_conv_params *p, const td_quant
 }
 
 #if defined(TD_DSP_ASM)
+/* A faster td_conv_requant_batch for calls where every channel has multiplier >= 0, shift
+ * -21..-1 and |bias| + K * 128 * 255 < 2^30 (td_conv_requant_fast_ok, checked once per
+ * call), so that |acc| < 2^30 and 2 * acc fits. With e = -shift and s = [acc < 0], TFLM's
+ * RDBP(SRDHM(acc, m), e) + ooff is then floor((SMMULR(2 * acc, m) - s + 2^(e-1) + ooff * 2^e)
+ * / 2^e): SMMULR(2a, m) = floor((a * m + 2^30) / 2^31) is SRDHM, RDBP(x, e) =
+ * floor((x - [x < 0] + 2^(e-1)) / 2^e), and [x < 0] may be s (see td_requant_channel_s8);
+ * the sum stays below 2^31. One SMMLAR (constant folded in), a subtract, a shift, SSAT. */
+static inline int32_t td_conv_requant_fast_ok(const td_quant_params *q, const int32_t *bias,
+                                              int32_t out_c, int32_t k)
+{
+    const int32_t lim = (1 << 30) - 1 - k * 32640;
+    int32_t oc;
+    if (k > 32768) {
+        return 0;
+    }
+    for (oc = 0; oc < out_c; oc++) {
+        const int32_t b = bias ? bias[oc] : 0;
+        if (q->multiplier[oc] < 0 || q->shift[oc] > -1 || q->shift[oc] < -21 || b >= lim ||
+            b <= -lim) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static inline int32_t td_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+static inline void td_conv_requant_batch_fast(const td_conv_params *p, const td_quant_params *q,
+                                              int32_t out_c, const int32_t *acc, int32_t npos,
+                                              int32_t batch, int8_t *out)
+{
+    const int32_t ooff = p->output_offset, amin = p->activation.min, amax = p->activation.max;
+    int32_t oc, i;
+    for (oc = 0; oc < out_c; oc++, acc += batch) {
+        const int32_t m = q->multiplier[oc], e = -q->shift[oc];
+        const int32_t c = (int32_t)((1u << (e - 1)) + (uint32_t)ooff * (1u << e));
+        int8_t *o = out + oc;
+        if (amin == -128 && amax == 127) { /* SSAT is the clamp */
+            for (i = 0; i < npos; i++, o += out_c) {
+                const int32_t a = acc[i];
+                *o =
+                    (int8_t)__ssat((td_smmlar(2 * a, m, c) - (int32_t)((uint32_t)a >> 31)) >> e, 8);
+            }
+        } else {
+            for (i = 0; i < npos; i++, o += out_c) {
+                const int32_t a = acc[i];
+                int32_t y = __ssat((td_smmlar(2 * a, m, c) - (int32_t)((uint32_t)a >> 31)) >> e, 8);
+                y = y < amin ? amin : y;
+                *o = (int8_t)(y > amax ? amax : y);
+            }
+        }
+    }
+}
+
 /* 2 weight rows x 3 columns for a K known at compile time (all row pairs of one call, in
  * one asm block): row 1 is read at [row 0 + K], which frees the register a second weight
  * pointer would take, so the three columns fit next to 6 accumulators, 4 widened weight
