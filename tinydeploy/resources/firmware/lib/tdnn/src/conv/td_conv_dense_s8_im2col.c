@@ -1,11 +1,13 @@
 /* conv2d, dense OHWI weights, any shape: im2col of two output positions into one int16
  * buffer (input offset applied, padding = 0), then a 2-channel x 2-column kernel (SMLAD on
- * Cortex-M DSP). With fused_maxpool the four conv outputs of a 2x2 window are reduced before
- * anything is stored.
+ * Cortex-M DSP). On DSP cores, for even out_c and the K of td_conv_dsp_mm3.h, three
+ * positions and the 2 x 3 kernel instead. With fused_maxpool the four conv outputs of a 2x2
+ * window are reduced before anything is stored.
  *
  * Column buffer layout: K = 4*G + T. Group g (K entries 4g..4g+3) of column j lives at
- * int16 offset 8g + 4j (DSP order x0,x2,x1,x3 to pair with SXTB16 / SXTB16 ROR 8 of the
- * weights; natural order otherwise); the T tail entries of column j at 8G + 4j. */
+ * int16 offset gs*g + 4j, gs = 8 (two columns) or 12 (three) (DSP order x0,x2,x1,x3 to pair
+ * with SXTB16 / SXTB16 ROR 8 of the weights; natural order otherwise); the T tail entries of
+ * column j at gs*G + 4j. */
 #include "td_conv_dsp_mm3.h"
 
 #if defined(__ARM_FEATURE_DSP)
@@ -217,7 +219,7 @@ static void widen(const int8_t *src, int32_t n, int32_t kstart, int32_t k, int32
                   int16_t *cols, int32_t gs, int32_t j)
 {
     const int32_t off2 = td_pack_s16x2(off, off);
-    int16_t *dst = cols + (kstart / 4) * gs + 4 * j;
+    int16_t *dst = cols + (kstart >> 2) * gs + 4 * j; /* kstart >= 0 */
     int32_t i = 0;
     for (; i + 4 <= n; i += 4, dst += gs) {
         td_widen4_s8(src + i, off, off2, dst);
@@ -232,7 +234,7 @@ static void widen(const int8_t *src, int32_t n, int32_t kstart, int32_t k, int32
 
 static void zero_groups(int16_t *cols, int32_t kstart, int32_t n, int32_t gs, int32_t j)
 {
-    int16_t *dst = cols + (kstart / 4) * gs + 4 * j;
+    int16_t *dst = cols + (kstart >> 2) * gs + 4 * j; /* kstart >= 0 */
     int32_t i;
     for (i = 0; i < n; i += 4, dst += gs) {
         td_write_u32(dst, 0u);
@@ -269,69 +271,77 @@ static void fill_column_bytes(const conv_ctx *cx, int32_t oy, int32_t ox, int32_
     widen(cx->col8, cx->k4, 0, cx->k4, cx->p->input_offset, cx->cols, cx->gs, j);
 }
 
+/* in_c % 4 == 0, window inside the image: kh contiguous input rows of kw * c bytes. */
+static inline void fill_column_interior(const conv_ctx *cx, int32_t iy0, int32_t ix0, int32_t j)
+{
+    const int32_t c = cx->in->c, row_k = cx->kw * c, stride = cx->in->w * c;
+    const int8_t *src = cx->input + (iy0 * cx->in->w + ix0) * c;
+    const int32_t off = cx->p->input_offset, off2 = td_pack_s16x2(off, off), gs = cx->gs;
+    int16_t *dst = cx->cols + 4 * j;
+    int32_t ky, i;
+#if defined(__ARM_FEATURE_DSP)
+    if (gs == 12 && (row_k & 7) == 0) { /* 3 columns: two groups per pass */
+        uint32_t *d = (uint32_t *)(void *)dst;
+        for (ky = 0; ky < cx->kh; ky++, src += stride) {
+            for (i = 0; i < row_k; i += 8, d += 12) {
+                const int32_t v0 = (int32_t)td_read_u32(src + i);
+                const int32_t v1 = (int32_t)td_read_u32(src + i + 4);
+                d[0] = (uint32_t)__sxtab16(off2, v0);
+                d[1] = (uint32_t)td_sxtab16_ror8(off2, v0);
+                d[6] = (uint32_t)__sxtab16(off2, v1);
+                d[7] = (uint32_t)td_sxtab16_ror8(off2, v1);
+            }
+        }
+        return;
+    }
+#endif
+    if (gs == 8) { /* two columns: the constant stride keeps this loop as tight as before */
+        for (ky = 0; ky < cx->kh; ky++, src += stride) {
+            for (i = 0; i < row_k; i += 4, dst += 8) {
+                td_widen4_s8(src + i, off, off2, dst);
+            }
+        }
+        return;
+    }
+    for (ky = 0; ky < cx->kh; ky++, src += stride) {
+        for (i = 0; i < row_k; i += 4, dst += gs) {
+            td_widen4_s8(src + i, off, off2, dst);
+        }
+    }
+}
+
+/* Column j of the int16 buffer: the receptive field of conv output (oy, ox), input offset
+ * added, padding 0. */
 static void fill_column(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
 {
     const int32_t c = cx->in->c, off = cx->p->input_offset;
+    const int32_t h = cx->in->h, w = cx->in->w, kw = cx->kw, row_k = kw * c;
+    const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
+    const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
+    int32_t ky, kx;
     if ((c & 3) != 0) {
         fill_column_bytes(cx, oy, ox, j);
         return;
     }
-    {
-        const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
-        const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
-        if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + cx->kw <= cx->in->w) {
-            /* interior: kh contiguous input rows of kw*c bytes, no padding test */
-            const int32_t row_k = cx->kw * c, stride = cx->in->w * c;
-            const int8_t *src = cx->input + (iy0 * cx->in->w + ix0) * c;
-            const int32_t off2 = td_pack_s16x2(off, off);
-            const int32_t gs = cx->gs;
-            int16_t *dst = cx->cols + 4 * j;
-            int32_t ky, i;
-#if defined(__ARM_FEATURE_DSP)
-            if (gs == 12 && (row_k & 7) == 0) { /* 3 columns: two groups per pass */
-                uint32_t *d = (uint32_t *)(void *)dst;
-                for (ky = 0; ky < cx->kh; ky++, src += stride) {
-                    for (i = 0; i < row_k; i += 8, d += 12) {
-                        const int32_t v0 = (int32_t)td_read_u32(src + i);
-                        const int32_t v1 = (int32_t)td_read_u32(src + i + 4);
-                        d[0] = (uint32_t)__sxtab16(off2, v0);
-                        d[1] = (uint32_t)td_sxtab16_ror8(off2, v0);
-                        d[6] = (uint32_t)__sxtab16(off2, v1);
-                        d[7] = (uint32_t)td_sxtab16_ror8(off2, v1);
-                    }
-                }
-                return;
-            }
-#endif
-            for (ky = 0; ky < cx->kh; ky++, src += stride) {
-                for (i = 0; i < row_k; i += 4, dst += gs) {
-                    td_widen4_s8(src + i, off, off2, dst);
-                }
-            }
-            return;
-        }
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= h && ix0 + kw <= w) {
+        fill_column_interior(cx, iy0, ix0, j);
+        return;
     }
-    {
-        const int32_t h = cx->in->h, w = cx->in->w, kw = cx->kw, row_k = kw * c;
-        const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
-        const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
-        int32_t ky, kx;
-        for (ky = 0; ky < cx->kh; ky++) {
-            const int32_t iy = iy0 + ky;
-            const int32_t k0 = ky * row_k;
-            const int8_t *row = cx->input + iy * w * c;
-            if (iy < 0 || iy >= h) {
-                zero_groups(cx->cols, k0, row_k, cx->gs, j);
-            } else if (ix0 >= 0 && ix0 + kw <= w) {
-                widen(row + ix0 * c, row_k, k0, cx->k, off, cx->cols, cx->gs, j);
-            } else {
-                for (kx = 0; kx < kw; kx++) {
-                    const int32_t ix = ix0 + kx;
-                    if (ix < 0 || ix >= w) {
-                        zero_groups(cx->cols, k0 + kx * c, c, cx->gs, j);
-                    } else {
-                        widen(row + ix * c, c, k0 + kx * c, cx->k, off, cx->cols, cx->gs, j);
-                    }
+    for (ky = 0; ky < cx->kh; ky++) { /* border: per kernel row, per tap when it leaves */
+        const int32_t iy = iy0 + ky;
+        const int32_t k0 = ky * row_k;
+        const int8_t *row = cx->input + iy * w * c;
+        if (iy < 0 || iy >= h) {
+            zero_groups(cx->cols, k0, row_k, cx->gs, j);
+        } else if (ix0 >= 0 && ix0 + kw <= w) {
+            widen(row + ix0 * c, row_k, k0, cx->k, off, cx->cols, cx->gs, j);
+        } else {
+            for (kx = 0; kx < kw; kx++) {
+                const int32_t ix = ix0 + kx;
+                if (ix < 0 || ix >= w) {
+                    zero_groups(cx->cols, k0 + kx * c, c, cx->gs, j);
+                } else {
+                    widen(row + ix * c, c, k0 + kx * c, cx->k, off, cx->cols, cx->gs, j);
                 }
             }
         }
