@@ -28,9 +28,11 @@ def band_shape(w, c, oc, kh, kw, pad, stride_w, fused) -> bool:
 
 
 def band_scratch(w, c, oc, pad, stride_w):
-    """12 accumulator rows, 3 band rows; in_c 3: int16 weights (28 per row) + 3 columns."""
+    """12 accumulator rows, 3 band rows; in_c 3: int16 weights (28 per row) + 3 columns;
+    in_c 16: the int16 weights when they take at most 8 KB."""
     row = (c * (pad[1] + w + pad[3] + 2 * stride_w) + 5) & ~1
-    return 3 + 48 * oc + 2 * 3 * row + (2 * (28 * oc + 84) if c == 3 else 0)
+    wide = 2 * oc * 9 * c if c == 16 and 2 * oc * 9 * c <= 8192 else 0
+    return 3 + 48 * oc + 2 * 3 * row + (2 * (28 * oc + 84) if c == 3 else 0) + wide
 
 
 def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h, stride_w=1, fused=False):
@@ -68,7 +70,8 @@ def test_conv_buffer_size(tdnn, fmt, fused):
     "h,w,c,oc,stride,pad",
     [(32, 32, 3, 16, 1, (1, 1, 1, 1)), (96, 96, 3, 8, 2, (0, 0, 1, 1)),
      (32, 32, 16, 16, 1, (1, 1, 1, 1)), (16, 16, 16, 32, 2, (0, 0, 1, 1)),
-     (5, 60, 32, 4, 2, (1, 1, 1, 1)), (8, 8, 64, 64, 1, (1, 1, 1, 1)), (6, 6, 16, 3, 1, (1,) * 4)],
+     (5, 60, 32, 4, 2, (1, 1, 1, 1)), (8, 8, 64, 64, 1, (1, 1, 1, 1)), (6, 6, 16, 3, 1, (1,) * 4),
+     (2, 40, 16, 28, 1, (1, 1, 1, 1)), (2, 40, 16, 30, 1, (1, 1, 1, 1))],
 )  # fmt: skip
 def test_conv_buffer_size_band_shapes(tdnn, h, w, c, oc, stride, pad):
     """Shapes the band variant may take on DSP cores: the size covers it on every core."""

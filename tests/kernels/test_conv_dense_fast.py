@@ -42,6 +42,9 @@ EDGES = {
     # in_c 16 band: wide rows (waste <= 1/16), stride 2, VALID, no bias (in_c 32: im2col)
     "c16_w33_valid": (5, 35, 16, 4, 3, 1, (0, 0, 0, 0), False, "full", True),
     "c16_w48_s2": (7, 96, 16, 6, 3, 2, (0, 0, 1, 1), False, "relu", False),
+    # in_c 16 with out_c 30: weights past the 8 KB widening limit, the int8 band kernel
+    "c16_int8_w_s1": (4, 35, 16, 30, 3, 1, (0, 0, 0, 0), False, "relu", True),
+    "c16_int8_w_s2": (5, 67, 16, 30, 3, 2, (0, 0, 0, 0), False, "full", False),
     "c32_w32": (4, 32, 32, 2, 3, 1, SAME_S1, False, "clamp", True),
     "c32_w30_s2": (5, 60, 32, 4, 3, 2, (1, 1, 1, 1), False, "full", True),
     # im2col 3-column kernel: short rows (band declines), K 72 / 144 / 288 / 576, no bias

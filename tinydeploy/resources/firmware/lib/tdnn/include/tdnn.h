@@ -63,8 +63,9 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
  * Wp = W + pad_left + pad_right; otherwise I = 3 + 48*out_c + 24*(K4/4 + 1) + K4 + 4, plus
  * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4); for the band shapes above (on every
- * core) max(I, 3 + 48*out_c + 6*R (+ 56*out_c + 168 for in_c == 3)) with
- * R = (in_c * (Wp + 2*stride_w) + 5) & ~1. */
+ * core) max(I, 3 + 48*out_c + 6*R (+ 56*out_c + 168 for in_c == 3; + 288*out_c for in_c ==
+ * 16 when that is <= 8192: the weights widened once)) with R = (in_c * (Wp + 2*stride_w) + 5)
+ * & ~1. */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
