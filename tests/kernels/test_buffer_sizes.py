@@ -20,11 +20,11 @@ def a4(n: int) -> int:
 
 def band_shape(w, c, oc, kh, kw, pad, stride_w, fused) -> bool:
     """td_conv_dense_s8_band_shape: 3x3, unpooled, even out_c, in_c 3, or in_c 16 with
-    stride_w 1/2 and rows whose last position triplet wastes at most 1/16."""
+    stride_w 1 and rows whose last position triplet wastes at most 1/16."""
     conv_w = (w + pad[1] + pad[3] - kw) // stride_w + 1
     waste = (3 - conv_w % 3) % 3
     return (kh, kw, fused, oc % 2) == (3, 3, False, 0) and (
-        c == 3 or (c == 16 and stride_w in (1, 2) and 16 * waste <= conv_w))
+        c == 3 or (c == 16 and stride_w == 1 and 16 * waste <= conv_w))
 
 
 def band_scratch(w, c, oc, pad, stride_w):

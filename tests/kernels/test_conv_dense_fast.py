@@ -39,7 +39,7 @@ EDGES = {
     # in_c 3 fallbacks: odd out_c, fused pool (im2col)
     "c3_odd_out": (8, 8, 3, 5, 3, 1, SAME_S1, False, "full", True),
     "c3_pool": (10, 10, 3, 6, 3, 1, SAME_S1, True, "full", True),
-    # in_c 16 band: wide rows (waste <= 1/16), stride 2, VALID, no bias (in_c 32: im2col)
+    # in_c 16 band: wide rows (waste <= 1/16), VALID, no bias (stride 2, in_c 32: im2col)
     "c16_w33_valid": (5, 35, 16, 4, 3, 1, (0, 0, 0, 0), False, "full", True),
     "c16_w48_s2": (7, 96, 16, 6, 3, 2, (0, 0, 1, 1), False, "relu", False),
     # in_c 16 with out_c 30: weights past the 8 KB widening limit, the int8 band kernel

@@ -55,7 +55,7 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  *    2^30 - 2^19, or all-zero weights);
  *  - in_c == 1, kw == 3, stride_w == 1: 2x2 output blocks over a padded band;
  *  - DSP cores, 3x3, no fused pool, even out_c, and in_c == 3, or in_c == 16 with
- *    stride_w 1 or 2 where a conv row's last position triplet wastes at most 1/16 of it
+ *    stride_w 1 where a conv row's last position triplet wastes at most 1/16 of it
  *    (3 - Wo % 3) % 3 * 16 <= Wo: a ring of 3 widened input rows, 2 x 3 SMLAD kernels;
  *  - otherwise im2col of two positions and a 2 x 2 channel/column SMLAD kernel (on DSP
  *    cores three positions and a 2 x 3 kernel for K = 72, 144, 288, 576 and even out_c).

@@ -9,7 +9,7 @@
  *     >= 0, right shift 1..22, |bias| < 2^30 - 2^19, or an all-zero channel).
  *  3. td_conv_dense_s8_c1_k3: in_c == 1, kw == 3, stride_w == 1.
  *  4. td_conv_dense_s8_band (DSP cores): 3x3, unpooled, even out_c, in_c 3, or in_c 16
- *     with stride_w 1 or 2 on conv rows wide enough (see td_conv_internal.h).
+ *     with stride_w 1 on conv rows wide enough (see td_conv_internal.h).
  *  5. td_conv_dense_s8_im2col: everything else.
  *
  * Scratch (td_conv_dense_s8_get_buffer_size) is the largest of the variants the shapes may

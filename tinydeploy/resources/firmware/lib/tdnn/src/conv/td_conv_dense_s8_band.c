@@ -6,7 +6,7 @@
  *  - in_c == 3 (first convs on RGB images): rows in natural int16 order; a window is three
  *    9-entry copies into a column-major buffer, and the weights are widened to int16 once
  *    per call (rows padded to K = 28), so the kernel loads them with LDRD, no SXTB16.
- *  - in_c 16 with stride_w 1 or 2, when a conv row's last triplet wastes at most 1/16
+ *  - in_c 16 with stride_w 1, when a conv row's last triplet wastes at most 1/16
  *    of the row: rows in SXTB16 order per 4 channels, read by the kernel in place (the
  *    three windows are 2 * c * stride_w bytes apart).
  *
@@ -41,8 +41,7 @@ int32_t td_conv_dense_s8_band_shape(const td_conv_params *params, const td_dims 
     const int32_t waste = (3 - conv_w % 3) % 3;
     return filter_dims->h == 3 && filter_dims->w == 3 && !params->fused_maxpool &&
            (filter_dims->n & 1) == 0 && conv_w >= 1 &&
-           (c == 3 ||
-            (c == 16 && 16 * waste <= conv_w && (params->stride_w == 1 || params->stride_w == 2)));
+           (c == 3 || (c == 16 && 16 * waste <= conv_w && params->stride_w == 1));
 }
 
 int32_t td_conv_dense_s8_band_applies(const td_conv_params *params, const td_dims *input_dims,
@@ -180,22 +179,15 @@ static void conv_c3(band_ctx *bx, const int8_t *filter, const int32_t *bias, int
     }
 }
 
-/* The band kernel for in_c 16 (K = 144), stride_w and the weights (int8 or widened; out of
- * line: four asm bodies of ~1 KB; wider in_c are left to the im2col variant, whose
- * per-position im2col costs less there). */
-static TD_NOINLINE void band_kernel(const void *filter, td_dsp_band_plan *plan, int32_t s,
-                                    int32_t wide)
+/* The band kernel for in_c 16 (K = 144), stride_w 1, int8 or widened weights (out of line:
+ * two asm bodies of ~1 KB; stride 2 and wider in_c are left to the im2col variant, whose
+ * per-position im2col costs less there, to keep the code small). */
+static TD_NOINLINE void band_kernel(const void *filter, td_dsp_band_plan *plan, int32_t wide)
 {
     if (wide) {
-        if (s == 1) {
-            td_dsp_mat_mult_band(filter, plan, 288, 32, 64, 1);
-        } else {
-            td_dsp_mat_mult_band(filter, plan, 288, 64, 128, 1);
-        }
-    } else if (s == 1) {
-        td_dsp_mat_mult_band(filter, plan, 144, 32, 64, 0);
+        td_dsp_mat_mult_band(filter, plan, 288, 32, 64, 1);
     } else {
-        td_dsp_mat_mult_band(filter, plan, 144, 64, 128, 0);
+        td_dsp_mat_mult_band(filter, plan, 144, 32, 64, 0);
     }
 }
 
@@ -236,7 +228,7 @@ static void conv_c16(band_ctx *bx, const int8_t *filter, const int32_t *bias, in
                 plan.seg[nseg] = plan.seg[0]; /* loaded after the last segment, unused */
                 plan.bias = bias ? bias : zero_pair;
                 plan.acc = bx->acc + i;
-                band_kernel(w, &plan, s, wide);
+                band_kernel(w, &plan, wide);
             }
             band_requant(bx, cnt, output + (oy * conv_w + ox0) * n);
         }

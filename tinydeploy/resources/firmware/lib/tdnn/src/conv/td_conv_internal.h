@@ -52,7 +52,7 @@ void td_conv_dense_s8_c1_k3(const td_conv_params *params, const td_quant_params 
                             const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                             int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
 
-/* 3x3, unpooled, even out_c, in_c 3, or in_c 16 with stride_w 1 or 2 and conv rows whose
+/* 3x3, unpooled, even out_c, in_c 3, or in_c 16 with stride_w 1 and conv rows whose
  * last position triplet wastes <= 1/16: a ring of widened input rows read by 2 x 3 SMLAD
  * kernels (td_conv_dense_s8_band.c). _shape: the shapes (for the scratch size, on every
  * core); _applies: also a DSP core (0 elsewhere). */
