@@ -45,6 +45,8 @@ def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h, stride_w=1, fused=Fals
         # 12 accumulator rows (positions; 4 pooled outputs + one 2x2 window; 3 pooled
         # windows), up to three int16 im2col columns, one int8 receptive field
         im2col = 3 + 48 * oc + 24 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
+        if k in (72, 144) and oc % 2 == 0 and 2 * oc * k <= 10240:  # int16 weights, 3 columns
+            im2col += 3 + 2 * oc * k
         if band_shape(w, c, oc, kh, kw, pad, stride_w, fused):
             return max(im2col, band_scratch(w, c, oc, pad, stride_w))
         return im2col
@@ -71,7 +73,8 @@ def test_conv_buffer_size(tdnn, fmt, fused):
     [(32, 32, 3, 16, 1, (1, 1, 1, 1)), (96, 96, 3, 8, 2, (0, 0, 1, 1)),
      (32, 32, 16, 16, 1, (1, 1, 1, 1)), (16, 16, 16, 32, 2, (0, 0, 1, 1)),
      (5, 60, 32, 4, 2, (1, 1, 1, 1)), (8, 8, 64, 64, 1, (1, 1, 1, 1)), (6, 6, 16, 3, 1, (1,) * 4),
-     (2, 40, 16, 28, 1, (1, 1, 1, 1)), (2, 40, 16, 30, 1, (1, 1, 1, 1))],
+     (2, 40, 16, 28, 1, (1, 1, 1, 1)), (2, 40, 16, 30, 1, (1, 1, 1, 1)),
+     (4, 4, 8, 70, 1, (1, 1, 1, 1)), (4, 4, 8, 72, 1, (1, 1, 1, 1))],
 )  # fmt: skip
 def test_conv_buffer_size_band_shapes(tdnn, h, w, c, oc, stride, pad):
     """Shapes the band variant may take on DSP cores: the size covers it on every core."""

@@ -47,8 +47,10 @@ EDGES = {
     "c16_int8_w_s2": (5, 67, 16, 30, 3, 2, (0, 0, 0, 0), False, "full", False),
     "c32_w32": (4, 32, 32, 2, 3, 1, SAME_S1, False, "clamp", True),
     "c32_w30_s2": (5, 60, 32, 4, 3, 2, (1, 1, 1, 1), False, "full", True),
-    # im2col 3-column kernel: short rows (band declines), K 72 / 144 / 288 / 576, no bias
+    # im2col 3-column kernel: short rows (band declines), K 72 / 144 (int16 weights when they
+    # take <= 10 KB) / 288 / 576, no bias
     "c8_k72": (6, 7, 8, 6, 3, 1, SAME_S1, False, "full", False),
+    "c8_k72_int8_w": (5, 6, 8, 72, 3, 1, SAME_S1, False, "full", True),  # > 10 KB as int16
     "c16_w16_s2": (16, 16, 16, 8, 3, 2, (0, 0, 1, 1), False, "relu", True),
     "c32_w10": (6, 10, 32, 4, 3, 1, SAME_S1, False, "full", True),
     "c64_w5_valid": (5, 5, 64, 6, 3, 1, (0, 0, 0, 0), False, "clamp", True),
