@@ -187,6 +187,17 @@ EDGE_LAYERS: dict[str, str] = {"lut1024": "lut", "quantize_f32_1024": "quantize"
 EDGE_ELEMENTS = 1024
 ELEMENTWISE_OPS = ("softmax", "pad", "mean", "concat", "add", "avgpool", "lut", "quantize",
                    "dequantize")
+# dense conv at the shapes of the MLPerf Tiny models (TF SAME padding): (H, W, in_c, out_c, k,
+# stride); after the layers above, so their seeded data is unchanged; not part of the cost model
+MLPERF_CONV_LAYERS: dict[str, tuple[int, ...]] = {
+    "rn8_conv1": (32, 32, 3, 16, 3, 1),  # ResNet-8 first conv
+    "mbv1_conv1": (96, 96, 3, 8, 3, 2),  # MobileNetV1-0.25 first conv
+    "rn8_16_16_s1": (32, 32, 16, 16, 3, 1),
+    "rn8_16_32_s2": (32, 32, 16, 32, 3, 2),
+    "rn8_32_32_s1": (16, 16, 32, 32, 3, 1),
+    "rn8_32_64_s2": (16, 16, 32, 64, 3, 2),
+    "rn8_64_64_s1": (8, 8, 64, 64, 3, 1),
+}
 CSR_SPARSITY = [0.0, 0.5, 0.8, 0.9, 0.95]
 NM_FORMATS = [("nm2_4", 0.5), ("nm1_4", 0.75), ("nm1_8", 0.875), ("nm1_16", 0.9375)]
 
@@ -488,6 +499,8 @@ def build_cases(host) -> tuple[list[Case], str]:
     movement_cases(host, rng, cases)
     for layer, op in EDGE_LAYERS.items():
         cases.append(edge_case(len(cases), layer, op, rng, host))
+    for layer, shape in MLPERF_CONV_LAYERS.items():
+        cases.append(mlperf_conv_case(host, rng, len(cases), layer, *shape))
     return cases, shared
 
 
@@ -594,6 +607,48 @@ def edge_case(idx: int, layer: str, op: str, rng: np.random.Generator, host) -> 
     code += f"static td_status run{idx}(void)\n{{\n    return {call};\n}}\n"
     return Case(idx, f"{layer}/-/0", layer, op, "-", 0.0, np.zeros((0, 0), np.int8), None,
                 code, expected, 0, 0, 0, 0, 0, n, n, 0, n)
+
+
+def same_pads(size: int, k: int, stride: int) -> tuple[int, int]:
+    """TF SAME padding of one axis: (before, after), the odd pixel after."""
+    total = max((-(-size // stride) - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def mlperf_conv_case(host, rng: np.random.Generator, idx: int, layer: str, h: int, w: int,
+                     c: int, oc: int, k: int, stride: int) -> Case:
+    """One dense conv case (random per-channel quantisation, ReLU clamp) of MLPERF_CONV_LAYERS."""
+    x = rng.integers(-128, 128, size=(h, w, c)).astype(np.int8)
+    w2d = random_weights(rng, oc, k * k * c, "dense", 0.0)
+    bias = rng.integers(-2000, 2000, size=oc).astype(np.int32)
+    mult = rng.integers(1 << 30, 2**31 - 1, size=oc).astype(np.int32)
+    shift = rng.integers(-10, -6, size=oc).astype(np.int32)
+    in_off, out_off = 128, -128
+    (pt, pb), (pl, pr) = same_pads(h, k, stride), same_pads(w, k, stride)
+    enc = get_format("dense").encode(w2d)
+    spec = ConvSpec(k, k, (stride, stride), (pt, pl, pb, pr), in_off, out_off, (out_off, 127))
+    expected = host.conv(x, enc, bias, mult, shift, spec)
+    ho, wo = expected.shape[:2]
+    code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
+        ("int8_t", "x", x), ("int8_t", "w", w2d), ("int32_t", "b", bias),
+        ("int32_t", "m", mult), ("int32_t", "s", shift), ("int8_t", "exp", expected)))
+    code += (
+        f"static td_status run{idx}(void)\n{{\n"
+        f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
+        f"    static const td_conv_params p = {{{stride}, {stride}, {pt}, {pl}, {pb}, {pr}, "
+        f"{in_off}, {out_off}, {{{out_off}, 127}}, 0}};\n"
+        f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{{oc}, {k}, {k}, {c}}};\n"
+        f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
+        f"    return td_conv_dense_s8(&p, &q, &id, x{idx}, &fd, w{idx}, b{idx}, &od, out_buf, "
+        "scratch);\n}\n"
+    )  # fmt: skip
+    scratch = host.conv_buffer_size(x.shape, enc, spec)
+    if scratch > SCRATCH_BYTES or expected.size > OUT_BYTES:
+        raise SystemExit(f"{layer}: scratch {scratch} / output {expected.size} too big")
+    macs = ho * wo * oc * k * k * c
+    return Case(idx, f"{layer}/dense/0", layer, "conv_mlperf", "dense", 0.0, w2d, enc, code,
+                expected, scratch, int(np.count_nonzero(w2d)), macs, macs, macs,
+                int(expected.size), ho * wo * oc, ho * wo * k * k * c)
 
 
 def write_cases_header(cases: list[Case], shared: str, path: Path) -> None:

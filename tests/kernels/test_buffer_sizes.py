@@ -18,16 +18,38 @@ def a4(n: int) -> int:
     return (n + 3) & ~3
 
 
-def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h):
+def band_shape(w, c, oc, kh, kw, pad, stride_w, fused) -> bool:
+    """td_conv_dense_s8_band_shape: 3x3, unpooled, even out_c, in_c 3, or in_c 16 with
+    stride_w 1 and rows whose last position triplet wastes at most 1/16."""
+    conv_w = (w + pad[1] + pad[3] - kw) // stride_w + 1
+    waste = (3 - conv_w % 3) % 3
+    return (kh, kw, fused, oc % 2) == (3, 3, False, 0) and (
+        c == 3 or (c == 16 and stride_w == 1 and 16 * waste <= conv_w))
+
+
+def band_scratch(w, c, oc, pad, stride_w):
+    """12 accumulator rows, 3 band rows; in_c 3: int16 weights (28 per row) + 3 columns;
+    in_c 16: the int16 weights when they take at most 8 KB."""
+    row = (c * (pad[1] + w + pad[3] + 2 * stride_w) + 5) & ~1
+    wide = 2 * oc * 9 * c if c == 16 and 2 * oc * 9 * c <= 8192 else 0
+    return 3 + 48 * oc + 2 * 3 * row + (2 * (28 * oc + 84) if c == 3 else 0) + wide
+
+
+def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h, stride_w=1, fused=False):
     k = kh * kw * c
     wp = w + pad[1] + pad[3]
     if fmt == "dense":
         if c == 1 and kw == 3:  # in_c == 1 fast path: prepared rows + one padded band
             return 3 + 8 * kh * oc + a4((kh + stride_h) * wp + 4)
         k4 = a4(k)
-        # 8 accumulator rows (8 positions, or 4 pooled outputs + one 2x2 window), two int16
-        # im2col columns, one int8 receptive field
-        return 3 + 32 * oc + 16 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
+        # 12 accumulator rows (positions; 4 pooled outputs + one 2x2 window; 3 pooled
+        # windows), up to three int16 im2col columns, one int8 receptive field
+        im2col = 3 + 48 * oc + 24 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
+        if k in (72, 144) and oc % 2 == 0 and 2 * oc * k <= 10240:  # int16 weights, 3 columns
+            im2col += 3 + 2 * oc * k
+        if band_shape(w, c, oc, kh, kw, pad, stride_w, fused):
+            return max(im2col, band_scratch(w, c, oc, pad, stride_w))
+        return im2col
     # sparse: effective biases + a band of kh + stride_h padded rows (no padded input copy)
     return 3 + 4 * oc + (kh + stride_h) * wp * c
 
@@ -44,6 +66,22 @@ def test_conv_buffer_size(tdnn, fmt, fused):
     spec = ConvSpec(3, 3, (1, 1), (1, 0, 1, 2), 0, 0, (-128, 127), fused)
     got = tdnn.conv_buffer_size((9, 7, 5), enc, spec)
     assert got == conv_scratch(fmt, 9, 7, 5, 6, 3, 3, (1, 0, 1, 2), 1)
+
+
+@pytest.mark.parametrize(
+    "h,w,c,oc,stride,pad",
+    [(32, 32, 3, 16, 1, (1, 1, 1, 1)), (96, 96, 3, 8, 2, (0, 0, 1, 1)),
+     (32, 32, 16, 16, 1, (1, 1, 1, 1)), (16, 16, 16, 32, 2, (0, 0, 1, 1)),
+     (5, 60, 32, 4, 2, (1, 1, 1, 1)), (8, 8, 64, 64, 1, (1, 1, 1, 1)), (6, 6, 16, 3, 1, (1,) * 4),
+     (2, 40, 16, 28, 1, (1, 1, 1, 1)), (2, 40, 16, 30, 1, (1, 1, 1, 1)),
+     (4, 4, 8, 70, 1, (1, 1, 1, 1)), (4, 4, 8, 72, 1, (1, 1, 1, 1))],
+)  # fmt: skip
+def test_conv_buffer_size_band_shapes(tdnn, h, w, c, oc, stride, pad):
+    """Shapes the band variant may take on DSP cores: the size covers it on every core."""
+    wt = np.ones((oc, 9 * c), dtype=np.int8)
+    spec = ConvSpec(3, 3, (stride, stride), pad, 0, 0, (-128, 127), False)
+    got = tdnn.conv_buffer_size((h, w, c), get_format("dense").encode(wt), spec)
+    assert got == conv_scratch("dense", h, w, c, oc, 3, 3, pad, stride, stride)
 
 
 @pytest.mark.parametrize("stride_h", [1, 2])

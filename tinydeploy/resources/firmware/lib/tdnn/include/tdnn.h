@@ -58,12 +58,20 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  *    widened once per block (on DSP cores only for in_c % 4 == 0, every channel with
  *    multiplier >= 0, a right shift of 1..22 and |bias| + in_c * 255 * 128 < 2^30, or
  *    fully pruned: all weights 0);
- *  - otherwise im2col of two positions and a 2 x 2 channel/column SMLAD kernel.
+ *  - DSP cores, 3x3, no fused pool, even out_c, and in_c == 3, or in_c == 16 with
+ *    stride_w 1 where a conv row's last position triplet wastes at most 1/16 of it
+ *    (3 - Wo % 3) % 3 * 16 <= Wo: a ring of 3 widened input rows, 2 x 3 SMLAD kernels;
+ *  - otherwise im2col of two positions and a 2 x 2 channel/column SMLAD kernel (on DSP
+ *    cores three positions and a 2 x 3 kernel for K = 72, 144, 288, 576 and even out_c).
  * Scratch (td_conv_dense_s8_get_buffer_size, 4-byte aligned is fastest): for in_c == 1,
  * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
- * Wp = W + pad_left + pad_right; otherwise S = 3 + 32*out_c + 16*(K4/4 + 1) + K4 + 4, plus
- * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4); for the 1x1 shapes above
- * max(S, 3 + 16*out_c + 12*align4(in_c)). */
+ * Wp = W + pad_left + pad_right; otherwise I = 3 + 48*out_c + 24*(K4/4 + 1) + K4 + 4, plus
+ * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4), plus 3 + 2*out_c*K for K 72 or 144,
+ * even out_c and 2*out_c*K <= 10240 (weights widened once); for the 1x1 shapes above
+ * max(I, 3 + 16*out_c + 12*align4(in_c)); for the band shapes above (on every core)
+ * max(I, 3 + 48*out_c + 6*R (+ 56*out_c + 168 for in_c == 3; + 288*out_c for in_c == 16
+ * when that is <= 8192: the weights widened once)) with R = (in_c * (Wp + 2*stride_w) + 5)
+ * & ~1. */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,

@@ -10,11 +10,14 @@
  *  3. td_conv_dense_s8_c1_k3: in_c == 1, kw == 3, stride_w == 1.
  *  4. td_conv_dense_s8_1x1: 1x1, no padding, no fused pool (any stride); on DSP cores only
  *     for in_c % 4 == 0 and the quantisation its asm takes or fully pruned channels.
- *  5. td_conv_dense_s8_im2col: everything else.
+ *  5. td_conv_dense_s8_band (DSP cores): 3x3, unpooled, even out_c, in_c 3, or in_c 16
+ *     with stride_w 1 on conv rows wide enough (see td_conv_internal.h).
+ *  6. td_conv_dense_s8_im2col: everything else.
  *
  * Scratch (td_conv_dense_s8_get_buffer_size) is the largest of the variants the shapes may
- * select: which of 2 and 3 runs depends on the quantisation, which the size function does
- * not see; the Helium variant works within the size of the others. */
+ * select: which of 2 and 3 runs depends on the quantisation, and whether 4 and 5 run on
+ * the core, which the size function (built for the host too) does not see; the Helium variant
+ * works within the size of the others. */
 #include "td_conv_internal.h"
 
 static int32_t max_i32(int32_t a, int32_t b)
@@ -35,6 +38,10 @@ int32_t td_conv_dense_s8_get_buffer_size(const td_conv_params *params, const td_
     }
     if (td_conv_dense_s8_1x1_shape(params, input_dims, filter_dims)) {
         return max_i32(td_conv_dense_s8_1x1_get_buffer_size(params, input_dims, filter_dims),
+                       td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims));
+    }
+    if (td_conv_dense_s8_band_shape(params, input_dims, filter_dims)) {
+        return max_i32(td_conv_dense_s8_band_get_buffer_size(params, input_dims, filter_dims),
                        td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims));
     }
     return td_conv_dense_s8_im2col_get_buffer_size(params, input_dims, filter_dims);
@@ -70,6 +77,9 @@ td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *
     } else if (td_conv_dense_s8_1x1_applies(params, quant, input_dims, filter_dims, filter, bias)) {
         td_conv_dense_s8_1x1(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                              conv_w, output, scratch);
+    } else if (td_conv_dense_s8_band_applies(params, input_dims, filter_dims)) {
+        td_conv_dense_s8_band(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
+                              conv_w, output, scratch);
     } else {
         td_conv_dense_s8_im2col(params, quant, input_dims, input, filter_dims, filter, bias, conv_h,
                                 conv_w, output_dims, output, scratch);

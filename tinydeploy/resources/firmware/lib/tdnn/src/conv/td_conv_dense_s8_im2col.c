@@ -1,12 +1,14 @@
 /* conv2d, dense OHWI weights, any shape: im2col of two output positions into one int16
  * buffer (input offset applied, padding = 0), then a 2-channel x 2-column kernel (SMLAD on
- * Cortex-M DSP). With fused_maxpool the four conv outputs of a 2x2 window are reduced before
- * anything is stored.
+ * Cortex-M DSP). On DSP cores, for even out_c and the K of td_conv_dsp_mm3.h, three
+ * positions and the 2 x 3 kernel instead. With fused_maxpool the four conv outputs of a 2x2
+ * window are reduced before anything is stored.
  *
  * Column buffer layout: K = 4*G + T. Group g (K entries 4g..4g+3) of column j lives at
- * int16 offset 8g + 4j (DSP order x0,x2,x1,x3 to pair with SXTB16 / SXTB16 ROR 8 of the
- * weights; natural order otherwise); the T tail entries of column j at 8G + 4j. */
-#include "td_conv_internal.h"
+ * int16 offset gs*g + 4j, gs = 8 (two columns) or 12 (three) (DSP order x0,x2,x1,x3 to pair
+ * with SXTB16 / SXTB16 ROR 8 of the weights; natural order otherwise); the T tail entries of
+ * column j at gs*G + 4j. */
+#include "td_conv_dsp_mm3.h"
 
 #if defined(__ARM_FEATURE_DSP)
 /* The 2 weight rows x 2 columns SMLAD loop shared by td_dsp_dot_2x2 and td_dsp_mat_mult_2col: n groups of 4
@@ -136,7 +138,44 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
     /* clang-format on */
 }
 #endif
+
+#if defined(TD_DSP_ASM)
+/* The 3-column kernel on the interleaved layout (fill_column with gs = 12), built for the K
+ * of 3x3 convs with 8, 16, 32 or 64 input channels, each with an unroll dividing K / 4. */
+static int32_t td_dsp_mm3_supports(int32_t k)
+{
+    return k == 72 || k == 144 || k == 288 || k == 576;
+}
+
+/* wide: int16 weights (mm3_wide), rows of 2 * k bytes. */
+static void td_dsp_mm3(const void *w0, td_dsp_mm3_plan *plan, int32_t k, int32_t wide)
+{
+    if (wide) {
+        if (k == 72) {
+            td_dsp_mat_mult_3col(w0, plan, 144, 6, 8, 16, 24, 1);
+        } else {
+            td_dsp_mat_mult_3col(w0, plan, 288, 6, 8, 16, 24, 1);
+        }
+        return;
+    }
+    switch (k) {
+    case 72: td_dsp_mat_mult_3col(w0, plan, 72, 6, 8, 16, 24, 0); break;
+    case 144: td_dsp_mat_mult_3col(w0, plan, 144, 6, 8, 16, 24, 0); break;
+    case 288: td_dsp_mat_mult_3col(w0, plan, 288, 6, 8, 16, 24, 0); break;
+    default: /* 576 */ td_dsp_mat_mult_3col(w0, plan, 576, 6, 8, 16, 24, 0); break;
+    }
+}
+#endif
 #endif /* __ARM_FEATURE_DSP */
+
+/* The 3-column path widens the weights to int16 once per call (SXTB16 order, loaded by
+ * LDRD: 17 instead of 21 kernel instructions per 24 MACs) for K 72 and 144 when that takes
+ * at most TD_MM3_WIDE_MAX bytes of scratch (ResNet-8's 16 -> 32 conv: 9 KB). */
+#define TD_MM3_WIDE_MAX 10240
+static int32_t mm3_wide(int32_t k, int32_t out_c)
+{
+    return (k == 72 || k == 144) && (out_c & 1) == 0 && 2 * out_c * k <= TD_MM3_WIDE_MAX;
+}
 
 /* Output positions whose accumulators are requantised together (channel by channel). The
  * fused-pool path batches fewer pooled outputs, since it also holds the 4 conv positions of
@@ -144,7 +183,8 @@ static inline void td_dsp_mat_mult_2col(const int8_t *w0, td_dsp_mm_plan *plan)
  * the ~1% the smaller pooled batch costs). */
 #define TD_CONV_BATCH 8
 #define TD_POOL_BATCH 4
-#define TD_ACC_ROWS 8 /* max(TD_CONV_BATCH, TD_POOL_BATCH + 4) */
+#define TD_ACC_ROWS 12 /* max(TD_CONV_BATCH, TD_POOL_BATCH + 4, TD_CONV3_BATCH) */
+#define TD_MAX_COLS 3 /* columns the int16 buffer holds */
 
 typedef struct {
     const td_conv_params *p;
@@ -153,7 +193,8 @@ typedef struct {
     const int8_t *input;
     int32_t kh, kw, k, k4, out_c; /* k4: K rounded up to 4 (rows padded when K % 4 != 0) */
     int32_t *acc;    /* TD_ACC_ROWS x out_c accumulators */
-    int16_t *cols;   /* 8 * (G + 1) int16, two interleaved columns */
+    int16_t *cols;   /* gs * (G + 1) int16, two or three interleaved columns */
+    int32_t gs;      /* int16 entries per group of 4 K entries: 4 x columns (8 or 12) */
     int8_t *col8;    /* int8 receptive field, k4 bytes (+4 slack) */
 } conv_ctx;
 
@@ -193,107 +234,136 @@ static void im2col_s8(const conv_ctx *cx, int32_t oy, int32_t ox, int8_t *col)
 
 /* Widens n int8 values (K entries kstart.., kstart % 4 == 0) of column j, adding offset. */
 static void widen(const int8_t *src, int32_t n, int32_t kstart, int32_t k, int32_t off,
-                  int16_t *cols, int32_t j)
+                  int16_t *cols, int32_t gs, int32_t j)
 {
     const int32_t off2 = td_pack_s16x2(off, off);
-    int16_t *dst = cols + 2 * kstart + 4 * j;
+    int16_t *dst = cols + (kstart >> 2) * gs + 4 * j; /* kstart >= 0 */
     int32_t i = 0;
-    for (; i + 4 <= n; i += 4, dst += 8) {
+    for (; i + 4 <= n; i += 4, dst += gs) {
         td_widen4_s8(src + i, off, off2, dst);
     }
     if (i < n) { /* tail of the whole column: only when kstart + n == k */
-        int16_t *tail = cols + 8 * (k / 4) + 4 * j;
+        int16_t *tail = cols + gs * (k / 4) + 4 * j;
         for (; i < n; i++) {
             tail[i - 4 * (n / 4)] = (int16_t)(src[i] + off);
         }
     }
 }
 
-static void zero_groups(int16_t *cols, int32_t kstart, int32_t n, int32_t j)
+static void zero_groups(int16_t *cols, int32_t kstart, int32_t n, int32_t gs, int32_t j)
 {
-    int16_t *dst = cols + 2 * kstart + 4 * j;
+    int16_t *dst = cols + (kstart >> 2) * gs + 4 * j; /* kstart >= 0 */
     int32_t i;
-    for (i = 0; i < n; i += 4, dst += 8) {
+    for (i = 0; i < n; i += 4, dst += gs) {
         td_write_u32(dst, 0u);
         td_write_u32(dst + 2, 0u);
     }
 }
 
-/* in_c == 1 fast path: interior windows are gathered with plain byte copies of kw bytes
- * per kernel row (no bounds tests, no memcpy calls), then widened. */
-static void fill_column_c1(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
+/* in_c % 4 != 0 (e.g. 1 or 3): interior windows are gathered with inline copies of kw * c
+ * bytes per kernel row (no bounds tests, no memcpy calls; 3 x 3 x 3 rows as one 9-byte
+ * copy), then widened. */
+static void fill_column_bytes(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
 {
-    const int32_t w = cx->in->w, kw = cx->kw;
+    const int32_t c = cx->in->c, w = cx->in->w, row_k = cx->kw * c;
     const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
     const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
-    if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + kw <= w) {
-        const int8_t *src = cx->input + iy0 * w + ix0;
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + cx->kw <= w) {
+        const int8_t *src = cx->input + (iy0 * w + ix0) * c;
         int8_t *d = cx->col8;
-        int32_t ky, kx;
-        for (ky = 0; ky < cx->kh; ky++, src += w, d += kw) {
-            for (kx = 0; kx < kw; kx++) {
-                d[kx] = src[kx];
+        int32_t ky, i;
+        if (row_k == 9) {
+            for (ky = 0; ky < cx->kh; ky++, src += w * c, d += 9) {
+                TD_MEMCPY(d, src, 9);
+            }
+        } else {
+            for (ky = 0; ky < cx->kh; ky++, src += w * c, d += row_k) {
+                for (i = 0; i < row_k; i++) {
+                    d[i] = src[i];
+                }
             }
         }
     } else {
         im2col_s8(cx, oy, ox, cx->col8);
     }
-    widen(cx->col8, cx->k4, 0, cx->k4, cx->p->input_offset, cx->cols, j);
+    widen(cx->col8, cx->k4, 0, cx->k4, cx->p->input_offset, cx->cols, cx->gs, j);
 }
 
+/* in_c % 4 == 0, window inside the image: kh contiguous input rows of kw * c bytes. */
+static inline void fill_column_interior(const conv_ctx *cx, int32_t iy0, int32_t ix0, int32_t j)
+{
+    const int32_t c = cx->in->c, row_k = cx->kw * c, stride = cx->in->w * c;
+    const int8_t *src = cx->input + (iy0 * cx->in->w + ix0) * c;
+    const int32_t off = cx->p->input_offset, off2 = td_pack_s16x2(off, off), gs = cx->gs;
+    int16_t *dst = cx->cols + 4 * j;
+    int32_t ky, i;
+#if defined(__ARM_FEATURE_DSP)
+    if (gs == 12 && (row_k & 7) == 0) { /* 3 columns: two groups per pass */
+        uint32_t *d = (uint32_t *)(void *)dst;
+        for (ky = 0; ky < cx->kh; ky++, src += stride) {
+            for (i = 0; i < row_k; i += 8, d += 12) {
+                const int32_t v0 = (int32_t)td_read_u32(src + i);
+                const int32_t v1 = (int32_t)td_read_u32(src + i + 4);
+                d[0] = (uint32_t)__sxtab16(off2, v0);
+                d[1] = (uint32_t)td_sxtab16_ror8(off2, v0);
+                d[6] = (uint32_t)__sxtab16(off2, v1);
+                d[7] = (uint32_t)td_sxtab16_ror8(off2, v1);
+            }
+        }
+        return;
+    }
+#endif
+    if (gs == 8) { /* two columns: the constant stride keeps this loop as tight as before */
+        for (ky = 0; ky < cx->kh; ky++, src += stride) {
+            for (i = 0; i < row_k; i += 4, dst += 8) {
+                td_widen4_s8(src + i, off, off2, dst);
+            }
+        }
+        return;
+    }
+    for (ky = 0; ky < cx->kh; ky++, src += stride) {
+        for (i = 0; i < row_k; i += 4, dst += gs) {
+            td_widen4_s8(src + i, off, off2, dst);
+        }
+    }
+}
+
+/* Column j of the int16 buffer: the receptive field of conv output (oy, ox), input offset
+ * added, padding 0. */
 static void fill_column(const conv_ctx *cx, int32_t oy, int32_t ox, int32_t j)
 {
     const int32_t c = cx->in->c, off = cx->p->input_offset;
-    if (c == 1) {
-        fill_column_c1(cx, oy, ox, j);
+    const int32_t h = cx->in->h, w = cx->in->w, kw = cx->kw, row_k = kw * c;
+    const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
+    const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
+    int32_t ky, kx;
+    if ((c & 3) != 0) {
+        fill_column_bytes(cx, oy, ox, j);
         return;
     }
-    if ((c & 3) == 0) {
-        const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
-        const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
-        if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= cx->in->h && ix0 + cx->kw <= cx->in->w) {
-            /* interior: kh contiguous input rows of kw*c bytes, no padding test */
-            const int32_t row_k = cx->kw * c, stride = cx->in->w * c;
-            const int8_t *src = cx->input + (iy0 * cx->in->w + ix0) * c;
-            const int32_t off2 = td_pack_s16x2(off, off);
-            int16_t *dst = cx->cols + 4 * j;
-            int32_t ky, i;
-            for (ky = 0; ky < cx->kh; ky++, src += stride) {
-                for (i = 0; i < row_k; i += 4, dst += 8) {
-                    td_widen4_s8(src + i, off, off2, dst);
-                }
-            }
-            return;
-        }
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + cx->kh <= h && ix0 + kw <= w) {
+        fill_column_interior(cx, iy0, ix0, j);
+        return;
     }
-    if ((c & 3) == 0) {
-        const int32_t h = cx->in->h, w = cx->in->w, kw = cx->kw, row_k = kw * c;
-        const int32_t iy0 = oy * cx->p->stride_h - cx->p->pad_top;
-        const int32_t ix0 = ox * cx->p->stride_w - cx->p->pad_left;
-        int32_t ky, kx;
-        for (ky = 0; ky < cx->kh; ky++) {
-            const int32_t iy = iy0 + ky;
-            const int32_t k0 = ky * row_k;
-            const int8_t *row = cx->input + iy * w * c;
-            if (iy < 0 || iy >= h) {
-                zero_groups(cx->cols, k0, row_k, j);
-            } else if (ix0 >= 0 && ix0 + kw <= w) {
-                widen(row + ix0 * c, row_k, k0, cx->k, off, cx->cols, j);
-            } else {
-                for (kx = 0; kx < kw; kx++) {
-                    const int32_t ix = ix0 + kx;
-                    if (ix < 0 || ix >= w) {
-                        zero_groups(cx->cols, k0 + kx * c, c, j);
-                    } else {
-                        widen(row + ix * c, c, k0 + kx * c, cx->k, off, cx->cols, j);
-                    }
+    for (ky = 0; ky < cx->kh; ky++) { /* border: per kernel row, per tap when it leaves */
+        const int32_t iy = iy0 + ky;
+        const int32_t k0 = ky * row_k;
+        const int8_t *row = cx->input + iy * w * c;
+        if (iy < 0 || iy >= h) {
+            zero_groups(cx->cols, k0, row_k, cx->gs, j);
+        } else if (ix0 >= 0 && ix0 + kw <= w) {
+            widen(row + ix0 * c, row_k, k0, cx->k, off, cx->cols, cx->gs, j);
+        } else {
+            for (kx = 0; kx < kw; kx++) {
+                const int32_t ix = ix0 + kx;
+                if (ix < 0 || ix >= w) {
+                    zero_groups(cx->cols, k0 + kx * c, c, cx->gs, j);
+                } else {
+                    widen(row + ix * c, c, k0 + kx * c, cx->k, off, cx->cols, cx->gs, j);
                 }
             }
         }
-        return;
     }
-    im2col_s8(cx, oy, ox, cx->col8); /* K bytes; K..k4-1 hold the zero point */
-    widen(cx->col8, cx->k4, 0, cx->k4, off, cx->cols, j);
 }
 
 static void tail_2x2(const int8_t *w0, const int8_t *w1, const int16_t *t0, int32_t tail,
@@ -379,15 +449,16 @@ static void mat_mult(const int8_t *filter, const int32_t *bias, int32_t out_c, i
     }
 }
 
-/* Requantises a batch: acc is channel-major [out_c][TD_CONV_BATCH], npos positions used. */
-static void requant_batch(const conv_ctx *cx, const int32_t *acc, int32_t npos, int8_t *out)
+/* Requantises a batch: acc is channel-major [out_c][batch], npos positions used. */
+static void requant_batch(const conv_ctx *cx, const int32_t *acc, int32_t npos, int32_t batch,
+                          int8_t *out)
 {
     const int32_t n = cx->out_c;
     int32_t oc;
     for (oc = 0; oc < n; oc++) {
-        td_requant_channel_s8(acc + oc * TD_CONV_BATCH, npos, cx->q->multiplier[oc],
-                              cx->q->shift[oc], cx->p->output_offset, cx->p->activation.min,
-                              cx->p->activation.max, out + oc, n);
+        td_requant_channel_s8(acc + oc * batch, npos, cx->q->multiplier[oc], cx->q->shift[oc],
+                              cx->p->output_offset, cx->p->activation.min, cx->p->activation.max,
+                              out + oc, n);
     }
 }
 
@@ -436,17 +507,111 @@ static void requant_pooled_batch(const conv_ctx *cx, const int32_t *batch, int32
     }
 }
 
+#if defined(TD_DSP_ASM)
+/* Unpooled conv through the 3-column kernel (even out_c, K it is built for): positions in
+ * triplets (a short last one repeats its last position), requantised TD_CONV3_BATCH at a
+ * time. */
+static void conv_3col(const conv_ctx *cx, const void *w, int32_t wide, const int32_t *bias,
+                      int32_t npos, int32_t conv_w, int8_t *output)
+{
+    static const int32_t zero_pair[2] = {0, 0};
+    const int32_t n = cx->out_c, k = cx->k4;
+    const int32_t fast = td_conv_requant_fast_ok(cx->q, bias, n, cx->k);
+    td_dsp_mm3_plan plan;
+    int32_t p;
+    for (p = 0; p < npos; p += TD_CONV3_BATCH) {
+        const int32_t cnt = npos - p < TD_CONV3_BATCH ? npos - p : TD_CONV3_BATCH;
+        int32_t i;
+        for (i = 0; i < cnt; i += 3) {
+            const int32_t p0 = p + i;
+            const int32_t p1 = i + 1 < cnt ? p0 + 1 : p0;
+            const int32_t p2 = i + 2 < cnt ? p0 + 2 : p1;
+            fill_column(cx, p0 / conv_w, p0 % conv_w, 0);
+            fill_column(cx, p1 / conv_w, p1 % conv_w, 1);
+            fill_column(cx, p2 / conv_w, p2 % conv_w, 2);
+            plan.cols = cx->cols;
+            plan.bias = bias ? bias : zero_pair;
+            plan.bias_step = bias ? 8 : 0;
+            plan.acc = cx->acc + i;
+            plan.w_end = (const int8_t *)w + (wide ? 2 : 1) * n * k;
+            td_dsp_mm3(w, &plan, k, wide);
+        }
+        if (fast) {
+            td_conv_requant_batch_fast(cx->p, cx->q, n, cx->acc, cnt, TD_CONV3_BATCH,
+                                       output + p * n);
+        } else {
+            requant_batch(cx, cx->acc, cnt, TD_CONV3_BATCH, output + p * n);
+        }
+    }
+}
+#endif
+
+#if defined(TD_DSP_ASM)
+/* Fused-pool conv through the 3-column kernel: 3 pooling windows per batch, their 12 conv
+ * positions as 4 triplets (fewer windows at the end: the last position repeats). Each
+ * window's four accumulators are reduced as in pool_into_batch, then requantised. */
+static void pool_3col(const conv_ctx *cx, const void *w, int32_t wide, const int32_t *bias,
+                      int32_t npool, int32_t pw, int8_t *output)
+{
+    static const int32_t zero_pair[2] = {0, 0};
+    const int32_t n = cx->out_c, k = cx->k4;
+    const int32_t *mult = cx->q->multiplier, *shift = cx->q->shift;
+    const int32_t ooff = cx->p->output_offset;
+    const int32_t amin = cx->p->activation.min, amax = cx->p->activation.max;
+    td_dsp_mm3_plan plan;
+    int32_t p;
+    plan.bias_step = bias ? 8 : 0;
+    plan.w_end = (const int8_t *)w + (wide ? 2 : 1) * n * k;
+    for (p = 0; p < npool; p += 3) {
+        const int32_t cnt = npool - p < 3 ? npool - p : 3, npos = 4 * cnt;
+        int32_t t, oc;
+        for (t = 0; t < npos; t += 3) {
+            int32_t j;
+            for (j = 0; j < 3; j++) {
+                const int32_t q = t + j < npos ? t + j : npos - 1; /* window q/4, corner q%4 */
+                const int32_t win = p + (q >> 2);
+                fill_column(cx, 2 * (win / pw) + ((q >> 1) & 1), 2 * (win % pw) + (q & 1), j);
+            }
+            plan.cols = cx->cols;
+            plan.bias = bias ? bias : zero_pair;
+            plan.acc = cx->acc + t;
+            td_dsp_mm3(w, &plan, k, wide);
+        }
+        for (oc = 0; oc < n; oc++) {
+            int32_t *a = cx->acc + oc * TD_CONV3_BATCH, i;
+            if (mult[oc] >= 0 && shift[oc] <= 0) { /* monotonic: requantise the maxima */
+                for (i = 0; i < cnt; i++) {
+                    int32_t m = a[4 * i] > a[4 * i + 1] ? a[4 * i] : a[4 * i + 1];
+                    m = a[4 * i + 2] > m ? a[4 * i + 2] : m;
+                    a[i] = a[4 * i + 3] > m ? a[4 * i + 3] : m;
+                }
+                td_requant_channel_s8(a, cnt, mult[oc], shift[oc], ooff, amin, amax,
+                                      output + p * n + oc, n);
+            } else {
+                for (i = 0; i < cnt; i++) {
+                    output[(p + i) * n + oc] =
+                        td_requant_max4_s8(a + 4 * i, mult[oc], shift[oc], ooff, amin, amax);
+                }
+            }
+        }
+    }
+}
+#endif
+
 int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
                                                 const td_dims *input_dims,
                                                 const td_dims *filter_dims)
 {
-    /* TD_ACC_ROWS x out_c accumulators (4-byte aligned), two interleaved int16 columns, one
-     * int8 receptive field (+4 slack), and for K % 4 != 0 the zero-padded weight rows */
+    /* TD_ACC_ROWS x out_c accumulators (4-byte aligned), up to TD_MAX_COLS interleaved int16
+     * columns, one int8 receptive field (+4 slack), for K % 4 != 0 the zero-padded weight
+     * rows, for mm3_wide the int16 weights (the same on every core: the host computes the
+     * target's scratch) */
     const int32_t k = filter_dims->h * filter_dims->w * input_dims->c;
     const int32_t k4 = TD_ALIGN4(k);
     (void)params;
-    return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 16 * (k4 / 4 + 1) + k4 + 4 +
-           (k4 != k ? filter_dims->n * k4 : 0);
+    return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 8 * TD_MAX_COLS * (k4 / 4 + 1) + k4 + 4 +
+           (k4 != k ? filter_dims->n * k4 : 0) +
+           (mm3_wide(k, filter_dims->n) ? 3 + 2 * filter_dims->n * k : 0);
 }
 
 void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params *quant,
@@ -467,7 +632,8 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
     cx.out_c = filter_dims->n;
     cx.acc = (int32_t *)td_align_ptr4(scratch);
     cx.cols = (int16_t *)(cx.acc + TD_ACC_ROWS * cx.out_c);
-    cx.col8 = (int8_t *)(cx.cols + 8 * (cx.k4 / 4 + 1));
+    cx.gs = 8;
+    cx.col8 = (int8_t *)(cx.cols + 4 * TD_MAX_COLS * (cx.k4 / 4 + 1));
     memset(cx.col8 + cx.k, (int8_t)(-params->input_offset), (size_t)(cx.k4 - cx.k));
     if (cx.k4 != cx.k) {
         /* K % 4 != 0 (e.g. in_c == 1, 3x3): rows copied once per call with zero padding to
@@ -483,6 +649,24 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
     {
         /* a local copy: cx is passed by address, so cx.k4 would be reloaded after calls */
         const int32_t kk = cx.k4;
+#if defined(TD_DSP_ASM)
+        const int32_t mm3 = (cx.out_c & 1) == 0 && td_dsp_mm3_supports(kk);
+        const int32_t wide = mm3 && mm3_wide(kk, cx.out_c);
+        const void *w = filter;
+        if (wide) { /* after the int8 receptive field; K % 4 == 0 here (no padded rows) */
+            int16_t *wbuf = (int16_t *)td_align_ptr4(cx.col8 + kk + 4);
+            int32_t i;
+            for (i = 0; i < cx.out_c * kk; i += 4) {
+                td_widen4_s8(filter + i, 0, 0, wbuf + i);
+            }
+            w = wbuf;
+        }
+        if (params->fused_maxpool && mm3) {
+            cx.gs = 12;
+            pool_3col(&cx, w, wide, bias, output_dims->h * output_dims->w, output_dims->w, output);
+            return;
+        }
+#endif
         if (params->fused_maxpool) {
             const int32_t ph = output_dims->h, pw = output_dims->w, n = cx.out_c;
             const int32_t npool = ph * pw;
@@ -503,7 +687,14 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
                 }
                 requant_pooled_batch(&cx, cx.acc, cnt, output + p * n);
             }
-        } else {
+        }
+#if defined(TD_DSP_ASM)
+        else if (mm3) {
+            cx.gs = 12;
+            conv_3col(&cx, w, wide, bias, conv_h * conv_w, conv_w, output);
+        }
+#endif
+        else {
             const int32_t npos = conv_h * conv_w, n = cx.out_c;
             int32_t p;
             for (p = 0; p < npos; p += TD_CONV_BATCH) {
@@ -516,7 +707,7 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
                     fill_column(&cx, p1 / conv_w, p1 % conv_w, 1);
                     mat_mult(filter, bias, n, kk, cx.cols, cx.acc + i, TD_CONV_BATCH, 1);
                 }
-                requant_batch(&cx, cx.acc, cnt, output + p * n);
+                requant_batch(&cx, cx.acc, cnt, TD_CONV_BATCH, output + p * n);
             }
         }
     }

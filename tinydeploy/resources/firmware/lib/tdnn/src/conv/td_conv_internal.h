@@ -67,8 +67,24 @@ void td_conv_dense_s8_1x1(const td_conv_params *params, const td_quant_params *q
                           const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                           int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
 
-/* Any shape: im2col of two positions into int16 columns, 2 channels x 2 columns SMLAD
- * kernel (td_conv_dense_s8_im2col.c). */
+/* 3x3, unpooled, even out_c, in_c 3, or in_c 16 with stride_w 1 and conv rows whose
+ * last position triplet wastes <= 1/16: a ring of widened input rows read by 2 x 3 SMLAD
+ * kernels (td_conv_dense_s8_band.c). _shape: the shapes (for the scratch size, on every
+ * core); _applies: also a DSP core (0 elsewhere). */
+int32_t td_conv_dense_s8_band_shape(const td_conv_params *params, const td_dims *input_dims,
+                                    const td_dims *filter_dims);
+int32_t td_conv_dense_s8_band_applies(const td_conv_params *params, const td_dims *input_dims,
+                                      const td_dims *filter_dims);
+int32_t td_conv_dense_s8_band_get_buffer_size(const td_conv_params *params,
+                                              const td_dims *input_dims,
+                                              const td_dims *filter_dims);
+void td_conv_dense_s8_band(const td_conv_params *params, const td_quant_params *quant,
+                           const td_dims *input_dims, const int8_t *input,
+                           const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           int32_t conv_h, int32_t conv_w, int8_t *output, void *scratch);
+
+/* Any shape: im2col of two or three positions into int16 columns, 2 channels x 2 columns
+ * SMLAD kernel, or 2 x 3 for the K of td_conv_dsp_mm3.h (td_conv_dense_s8_im2col.c). */
 int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
                                                 const td_dims *input_dims,
                                                 const td_dims *filter_dims);
