@@ -27,11 +27,11 @@ def band_shape(w, c, oc, kh, kw, pad, stride_w, fused) -> bool:
         c == 3 or (c == 16 and stride_w == 1 and 16 * waste <= conv_w))
 
 
-def band_scratch(w, c, oc, pad, stride_w):
+def band_scratch(h, w, c, oc, pad, stride_w):
     """12 accumulator rows, 3 band rows; in_c 3: int16 weights (28 per row) + 3 columns;
-    in_c 16: the int16 weights when they take at most 8 KB."""
+    in_c 16: the int16 weights when they take at most 8 KB and no more than the input."""
     row = (c * (pad[1] + w + pad[3] + 2 * stride_w) + 5) & ~1
-    wide = 2 * oc * 9 * c if c == 16 and 2 * oc * 9 * c <= 8192 else 0
+    wide = 2 * oc * 9 * c if c == 16 and 2 * oc * 9 * c <= min(8192, h * w * c) else 0
     return 3 + 48 * oc + 2 * 3 * row + (2 * (28 * oc + 84) if c == 3 else 0) + wide
 
 
@@ -45,10 +45,11 @@ def conv_scratch(fmt, h, w, c, oc, kh, kw, pad, stride_h, stride_w=1, fused=Fals
         # 12 accumulator rows (positions; 4 pooled outputs + one 2x2 window; 3 pooled
         # windows), up to three int16 im2col columns, one int8 receptive field
         im2col = 3 + 48 * oc + 24 * (k4 // 4 + 1) + k4 + 4 + (oc * k4 if k4 != k else 0)
-        if k in (72, 144) and oc % 2 == 0 and 2 * oc * k <= 10240:  # int16 weights, 3 columns
+        # int16 weights for the 3 columns: at most 10 KB and no more than the input
+        if k in (72, 144) and oc % 2 == 0 and 2 * oc * k <= min(10240, h * w * c):
             im2col += 3 + 2 * oc * k
         if band_shape(w, c, oc, kh, kw, pad, stride_w, fused):
-            return max(im2col, band_scratch(w, c, oc, pad, stride_w))
+            return max(im2col, band_scratch(h, w, c, oc, pad, stride_w))
         return im2col
     # sparse: effective biases + a band of kh + stride_h padded rows (no padded input copy)
     return 3 + 4 * oc + (kh + stride_h) * wp * c

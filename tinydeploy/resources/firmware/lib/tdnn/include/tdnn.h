@@ -67,11 +67,11 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  * kw == 3, stride_w == 1: 3 + 8*kh*out_c + align4((kh + stride_h) * Wp + 4) with
  * Wp = W + pad_left + pad_right; otherwise I = 3 + 48*out_c + 24*(K4/4 + 1) + K4 + 4, plus
  * out_c*K4 when K % 4 != 0 (K4 = K rounded up to 4), plus 3 + 2*out_c*K for K 72 or 144,
- * even out_c and 2*out_c*K <= 10240 (weights widened once); for the 1x1 shapes above
- * max(I, 3 + 16*out_c + 12*align4(in_c)); for the band shapes above (on every core)
- * max(I, 3 + 48*out_c + 6*R (+ 56*out_c + 168 for in_c == 3; + 288*out_c for in_c == 16
- * when that is <= 8192: the weights widened once)) with R = (in_c * (Wp + 2*stride_w) + 5)
- * & ~1. */
+ * even out_c and 2*out_c*K <= min(10240, H*W*in_c) (weights widened once); for the 1x1
+ * shapes above max(I, 3 + 16*out_c + 12*align4(in_c)); for the band shapes above (on every
+ * core) max(I, 3 + 48*out_c + 6*R (+ 56*out_c + 168 for in_c == 3; + 288*out_c for in_c ==
+ * 16 when that is <= min(8192, H*W*in_c): the weights widened once)) with
+ * R = (in_c * (Wp + 2*stride_w) + 5) & ~1. */
 td_status td_conv_dense_s8(const td_conv_params *params, const td_quant_params *quant,
                            const td_dims *input_dims, const int8_t *input,
                            const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,

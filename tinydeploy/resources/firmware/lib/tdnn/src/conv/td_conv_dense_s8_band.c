@@ -22,12 +22,14 @@ static int32_t band_row(const td_conv_params *p, const td_dims *in)
 }
 
 /* in_c 16: weights widened to int16 once per call when they take at most this much scratch
- * (2 * out_c * K bytes; ResNet-8's 16-channel layers: 4.6 KB): 17 instead of 21 kernel
- * instructions per 24 MACs. */
+ * (2 * out_c * K bytes; ResNet-8's 16-channel layers: 4.6 KB) and no more than the layer's
+ * input tensor (as td_conv_dense_s8_im2col's copy): 17 instead of 21 kernel instructions per
+ * 24 MACs. */
 #define TD_BAND_WIDE_MAX 8192
-static int32_t band_wide(int32_t out_c, int32_t c)
+static int32_t band_wide(int32_t out_c, const td_dims *in)
 {
-    return c == 16 && 2 * out_c * 9 * c <= TD_BAND_WIDE_MAX;
+    const int32_t bytes = 2 * out_c * 9 * in->c;
+    return in->c == 16 && bytes <= TD_BAND_WIDE_MAX && bytes <= in->h * in->w * in->c;
 }
 
 int32_t td_conv_dense_s8_band_shape(const td_conv_params *params, const td_dims *input_dims,
@@ -64,7 +66,7 @@ int32_t td_conv_dense_s8_band_get_buffer_size(const td_conv_params *params,
      * 16: the int16 weights when they fit TD_BAND_WIDE_MAX */
     const int32_t n = filter_dims->n;
     const int32_t c3 = input_dims->c == 3 ? 2 * (28 * n + 3 * 28) : 0;
-    const int32_t wide = band_wide(n, input_dims->c) ? 2 * n * 9 * input_dims->c : 0;
+    const int32_t wide = band_wide(n, input_dims) ? 2 * n * 9 * input_dims->c : 0;
     return 3 + 4 * TD_CONV3_BATCH * n + 2 * 3 * band_row(params, input_dims) + c3 + wide;
 }
 
@@ -197,7 +199,7 @@ static void conv_c16(band_ctx *bx, const int8_t *filter, const int32_t *bias, in
     static const int32_t zero_pair[2] = {0, 0};
     const int32_t n = bx->out_c, c = bx->in->c, s = bx->p->stride_w;
     const int32_t parts = c / 16, nseg = 3 * parts; /* 48-entry segments per window (c = 16) */
-    const int32_t k = 9 * c, wide = band_wide(n, c);
+    const int32_t k = 9 * c, wide = band_wide(n, bx->in);
     int16_t *wbuf = bx->band + 3 * bx->rw; /* widened weights (wide) */
     const void *w = filter;
     td_dsp_band_plan plan;

@@ -170,11 +170,15 @@ static void td_dsp_mm3(const void *w0, td_dsp_mm3_plan *plan, int32_t k, int32_t
 
 /* The 3-column path widens the weights to int16 once per call (SXTB16 order, loaded by
  * LDRD: 17 instead of 21 kernel instructions per 24 MACs) for K 72 and 144 when that takes
- * at most TD_MM3_WIDE_MAX bytes of scratch (ResNet-8's 16 -> 32 conv: 9 KB). */
+ * at most TD_MM3_WIDE_MAX bytes of scratch (ResNet-8's 16 -> 32 conv: 9 KB) and no more than
+ * the layer's input tensor: the copy then never dominates the arena at its layer (TinyNet's
+ * conv2 would double its RAM: 2.3 KB of weights for a 1.6 KB input, on 8 KB STM32F100s). */
 #define TD_MM3_WIDE_MAX 10240
-static int32_t mm3_wide(int32_t k, int32_t out_c)
+static int32_t mm3_wide(int32_t k, int32_t out_c, const td_dims *in)
 {
-    return (k == 72 || k == 144) && (out_c & 1) == 0 && 2 * out_c * k <= TD_MM3_WIDE_MAX;
+    const int32_t bytes = 2 * out_c * k;
+    return (k == 72 || k == 144) && (out_c & 1) == 0 && bytes <= TD_MM3_WIDE_MAX &&
+           bytes <= in->h * in->w * in->c;
 }
 
 /* Output positions whose accumulators are requantised together (channel by channel). The
@@ -611,7 +615,7 @@ int32_t td_conv_dense_s8_im2col_get_buffer_size(const td_conv_params *params,
     (void)params;
     return 3 + 4 * TD_ACC_ROWS * filter_dims->n + 8 * TD_MAX_COLS * (k4 / 4 + 1) + k4 + 4 +
            (k4 != k ? filter_dims->n * k4 : 0) +
-           (mm3_wide(k, filter_dims->n) ? 3 + 2 * filter_dims->n * k : 0);
+           (mm3_wide(k, filter_dims->n, input_dims) ? 3 + 2 * filter_dims->n * k : 0);
 }
 
 void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params *quant,
@@ -651,7 +655,7 @@ void td_conv_dense_s8_im2col(const td_conv_params *params, const td_quant_params
         const int32_t kk = cx.k4;
 #if defined(TD_DSP_ASM)
         const int32_t mm3 = (cx.out_c & 1) == 0 && td_dsp_mm3_supports(kk);
-        const int32_t wide = mm3 && mm3_wide(kk, cx.out_c);
+        const int32_t wide = mm3 && mm3_wide(kk, cx.out_c, cx.in);
         const void *w = filter;
         if (wide) { /* after the int8 receptive field; K % 4 == 0 here (no padded rows) */
             int16_t *wbuf = (int16_t *)td_align_ptr4(cx.col8 + kk + 4);
