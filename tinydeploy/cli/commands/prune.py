@@ -66,9 +66,10 @@ def prune_cmd(
     recipe: str = typer.Option(
         "recommended", "--recipe",
         help="Fine-tuning recipe: recommended (AGP pruning in 20 steps over 40 epochs of Adam "
-        "2e-3 cosine-annealed, then a QAT epoch), course (one-shot, Adam 1e-4, <= 10 epochs: "
-        "the course report's protocol), finetune-1e-3 (the same at 1e-3). The options below "
-        "override single fields of it."),
+        "2e-3 cosine-annealed on the plain images, then a QAT epoch), recommended-augmented "
+        "(the same with the checkpoint's training augmentation), course (one-shot, Adam 1e-4, "
+        "<= 10 epochs: the course report's protocol), finetune-1e-3 (the same at 1e-3). The "
+        "options below override single fields of it."),
     schedule: str | None = typer.Option(
         None, "--schedule", help="oneshot, iterative:K, gradual[:K] (AGP, K mask updates) or "
         "lottery:K (default: the recipe's)."),
