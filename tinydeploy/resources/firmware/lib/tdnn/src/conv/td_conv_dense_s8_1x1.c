@@ -474,53 +474,51 @@ TD_PWR_ROUTINE(pw_row16_pos_asm, TD_PWR_LOAD16, TD_PWR_WIDEN16, TD_PWR_X4(TD_PWR
                "r9")
 /* clang-format on */
 
-/* Channel oc's {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
-static void pw_record(const td_quant_params *quant, const int32_t *bias, int32_t output_offset,
-                      int32_t lim, int32_t oc, int32_t *rec)
-{
-    const int32_t m = quant->multiplier[oc], shift = quant->shift[oc];
-    const int32_t b = bias ? bias[oc] : 0;
-    if (pw_channel_ok(m, shift, b, lim)) {
-        rec[0] = 2 * b;
-        rec[1] = m;
-        rec[2] = (int32_t)((uint32_t)(2 * output_offset + 1) << (-1 - shift));
-        rec[3] = -1 - shift;
-    } else {
-        /* fully pruned (pw_asm_ok): accumulator 0, multiplier 0, and Z = 2q + 1 with
-         * e = 1 give (2q + 1) >> 1 = q, the TFLM output of its bias */
-        rec[0] = rec[1] = rec[3] = 0;
-        rec[2] = 2 * td_requant_s8(b, m, shift, output_offset, -128, 127) + 1;
-    }
-}
-
+/* Per channel {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
 static void pw_records(const td_quant_params *quant, const int32_t *bias, int32_t output_offset,
                        int32_t in_c, int32_t out_c, int32_t *rec)
 {
-    const int32_t lim = pw_bias_limit(in_c);
+    const int32_t lim = pw_bias_limit(in_c), z = 2 * output_offset + 1;
     int32_t oc;
     for (oc = 0; oc < out_c; oc++, rec += 4) {
-        pw_record(quant, bias, output_offset, lim, oc, rec);
+        const int32_t m = quant->multiplier[oc], shift = quant->shift[oc];
+        const int32_t b = bias ? bias[oc] : 0;
+        if (pw_channel_ok(m, shift, b, lim)) {
+            rec[0] = 2 * b;
+            rec[1] = m;
+            rec[2] = (int32_t)((uint32_t)z << (-1 - shift));
+            rec[3] = -1 - shift;
+        } else {
+            /* fully pruned (pw_asm_ok): accumulator 0, multiplier 0, and Z = 2q + 1 with
+             * e = 1 give (2q + 1) >> 1 = q, the TFLM output of its bias */
+            rec[0] = rec[1] = rec[3] = 0;
+            rec[2] = 2 * td_requant_s8(b, m, shift, output_offset, -128, 127) + 1;
+        }
     }
 }
 
 /* Per channel {2 * bias, in_c / 2 doubled weight pairs (SXTB16 order: (w0, w2), (w1, w3) per
  * group of 4), multiplier, Z, e - 1} for pw_row<c>_asm (a fully pruned channel's weights
- * are all 0). */
+ * are all 0). pw_records first writes the 4-word records to the last 4 * out_c words of
+ * the region; expanding them forward never overwrites one not yet read (channel oc's
+ * expanded record ends at word (in_c / 2 + 4)(oc + 1) <= in_c / 2 * out_c + 4 (oc + 1),
+ * where channel oc + 1's 4-word record starts). */
 static void pw_row_records(const td_quant_params *quant, const int8_t *filter, const int32_t *bias,
                            int32_t output_offset, int32_t in_c, int32_t out_c, int32_t *rec)
 {
-    const int32_t lim = pw_bias_limit(in_c);
-    int32_t oc, k, q[4];
-    for (oc = 0; oc < out_c; oc++, filter += in_c) {
-        pw_record(quant, bias, output_offset, lim, oc, q);
-        *rec++ = q[0];
+    const int32_t *q = rec + in_c / 2 * out_c;
+    int32_t oc, k;
+    pw_records(quant, bias, output_offset, in_c, out_c, rec + in_c / 2 * out_c);
+    for (oc = 0; oc < out_c; oc++, filter += in_c, q += 4) {
+        const int32_t b2 = q[0], m = q[1], z = q[2], e1 = q[3];
+        *rec++ = b2;
         for (k = 0; k < in_c; k += 4) {
             *rec++ = td_pack_s16x2(2 * filter[k], 2 * filter[k + 2]);
             *rec++ = td_pack_s16x2(2 * filter[k + 1], 2 * filter[k + 3]);
         }
-        *rec++ = q[1];
-        *rec++ = q[2];
-        *rec++ = q[3];
+        *rec++ = m;
+        *rec++ = z;
+        *rec++ = e1;
     }
 }
 
