@@ -68,12 +68,12 @@ typedef struct {
 
 /* A run of pixels for pw_row<c>_asm (field order is part of its contract). */
 typedef struct {
-    const int32_t *rec_end; /*  0 */
-    const int32_t *rec;     /*  4: per channel {2 * bias, c / 2 weight pairs, mult, Z, e - 1} */
-    const int8_t *src;      /*  8: first pixel's inputs */
-    const int8_t *src_end;  /* 12: src + pixels * src_step */
-    int32_t src_step;       /* 16 */
-    int32_t off2;           /* 20: input_offset in both halves */
+    const int8_t *src;      /*  0: first pixel's inputs */
+    int32_t src_step;       /*  4 */
+    int32_t off2;           /*  8: input_offset in both halves */
+    const int32_t *rec;     /* 12: per channel {2 * bias, c / 2 weight pairs, mult, Z, e - 1} */
+    const int32_t *rec_end; /* 16 */
+    const int8_t *out_end;  /* 20: out + pixels * out_c */
     int8_t *out;            /* 24: the first pixel's outputs (all follow consecutively) */
 } pw_row;
 
@@ -393,7 +393,7 @@ __attribute__((naked, noinline)) TD_NOIPA static void pw_block6_asm(pw_block6 *b
  * c 8, 16 (17) at c 16, a loop test per 8 (c 8) or 4 (c 16) channels. Without the sign
  * correction (the _pos routines) a negative accumulator may round differently, but both
  * results are <= output_offset: exact whenever activation.min >= output_offset.
- * Stack: [sp] rec_end, [4] rec, [8] src (advanced), [12] src_end, [16] src_step, [20] off2. */
+ * Stack: the first 6 words of pw_row (src advanced per pixel). */
 #define TD_PWR_C8(SIGN)                                                                        \
     "ldm    lr!, {r4-r11}\n\t"                                                                 \
     "smlad  r4, r5, r0, r4\n\t"                                                                \
@@ -427,7 +427,7 @@ __attribute__((naked, noinline)) TD_NOIPA static void pw_block6_asm(pw_block6 *b
 #define TD_PWR_X(lo, hi, off2)                                                                 \
     "sxtab16 " lo ", " off2 ", " hi "\n\t"                                                     \
     "sxtab16 " hi ", " off2 ", " hi ", ror #8\n\t"
-#define TD_PWR_ROUTINE(name, LOAD, WIDEN, CHANNELS, T0, T1)                                    \
+#define TD_PWR_ROUTINE(name, LOAD, WIDEN, CHANNELS, T0)                                        \
     __attribute__((naked, noinline)) TD_NOIPA static void name(const pw_row *row               \
                                                                __attribute__((unused)))        \
     {                                                                                          \
@@ -436,36 +436,33 @@ __attribute__((naked, noinline)) TD_NOIPA static void pw_block6_asm(pw_block6 *b
                          "ldm    r0, {r1-r6}\n\t"                                              \
                          "push   {r1-r6}\n\t"                                                  \
                          "1:\n\t" LOAD WIDEN                                                   \
-                         "ldr    lr, [sp, #4]\n\t"                                             \
                          "2:\n\t" CHANNELS                                                     \
-                         "ldr    " T0 ", [sp]\n\t"                                             \
+                         "ldr    " T0 ", [sp, #16]\n\t"                                        \
                          "cmp    lr, " T0 "\n\t"                                               \
                          "bne    2b\n\t"                                                       \
-                         "ldrd   " T0 ", " T1 ", [sp, #8]\n\t"                                 \
-                         "cmp    " T0 ", " T1 "\n\t"                                           \
+                         "ldr    " T0 ", [sp, #20]\n\t"                                        \
+                         "cmp    r12, " T0 "\n\t"                                              \
                          "bne    1b\n\t"                                                       \
                          "add    sp, sp, #24\n\t"                                              \
                          "pop    {r4-r11, pc}\n\t");                                           \
     }
-/* c 8: r4 src, r5 step, r6 off2; raw words into r1, r3 */
+/* c 8: r4 src, r5 step, r6 off2, lr rec; raw words into r1, r3 */
 #define TD_PWR_LOAD8                                                                           \
-    "ldr    r4, [sp, #8]\n\t"                                                                  \
-    "ldrd   r5, r6, [sp, #16]\n\t"                                                             \
+    "ldm    sp, {r4, r5, r6, lr}\n\t"                                                         \
     "ldr    r1, [r4]\n\t"                                                                      \
     "ldr    r3, [r4, #4]\n\t"                                                                  \
     "add    r4, r4, r5\n\t"                                                                    \
-    "str    r4, [sp, #8]\n\t"
+    "str    r4, [sp]\n\t"
 #define TD_PWR_WIDEN8 TD_PWR_X("r0", "r1", "r6") TD_PWR_X("r2", "r3", "r6")
-/* c 16: r8 src, r9 step, r10 off2; raw words into r1, r3, r5, r7 */
+/* c 16: r8 src, r9 step, r10 off2, lr rec; raw words into r1, r3, r5, r7 */
 #define TD_PWR_LOAD16                                                                          \
-    "ldr    r8, [sp, #8]\n\t"                                                                  \
-    "ldrd   r9, r10, [sp, #16]\n\t"                                                            \
+    "ldm    sp, {r8, r9, r10, lr}\n\t"                                                        \
     "ldr    r1, [r8]\n\t"                                                                      \
     "ldr    r3, [r8, #4]\n\t"                                                                  \
     "ldr    r5, [r8, #8]\n\t"                                                                  \
     "ldr    r7, [r8, #12]\n\t"                                                                 \
     "add    r8, r8, r9\n\t"                                                                    \
-    "str    r8, [sp, #8]\n\t"
+    "str    r8, [sp]\n\t"
 #define TD_PWR_WIDEN16                                                                         \
     TD_PWR_X("r0", "r1", "r10") TD_PWR_X("r2", "r3", "r10") TD_PWR_X("r4", "r5", "r10")        \
     TD_PWR_X("r6", "r7", "r10")
@@ -473,13 +470,11 @@ __attribute__((naked, noinline)) TD_NOIPA static void pw_block6_asm(pw_block6 *b
 #define TD_PWR_X4(C) C C C C
 
 TD_PWR_ROUTINE(pw_row8_asm, TD_PWR_LOAD8, TD_PWR_WIDEN8, TD_PWR_X8(TD_PWR_C8(TD_PWR_C8_SIGN)),
-               "r4", "r5")
-TD_PWR_ROUTINE(pw_row8_pos_asm, TD_PWR_LOAD8, TD_PWR_WIDEN8, TD_PWR_X8(TD_PWR_C8("")), "r4",
-               "r5")
+               "r4")
+TD_PWR_ROUTINE(pw_row8_pos_asm, TD_PWR_LOAD8, TD_PWR_WIDEN8, TD_PWR_X8(TD_PWR_C8("")), "r4")
 TD_PWR_ROUTINE(pw_row16_asm, TD_PWR_LOAD16, TD_PWR_WIDEN16,
-               TD_PWR_X4(TD_PWR_C16(TD_PWR_C16_SIGN)), "r8", "r9")
-TD_PWR_ROUTINE(pw_row16_pos_asm, TD_PWR_LOAD16, TD_PWR_WIDEN16, TD_PWR_X4(TD_PWR_C16("")), "r8",
-               "r9")
+               TD_PWR_X4(TD_PWR_C16(TD_PWR_C16_SIGN)), "r8")
+TD_PWR_ROUTINE(pw_row16_pos_asm, TD_PWR_LOAD16, TD_PWR_WIDEN16, TD_PWR_X4(TD_PWR_C16("")), "r8")
 /* clang-format on */
 
 /* Per channel {2 * bias, multiplier, (2 zp + 1) 2^(e-1), e - 1} (shift = -e). */
@@ -603,14 +598,14 @@ static int32_t pw_rows(const td_conv_params *params, const td_quant_params *quan
     if (params->stride_w == 1 && params->stride_h == 1) {
         /* every pixel's inputs follow the previous one's: one run */
         r.src = input;
-        r.src_end = input + conv_h * conv_w * in_c;
         r.out = output;
+        r.out_end = output + conv_h * conv_w * out_c;
         pw_row_run(&r, in_c, pos);
     } else {
         for (oy = 0; oy < conv_h; oy++) {
             r.src = input + oy * row_step;
-            r.src_end = r.src + conv_w * r.src_step;
             r.out = output + oy * conv_w * out_c;
+            r.out_end = r.out + conv_w * out_c;
             pw_row_run(&r, in_c, pos);
         }
     }
