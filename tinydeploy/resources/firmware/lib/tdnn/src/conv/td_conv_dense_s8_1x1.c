@@ -589,6 +589,9 @@ static int32_t pw_rows(const td_conv_params *params, const td_quant_params *quan
         3 + 4 * words > td_conv_dense_s8_get_buffer_size(params, input_dims, filter_dims)) {
         return 0;
     }
+    if (conv_h <= 0 || conv_w <= 0 || out_c <= 0) {
+        return 1; /* no outputs (the routines handle at least one pixel and channel) */
+    }
     r.rec = (const int32_t *)td_align_ptr4(scratch);
     r.rec_end = r.rec + words;
     pw_row_records(quant, filter, bias, params->output_offset, in_c, out_c,
