@@ -28,8 +28,9 @@
  * memory (one LDRD per 4 MACs and a weight word per channel and block); pw_row<c>_asm
  * instead keeps one pixel's widened inputs in registers and streams per-channel records
  * (the weights widened and doubled once per call) with LDM, the same requantisation, minus
- * its sign correction where activation.min >= output_offset makes that exact: ~1.29 (in_c 8)
- * and ~1.10 (in_c 16) instructions per MAC on M4 instead of 1.98 and 1.40. The records need
+ * its sign correction where activation.min >= output_offset makes that exact: ~1.27 (in_c 8)
+ * and ~1.10 (in_c 16) instructions per MAC on M4 (1.40 and 1.17 with the correction) instead
+ * of 1.98 and 1.40. The records need
  * (in_c / 2 + 4) words per channel: within the im2col share of the layer's scratch. */
 #include "td_conv_internal.h"
 
