@@ -50,6 +50,11 @@ RANDOM_SHAPES = [
     (3, 5, 36, 33, (3, 2)),
     (7, 7, 64, 8, (2, 2)),
     (2, 3, 1024, 6, (1, 1)),  # K > 512: Helium declines, the 1x1 variant runs on M55 too
+    # the DSP pixel-at-a-time routines: in_c 8 with out_c % 8 == 0, in_c 16 with out_c % 4 == 0
+    (4, 5, 8, 8, (1, 1)),
+    (3, 7, 8, 24, (1, 2)),
+    (5, 3, 16, 4, (2, 1)),
+    (6, 6, 16, 20, (1, 1)),
 ]
 
 
@@ -148,7 +153,7 @@ def test_pointwise_buffer_size_is_the_largest_variant(tdnn):
     spec = ConvSpec(1, 1, (1, 1), (0, 0, 0, 0), 0, 0, (-128, 127), False)
     got = tdnn.conv_buffer_size((6, 6, 8), get_format("dense").encode(w), spec)
     pointwise = 3 + 16 * 24 + 12 * 8
-    im2col = 3 + 32 * 24 + 16 * (8 // 4 + 1) + 8 + 4
+    im2col = 3 + 48 * 24 + 24 * (8 // 4 + 1) + 8 + 4
     assert got == max(pointwise, im2col)
 
 
@@ -196,6 +201,24 @@ def test_pointwise_matches_host_on_qemu(tdnn, tmp_path, core):
         rng = np.random.default_rng(9 + k)
         cases.append(qemu_case(tdnn, f"pw_off{k}", *pw_case(
             rng, (5, 6, 16, 12, (1, 1)), in_off=in_off, out_off=out_off, act=(out_off, 127))))
+    # the in_c 8 / 16 routines: with the sign correction (activation.min < output_offset) and
+    # without it (activation.min >= output_offset, negative accumulators clamped), at the
+    # quantisation limits and with fully pruned channels
+    for c, oc in ((8, 16), (16, 8)):
+        for k, (out_off, act) in enumerate([(-5, (-128, 127)), (-5, (-5, 127)), (-128, (-128, 127)),
+                                            (20, (40, 100)), (20, (0, 127))]):
+            rng = np.random.default_rng(300 + 10 * c + k)
+            cases.append(qemu_case(tdnn, f"pw_rows{c}_{k}", *pw_case(
+                rng, (3, 9, c, oc, (1, 1)), act=act, out_off=out_off)))
+    for which, quant in asm_edge_quant(8).items():
+        for k, act in enumerate([(-128, 127), (-3, 127)]):
+            rng = np.random.default_rng(15 + k)
+            cases.append(qemu_case(tdnn, f"pw_q8_{which}{k}", *pw_case(
+                rng, (5, 7, 8, 8, (1, 1)), quant=quant, act=act, out_off=-3)))
+    for k, act in enumerate([(-128, 127), (-20, 127)]):
+        rng = np.random.default_rng(16)
+        cases.append(qemu_case(tdnn, f"pw_dead8_{k}", *pw_case(
+            rng, (6, 7, 8, 8, (1, 1)), quant=DEAD_QUANT, act=act, dead=DEAD_ROWS)))
     for name, (h, w, c, oc, s) in MLPERF_SHAPES.items():
         rng = np.random.default_rng(zlib.crc32(name.encode()))
         cases.append(qemu_case(tdnn, name, *pw_case(rng, (h, w, c, oc, (s, s)), in_off=128,

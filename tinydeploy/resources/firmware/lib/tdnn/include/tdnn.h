@@ -57,7 +57,8 @@ td_status td_requantize_block_s8(const int32_t *acc, int32_t n, int32_t multipli
  *  - 1x1, no padding, no fused pool (any stride): blocks of 4 pixels x all channels, inputs
  *    widened once per block (on DSP cores only for in_c % 4 == 0, every channel with
  *    multiplier >= 0, a right shift of 1..22 and |bias| + in_c * 255 * 128 < 2^30, or
- *    fully pruned: all weights 0);
+ *    fully pruned: all weights 0; there in_c 8 with out_c % 8 == 0 and in_c 16 with
+ *    out_c % 4 == 0 go one pixel at a time, its inputs in registers);
  *  - DSP cores, 3x3, no fused pool, even out_c, and in_c == 3, or in_c == 16 with
  *    stride_w 1 where a conv row's last position triplet wastes at most 1/16 of it
  *    (3 - Wo % 3) % 3 * 16 <= Wo: a ring of 3 widened input rows, 2 x 3 SMLAD kernels;
