@@ -33,7 +33,7 @@
 
 /* Band entries per channel: a pass segment has at most 2 * (DWB_ENTRIES - 1) outputs at
  * stride 1 and DWB_ENTRIES - 1 at stride 2. */
-#define DWB_ENTRIES 14
+#define DWB_ENTRIES 25
 #define DWB_CH_WORDS (3 * DWB_ENTRIES)
 
 /* One pass of one channel (the asm reads these offsets: keep the order). */
