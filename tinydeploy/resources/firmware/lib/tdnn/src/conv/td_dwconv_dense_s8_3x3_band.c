@@ -231,27 +231,39 @@ static inline void dwb_build_run(int32_t *dst, const int8_t *s, int32_t step, in
 #if defined(TD_DSP_ASM)
     int32_t xa, xb, lo, hi;
     /* clang-format off */
-    __asm__ volatile(
-        "1: ldr     %[xb], [%[s], %[step]]\n\t"
-        "   ldr     %[xa], [%[s]]\n\t"
-        "   add     %[s], %[s], %[step], lsl #1\n\t"
-        "   pkhbt   %[lo], %[xa], %[xb], lsl #16\n\t"
-        "   pkhtb   %[hi], %[xb], %[xa], asr #16\n\t"
-        "   sxtab16 %[xa], %[off2], %[lo]\n\t"
-        "   sxtab16 %[xb], %[off2], %[lo], ror #8\n\t"
-        "   str     %[xb], [%[d], %[c1]]\n\t"
-        "   sxtab16 %[lo], %[off2], %[hi]\n\t"
-        "   sxtab16 %[hi], %[off2], %[hi], ror #8\n\t"
-        "   str     %[lo], [%[d], %[c2]]\n\t"
-        "   str     %[hi], [%[d], %[c3]]\n\t"
+    /* two entries per loop (an odd count takes one first) */
+#define DWB_ASM_ENTRY                                  \
+        "   ldr     %[xb], [%[s], %[step]]\n\t"        \
+        "   ldr     %[xa], [%[s]]\n\t"                 \
+        "   add     %[s], %[s], %[step], lsl #1\n\t"   \
+        "   pkhbt   %[lo], %[xa], %[xb], lsl #16\n\t"  \
+        "   pkhtb   %[hi], %[xb], %[xa], asr #16\n\t"  \
+        "   sxtab16 %[xa], %[off2], %[lo]\n\t"         \
+        "   sxtab16 %[xb], %[off2], %[lo], ror #8\n\t" \
+        "   str     %[xb], [%[d], %[c1]]\n\t"          \
+        "   sxtab16 %[lo], %[off2], %[hi]\n\t"         \
+        "   sxtab16 %[hi], %[off2], %[hi], ror #8\n\t" \
+        "   str     %[lo], [%[d], %[c2]]\n\t"          \
+        "   str     %[hi], [%[d], %[c3]]\n\t"          \
         "   str     %[xa], [%[d]], #12\n\t"
+    __asm__ volatile(
+        "   tst     %[n], #1\n\t"
+        "   beq     1f\n\t"
+        DWB_ASM_ENTRY
         "   subs    %[n], %[n], #1\n\t"
-        "   bne     1b"
+        "   beq     2f\n\t"
+        "1:\n\t"
+        DWB_ASM_ENTRY
+        DWB_ASM_ENTRY
+        "   subs    %[n], %[n], #2\n\t"
+        "   bne     1b\n\t"
+        "2:"
         : [d] "+r"(dst), [s] "+r"(s), [n] "+r"(n), [xa] "=&r"(xa), [xb] "=&r"(xb),
           [lo] "=&r"(lo), [hi] "=&r"(hi)
         : [step] "r"(step), [off2] "r"(off2), [c1] "i"(4 * DWB_CH_WORDS),
           [c2] "i"(8 * DWB_CH_WORDS), [c3] "i"(12 * DWB_CH_WORDS)
         : "memory", "cc");
+#undef DWB_ASM_ENTRY
     /* clang-format on */
 #else
     for (; n > 0; n--, dst += 3, s += 2 * step) {
