@@ -330,16 +330,16 @@ static void dwb_zero(int32_t *band, int32_t from, int32_t to)
 }
 
 /* The 4 channels ch .. ch + 3 over output segment [a0, a0 + n) of every line. */
-static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
-                        const td_quant_params *quant, const int8_t *input, const int8_t *filter,
-                        const int32_t *bias, int8_t *output, int32_t ch, int32_t a0, int32_t n)
+static inline __attribute__((always_inline)) void
+dwb_segment(const dwb_geom *g, const td_dwconv_params *params, const td_quant_params *quant,
+            const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+            int32_t ch, int32_t a0, int32_t n, const int32_t s1)
 {
     int32_t band[4 * DWB_CH_WORDS];
     int32_t wt[4][18];
     dwb_pass pass[4];
     const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
     const uint32_t pad4 = 0x01010101u * (uint8_t)-params->input_offset;
-    const int32_t s1 = g->s_along == 1;
     const int32_t n_e = s1 ? (n + 1) / 2 + 1 : n + 1; /* band entries */
     const int32_t ix0 = a0 * g->s_along - g->pad_along;
     dwb_plan pl;
@@ -390,6 +390,8 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
         d->bias2[0] = d->bias2[1] = 2 * (bias ? bias[c] : 0);
         d->odd_pairs = (n / 2) & 1;
     }
+    const int32_t plain = !s1 && pl.z0 == pl.j0 && pl.j1 == pl.z1 && pl.j1 > pl.j0;
+    const int32_t run_src = (pl.ix0 + 2 * pl.j0) * pl.step;
     for (o = 0; o < g->n_across; o++) {
         const int32_t r0 = o * g->s_across;
         int8_t *out = output + o * g->out_across_b + ch;
@@ -397,7 +399,11 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
             const int32_t iy = line - g->pad_across;
             const int8_t *src =
                 iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
-            dwb_build(band + slot, &pl, src, off2, pad4); /* slot = line % 3 */
+            if (src && plain) { /* every entry inside or zeroed: the run alone */
+                dwb_build_run(band + slot + 3 * pl.j0, src + run_src, pl.step, pl.j1 - pl.j0, off2);
+            } else {
+                dwb_build(band + slot, &pl, src, off2, pad4); /* slot = line % 3 */
+            }
             slot = slot == 2 ? 0 : slot + 1;
         }
         built = r0 + 2;
@@ -422,6 +428,23 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
             }
         }
     }
+}
+
+/* dwb_segment compiled once per stride along the pass. */
+static TD_NOINLINE void dwb_segment_s1(const dwb_geom *g, const td_dwconv_params *params,
+                                       const td_quant_params *quant, const int8_t *input,
+                                       const int8_t *filter, const int32_t *bias, int8_t *output,
+                                       int32_t ch, int32_t a0, int32_t n)
+{
+    dwb_segment(g, params, quant, input, filter, bias, output, ch, a0, n, 1);
+}
+
+static TD_NOINLINE void dwb_segment_s2(const dwb_geom *g, const td_dwconv_params *params,
+                                       const td_quant_params *quant, const int8_t *input,
+                                       const int8_t *filter, const int32_t *bias, int8_t *output,
+                                       int32_t ch, int32_t a0, int32_t n)
+{
+    dwb_segment(g, params, quant, input, filter, bias, output, ch, a0, n, 0);
 }
 
 void td_dwconv_dense_s8_3x3_band(const td_dwconv_params *params, const td_quant_params *quant,
@@ -452,7 +475,11 @@ void td_dwconv_dense_s8_3x3_band(const td_dwconv_params *params, const td_quant_
     for (ch = 0; ch + 4 <= c; ch += 4) {
         for (a0 = 0; a0 < g.n_along; a0 += seg) {
             const int32_t n = g.n_along - a0 < seg ? g.n_along - a0 : seg;
-            dwb_segment(&g, params, quant, input, filter, bias, output, ch, a0, n);
+            if (g.s_along == 1) {
+                dwb_segment_s1(&g, params, quant, input, filter, bias, output, ch, a0, n);
+            } else {
+                dwb_segment_s2(&g, params, quant, input, filter, bias, output, ch, a0, n);
+            }
         }
     }
 }
