@@ -46,7 +46,7 @@ typedef struct {
     const int32_t *end;      /* end of the output pairs: p + 3 (stride 1) or 6 words per pair */
     const int32_t *tail_end; /* end + 3 words if the pass has an odd number of outputs */
     int32_t bias2[2];        /* 2 * bias, twice (one LDRD sets both accumulators) */
-    int32_t odd_pairs;       /* the number of output pairs is odd (the loop runs 2 pairs) */
+    int32_t pairs_mod4;      /* output pairs % 4 (the loop runs 4 pairs; where it enters) */
 } dwb_pass;
 
 /* Run the passes d .. dend - 1 of one output line: out = the line's output base, rot =
@@ -87,8 +87,9 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    cmp    r0, r7\n"                                                                          \
     "    ldm    r3, {r3-r8}\n"                                                                     \
     "    beq    3f\n"                                                                              \
-    "    cmp    r11, #0\n"                                                                         \
-    "    bne    5f\n"
+    "    tbb    [pc, r11]\n"                                                                       \
+    "9:  .byte  (2f - 9b) / 2, (8f - 9b) / 2, (7f - 9b) / 2, (5f - 9b) / 2\n"                      \
+    "    .align 1\n"
 /* requantise r9, r10, store them at r1 and r1 + r2 */
 #define DWB_ASM_RQ2                                                                                \
     "    ldrd   r11, r12, [sp]\n"                                                                  \
@@ -170,9 +171,10 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    smlabt r10, r12, r7, r10\n"     \
     "    smlabt r10, lr, r8, r10\n"      \
     DWB_ASM_RQ2
-/* two pairs per loop (an odd count enters at the second), while r0 != end */
+/* four pairs per loop (pairs % 4 = 3, 2, 1 enter at the second, third, fourth), while
+ * r0 != end */
 #define DWB_ASM_LOOP(pair)               \
-    "2:\n" pair "5:\n" pair              \
+    "2:\n" pair "5:\n" pair "7:\n" pair "8:\n" pair \
     "    ldr    r11, [sp, #12]\n"        \
     "    cmp    r0, r11\n"               \
     "    bne    2b\n"
@@ -388,7 +390,7 @@ dwb_segment(const dwb_geom *g, const td_dwconv_params *params, const td_quant_pa
         d->end = d->p + (s1 ? 3 : 6) * (n / 2);
         d->tail_end = d->end + 3 * (n & 1);
         d->bias2[0] = d->bias2[1] = 2 * (bias ? bias[c] : 0);
-        d->odd_pairs = (n / 2) & 1;
+        d->pairs_mod4 = (n / 2) & 3;
     }
     const int32_t plain = !s1 && pl.z0 == pl.j0 && pl.j1 == pl.z1 && pl.j1 > pl.j0;
     const int32_t run_src = (pl.ix0 + 2 * pl.j0) * pl.step;
