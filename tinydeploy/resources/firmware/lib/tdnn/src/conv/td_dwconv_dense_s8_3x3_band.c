@@ -15,8 +15,13 @@
  *   stride 1, output 2j     = 3 SMLAD(P_t, (w0, w1)_t) + 3 SMLABT(Q_t, (w1, w2)_t)
  *             output 2j + 1 = 3 SMLATB(P_t, (w0, w1)_t) + 3 SMLAD(Q_t, (w1, w2)_t)
  *   stride 2, output j      = as output 2j above,
- * so a pair of outputs takes 2 (stride 1) or 3 LDM and 12 MACs. Padding is 0 in the band
- * (x + offset = 0), so borders and interior share one loop.
+ * so a pair of outputs takes 2 (stride 1) or 3 LDM and 12 MACs; the asm runs 4 pairs per
+ * loop, entered through TBB on pairs % 4. Padding is 0 in the band (x + offset = 0), so
+ * borders and interior share one loop. An entry costs 14 instructions to build (2 LDR,
+ * PKHBT / PKHTB, 4 SXTAB16, 4 STR, two entries per loop); at stride 2 each input pixel
+ * feeds 9 / 4 MACs, so widening is ~0.8 per MAC there (~0.2 at stride 1) on top of ~1.6 in
+ * the asm: that, not a repeated widening, is why stride 2 costs more. dwb_segment is
+ * compiled once per stride; at stride 2 lines without padding columns call the run only.
  *
  * Requantisation (every channel: multiplier >= 0, right shift 1 <= e <= 22,
  * |bias| < 2^30 - 2^19, else the wrapper takes the older DSP variant): weights and bias are
@@ -24,15 +29,16 @@
  * (see td_dwconv_dense_s8_3x3_dsp.c for the derivation). Activation ranges narrower than int8
  * are clamped afterwards per line, 4 channels per SSUB8/SEL pair.
  *
- * Stack (GCC 12 -O2, M4): dwb_segment 1,336 bytes (the band, 4 channels x DWB_ENTRIES x 3
- * words = 672; the rotated weights, 4 x 3 x 6 words = 288; 4 pass descriptors, 192), the asm
- * 80, td_dwconv_dense_s8_3x3_band 128. */
+ * Stack (GCC 12 -O2, M4): dwb_segment_s1 / _s2 1,856 / 1,880 bytes (the band, 4 channels x
+ * DWB_ENTRIES x 3 words = 1,200; the rotated weights, 4 x 3 x 6 words = 288; 4 pass
+ * descriptors, 192), the asm 80, td_dwconv_dense_s8_3x3_band 128. */
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
 
 /* Band entries per channel: a pass segment has at most 2 * (DWB_ENTRIES - 1) outputs at
- * stride 1 and DWB_ENTRIES - 1 at stride 2. */
+ * stride 1 and DWB_ENTRIES - 1 at stride 2 (25: MobileNetV1's 48x48 -> 24x24 stride-2 pass
+ * is one segment; two segments cost 3.13 instead of 2.81 instructions per MAC). */
 #define DWB_ENTRIES 25
 #define DWB_CH_WORDS (3 * DWB_ENTRIES)
 
