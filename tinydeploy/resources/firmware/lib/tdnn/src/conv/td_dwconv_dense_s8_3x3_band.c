@@ -52,7 +52,7 @@ typedef struct {
     const int32_t *end;      /* end of the output pairs: p + 3 (stride 1) or 6 words per pair */
     const int32_t *tail_end; /* end + 3 words if the pass has an odd number of outputs */
     int32_t bias2[2];        /* 2 * bias, twice (one LDRD sets both accumulators) */
-    int32_t pairs_mod4;      /* output pairs % 4 (the loop runs 4 pairs; where it enters) */
+    int32_t pairs_mod4;      /* output pairs % 4, 4 if none (where the 4-pair loop enters) */
 } dwb_pass;
 
 /* Run the passes d .. dend - 1 of one output line: out = the line's output base, rot =
@@ -90,11 +90,9 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    ldrd   r4, r5, [sp, #36]\n"                                                               \
     "    add    r1, r1, r4\n"                                                                      \
     "    add    r3, r3, r5\n"                                                                      \
-    "    cmp    r0, r7\n"                                                                          \
     "    ldm    r3, {r3-r8}\n"                                                                     \
-    "    beq    3f\n"                                                                              \
-    "    tbb    [pc, r11]\n"                                                                       \
-    "9:  .byte  (2f - 9b) / 2, (8f - 9b) / 2, (7f - 9b) / 2, (5f - 9b) / 2\n"                      \
+    "    tbh    [pc, r11, lsl #1]\n"                                                               \
+    "9:  .hword (2f - 9b) / 2, (8f - 9b) / 2, (7f - 9b) / 2, (5f - 9b) / 2, (3f - 9b) / 2\n"       \
     "    .align 1\n"
 /* requantise r9, r10, store them at r1 and r1 + r2 */
 #define DWB_ASM_RQ2                                                                                \
@@ -396,21 +394,29 @@ dwb_segment(const dwb_geom *g, const td_dwconv_params *params, const td_quant_pa
         d->end = d->p + (s1 ? 3 : 6) * (n / 2);
         d->tail_end = d->end + 3 * (n & 1);
         d->bias2[0] = d->bias2[1] = 2 * (bias ? bias[c] : 0);
-        d->pairs_mod4 = (n / 2) & 3;
+        d->pairs_mod4 = n / 2 ? (n / 2) & 3 : 4;
     }
+    /* stride 2, lines without padding columns: the run alone, its arguments in locals (pl's
+     * address escapes into dwb_build) */
     const int32_t plain = !s1 && pl.z0 == pl.j0 && pl.j1 == pl.z1 && pl.j1 > pl.j0;
-    const int32_t run_src = (pl.ix0 + 2 * pl.j0) * pl.step;
+    const int8_t *const run_src = input + ch + (pl.ix0 + 2 * pl.j0) * pl.step;
+    int32_t *const run_dst = band + 3 * pl.j0;
+    const int32_t run_n = pl.j1 - pl.j0, run_step = pl.step;
     for (o = 0; o < g->n_across; o++) {
         const int32_t r0 = o * g->s_across;
         int8_t *out = output + o * g->out_across_b + ch;
         for (line = built + 1 > r0 ? built + 1 : r0; line <= r0 + 2; line++) {
             const int32_t iy = line - g->pad_across;
-            const int8_t *src =
-                iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
-            if (src && plain) { /* every entry inside or zeroed: the run alone */
-                dwb_build_run(band + slot + 3 * pl.j0, src + run_src, pl.step, pl.j1 - pl.j0, off2);
-            } else {
+            if (s1) {
+                const int8_t *src =
+                    iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
                 dwb_build(band + slot, &pl, src, off2, pad4); /* slot = line % 3 */
+            } else if (plain && (uint32_t)iy < (uint32_t)g->in_across) {
+                dwb_build_run(run_dst + slot, run_src + iy * g->in_across_b, run_step, run_n, off2);
+            } else {
+                const int8_t *src =
+                    iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
+                dwb_build(band + slot, &pl, src, off2, pad4);
             }
             slot = slot == 2 ? 0 : slot + 1;
         }
