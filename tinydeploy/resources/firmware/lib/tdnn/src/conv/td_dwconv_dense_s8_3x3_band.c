@@ -16,7 +16,7 @@
  *             output 2j + 1 = 3 SMLATB(P_t, (w0, w1)_t) + 3 SMLAD(Q_t, (w1, w2)_t)
  *   stride 2, output j      = as output 2j above,
  * so a pair of outputs takes 2 (stride 1) or 3 LDM and 12 MACs; the asm runs 4 pairs per
- * loop, entered through TBB on pairs % 4. Padding is 0 in the band (x + offset = 0), so
+ * loop, entered through TBH on pairs % 4. Padding is 0 in the band (x + offset = 0), so
  * borders and interior share one loop. An entry costs 14 instructions to build (2 LDR,
  * PKHBT / PKHTB, 4 SXTAB16, 4 STR, two entries per loop); at stride 2 each input pixel
  * feeds 9 / 4 MACs, so widening is ~0.8 per MAC there (~0.2 at stride 1) on top of ~1.6 in
