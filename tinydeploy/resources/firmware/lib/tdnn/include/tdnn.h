@@ -113,7 +113,7 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
  * channels, the last in_c % 4 channels portable: strides 1 / 2 with more than 3x3 outputs
  * and per-channel right shifts 1..22, |bias| < 2^30 - 2^19 take the band variant (int16
  * pair bands, SMLAD asm, 1.9-3.3 instructions per MAC at stride 1, 2.7-3.8 at stride 2
- * on M4; 2,176 bytes of stack: the band lives on the stack, bounded by its 25-entry pass
+ * on M4; 2,192 bytes of stack: the band lives on the stack, bounded by its 25-entry pass
  * segments), the rest SXTAB16 + SMLABB/SMLATT (any stride and padding, 1,248 bytes);
  * portable C otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,

@@ -29,7 +29,7 @@
  * (see td_dwconv_dense_s8_3x3_dsp.c for the derivation). Activation ranges narrower than int8
  * are clamped afterwards per line, 4 channels per SSUB8/SEL pair.
  *
- * Stack (GCC 12 -O2, M4): dwb_segment_s1 / _s2 1,856 / 1,880 bytes (the band, 4 channels x
+ * Stack (GCC 12 -O2, M4): dwb_segment_s1 / _s2 1,856 / 1,896 bytes (the band, 4 channels x
  * DWB_ENTRIES x 3 words = 1,200; the rotated weights, 4 x 3 x 6 words = 288; 4 pass
  * descriptors, 192), the asm 80, td_dwconv_dense_s8_3x3_band 128. */
 #include "td_conv_internal.h"
