@@ -195,6 +195,9 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         (40, 6, 8, 3, (1, 1), (1, 1, 1, 1), 1, None),  # taller than wide: passes down columns
         (35, 7, 12, 3, (2, 2), (0, 0, 1, 1), 1, None),  # columns, 2 segments at stride 2
         (7, 70, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),  # 3 segments at stride 1
+        (4, 49, 4, 3, (1, 1), (1, 1, 1, 1), 1, None),  # a last segment of 1 output (no pair)
+        (5, 50, 8, 3, (2, 2), (0, 0, 1, 1), 1, None),  # the same at stride 2
+        (3, 30, 12, 3, (2, 2), (0, 0, 1, 1), 1, None),  # stride 2, lines without padding columns
         (9, 40, 6, 3, (1, 2), (1, 0, 1, 1), 1, None),
         (12, 5, 20, 3, (2, 1), (1, 1, 1, 1), 1, None),
         (4, 4, 8, 3, (1, 1), (0, 0, 0, 0), 1, None),  # 2x2 outputs, VALID

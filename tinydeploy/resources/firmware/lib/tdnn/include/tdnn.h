@@ -113,8 +113,8 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
  * cores (M4, M7, M33) 3x3 kernels with depth_multiplier 1 and in_c >= 4 in groups of 4
  * channels, the last in_c % 4 channels portable: strides 1 / 2 with more than 3x3 outputs
  * and per-channel right shifts 1..22, |bias| < 2^30 - 2^19 take the band variant (int16
- * pair bands, SMLAD asm, 2.1-3.4 instructions per MAC at stride 1, 3.1-4.1 at stride 2
- * on M4; 1,632 bytes of stack: the band lives on the stack, bounded by its 14-entry pass
+ * pair bands, SMLAD asm, 1.9-3.3 instructions per MAC at stride 1, 2.7-3.8 at stride 2
+ * on M4; 2,192 bytes of stack: the band lives on the stack, bounded by its 25-entry pass
  * segments), the rest SXTAB16 + SMLABB/SMLATT (any stride and padding, 1,248 bytes);
  * portable C otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,

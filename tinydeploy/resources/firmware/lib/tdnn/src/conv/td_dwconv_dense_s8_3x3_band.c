@@ -15,8 +15,13 @@
  *   stride 1, output 2j     = 3 SMLAD(P_t, (w0, w1)_t) + 3 SMLABT(Q_t, (w1, w2)_t)
  *             output 2j + 1 = 3 SMLATB(P_t, (w0, w1)_t) + 3 SMLAD(Q_t, (w1, w2)_t)
  *   stride 2, output j      = as output 2j above,
- * so a pair of outputs takes 2 (stride 1) or 3 LDM and 12 MACs. Padding is 0 in the band
- * (x + offset = 0), so borders and interior share one loop.
+ * so a pair of outputs takes 2 (stride 1) or 3 LDM and 12 MACs; the asm runs 4 pairs per
+ * loop, entered through TBH on pairs % 4. Padding is 0 in the band (x + offset = 0), so
+ * borders and interior share one loop. An entry costs 14 instructions to build (2 LDR,
+ * PKHBT / PKHTB, 4 SXTAB16, 4 STR, two entries per loop); at stride 2 each input pixel
+ * feeds 9 / 4 MACs, so widening is ~0.8 per MAC there (~0.2 at stride 1) on top of ~1.6 in
+ * the asm: that, not a repeated widening, is why stride 2 costs more. dwb_segment is
+ * compiled once per stride; at stride 2 lines without padding columns call the run only.
  *
  * Requantisation (every channel: multiplier >= 0, right shift 1 <= e <= 22,
  * |bias| < 2^30 - 2^19, else the wrapper takes the older DSP variant): weights and bias are
@@ -24,16 +29,17 @@
  * (see td_dwconv_dense_s8_3x3_dsp.c for the derivation). Activation ranges narrower than int8
  * are clamped afterwards per line, 4 channels per SSUB8/SEL pair.
  *
- * Stack (GCC 12 -O2, M4): dwb_segment 1,336 bytes (the band, 4 channels x DWB_ENTRIES x 3
- * words = 672; the rotated weights, 4 x 3 x 6 words = 288; 4 pass descriptors, 192), the asm
- * 80, td_dwconv_dense_s8_3x3_band 128. */
+ * Stack (GCC 12 -O2, M4): dwb_segment_s1 / _s2 1,856 / 1,896 bytes (the band, 4 channels x
+ * DWB_ENTRIES x 3 words = 1,200; the rotated weights, 4 x 3 x 6 words = 288; 4 pass
+ * descriptors, 192), the asm 80, td_dwconv_dense_s8_3x3_band 128. */
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
 
 /* Band entries per channel: a pass segment has at most 2 * (DWB_ENTRIES - 1) outputs at
- * stride 1 and DWB_ENTRIES - 1 at stride 2. */
-#define DWB_ENTRIES 14
+ * stride 1 and DWB_ENTRIES - 1 at stride 2 (25: MobileNetV1's 48x48 -> 24x24 stride-2 pass
+ * is one segment; two segments cost 3.13 instead of 2.81 instructions per MAC). */
+#define DWB_ENTRIES 25
 #define DWB_CH_WORDS (3 * DWB_ENTRIES)
 
 /* One pass of one channel (the asm reads these offsets: keep the order). */
@@ -46,7 +52,7 @@ typedef struct {
     const int32_t *end;      /* end of the output pairs: p + 3 (stride 1) or 6 words per pair */
     const int32_t *tail_end; /* end + 3 words if the pass has an odd number of outputs */
     int32_t bias2[2];        /* 2 * bias, twice (one LDRD sets both accumulators) */
-    int32_t odd_pairs;       /* the number of output pairs is odd (the loop runs 2 pairs) */
+    int32_t pairs_mod4;      /* output pairs % 4, 4 if none (where the 4-pair loop enters) */
 } dwb_pass;
 
 /* Run the passes d .. dend - 1 of one output line: out = the line's output base, rot =
@@ -84,11 +90,10 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    ldrd   r4, r5, [sp, #36]\n"                                                               \
     "    add    r1, r1, r4\n"                                                                      \
     "    add    r3, r3, r5\n"                                                                      \
-    "    cmp    r0, r7\n"                                                                          \
     "    ldm    r3, {r3-r8}\n"                                                                     \
-    "    beq    3f\n"                                                                              \
-    "    cmp    r11, #0\n"                                                                         \
-    "    bne    5f\n"
+    "    tbh    [pc, r11, lsl #1]\n"                                                               \
+    "9:  .hword (2f - 9b) / 2, (8f - 9b) / 2, (7f - 9b) / 2, (5f - 9b) / 2, (3f - 9b) / 2\n"       \
+    "    .align 1\n"
 /* requantise r9, r10, store them at r1 and r1 + r2 */
 #define DWB_ASM_RQ2                                                                                \
     "    ldrd   r11, r12, [sp]\n"                                                                  \
@@ -170,9 +175,10 @@ void td_dwb_line_s2(const dwb_pass *d, const dwb_pass *dend, int8_t *out, int32_
     "    smlabt r10, r12, r7, r10\n"     \
     "    smlabt r10, lr, r8, r10\n"      \
     DWB_ASM_RQ2
-/* two pairs per loop (an odd count enters at the second), while r0 != end */
+/* four pairs per loop (pairs % 4 = 3, 2, 1 enter at the second, third, fourth), while
+ * r0 != end */
 #define DWB_ASM_LOOP(pair)               \
-    "2:\n" pair "5:\n" pair              \
+    "2:\n" pair "5:\n" pair "7:\n" pair "8:\n" pair \
     "    ldr    r11, [sp, #12]\n"        \
     "    cmp    r0, r11\n"               \
     "    bne    2b\n"
@@ -231,27 +237,39 @@ static inline void dwb_build_run(int32_t *dst, const int8_t *s, int32_t step, in
 #if defined(TD_DSP_ASM)
     int32_t xa, xb, lo, hi;
     /* clang-format off */
-    __asm__ volatile(
-        "1: ldr     %[xb], [%[s], %[step]]\n\t"
-        "   ldr     %[xa], [%[s]]\n\t"
-        "   add     %[s], %[s], %[step], lsl #1\n\t"
-        "   pkhbt   %[lo], %[xa], %[xb], lsl #16\n\t"
-        "   pkhtb   %[hi], %[xb], %[xa], asr #16\n\t"
-        "   sxtab16 %[xa], %[off2], %[lo]\n\t"
-        "   sxtab16 %[xb], %[off2], %[lo], ror #8\n\t"
-        "   str     %[xb], [%[d], %[c1]]\n\t"
-        "   sxtab16 %[lo], %[off2], %[hi]\n\t"
-        "   sxtab16 %[hi], %[off2], %[hi], ror #8\n\t"
-        "   str     %[lo], [%[d], %[c2]]\n\t"
-        "   str     %[hi], [%[d], %[c3]]\n\t"
+    /* two entries per loop (an odd count takes one first) */
+#define DWB_ASM_ENTRY                                  \
+        "   ldr     %[xb], [%[s], %[step]]\n\t"        \
+        "   ldr     %[xa], [%[s]]\n\t"                 \
+        "   add     %[s], %[s], %[step], lsl #1\n\t"   \
+        "   pkhbt   %[lo], %[xa], %[xb], lsl #16\n\t"  \
+        "   pkhtb   %[hi], %[xb], %[xa], asr #16\n\t"  \
+        "   sxtab16 %[xa], %[off2], %[lo]\n\t"         \
+        "   sxtab16 %[xb], %[off2], %[lo], ror #8\n\t" \
+        "   str     %[xb], [%[d], %[c1]]\n\t"          \
+        "   sxtab16 %[lo], %[off2], %[hi]\n\t"         \
+        "   sxtab16 %[hi], %[off2], %[hi], ror #8\n\t" \
+        "   str     %[lo], [%[d], %[c2]]\n\t"          \
+        "   str     %[hi], [%[d], %[c3]]\n\t"          \
         "   str     %[xa], [%[d]], #12\n\t"
+    __asm__ volatile(
+        "   tst     %[n], #1\n\t"
+        "   beq     1f\n\t"
+        DWB_ASM_ENTRY
         "   subs    %[n], %[n], #1\n\t"
-        "   bne     1b"
+        "   beq     2f\n\t"
+        "1:\n\t"
+        DWB_ASM_ENTRY
+        DWB_ASM_ENTRY
+        "   subs    %[n], %[n], #2\n\t"
+        "   bne     1b\n\t"
+        "2:"
         : [d] "+r"(dst), [s] "+r"(s), [n] "+r"(n), [xa] "=&r"(xa), [xb] "=&r"(xb),
           [lo] "=&r"(lo), [hi] "=&r"(hi)
         : [step] "r"(step), [off2] "r"(off2), [c1] "i"(4 * DWB_CH_WORDS),
           [c2] "i"(8 * DWB_CH_WORDS), [c3] "i"(12 * DWB_CH_WORDS)
         : "memory", "cc");
+#undef DWB_ASM_ENTRY
     /* clang-format on */
 #else
     for (; n > 0; n--, dst += 3, s += 2 * step) {
@@ -318,16 +336,16 @@ static void dwb_zero(int32_t *band, int32_t from, int32_t to)
 }
 
 /* The 4 channels ch .. ch + 3 over output segment [a0, a0 + n) of every line. */
-static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
-                        const td_quant_params *quant, const int8_t *input, const int8_t *filter,
-                        const int32_t *bias, int8_t *output, int32_t ch, int32_t a0, int32_t n)
+static inline __attribute__((always_inline)) void
+dwb_segment(const dwb_geom *g, const td_dwconv_params *params, const td_quant_params *quant,
+            const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+            int32_t ch, int32_t a0, int32_t n, const int32_t s1)
 {
     int32_t band[4 * DWB_CH_WORDS];
     int32_t wt[4][18];
     dwb_pass pass[4];
     const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
     const uint32_t pad4 = 0x01010101u * (uint8_t)-params->input_offset;
-    const int32_t s1 = g->s_along == 1;
     const int32_t n_e = s1 ? (n + 1) / 2 + 1 : n + 1; /* band entries */
     const int32_t ix0 = a0 * g->s_along - g->pad_along;
     dwb_plan pl;
@@ -376,16 +394,30 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
         d->end = d->p + (s1 ? 3 : 6) * (n / 2);
         d->tail_end = d->end + 3 * (n & 1);
         d->bias2[0] = d->bias2[1] = 2 * (bias ? bias[c] : 0);
-        d->odd_pairs = (n / 2) & 1;
+        d->pairs_mod4 = n / 2 ? (n / 2) & 3 : 4;
     }
+    /* stride 2, lines without padding columns: the run alone, its arguments in locals (pl's
+     * address escapes into dwb_build) */
+    const int32_t plain = !s1 && pl.z0 == pl.j0 && pl.j1 == pl.z1 && pl.j1 > pl.j0;
+    const int8_t *const run_src = input + ch + (pl.ix0 + 2 * pl.j0) * pl.step;
+    int32_t *const run_dst = band + 3 * pl.j0;
+    const int32_t run_n = pl.j1 - pl.j0, run_step = pl.step;
     for (o = 0; o < g->n_across; o++) {
         const int32_t r0 = o * g->s_across;
         int8_t *out = output + o * g->out_across_b + ch;
         for (line = built + 1 > r0 ? built + 1 : r0; line <= r0 + 2; line++) {
             const int32_t iy = line - g->pad_across;
-            const int8_t *src =
-                iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
-            dwb_build(band + slot, &pl, src, off2, pad4); /* slot = line % 3 */
+            if (s1) {
+                const int8_t *src =
+                    iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
+                dwb_build(band + slot, &pl, src, off2, pad4); /* slot = line % 3 */
+            } else if (plain && (uint32_t)iy < (uint32_t)g->in_across) {
+                dwb_build_run(run_dst + slot, run_src + iy * g->in_across_b, run_step, run_n, off2);
+            } else {
+                const int8_t *src =
+                    iy >= 0 && iy < g->in_across ? input + iy * g->in_across_b + ch : NULL;
+                dwb_build(band + slot, &pl, src, off2, pad4);
+            }
             slot = slot == 2 ? 0 : slot + 1;
         }
         built = r0 + 2;
@@ -410,6 +442,23 @@ static void dwb_segment(const dwb_geom *g, const td_dwconv_params *params,
             }
         }
     }
+}
+
+/* dwb_segment compiled once per stride along the pass. */
+static TD_NOINLINE void dwb_segment_s1(const dwb_geom *g, const td_dwconv_params *params,
+                                       const td_quant_params *quant, const int8_t *input,
+                                       const int8_t *filter, const int32_t *bias, int8_t *output,
+                                       int32_t ch, int32_t a0, int32_t n)
+{
+    dwb_segment(g, params, quant, input, filter, bias, output, ch, a0, n, 1);
+}
+
+static TD_NOINLINE void dwb_segment_s2(const dwb_geom *g, const td_dwconv_params *params,
+                                       const td_quant_params *quant, const int8_t *input,
+                                       const int8_t *filter, const int32_t *bias, int8_t *output,
+                                       int32_t ch, int32_t a0, int32_t n)
+{
+    dwb_segment(g, params, quant, input, filter, bias, output, ch, a0, n, 0);
 }
 
 void td_dwconv_dense_s8_3x3_band(const td_dwconv_params *params, const td_quant_params *quant,
@@ -440,7 +489,11 @@ void td_dwconv_dense_s8_3x3_band(const td_dwconv_params *params, const td_quant_
     for (ch = 0; ch + 4 <= c; ch += 4) {
         for (a0 = 0; a0 < g.n_along; a0 += seg) {
             const int32_t n = g.n_along - a0 < seg ? g.n_along - a0 : seg;
-            dwb_segment(&g, params, quant, input, filter, bias, output, ch, a0, n);
+            if (g.s_along == 1) {
+                dwb_segment_s1(&g, params, quant, input, filter, bias, output, ch, a0, n);
+            } else {
+                dwb_segment_s2(&g, params, quant, input, filter, bias, output, ch, a0, n);
+            }
         }
     }
 }
