@@ -70,7 +70,27 @@ def same_quant(ctx: ReadContext) -> None:
             f"{ctx.source}: {ctx.name} changes the quantization, which is unsupported")
 
 
+def fixed_output_quant(ctx: ReadContext, kind: str, scale: float, zero_point: int,
+                       scale_text: str) -> None:
+    """Ops whose int8 output TFLM only accepts at one fixed quantization (SOFTMAX, LOGISTIC:
+    scale 1/256, zero point -128; `scale_text` is the scale as the error shows it)."""
+    tout = ctx.tout
+    if tout.zero_point != zero_point or abs(tout.scale - scale) > 1e-8:
+        raise ExportError(
+            f"{ctx.source}: {ctx.name}: int8 {kind} output must have scale {scale_text} and "
+            f"zero point {zero_point} (TFLite Micro requires it), got scale {tout.scale:g} "
+            f"zero point {tout.zero_point}")
+
+
 # ---- shape checks ------------------------------------------------------------------------
+
+def same_shape(ctx: ReadContext) -> None:
+    """Elementwise ops: the output has the input's shape."""
+    tin, tout = ctx.tin, ctx.tout
+    if tin.shape != tout.shape:
+        raise ExportError(
+            f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
+
 
 def spatial_out(in_shape: tuple[int, ...], pads: tuple[int, int, int, int],
                 filt: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:

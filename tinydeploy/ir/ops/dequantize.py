@@ -11,6 +11,7 @@ from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.ops.bytemap import c_float
+from tinydeploy.ir.ops.common import same_shape
 from tinydeploy.quant.affine import dequantize
 
 
@@ -37,9 +38,7 @@ class DequantizeDef(OpDef[Dequantize]):
         if (tin.dtype, tout.dtype) != ("int8", "float32"):
             raise ExportError(f"{ctx.source}: {ctx.name}: DEQUANTIZE {tin.dtype} -> "
                               f"{tout.dtype} is not supported; supported: int8 -> float32")
-        if tin.shape != tout.shape:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
+        same_shape(ctx)
         return Dequantize(ctx.name, ctx.x, ctx.y, float(np.float32(tin.scale)),
                           tin.zero_point)
 

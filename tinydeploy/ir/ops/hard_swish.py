@@ -9,6 +9,7 @@ from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.ops.bytemap import byte_table, emit_table_lookup
+from tinydeploy.ir.ops.common import same_shape
 from tinydeploy.quant.hard_swish import HardSwishParams, hard_swish_int8, hard_swish_params
 
 
@@ -42,10 +43,8 @@ class HardSwishDef(OpDef[HardSwish]):
     short = "hardswish"
 
     def read(self, ctx: ReadContext) -> HardSwish:
+        same_shape(ctx)
         tin, tout = ctx.tin, ctx.tout
-        if tin.shape != tout.shape:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
         try:
             p = hard_swish_params(tin.scale, tin.zero_point, tout.scale, tout.zero_point)
         except ExportError as exc:

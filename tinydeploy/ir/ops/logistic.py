@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.ops.bytemap import byte_table, emit_table_lookup
+from tinydeploy.ir.ops.common import fixed_output_quant, same_shape
 from tinydeploy.quant.logistic import (
     OUTPUT_SCALE,
     OUTPUT_ZERO_POINT,
@@ -43,16 +43,9 @@ class LogisticDef(OpDef[Logistic]):
     short = "logistic"
 
     def read(self, ctx: ReadContext) -> Logistic:
-        tin, tout = ctx.tin, ctx.tout
-        if tin.shape != tout.shape:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
-        if tout.zero_point != OUTPUT_ZERO_POINT or abs(tout.scale - OUTPUT_SCALE) > 1e-8:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: int8 LOGISTIC output must have scale 1/256 and "
-                f"zero point -128 (TFLite Micro requires it), got scale {tout.scale:g} "
-                f"zero point {tout.zero_point}")
-        p = logistic_params(tin.scale, tin.zero_point)
+        same_shape(ctx)
+        fixed_output_quant(ctx, "LOGISTIC", OUTPUT_SCALE, OUTPUT_ZERO_POINT, "1/256")
+        p = logistic_params(ctx.tin.scale, ctx.tin.zero_point)
         return Logistic(name=ctx.name, input=ctx.x, output=ctx.y,
                         input_zero_point=p.input_zero_point,
                         input_range_radius=p.input_range_radius,

@@ -13,6 +13,7 @@ from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
 from tinydeploy.ir.ops.bytemap import byte_table, c_float, emit_table_lookup
+from tinydeploy.ir.ops.common import same_shape
 from tinydeploy.quant.affine import affine_quantize, requantize, requantize_params
 
 # (input dtype, output dtype) pairs; TFLM supports these (and wider types tinydeploy lacks)
@@ -49,9 +50,7 @@ class QuantizeDef(OpDef[Quantize]):
             raise ExportError(
                 f"{ctx.source}: {ctx.name}: QUANTIZE {tin.dtype} -> {tout.dtype} is not "
                 f"supported; supported: {', '.join(f'{a} -> {b}' for a, b in SUPPORTED)}")
-        if tin.shape != tout.shape:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
+        same_shape(ctx)
         mult, shift = (0, 0) if tin.dtype == "float32" else requantize_params(tin.scale,
                                                                                tout.scale)
         return Quantize(ctx.name, ctx.x, ctx.y, tin.dtype, tout.dtype,

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinydeploy.errors import ExportError
 from tinydeploy.ir.ops import register
 from tinydeploy.ir.ops.base import CEmitter, EmitCall, OpDef, ReadContext
+from tinydeploy.ir.ops.common import fixed_output_quant, same_shape
 from tinydeploy.quant.softmax import (
     OUTPUT_SCALE,
     OUTPUT_ZERO_POINT,
@@ -42,16 +42,9 @@ class SoftmaxDef(OpDef[Softmax]):
     def read(self, ctx: ReadContext) -> Softmax:
         o = ctx.options("SoftmaxOptions")
         beta = float(o.Beta()) if o else 1.0
-        tin, tout = ctx.tin, ctx.tout
-        if tin.shape != tout.shape:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: shape mismatch {tin.shape} -> {tout.shape}")
-        if tout.zero_point != OUTPUT_ZERO_POINT or abs(tout.scale - OUTPUT_SCALE) > 1e-8:
-            raise ExportError(
-                f"{ctx.source}: {ctx.name}: int8 SOFTMAX output must have scale 1/256 "
-                f"and zero point -128 (TFLite Micro requires it), got scale "
-                f"{tout.scale:g} zero point {tout.zero_point}")
-        params = softmax_params(beta, float(np.float32(tin.scale)))
+        same_shape(ctx)
+        fixed_output_quant(ctx, "SOFTMAX", OUTPUT_SCALE, OUTPUT_ZERO_POINT, "1/256")
+        params = softmax_params(beta, float(np.float32(ctx.tin.scale)))
         return Softmax(name=ctx.name, input=ctx.x, output=ctx.y, beta=beta,
                        input_multiplier=params.input_multiplier,
                        input_left_shift=params.input_left_shift, diff_min=params.diff_min)
