@@ -410,32 +410,8 @@ def build_cases(host) -> tuple[list[Case], str]:
         bias = rng.integers(-2000, 2000, size=oc).astype(np.int32)
         mult = rng.integers(1 << 30, 2**31 - 1, size=oc).astype(np.int32)
         shift = np.full(oc, -9, dtype=np.int32)
-        in_off, out_off = 128, -128
-        idx = len(cases)
-        enc = get_format("dense").encode(w2d)
-        spec = ConvSpec(1, 1, (stride, stride), (0,) * 4, in_off, out_off, (out_off, 127))
-        expected = host.conv(x, enc, bias, mult, shift, spec)
-        ho, wo = expected.shape[:2]
-        code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
-            ("int8_t", "x", x), ("int8_t", "w", w2d), ("int32_t", "b", bias),
-            ("int32_t", "m", mult), ("int32_t", "s", shift), ("int8_t", "exp", expected)))
-        code += (
-            f"static td_status run{idx}(void)\n{{\n"
-            f"    static const td_quant_params q = {{m{idx}, s{idx}}};\n"
-            f"    static const td_conv_params p = {{{stride}, {stride}, 0, 0, 0, 0, {in_off}, "
-            f"{out_off}, {{{out_off}, 127}}, 0}};\n"
-            f"    static const td_dims id = {{1, {h}, {w}, {c}}}, fd = {{{oc}, 1, 1, {c}}};\n"
-            f"    static const td_dims od = {{1, {ho}, {wo}, {oc}}};\n"
-            f"    return td_conv_dense_s8(&p, &q, &id, x{idx}, &fd, w{idx}, b{idx}, &od, "
-            "out_buf, scratch);\n}\n"
-        )  # fmt: skip
-        macs = ho * wo * c * oc
-        scratch = host.conv_buffer_size(x.shape, enc, spec)
-        if scratch > SCRATCH_BYTES or expected.size > OUT_BYTES:
-            raise SystemExit(f"{layer}: scratch {scratch} / output {expected.size} too big")
-        cases.append(Case(idx, f"{layer}/dense/0", layer, "conv1x1", "dense", 0.0, w2d, enc,
-                          code, expected, scratch, int(np.count_nonzero(w2d)), macs, macs,
-                          macs, int(expected.size), ho * wo * oc, ho * wo * c))  # fmt: skip
+        cases.append(dense_conv_case(host, len(cases), layer, "conv1x1", x, w2d, bias, mult,
+                                     shift, 1, stride, (0, 0, 0, 0)))
     for layer, (kdim, rows) in AE_FC_LAYERS.items():
         x = rng.integers(-128, 128, size=kdim).astype(np.int8)
         w2d = rng.integers(-128, 128, size=(rows, kdim)).astype(np.int8)
@@ -623,10 +599,22 @@ def mlperf_conv_case(host, rng: np.random.Generator, idx: int, layer: str, h: in
     bias = rng.integers(-2000, 2000, size=oc).astype(np.int32)
     mult = rng.integers(1 << 30, 2**31 - 1, size=oc).astype(np.int32)
     shift = rng.integers(-10, -6, size=oc).astype(np.int32)
-    in_off, out_off = 128, -128
     (pt, pb), (pl, pr) = same_pads(h, k, stride), same_pads(w, k, stride)
+    return dense_conv_case(host, idx, layer, "conv_mlperf", x, w2d, bias, mult, shift, k,
+                           stride, (pt, pl, pb, pr))
+
+
+def dense_conv_case(host, idx: int, layer: str, op: str, x: np.ndarray, w2d: np.ndarray,
+                    bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, k: int, stride: int,
+                    pads: tuple[int, int, int, int]) -> Case:
+    """A k x k dense conv case outside the cost model (int8 offsets 128 / -128, ReLU clamp):
+    the expected output from the host build, the C arrays and the call."""
+    in_off, out_off = 128, -128
+    h, w, c = x.shape
+    oc = len(w2d)
+    pt, pl, pb, pr = pads
     enc = get_format("dense").encode(w2d)
-    spec = ConvSpec(k, k, (stride, stride), (pt, pl, pb, pr), in_off, out_off, (out_off, 127))
+    spec = ConvSpec(k, k, (stride, stride), pads, in_off, out_off, (out_off, 127))
     expected = host.conv(x, enc, bias, mult, shift, spec)
     ho, wo = expected.shape[:2]
     code = "".join(c_array(t, f"{v}{idx}", a) for t, v, a in (
@@ -646,7 +634,7 @@ def mlperf_conv_case(host, rng: np.random.Generator, idx: int, layer: str, h: in
     if scratch > SCRATCH_BYTES or expected.size > OUT_BYTES:
         raise SystemExit(f"{layer}: scratch {scratch} / output {expected.size} too big")
     macs = ho * wo * oc * k * k * c
-    return Case(idx, f"{layer}/dense/0", layer, "conv_mlperf", "dense", 0.0, w2d, enc, code,
+    return Case(idx, f"{layer}/dense/0", layer, op, "dense", 0.0, w2d, enc, code,
                 expected, scratch, int(np.count_nonzero(w2d)), macs, macs, macs,
                 int(expected.size), ho * wo * oc, ho * wo * k * k * c)
 
