@@ -101,6 +101,16 @@ def file_hash(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
+def tool_version(cmd: list[str]) -> str:
+    """The first line `cmd` (e.g. [compiler, "--version"]) prints, for a benchmark's
+    provenance: "not found" when it cannot run, "" when it prints nothing."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return "not found"
+    return out.splitlines()[0] if out else ""
+
+
 def git_revision() -> str | None:
     """The project's git revision (with '-dirty' when modified), or None outside a checkout."""
     root = Path(__file__).resolve().parent.parent

@@ -22,24 +22,21 @@ import argparse
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tinydeploy.firmware.trials import qemu_benchmark
-from tinydeploy.rundir import file_hash, git_revision, write_json_atomic, write_text_atomic
+from tinydeploy.rundir import (
+    file_hash,
+    git_revision,
+    tool_version,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "m55_tinynet.json"
 BOARD = "qemu-m55"
-
-
-def tool_version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
-    except OSError:
-        return "not found"
-    return out.splitlines()[0] if out else ""
 
 
 def parse_layer_formats(spec: str) -> dict[str, str]:

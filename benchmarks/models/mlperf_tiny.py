@@ -24,7 +24,6 @@ import argparse
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from tinydeploy.firmware.trials import qemu_benchmark
 from tinydeploy.rundir import (
     file_hash,
     git_revision,
+    tool_version,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -53,14 +53,6 @@ TFLM_CMSIS_M4 = {"resnet8": 29_860_000, "dscnn": 7_700_000, "mobilenet_v1_025": 
                  "fc_autoencoder": 583_000}
 KERNEL_TARGETS = {"depthwise 3x3": 3.0, "pointwise 1x1": 1.3, "conv, 3 input channels": 2.0,
                   "add": 10.0}
-
-
-def tool_version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
-    except OSError:
-        return "not found"
-    return out.splitlines()[0] if out else ""
 
 
 def layer_work(tflite: Path) -> dict[str, dict[str, Any]]:
