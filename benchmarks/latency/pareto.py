@@ -28,6 +28,7 @@ Usage: .venv/bin/python benchmarks/latency/pareto.py --checkpoint runs/bench-tra
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ from tinydeploy.checkpoint import fingerprint
 from tinydeploy.codegen.select import allocated_formats
 from tinydeploy.ir import read_tflite
 from tinydeploy.latency.allocate import fastest_formats
+from tinydeploy.latency.plans import PLAN_KINDS
 from tinydeploy.latency.problem import int8_graph
 from tinydeploy.latency.shapes import layer_params, layer_shapes
 from tinydeploy.latency.table import build_table, default_cache_dir
@@ -157,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                     metavar=("LO", "HI"), help="budgets over which the fronts are compared")
     ap.add_argument("--latency-penalty", default="fisher", choices=["fisher", "magnitude"],
                     help="how latency-aware pruning scores a layer option")
+    ap.add_argument("--plans", nargs="+", default=list(PLAN_KINDS), choices=list(PLAN_KINDS),
+                    help="latency-aware candidate plans per budget (the best on validation "
+                         "is kept)")
     ap.add_argument("--recipe", default="recommended")
     ap.add_argument("--finetune-epochs", type=int, default=12)
     ap.add_argument("--samples", type=int, default=10_000, help="test images on the device")
@@ -205,19 +210,49 @@ def main(argv: list[str] | None = None) -> int:
                 "tinydeploy.latency.trials:pruned_export",
                 {**common, "method": criterion, "scope": scope, "sparsity": s,
                  "work_dir": str(work / "models" / name)})}
-    suffix = "" if args.latency_penalty == "fisher" else f"-{args.latency_penalty}"
+    # latency-aware: per (core, budget) every candidate plan (knapsack and the profiles
+    # scaled to the budget) is solved here, each distinct plan trained once as a trial (the
+    # M4 and M7 plans mostly coincide), and validation accuracy picks one per budget
+    from tinydeploy.checkpoint import load_checkpoint
+    from tinydeploy.errors import TinydeployError
+    from tinydeploy.latency.plans import best_on_validation, candidate_plans
+    from tinydeploy.latency.problem import latency_problem
+
+    model, meta = load_checkpoint(args.checkpoint)
+    quiet = lambda _msg: None  # noqa: E731
     for board in args.boards:
+        problem = latency_problem(model=model, meta=meta, checkpoint=args.checkpoint,
+                                  board=board, data_dir=args.data_dir,
+                                  cache_dir=default_cache_dir(board),
+                                  penalty=args.latency_penalty, log=quiet)
         for budget in args.budgets:
             name = f"{LATENCY}-{board}-{budget:.0f}"
-            models[name] = {"method": LATENCY, "boards": [board], "trial": Trial(
-                "tinydeploy.latency.trials:pruned_export",
-                {**common, "objective": "latency", "board": board, "budget": budget,
-                 # only when not the default, so earlier runs' trials stay cached
-                 **({"penalty": args.latency_penalty} if suffix else {}),
-                 "cache_dir": str(default_cache_dir(board)),
-                 "work_dir": str(work / "models" / f"{name}{suffix}")})}
-    pruned = run_sweep([m["trial"] for m in models.values()], work / "prune-sweep",
-                       executor=executor, description="pruned models")
+            try:
+                cands = candidate_plans(problem, model, args.plans, budget, log=quiet)
+            except TinydeployError as exc:
+                if "no allocation fits" not in str(exc):
+                    raise
+                models[name] = {"method": LATENCY, "boards": [board],
+                                "result": {"infeasible": str(exc)}}
+                continue
+            entries = []
+            for kinds, alloc, info in cands:
+                plan = {t: [o.granularity, round(o.sparsity, 6)] for t, o in alloc.choice.items()}
+                key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
+                entries.append({"kinds": kinds, "predicted": alloc.predicted_total,
+                                "allocation": {k: info[k] for k in (
+                                    "allocation", "layer_map", "budget", "dense_measured",
+                                    "predicted_speedup")},
+                                "trial": Trial("tinydeploy.latency.trials:pruned_export", {
+                                    **common, "plan": plan,
+                                    "work_dir": str(work / "models" / f"plan-{key}")})})
+            models[name] = {"method": LATENCY, "boards": [board], "candidates": entries}
+    trials = {m["trial"].id: m["trial"] for m in models.values() if "trial" in m}
+    trials |= {e["trial"].id: e["trial"] for m in models.values()
+               for e in m.get("candidates", [])}
+    print(f"{len(trials)} distinct models to prune and fine-tune")
+    pruned = run_sweep(trials.values(), work / "prune-sweep", executor=executor,
+                       description="pruned models")
     if not pruned.ok:
         raise SystemExit(f"pruning trials failed: {pruned.failed}")
     models["dense"] = {"method": "dense", "boards": args.boards,
@@ -225,6 +260,18 @@ def main(argv: list[str] | None = None) -> int:
     for m in models.values():
         if "trial" in m:
             m["result"] = pruned.records[m.pop("trial").id]["result"]
+        if "candidates" in m:
+            cands = m.pop("candidates")
+            results = [pruned.records[e["trial"].id]["result"] for e in cands]
+            best = best_on_validation([(r["val_top1"], e["predicted"], i)
+                                       for i, (e, r) in enumerate(zip(cands, results,
+                                                                      strict=True))])
+            m["result"] = {**results[best], "allocation": cands[best]["allocation"],
+                           "plans": [{"kinds": e["kinds"], "predicted_total": e["predicted"],
+                                      "val_top1": r["val_top1"], "selected": i == best,
+                                      "tflite": r["tflite"]}
+                                     for i, (e, r) in enumerate(zip(cands, results,
+                                                                    strict=True))]}
 
     device: dict[tuple[str, str], Trial] = {}
     for name, m in models.items():
@@ -263,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                      "prune_seconds": m["result"].get("prune_seconds")}
             if m["result"].get("allocation"):
                 predicted = m["result"]["allocation"]["allocation"]["predicted_total"]
+                point["plans"] = m["result"].get("plans")
                 point["predicted_instructions"] = predicted
                 point["prediction_error"] = round(predicted / d["per_inference"] - 1, 4)
             # the dense model belongs to every front (sparsity 0 of any method)
@@ -291,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         "selection": "every choice (allocation, early stopping, best epoch) on the "
                      "validation split; the test images give these numbers only",
         "latency_penalty": args.latency_penalty,
+        "latency_plans": {"kinds": args.plans,
+                          "note": "per budget each distinct candidate plan is pruned and "
+                                  "fine-tuned with the same recipe; the most accurate on "
+                                  "the validation split is the latency-aware model"},
         "finetune": {"recipe": args.recipe, "epochs": args.finetune_epochs,
                      "note": "the same recipe for every method"},
         "baseline_formats": "per layer the fastest of dense/csr/csrd by the core's measured "

@@ -86,3 +86,24 @@ def test_selection_used_the_validation_split(pruned):
     assert info["selection_split"] == "validation" and info["selection_images"] == 1000
     meta = json.loads((pruned["root"] / "pruned" / "model.json").read_text())
     assert meta["latency"]["allocation"] == info["allocation"]
+
+
+def test_candidate_plans_are_fine_tuned_and_the_best_on_validation_kept(pruned, data_dir):
+    root = pruned["root"]
+    out = root / "plans"
+    assert main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
+                 "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense,csr",
+                 "--latency-plans", "knapsack,uniform", "--finetune-epochs", "1",
+                 "--train-limit", "4000", "--data-dir", str(data_dir),
+                 "--out", str(out)]) == 0
+    info = json.loads((out / "latency_allocation.json").read_text())
+    plans = info["plans"]
+    assert sorted(k for p in plans for k in p["kinds"]) == ["knapsack", "uniform"]
+    assert [p["selected"] for p in plans].count(True) == 1
+    kept = next(p for p in plans if p["selected"])
+    assert kept["val_top1"] == max(p["val_top1"] for p in plans)
+    assert kept["predicted_total"] == pytest.approx(info["allocation"]["predicted_total"],
+                                                    abs=0.1)
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["latency"]["allocation"] == info["allocation"]
+    assert meta["val_top1"] == pytest.approx(kept["val_top1"])

@@ -68,6 +68,8 @@ def test_latency_variant_meets_its_speedup_on_the_device(tmp_path: Path, data_di
     ('method = "magnitude"\nrecipe = "fastest"\n', "unknown recipe 'fastest'"),
     ('method = "magnitude"\nrecipe = "course"\nfinetune_epochs = -3\n',
      "recipe epochs must be >= 0"),
+    ('objective = "latency"\nmethod = "magnitude"\nspeedup = 2.0\n'
+     'latency_plans = ["knapsack", "greedy"]\n', "unknown latency plan 'greedy'"),
 ])
 def test_latency_variant_config_errors(tmp_path: Path, capsys, extra: str, message: str):
     (tmp_path / "bad.toml").write_text(f'[[variant]]\nname = "v"\n{extra}')

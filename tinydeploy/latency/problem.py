@@ -161,8 +161,28 @@ class LatencyProblem:
                 raise TinydeployError(f"the allocation within --max-ram {ram.limit:,.0f} B "
                                       f"needs {predicted_ram:,.0f} B once its layers' scratch "
                                       "is planned together; raise --max-ram")
+        info = self.describe(alloc, float(budget), speedup, max_flash, ram, predicted_ram)
+        for t, o in alloc.choice.items():
+            log(f"latency: {t}: {o.granularity} {o.sparsity:.3f} as {o.format}, predicted "
+                f"{o.instructions:,.0f} instructions (alone: estimated loss +{o.penalty:.4f}, "
+                f"measured top-1 {-self.drops[t][option_key(o.granularity, o.sparsity)]:+.2f})")
+        log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
+            f"{budget:,.0f}; dense measured {self.dense_total:,.0f})")
+        if flash is not None:
+            log(f"latency: predicted flash {alloc.predicted_flash:,.0f} B (limit "
+                f"{max_flash:,.0f}; dense measured {self.dense['flash_bytes']['total']:,})")
+        if ram is not None:
+            log(f"latency: predicted peak RAM {predicted_ram:,.0f} B (limit {max_ram:,.0f}; "
+                f"dense measured {self.dense['ram_bytes']['peak']:,})")
+        return alloc, info
+
+    def describe(self, alloc: Allocation, budget: float, speedup: float | None = None,
+                 max_flash: float | None = None, ram: RamBudget | None = None,
+                 predicted_ram: float | None = None) -> dict[str, Any]:
+        """The provenance of `alloc` (what `latency_allocation.json` and the checkpoint keep):
+        the problem it was solved in, every option, the plan and its predicted speed-up."""
         info = {
-            "board": self.board, "unit": self.table.unit, "budget": float(budget),
+            "board": self.board, "unit": self.table.unit, "budget": budget,
             "speedup": speedup, "max_flash": max_flash, "dense_measured": self.dense_total,
             "dense_layers_measured": self.dense["per_layer_counts"],
             "dense_flash": self.dense["flash_bytes"]["total"],
@@ -183,19 +203,7 @@ class LatencyProblem:
         if ram is not None:
             info["allocation"] |= {"max_ram": ram.limit, "predicted_ram": predicted_ram}
             info["dense_ram"] = self.dense["ram_bytes"]["peak"]
-        for t, o in alloc.choice.items():
-            log(f"latency: {t}: {o.granularity} {o.sparsity:.3f} as {o.format}, predicted "
-                f"{o.instructions:,.0f} instructions (alone: estimated loss +{o.penalty:.4f}, "
-                f"measured top-1 {-self.drops[t][option_key(o.granularity, o.sparsity)]:+.2f})")
-        log(f"latency: predicted {alloc.predicted_total:,.0f} instructions (budget "
-            f"{budget:,.0f}; dense measured {self.dense_total:,.0f})")
-        if flash is not None:
-            log(f"latency: predicted flash {alloc.predicted_flash:,.0f} B (limit "
-                f"{max_flash:,.0f}; dense measured {self.dense['flash_bytes']['total']:,})")
-        if ram is not None:
-            log(f"latency: predicted peak RAM {predicted_ram:,.0f} B (limit {max_ram:,.0f}; "
-                f"dense measured {self.dense['ram_bytes']['peak']:,})")
-        return alloc, info
+        return info
 
     def _fitting_ram(self, ram: RamBudget) -> dict[str, list[LayerOption]]:
         """Each layer's options that fit `ram` whatever the others choose: the arena with

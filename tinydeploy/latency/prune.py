@@ -5,7 +5,10 @@ most validation accuracy within an instruction budget on the target core.
    generator runs (fused pools included); the dense model is measured on the board.
 2. The cost table of those shapes is built (measured on QEMU, cached by content hash).
 3. Each layer's sensitivity to every option is measured on the validation split.
-4. A multiple-choice knapsack picks one option per layer within the budget.
+4. A multiple-choice knapsack picks one option per layer within the budget; with more
+   `plans` (`tinydeploy.latency.plans`), the uniform / global-magnitude / LAMP sparsity
+   profiles scaled to the budget are candidates too, each fine-tuned, and the one with the
+   best validation accuracy is kept.
 5. The model is pruned that way (N:M layers first, then the unstructured ones) and
    fine-tuned; the checkpoint records the allocation, and `tinydeploy export --to c` gives
    each layer the format the allocation chose.
@@ -13,7 +16,7 @@ most validation accuracy within an instruction budget on the target core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +28,17 @@ from tinydeploy.prune.engine import PruneConfig
 
 def prune_configs(alloc: Allocation, method: str) -> tuple[PruneConfig, list[PruneConfig]]:
     """(main config, configs applied before it) that realise the allocation."""
-    configs = [PruneConfig(method=method, scope="layerwise", granularity=o.granularity,
-                           layers=(t,))
-               for t, o in alloc.choice.items() if o.granularity.startswith("nm")]
-    unstructured = {t: o.sparsity for t, o in alloc.choice.items()
-                    if o.granularity == "unstructured"}
+    return plan_configs({t: (o.granularity, o.sparsity) for t, o in alloc.choice.items()},
+                        method)
+
+
+def plan_configs(plan: Mapping[str, tuple[str, float]],
+                 method: str) -> tuple[PruneConfig, list[PruneConfig]]:
+    """The same from {layer: (granularity, sparsity)}: N:M layers first, one config each,
+    then every unstructured layer at its sparsity in one explicit config."""
+    configs = [PruneConfig(method=method, scope="layerwise", granularity=g, layers=(t,))
+               for t, (g, _) in plan.items() if g.startswith("nm")]
+    unstructured = {t: s for t, (g, s) in plan.items() if g == "unstructured"}
     if unstructured:
         configs.append(PruneConfig(method=method, scope="explicit",
                                    layer_sparsity=unstructured))
@@ -44,7 +53,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                              formats: list[str] | None = None, data_dir=None,
                              max_flash: float | None = None, max_ram: float | None = None,
                              min_accuracy: float | None = None, floor_probes: int = 4,
-                             penalty: str = "fisher",
+                             penalty: str = "fisher", plans: Sequence[str] = ("knapsack",),
                              log: Callable[[str], None] = print, **prune_kwargs):
     """Plan the allocation, prune + fine-tune accordingly and write the run directory
     (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
@@ -54,6 +63,12 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
     from tinydeploy.checkpoint import load_checkpoint
     from tinydeploy.errors import unknown_choice
     from tinydeploy.latency.floor import search_floor
+    from tinydeploy.latency.plans import (
+        KNAPSACK,
+        best_on_validation,
+        candidate_plans,
+        check_plan_kinds,
+    )
     from tinydeploy.latency.sensitivity import PENALTIES
     from tinydeploy.prune import masks
     from tinydeploy.prune.run import OUTPUT_FILES, prune_experiment, write_outcome
@@ -64,6 +79,10 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
     if penalty not in PENALTIES:
         raise unknown_choice("latency penalty", penalty, PENALTIES)
     check_targets(budget, speedup, max_flash, max_ram, min_accuracy)
+    plans = check_plan_kinds(plans)
+    if min_accuracy is not None and plans != [KNAPSACK]:
+        raise TinydeployError("--min-accuracy searches knapsack plans only; drop "
+                              "--latency-plans")
     ensure_writable(out, [*OUTPUT_FILES, "latency_allocation.json"], force=force)
     model, meta = load_checkpoint(checkpoint)
     if masks.is_pruned(model):
@@ -81,8 +100,24 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
         return val, (outcome, info)
 
     if min_accuracy is None:
-        alloc, info = problem.solve(budget, speedup, max_flash, max_ram, log)
-        _, (outcome, info) = run(alloc, info)
+        cands = candidate_plans(problem, model, plans, budget, speedup, max_flash, max_ram,
+                                formats, log)
+        tried = []
+        for i, (kinds, alloc, info) in enumerate(cands):
+            if len(cands) > 1:
+                log(f"latency: fine-tuning plan {i + 1}/{len(cands)} ({', '.join(kinds)})")
+            val, kept = run(alloc, info)
+            tried.append((val, alloc.predicted_total, kept))
+        best = best_on_validation(tried)
+        outcome, info = tried[best][2]
+        info["plans"] = [{"kinds": kinds, "predicted_total": round(alloc.predicted_total, 1),
+                          "val_top1": val, "selected": i == best}
+                         for i, ((kinds, alloc, _), (val, _, _)) in
+                         enumerate(zip(cands, tried, strict=True))]
+        outcome.meta["latency"] = info
+        if len(cands) > 1:
+            log(f"latency: kept plan {', '.join(cands[best][0])} (validation top-1 "
+                f"{tried[best][0]:.2f}%)")
     else:
         dense_val = evaluate(model, problem.val_loader, problem.num_classes).top1
         if dense_val < min_accuracy:

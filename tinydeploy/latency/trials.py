@@ -2,8 +2,10 @@
 int8-exported model kept on disk, for benchmarks that then run it on several cores
 (`benchmarks/latency/pareto.py`).
 
-Either a plain criterion at one sparsity (`method`, `scope`, `sparsity`) or latency-aware
-pruning to an instruction budget on one board (`objective: latency`, `board`, `budget`).
+Either a plain criterion at one sparsity (`method`, `scope`, `sparsity`), latency-aware
+pruning to an instruction budget on one board (`objective: latency`, `board`, `budget`), or
+one given per-layer plan (`plan`: {layer: [granularity, sparsity]}, magnitude-pruned), as a
+benchmark that weighs several candidate plans per budget trains each distinct plan once.
 The cost table of the board must already be measured (the benchmark builds it first): two
 trials filling the same cache at once would measure the same points twice.
 """
@@ -21,7 +23,7 @@ from tinydeploy.prune.recipes import get_recipe
 
 def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
     """params: checkpoint, work_dir, recipe (+ recipe_overrides), data_dir, seed, eval_limit;
-    then method, scope, sparsity | objective "latency", board, budget, cache_dir.
+    then method, scope, sparsity | objective "latency", board, budget, cache_dir | plan.
     Returns the test accuracies (float, int8 on TFLite Micro), the int8 .tflite path and,
     for latency-aware pruning, the allocation; an infeasible budget is a result, not a
     failure."""
@@ -47,6 +49,13 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
             if "no allocation fits" not in str(exc):
                 raise
             return {"infeasible": str(exc)}
+    elif "plan" in p:
+        from tinydeploy.latency.prune import plan_configs
+
+        cfg, pre = plan_configs({t: (g, float(s)) for t, (g, s) in p["plan"].items()},
+                                p.get("method", "magnitude"))
+        outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
+                                   cfg=cfg, pre_prune=pre, log=quiet, **common)
     else:
         outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
                                    cfg=trial_config(p), log=quiet, **common)
@@ -65,6 +74,7 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
         "recipe": recipe.to_dict(),
         "achieved_sparsity": report["global"]["achieved_sparsity"],
         "layer_sparsity": {r["layer"]: r["achieved_sparsity"] for r in report["layers"]},
+        "val_top1": outcome.meta.get("val_top1"),
         "float_top1": result.report["float_top1"],
         "int8_top1": tfl["tflm_top1"],
         "int8_eval_images": tfl["eval_images"],

@@ -45,6 +45,8 @@ class VariantConfig:
     max_ram: int | None = None  # objective latency: peak RAM bytes the firmware may use
     min_accuracy: float | None = None  # objective latency, no budget: validation top-1 floor
     latency_formats: tuple[str, ...] | None = None  # formats the allocation may use
+    # candidate plans, each fine-tuned, the best on validation kept (tinydeploy.latency.plans)
+    latency_plans: tuple[str, ...] = ("knapsack",)
 
     @property
     def pruned(self) -> bool:
@@ -108,12 +110,17 @@ def load_config(path: str | Path | None = None) -> RunConfig:
                                   f"choose from {', '.join(FORMATS)}")
         layers = tuple(v["layers"]) if "layers" in v else None
         lat_formats = tuple(v["latency_formats"]) if "latency_formats" in v else None
+        plans = tuple(v.get("latency_plans", ["knapsack"]))
         variant = VariantConfig(**{**v, "formats": formats, "layers": layers,
-                                   "latency_formats": lat_formats})
+                                   "latency_formats": lat_formats, "latency_plans": plans})
         if variant.objective not in ("accuracy", "latency"):
             raise TinydeployError(f"variant {variant.name}: objective must be accuracy or "
                                   "latency")
         latency = variant.objective == "latency"
+        if plans != ("knapsack",):
+            from tinydeploy.latency.plans import check_plan_kinds
+
+            check_plan_kinds(plans)  # an unknown kind fails here, before any work
         if latency and variant.budget is not None and variant.speedup is not None:
             raise TinydeployError(f"variant {variant.name}: give budget or speedup, not both")
         if latency and variant.budget is None and variant.speedup is None \

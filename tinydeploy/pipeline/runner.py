@@ -133,6 +133,8 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
     for key in ("max_flash", "max_ram", "min_accuracy"):
         if getattr(v, key) is not None:
             params["latency"][key] = getattr(v, key)
+    if tuple(v.latency_plans) != ("knapsack",):
+        params["latency"]["plans"] = list(v.latency_plans)
 
     def build(tmp: Path) -> dict[str, Any]:
         outcome, info = latency_prune_checkpoint(
@@ -140,7 +142,7 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
             board=ctx.cfg.board, budget=v.budget, speedup=v.speedup, method=v.method,
             formats=list(v.latency_formats) if v.latency_formats else None,
             max_flash=v.max_flash, max_ram=v.max_ram, min_accuracy=v.min_accuracy,
-            data_dir=ctx.data_dir,
+            plans=list(v.latency_plans), data_dir=ctx.data_dir,
             log=ctx.log_line, recipe=_variant_recipe(v), seed=ctx.cfg.seed)
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved,

@@ -202,6 +202,9 @@ def prune_experiment(
     if physically_remove:
         model, removed = structured.physically_remove(model)
     result = evaluate(model, tests, dataset.num_classes)
+    # what a caller choosing among pruned models may select on (never the test numbers)
+    val_top1 = (evaluate(model, data.val_loader, dataset.num_classes).top1
+                if data.val_loader is not None else None)
     log_warnings(report, log)
     hooks = [structured.RESTORE_HOOK] if physically_remove else [masks_mod.RESTORE_HOOK]
     meta_out = {
@@ -217,6 +220,7 @@ def prune_experiment(
                   "finetune": ft.to_dict(), "rewind_epoch": rewind_epoch,
                   "physically_removed": removed, "rounds": sched.rounds,
                   "mask_checks": sched.mask_checks, "seconds": seconds},
+        "val_top1": val_top1,
         "test_top1": result.top1,
         "test_top5": result.top5,
         "test_samples": result.num_samples,

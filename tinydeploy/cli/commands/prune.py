@@ -156,6 +156,12 @@ def prune_cmd(
         "scored: fisher (estimated validation loss increase, Fisher-weighted squared "
         "magnitude removed) or magnitude (squared magnitude removed, as global magnitude "
         "pruning ranks weights)."),
+    latency_plans: str = typer.Option(
+        "knapsack", "--latency-plans", help="--objective latency: candidate plans, "
+        "comma-separated, each fine-tuned, the best on validation kept: knapsack (per-layer "
+        "options by measured cost and sensitivity), uniform, global-magnitude, lamp (those "
+        "criteria's sparsity profiles at the least sparsity that fits the budget). Each "
+        "one more costs one more fine-tune."),
     min_accuracy: float | None = typer.Option(
         None, "--min-accuracy", help="--objective latency, instead of a budget: the fewest "
         "instructions whose fine-tuned model keeps this validation top-1 (%); a bisection "
@@ -208,6 +214,7 @@ def prune_cmd(
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
                  min_accuracy=min_accuracy, penalty=latency_penalty,
+                 plans=[k.strip() for k in latency_plans.split(",") if k.strip()],
                  floor_probes=floor_probes, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
