@@ -345,18 +345,74 @@ dw4s_group_body(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs, int
     }
 }
 
-static TD_NOINLINE void dw4s_group(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs,
-                                   int32_t sh, int32_t sw, int32_t oh, int32_t ow,
-                                   const int8_t *rcls, const int8_t *ccls, int32_t off2,
-                                   int32_t sign, int32_t clamp, int8_t *out)
+/* A small map's fast group: doubled widened weights, doubled bias, requantisation constants
+ * (the fast case of dw4_prepare, every channel of the layer checked once beforehand). */
+static inline void dw4s_prepare(const td_quant_params *quant, const int8_t *filter,
+                                const int32_t *bias, int32_t c, int32_t ch, int32_t ooff,
+                                dw4_group *g)
 {
-    /* two bodies (code size): the exact general one, and the one without sign correction
-     * and clamp (MobileNet's ReLU6 layers: activation.min = output_offset = -128) */
-    if (sign || clamp) {
-        dw4s_group_body(g, in, c, rs, sh, sw, oh, ow, rcls, ccls, off2, 1, 1, out);
-    } else {
-        dw4s_group_body(g, in, c, rs, sh, sw, oh, ow, rcls, ccls, off2, 0, 0, out);
+    int32_t k;
+    for (k = 0; k < 9; k++) {
+        const int32_t v = (int32_t)td_read_u32(filter + k * c + ch);
+        const int32_t e = __sxtb16(v), o = td_sxtb16_ror8(v);
+        g->wt[2 * k] = __sadd16(e, e);
+        g->wt[2 * k + 1] = __sadd16(o, o);
     }
+    for (k = 0; k < 4; k++) {
+        const int32_t e = -quant->shift[ch + k];
+        g->bias[k] = bias ? 2 * bias[ch + k] : 0;
+        g->rq[3 * k] = quant->multiplier[ch + k];
+        g->rq[3 * k + 1] = (2 * ooff + 1) * (1 << (e - 1));
+        g->rq[3 * k + 2] = e;
+    }
+}
+
+/* Every 4-channel group of a small map (see DW4S_MAX; rcls / ccls: the classes of the
+ * output rows / columns) whose every channel is fast. Two bodies (code size): the exact
+ * general one, and the one without sign correction and clamp (MobileNet's ReLU6 layers:
+ * activation.min = output_offset = -128). */
+static TD_NOINLINE void dw4s_run(const td_dwconv_params *params, const td_quant_params *quant,
+                                 const td_dims *input_dims, const int8_t *input,
+                                 const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
+                                 const int8_t *rcls, const int8_t *ccls, int8_t *output)
+{
+    const int32_t w = input_dims->w, c = input_dims->c;
+    const int32_t sh = params->stride_h, sw = params->stride_w;
+    const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
+    const int32_t ooff = params->output_offset;
+    const int32_t amin = params->activation.min, amax = params->activation.max;
+    const int32_t general = amin < ooff || amin > -128 || amax < 127;
+    /* the window pointer of output (0, 0), possibly in the padding (never read) */
+    const intptr_t base =
+        (intptr_t)input - (intptr_t)((params->pad_top * w + params->pad_left) * c);
+    dw4_group g;
+    int32_t ch;
+    g.rq[12] = (int32_t)(0x01010101u * (uint8_t)amin);
+    g.rq[13] = (int32_t)(0x01010101u * (uint8_t)amax);
+    for (ch = 0; ch + 4 <= c; ch += 4) {
+        const int8_t *in = (const int8_t *)(base + ch);
+        dw4s_prepare(quant, filter, bias, c, ch, ooff, &g);
+        if (general) {
+            dw4s_group_body(&g, in, c, w * c, sh, sw, oh, ow, rcls, ccls, off2, 1, 1, output + ch);
+        } else {
+            dw4s_group_body(&g, in, c, w * c, sh, sw, oh, ow, rcls, ccls, off2, 0, 0, output + ch);
+        }
+    }
+}
+
+/* Whether every channel 0 .. 4 * floor(c / 4) - 1 takes the fast requantisation. */
+static int32_t dw4s_all_fast(const td_quant_params *quant, const int32_t *bias, int32_t c)
+{
+    int32_t k;
+    for (k = 0; k < (c & ~3); k++) {
+        const int32_t b = bias ? bias[k] : 0;
+        const int32_t s = quant->shift[k];
+        if (quant->multiplier[k] < 0 || s > -1 || s < -22 || b >= (1 << 30) - (1 << 19) ||
+            b <= -((1 << 30) - (1 << 19))) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The groups dw4_run does not take (g->fast == 0). */
@@ -437,21 +493,15 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     qv.amin = params->activation.min;
     qv.amax = params->activation.max;
     int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
-    const int32_t small = dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls);
+    if (dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls) &&
+        dw4s_all_fast(quant, bias, c)) {
+        dw4s_run(params, quant, input_dims, input, filter, bias, oh, ow, rcls, ccls, output);
+        return;
+    }
     for (ch = 0; ch + 4 <= c; ch += 4) {
         dw4_prepare(quant, filter, bias, c, ch, params->output_offset, &g);
         g.rq[12] = (int32_t)lo4;
         g.rq[13] = (int32_t)hi4;
-        if (g.fast && small) {
-            /* the window pointer of output (0, 0), possibly in the padding (never read) */
-            const intptr_t base = (intptr_t)input + (intptr_t)((-pt * w - pl) * c + ch);
-            dw4s_group(&g, (const int8_t *)base, c, w * c, sh, sw, oh, ow, rcls, ccls, off2,
-                       params->activation.min<params->output_offset, params->activation.min> -
-                               128 ||
-                           params->activation.max < 127,
-                       output + ch);
-            continue;
-        }
         for (oy = 0; oy < oh; oy++) {
             const int32_t iy0 = oy * sh - pt;
             const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
