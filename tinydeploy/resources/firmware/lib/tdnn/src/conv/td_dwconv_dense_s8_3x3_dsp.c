@@ -326,22 +326,17 @@ static inline void dw4s_store(const dw4_group *g, int32_t a0, int32_t a1, int32_
     td_write_u32(out, v);
 }
 
-/* One fast group over a small map (see DW4S_MAX): rcls / ccls are the row / column classes
- * of the output rows / columns. */
+/* One fast group over a small map: pix[i] = (window offset of output i) * 16 + its class. */
 static inline __attribute__((always_inline)) void
-dw4s_group_body(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs, int32_t sh, int32_t sw,
-                int32_t oh, int32_t ow, const int8_t *rcls, const int8_t *ccls, int32_t off2,
-                int32_t sign, int32_t clamp, int8_t *out)
+dw4s_group_body(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs, const int32_t *pix,
+                int32_t n, int32_t off2, int32_t sign, int32_t clamp, int8_t *out)
 {
-    int32_t oy, ox;
-    for (oy = 0; oy < oh; oy++) {
-        const int8_t *prow = in + oy * sh * rs;
-        const int32_t r3 = 3 * rcls[oy];
-        for (ox = 0; ox < ow; ox++, out += c) {
-            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-            dw4s_window(r3 + ccls[ox], prow + ox * sw * c, c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
-            dw4s_store(g, a0, a1, a2, a3, sign, clamp, out);
-        }
+    const int32_t *end = pix + n;
+    for (; pix < end; pix++, out += c) {
+        const int32_t e = *pix;
+        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+        dw4s_window(e & 15, in + (e >> 4), c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
+        dw4s_store(g, a0, a1, a2, a3, sign, clamp, out);
     }
 }
 
@@ -385,17 +380,23 @@ static TD_NOINLINE void dw4s_run(const td_dwconv_params *params, const td_quant_
     /* the window pointer of output (0, 0), possibly in the padding (never read) */
     const intptr_t base =
         (intptr_t)input - (intptr_t)((params->pad_top * w + params->pad_left) * c);
+    int32_t pix[DW4S_MAX * DW4S_MAX];
     dw4_group g;
-    int32_t ch;
+    int32_t ch, oy, ox;
+    for (oy = 0; oy < oh; oy++) {
+        for (ox = 0; ox < ow; ox++) {
+            pix[oy * ow + ox] = (oy * sh * w + ox * sw) * c * 16 + 3 * rcls[oy] + ccls[ox];
+        }
+    }
     g.rq[12] = (int32_t)(0x01010101u * (uint8_t)amin);
     g.rq[13] = (int32_t)(0x01010101u * (uint8_t)amax);
     for (ch = 0; ch + 4 <= c; ch += 4) {
         const int8_t *in = (const int8_t *)(base + ch);
         dw4s_prepare(quant, filter, bias, c, ch, ooff, &g);
         if (general) {
-            dw4s_group_body(&g, in, c, w * c, sh, sw, oh, ow, rcls, ccls, off2, 1, 1, output + ch);
+            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 1, 1, output + ch);
         } else {
-            dw4s_group_body(&g, in, c, w * c, sh, sw, oh, ow, rcls, ccls, off2, 0, 0, output + ch);
+            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 0, 0, output + ch);
         }
     }
 }
