@@ -118,7 +118,7 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
  * (int16 pair bands, SMLAD asm, 1.9-2.4 instructions per MAC at stride 1, 2.7-3.0 at stride
  * 2 on M4; 2,192 bytes of stack: the band lives on the stack, bounded by its 25-entry pass
  * segments), the rest SXTAB16 + SMLABB/SMLATT (any stride and padding, 1,248 bytes; the
- * small-map path adds 328); portable C otherwise. */
+ * small-map path adds 552: its 256-byte window table); portable C otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
                              const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,
