@@ -347,12 +347,14 @@ static inline void dw4s_prepare(const td_quant_params *quant, const int8_t *filt
                                 dw4_group *g)
 {
     int32_t k;
+    TD_UNROLL8
     for (k = 0; k < 9; k++) {
         const int32_t v = (int32_t)td_read_u32(filter + k * c + ch);
         const int32_t e = __sxtb16(v), o = td_sxtb16_ror8(v);
         g->wt[2 * k] = __sadd16(e, e);
         g->wt[2 * k + 1] = __sadd16(o, o);
     }
+    TD_UNROLL8
     for (k = 0; k < 4; k++) {
         const int32_t e = -quant->shift[ch + k];
         g->bias[k] = bias ? 2 * bias[ch + k] : 0;
