@@ -204,6 +204,18 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         (5, 9, 8, 3, (2, 2), (2, 2, 2, 2), 1, None),  # padding wider than a tap
         (6, 7, 4, 3, (1, 1), (2, 0, 0, 3), 1, None),
         *MLPERF_DW_SHAPES,
+        # small maps (td_dwconv_dense_s8_3x3_dsp's valid-taps path); "relu": output offset
+        # -128 with the full int8 range (the body without sign correction and clamp)
+        (3, 3, 256, 3, (1, 1), (1, 1, 1, 1), 1, "relu"),
+        (6, 6, 128, 3, (2, 2), (0, 0, 1, 1), 1, "relu"),
+        (12, 12, 64, 3, (2, 2), (0, 0, 1, 1), 1, "relu"),
+        (12, 12, 66, 3, (2, 2), (0, 0, 1, 1), 1, None),  # 2 channels on the portable loop
+        (6, 6, 130, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (3, 3, 10, 3, (1, 1), (1, 1, 1, 1), 1, None),
+        (4, 4, 12, 3, (2, 2), (1, 1, 1, 1), 1, None),
+        (2, 2, 8, 3, (1, 1), (1, 1, 1, 1), 1, None),  # every window missing a row and a column
+        (5, 5, 8, 3, (2, 2), (1, 1, 1, 1), 1, "relu"),
+        (3, 4, 16, 3, (1, 2), (1, 0, 1, 1), 1, None),
         (7, 6, 4, 3, (1, 1), (1, 1, 1, 1), 2, None),
         (7, 7, 8, 5, (1, 1), (2, 2, 2, 2), 1, None),
         (6, 6, 6, 1, (1, 1), (0, 0, 0, 0), 1, None),
@@ -228,6 +240,8 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         elif edge == "shift0":  # a group with shift 0 / a left shift / e = 23 / mult < 0
             shift[1], shift[4], shift[7] = 0, 2, -23
             mult[3] = -(1 << 30)
+        elif edge == "relu":
+            out_off, act = -128, (-128, 127)
         elif edge == "bigbias":  # |bias| beyond the doubled-accumulator bound
             bias[0], bias[5] = lim + 1, -(lim + 1)
         expected = tdnn.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, in_off, out_off, act)

@@ -174,6 +174,11 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
                                 const td_dims *input_dims, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias,
                                 const td_dims *output_dims, int8_t *output);
+/* Whether td_dwconv_dense_s8_3x3_dsp takes its small-map path (at most 8 x 8 outputs, every
+ * window's rows and columns full or missing one padded end): each output on its own, its
+ * valid taps only; the wrapper prefers it to the band variant. */
+int32_t td_dwconv_dense_s8_3x3_dsp_small(const td_dwconv_params *params, const td_dims *input_dims,
+                                         const td_dims *output_dims);
 #endif
 
 #endif /* TD_CONV_INTERNAL_H */

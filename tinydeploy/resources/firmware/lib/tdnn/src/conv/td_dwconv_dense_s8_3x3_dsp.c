@@ -185,6 +185,239 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
     }
 }
 
+/* ---- small maps (at most DW4S_MAX outputs a side): every output on its own, its valid
+ * taps only. A window's rows and columns are each full (F), missing the first (L: padding
+ * above / left) or missing the last (R: padding below / right), so 9 unrolled tap
+ * sequences cover every window of pad <= 1 with >= 2 input rows / columns in reach; the
+ * padded taps are skipped (x + offset = 0 there), so no band is copied and the cost follows
+ * the real MACs (3x3 outputs of a 3x3 map: 49 of 81 taps). ---- */
+#define DW4S_MAX 8
+
+/* the class of a window whose first input line is i0 of n (0 F, 1 L, 2 R, -1 other) */
+static int32_t dw4s_class(int32_t i0, int32_t n)
+{
+    const int32_t k0 = i0 < 0 ? -i0 : 0, k1 = n - i0 < 3 ? n - i0 : 3;
+    return k0 == 0 && k1 == 3 ? 0 : k0 == 1 && k1 == 3 ? 1 : k0 == 0 && k1 == 2 ? 2 : -1;
+}
+
+/* The classes of n <= DW4S_MAX output lines (stride s, padding before pad, n_in input
+ * lines) into cls; 0 when one has none. */
+static int32_t dw4s_classes(int32_t n, int32_t s, int32_t pad, int32_t n_in, int8_t *cls)
+{
+    int32_t i;
+    if (n > DW4S_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        cls[i] = (int8_t)dw4s_class(i * s - pad, n_in);
+        if (cls[i] < 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int32_t td_dwconv_dense_s8_3x3_dsp_small(const td_dwconv_params *params, const td_dims *input_dims,
+                                         const td_dims *output_dims)
+{
+    int8_t cls[DW4S_MAX];
+    return dw4s_classes(output_dims->h, params->stride_h, params->pad_top, input_dims->h, cls) &&
+           dw4s_classes(output_dims->w, params->stride_w, params->pad_left, input_dims->w, cls);
+}
+
+#if defined(TD_DSP_ASM)
+/* clang-format off */
+#define DW4S_TAP(addr, k)                           \
+    "ldr     %[x], " addr "\n\t"                    \
+    "ldrd    %[we], %[wo], [%[wt], #" k "]\n\t"     \
+    "sxtab16 %[xo], %[off2], %[x], ror #8\n\t"      \
+    "sxtab16 %[x], %[off2], %[x]\n\t"               \
+    "smlabb  %[a0], %[we], %[x], %[a0]\n\t"         \
+    "smlatt  %[a2], %[we], %[x], %[a2]\n\t"         \
+    "smlabb  %[a1], %[wo], %[xo], %[a1]\n\t"        \
+    "smlatt  %[a3], %[wo], %[xo], %[a3]\n\t"
+#define DW4S_COLF(k0, k1, k2) DW4S_TAP("[%[p]]", k0) DW4S_TAP("[%[p], %[c]]", k1) \
+    DW4S_TAP("[%[p], %[c], lsl #1]", k2)
+#define DW4S_COLL(k0, k1, k2) DW4S_TAP("[%[p], %[c]]", k1) DW4S_TAP("[%[p], %[c], lsl #1]", k2)
+#define DW4S_COLR(k0, k1, k2) DW4S_TAP("[%[p]]", k0) DW4S_TAP("[%[p], %[c]]", k1)
+#define DW4S_NEXT "add     %[p], %[p], %[rs]\n\t"
+#define DW4S_ROWF(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40") DW4S_NEXT \
+    COL("48", "56", "64")
+#define DW4S_ROWL(COL) DW4S_NEXT COL("24", "32", "40") DW4S_NEXT COL("48", "56", "64")
+#define DW4S_ROWR(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40")
+#define DW4S_CASE(n, body)                                                                  \
+    case n:                                                                                 \
+        __asm__(body                                                                        \
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p] "+r"(p), \
+                  [x] "=&r"(x), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)              \
+                : [c] "r"(c), [rs] "r"(rs), [wt] "r"(wt), [off2] "r"(off2)                  \
+                : "memory");                                                                \
+        break;
+/* clang-format on */
+#endif
+
+/* The valid taps of window class cls (3 * row class + column class) into *pa0 .. *pa3 (p:
+ * the window's top-left input byte, possibly in the padding, which is never read). */
+static inline __attribute__((always_inline)) void
+dw4s_window(int32_t cls, const int8_t *p, int32_t c, int32_t rs, const int32_t *wt, int32_t off2,
+            int32_t *pa0, int32_t *pa1, int32_t *pa2, int32_t *pa3)
+{
+    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
+#if defined(TD_DSP_ASM)
+    int32_t x, xo, we, wo;
+    switch (cls) {
+        DW4S_CASE(0, DW4S_ROWF(DW4S_COLF))
+        DW4S_CASE(1, DW4S_ROWF(DW4S_COLL))
+        DW4S_CASE(2, DW4S_ROWF(DW4S_COLR))
+        DW4S_CASE(3, DW4S_ROWL(DW4S_COLF))
+        DW4S_CASE(4, DW4S_ROWL(DW4S_COLL))
+        DW4S_CASE(5, DW4S_ROWL(DW4S_COLR))
+        DW4S_CASE(6, DW4S_ROWR(DW4S_COLF))
+        DW4S_CASE(7, DW4S_ROWR(DW4S_COLL))
+    default: DW4S_CASE(8, DW4S_ROWR(DW4S_COLR))
+    }
+#else
+    const int32_t ry = cls / 3, cx = cls % 3;
+    const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
+    const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
+    int32_t ky, kx;
+    for (ky = ky0; ky < ky1; ky++) {
+        for (kx = kx0; kx < kx1; kx++) {
+            const uint32_t xv = td_read_u32(p + ky * rs + kx * c);
+            DW4_TAP(xv, wt[6 * ky + 2 * kx], wt[6 * ky + 2 * kx + 1], a0, a1, a2, a3);
+        }
+    }
+#endif
+    *pa0 = a0;
+    *pa1 = a1;
+    *pa2 = a2;
+    *pa3 = a3;
+}
+
+/* Requantise a fast group's 4 sums (see dw4_group) and store them as one word. sign: add
+ * [acc < 0] (not needed when activation.min >= output_offset: an output of a negative sum
+ * is <= output_offset either way, so the clamp makes it exact); clamp: the activation range
+ * is narrower than int8. */
+static inline void dw4s_store(const dw4_group *g, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                              int32_t sign, int32_t clamp, int8_t *out)
+{
+    const int32_t *rq = g->rq;
+    uint32_t v;
+    a0 = __ssat((dw4_smmlar(a0, rq[0], rq[1]) + (sign ? a0 >> 31 : 0)) >> rq[2], 8);
+    a1 = __ssat((dw4_smmlar(a1, rq[3], rq[4]) + (sign ? a1 >> 31 : 0)) >> rq[5], 8);
+    a2 = __ssat((dw4_smmlar(a2, rq[6], rq[7]) + (sign ? a2 >> 31 : 0)) >> rq[8], 8);
+    a3 = __ssat((dw4_smmlar(a3, rq[9], rq[10]) + (sign ? a3 >> 31 : 0)) >> rq[11], 8);
+    v = (uint32_t)a0;
+    __asm__("bfi %0, %1, #8, #8\n\t"
+            "bfi %0, %2, #16, #8\n\t"
+            "bfi %0, %3, #24, #8"
+            : "+r"(v)
+            : "r"(a1), "r"(a2), "r"(a3));
+    if (clamp) {
+        uint32_t t;
+        __asm__("ssub8 %1, %0, %2\n\t"
+                "sel   %0, %0, %2\n\t"
+                "ssub8 %1, %3, %0\n\t"
+                "sel   %0, %0, %3"
+                : "+r"(v), "=&r"(t)
+                : "r"((uint32_t)rq[12]), "r"((uint32_t)rq[13])
+                : "cc");
+    }
+    td_write_u32(out, v);
+}
+
+/* One fast group over a small map: pix[i] = (window offset of output i) * 16 + its class. */
+static inline __attribute__((always_inline)) void
+dw4s_group_body(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs, const int32_t *pix,
+                int32_t n, int32_t off2, int32_t sign, int32_t clamp, int8_t *out)
+{
+    const int32_t *end = pix + n;
+    for (; pix < end; pix++, out += c) {
+        const int32_t e = *pix;
+        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+        dw4s_window(e & 15, in + (e >> 4), c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
+        dw4s_store(g, a0, a1, a2, a3, sign, clamp, out);
+    }
+}
+
+/* A small map's fast group: doubled widened weights, doubled bias, requantisation constants
+ * (the fast case of dw4_prepare, every channel of the layer checked once beforehand). */
+static inline void dw4s_prepare(const td_quant_params *quant, const int8_t *filter,
+                                const int32_t *bias, int32_t c, int32_t ch, int32_t ooff,
+                                dw4_group *g)
+{
+    int32_t k;
+    TD_UNROLL8
+    for (k = 0; k < 9; k++) {
+        const int32_t v = (int32_t)td_read_u32(filter + k * c + ch);
+        const int32_t e = __sxtb16(v), o = td_sxtb16_ror8(v);
+        g->wt[2 * k] = __sadd16(e, e);
+        g->wt[2 * k + 1] = __sadd16(o, o);
+    }
+    TD_UNROLL8
+    for (k = 0; k < 4; k++) {
+        const int32_t e = -quant->shift[ch + k];
+        g->bias[k] = bias ? 2 * bias[ch + k] : 0;
+        g->rq[3 * k] = quant->multiplier[ch + k];
+        g->rq[3 * k + 1] = (2 * ooff + 1) * (1 << (e - 1));
+        g->rq[3 * k + 2] = e;
+    }
+}
+
+/* Every 4-channel group of a small map (see DW4S_MAX; rcls / ccls: the classes of the
+ * output rows / columns) whose every channel is fast. Two bodies (code size): the exact
+ * general one, and the one without sign correction and clamp (MobileNet's ReLU6 layers:
+ * activation.min = output_offset = -128). */
+static TD_NOINLINE void dw4s_run(const td_dwconv_params *params, const td_quant_params *quant,
+                                 const td_dims *input_dims, const int8_t *input,
+                                 const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
+                                 const int8_t *rcls, const int8_t *ccls, int8_t *output)
+{
+    const int32_t w = input_dims->w, c = input_dims->c;
+    const int32_t sh = params->stride_h, sw = params->stride_w;
+    const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
+    const int32_t ooff = params->output_offset;
+    const int32_t amin = params->activation.min, amax = params->activation.max;
+    const int32_t general = amin < ooff || amin > -128 || amax < 127;
+    /* the window pointer of output (0, 0), possibly in the padding (never read) */
+    const intptr_t base =
+        (intptr_t)input - (intptr_t)((params->pad_top * w + params->pad_left) * c);
+    int32_t pix[DW4S_MAX * DW4S_MAX];
+    dw4_group g;
+    int32_t ch, oy, ox;
+    for (oy = 0; oy < oh; oy++) {
+        for (ox = 0; ox < ow; ox++) {
+            pix[oy * ow + ox] = (oy * sh * w + ox * sw) * c * 16 + 3 * rcls[oy] + ccls[ox];
+        }
+    }
+    g.rq[12] = (int32_t)(0x01010101u * (uint8_t)amin);
+    g.rq[13] = (int32_t)(0x01010101u * (uint8_t)amax);
+    for (ch = 0; ch + 4 <= c; ch += 4) {
+        const int8_t *in = (const int8_t *)(base + ch);
+        dw4s_prepare(quant, filter, bias, c, ch, ooff, &g);
+        if (general) {
+            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 1, 1, output + ch);
+        } else {
+            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 0, 0, output + ch);
+        }
+    }
+}
+
+/* Whether every channel 0 .. 4 * floor(c / 4) - 1 takes the fast requantisation. */
+static int32_t dw4s_all_fast(const td_quant_params *quant, const int32_t *bias, int32_t c)
+{
+    int32_t k;
+    for (k = 0; k < (c & ~3); k++) {
+        const int32_t b = bias ? bias[k] : 0;
+        const int32_t s = quant->shift[k];
+        if (quant->multiplier[k] < 0 || s > -1 || s < -22 || b >= (1 << 30) - (1 << 19) ||
+            b <= -((1 << 30) - (1 << 19))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The groups dw4_run does not take (g->fast == 0). */
 static inline int8_t dw4_requant(const dw4_group *g, const dw4_q *q, int32_t k, int32_t a)
 {
@@ -262,6 +495,12 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     qv.ooff = params->output_offset;
     qv.amin = params->activation.min;
     qv.amax = params->activation.max;
+    int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
+    if (dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls) &&
+        dw4s_all_fast(quant, bias, c)) {
+        dw4s_run(params, quant, input_dims, input, filter, bias, oh, ow, rcls, ccls, output);
+        return;
+    }
     for (ch = 0; ch + 4 <= c; ch += 4) {
         dw4_prepare(quant, filter, bias, c, ch, params->output_offset, &g);
         g.rq[12] = (int32_t)lo4;
