@@ -105,7 +105,6 @@ static inline void dw4_window(const int8_t *p, int32_t c, int32_t rs, const int3
               [x] "=&r"(x), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
             : [c] "r"(c), [rs] "r"(rs), [wt] "r"(wt), [off2] "r"(off2)
             : "memory");
-#undef DW4_ASM_TAP
     /* clang-format on */
 #else
     int32_t ky;
@@ -227,19 +226,11 @@ int32_t td_dwconv_dense_s8_3x3_dsp_small(const td_dwconv_params *params, const t
 
 #if defined(TD_DSP_ASM)
 /* clang-format off */
-#define DW4S_TAP(addr, k)                           \
-    "ldr     %[x], " addr "\n\t"                    \
-    "ldrd    %[we], %[wo], [%[wt], #" k "]\n\t"     \
-    "sxtab16 %[xo], %[off2], %[x], ror #8\n\t"      \
-    "sxtab16 %[x], %[off2], %[x]\n\t"               \
-    "smlabb  %[a0], %[we], %[x], %[a0]\n\t"         \
-    "smlatt  %[a2], %[we], %[x], %[a2]\n\t"         \
-    "smlabb  %[a1], %[wo], %[xo], %[a1]\n\t"        \
-    "smlatt  %[a3], %[wo], %[xo], %[a3]\n\t"
-#define DW4S_COLF(k0, k1, k2) DW4S_TAP("[%[p]]", k0) DW4S_TAP("[%[p], %[c]]", k1) \
-    DW4S_TAP("[%[p], %[c], lsl #1]", k2)
-#define DW4S_COLL(k0, k1, k2) DW4S_TAP("[%[p], %[c]]", k1) DW4S_TAP("[%[p], %[c], lsl #1]", k2)
-#define DW4S_COLR(k0, k1, k2) DW4S_TAP("[%[p]]", k0) DW4S_TAP("[%[p], %[c]]", k1)
+/* one tap: DW4_ASM_TAP of dw4_window above */
+#define DW4S_COLF(k0, k1, k2) DW4_ASM_TAP("[%[p]]", k0) DW4_ASM_TAP("[%[p], %[c]]", k1) \
+    DW4_ASM_TAP("[%[p], %[c], lsl #1]", k2)
+#define DW4S_COLL(k0, k1, k2) DW4_ASM_TAP("[%[p], %[c]]", k1) DW4_ASM_TAP("[%[p], %[c], lsl #1]", k2)
+#define DW4S_COLR(k0, k1, k2) DW4_ASM_TAP("[%[p]]", k0) DW4_ASM_TAP("[%[p], %[c]]", k1)
 #define DW4S_NEXT "add     %[p], %[p], %[rs]\n\t"
 #define DW4S_ROWF(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40") DW4S_NEXT \
     COL("48", "56", "64")
