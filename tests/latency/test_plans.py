@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.latency.allocate import layer_options
+from tinydeploy.latency.allocate import fastest_option, layer_options
 from tinydeploy.latency.plans import (
     best_on_validation,
     candidate_plans,
     check_plan_kinds,
     profile_allocation,
     profile_sparsities,
-    unstructured_option,
 )
 from tinydeploy.latency.problem import LatencyProblem
 from tinydeploy.latency.shapes import LayerShape
@@ -100,8 +99,8 @@ def test_profile_scaled_to_a_budget_is_the_least_sparse_that_fits():
     # uniform: 2 points less sparsity no longer fits
     alloc = profile_allocation(problem, model, "uniform", 200_000.0)
     s = alloc.choice["conv1"].sparsity
-    cost = FIXED + sum(unstructured_option(problem.table, f"op_{t}", s - 0.02).instructions
-                       for t in LAYERS)
+    cost = FIXED + sum(fastest_option(problem.table, f"op_{t}", "unstructured", s - 0.02,
+                                      ("dense", "csr", "csrd")).instructions for t in LAYERS)
     assert cost > 200_000.0
 
 

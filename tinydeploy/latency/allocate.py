@@ -48,26 +48,40 @@ def layer_options(layer: str, table: CostTable, penalties: Mapping[str, float],
                   allowed: Sequence[str] | None = None) -> list[LayerOption]:
     """Every option of one layer that has a penalty, each in its fastest format (among
     `allowed`, default every format the kernels run for the layer's shape)."""
-    formats = [f for f in formats_for(table.shapes[layer]) if allowed is None or f in allowed]
     out = []
     for key, penalty in penalties.items():
         if key.startswith("nm"):
             n, m = (int(v) for v in key.split(":")[1:])
-            s = nm_sparsity(n, m, table.shapes[layer].k)
-            cands = [f for f in (f"nm{n}_{m}", "csr", "csrd", "dense") if f in formats]
-            granularity = key
+            option = fastest_option(table, layer, key, nm_sparsity(n, m, table.shapes[layer].k),
+                                    (f"nm{n}_{m}", "csr", "csrd", "dense"), allowed, penalty)
         else:
-            s = float(key.split("@")[1])
-            cands = [f for f in ("dense", "csr", "csrd") if f in formats]
-            granularity = "unstructured"
-        if not cands:
-            continue
-        cost, fmt = min((table.predict(layer, f, s), f) for f in cands)
-        wbytes = (table.predict_weight_bytes(layer, fmt, s)
-                  if (layer, fmt) in table.weight_bytes else None)
-        kernels = tuple(sorted(table.kernel_text.get((layer, fmt), {}).items()))
-        out.append(LayerOption(granularity, s, fmt, cost, float(penalty), wbytes, kernels))
+            option = fastest_option(table, layer, "unstructured", float(key.split("@")[1]),
+                                    ("dense", "csr", "csrd"), allowed, penalty)
+        if option is not None:
+            out.append(option)
     return out
+
+
+def fastest_option(table: CostTable, layer: str, granularity: str, sparsity: float,
+                   candidates: Sequence[str], allowed: Sequence[str] | None = None,
+                   penalty: float = 0.0, past_grid: bool = False) -> LayerOption | None:
+    """`layer` pruned so, in the fastest of `candidates` the kernels run for its shape (and
+    `allowed` permits); None if there is none. Past a sparse format's sparsest measured
+    point the table refuses to extrapolate; with `past_grid` the cost is read there instead
+    (a sparse format only gets cheaper: an upper bound)."""
+    runs = formats_for(table.shapes[layer])
+    cands = [f for f in candidates if f in runs and (allowed is None or f in allowed)]
+    if not cands:
+        return None
+
+    def at(f: str, rows) -> float:
+        return min(sparsity, max(s for s, _ in rows[(layer, f)])) if past_grid else sparsity
+
+    cost, fmt = min((table.predict(layer, f, at(f, table.points)), f) for f in cands)
+    wbytes = (table.predict_weight_bytes(layer, fmt, at(fmt, table.weight_bytes))
+              if (layer, fmt) in table.weight_bytes else None)
+    kernels = tuple(sorted(table.kernel_text.get((layer, fmt), {}).items()))
+    return LayerOption(granularity, sparsity, fmt, cost, float(penalty), wbytes, kernels)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinydeploy.errors import TinydeployError, unknown_choice
-from tinydeploy.latency.allocate import Allocation, LayerOption
-from tinydeploy.latency.table import formats_for
+from tinydeploy.latency.allocate import Allocation, LayerOption, fastest_option
 
 KNAPSACK = "knapsack"
 # profile name -> (criterion, scope) whose per-layer sparsities it copies
@@ -32,6 +31,7 @@ PROFILES: dict[str, tuple[str, str]] = {"uniform": ("magnitude", "layerwise"),
                                         "lamp": ("lamp", "global")}
 PLAN_KINDS = (KNAPSACK, *PROFILES)
 MAX_PROFILE_SPARSITY = 0.99
+UNSTRUCTURED_FORMATS = ("dense", "csr", "csrd")  # the formats any unstructured mask fits
 
 
 def check_plan_kinds(kinds: Sequence[str]) -> list[str]:
@@ -60,25 +60,6 @@ def profile_sparsities(model, layers: Sequence[str], kind: str,
     return {t: 1.0 - float(current_mask(found[t]).float().mean()) for t in layers}
 
 
-def unstructured_option(table, op: str, sparsity: float,
-                        allowed: Sequence[str] | None = None) -> LayerOption:
-    """Layer `op` pruned unstructured to `sparsity`, in its fastest format by the table
-    (past the table's sparsest point a sparse format only gets cheaper: the cost is read
-    there, an upper bound)."""
-    cands = [f for f in ("dense", "csr", "csrd") if f in formats_for(table.shapes[op])
-             and (allowed is None or f in allowed)]
-    if not cands:
-        raise TinydeployError(f"no dense or unstructured sparse format allowed for {op}")
-
-    def cost(f: str) -> float:
-        top = max(s for s, _ in table.points[(op, f)])
-        return table.predict(op, f, min(sparsity, top))
-
-    fmt = min(cands, key=cost)
-    kernels = tuple(sorted(table.kernel_text.get((op, fmt), {}).items()))
-    return LayerOption("unstructured", sparsity, fmt, cost(fmt), 0.0, None, kernels)
-
-
 def profile_allocation(problem, model, kind: str, budget: float,
                        formats: Sequence[str] | None = None, steps: int = 30) -> Allocation:
     """The least overall sparsity of profile `kind` whose plan fits `budget` (bisection: a
@@ -87,8 +68,13 @@ def profile_allocation(problem, model, kind: str, budget: float,
 
     def plan(s: float) -> tuple[dict[str, LayerOption], float]:
         per_layer = profile_sparsities(model, layers, kind, s)
-        choice = {t: unstructured_option(problem.table, problem.mapping[t], per_layer[t],
-                                         formats) for t in layers}
+        choice = {t: fastest_option(problem.table, problem.mapping[t], "unstructured",
+                                    per_layer[t], UNSTRUCTURED_FORMATS, formats,
+                                    past_grid=True)
+                  for t in layers}
+        if any(o is None for o in choice.values()):
+            raise TinydeployError("no dense or unstructured sparse format allowed for "
+                                  + ", ".join(t for t, o in choice.items() if o is None))
         return choice, problem.fixed + sum(o.instructions for o in choice.values())
 
     choice, total = plan(MAX_PROFILE_SPARSITY)
