@@ -37,6 +37,8 @@ static uint32_t systick_now(void)
         w = systick_wraps;
         v = SYST_CVR;
     } while (w != systick_wraps);
+    /* after the wrap interrupt the counter still reads 0 for a tick: the old period's end */
+    if (v == 0 && w > 0) return (w << 24) - 1u;
     return (w << 24) + (0x00FFFFFFu - v);
 }
 

@@ -49,15 +49,20 @@ static inline void td_cm_irq_restore(uint32_t primask) {
     __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
 }
 
+/* The wrap is signalled (interrupt pending, then taken) when the counter reaches 0, and the
+ * counter reads 0 for one more tick before it reloads (QEMU too, measured by
+ * tests/firmware/test_systick.py): a 0 once the wrap is counted is the last tick of the old
+ * period. Reading it as the new period's made one timestamp 2^24 ticks early. */
 static inline uint64_t td_cm_systick_now(void) {
     uint32_t primask = td_cm_irq_save();
     uint32_t wraps = td_cm_systick_wraps;
     uint32_t value = SYST_CVR;
-    if (SCB_ICSR & ICSR_PENDSTSET) { /* reloaded, interrupt not yet taken */
+    if (SCB_ICSR & ICSR_PENDSTSET) { /* wrapped, interrupt not yet taken */
         value = SYST_CVR;
         wraps++;
     }
     td_cm_irq_restore(primask);
+    if (value == 0 && wraps > 0) return ((uint64_t)wraps << 24) - 1u;
     return ((uint64_t)wraps << 24) + (0x00FFFFFFu - value);
 }
 
