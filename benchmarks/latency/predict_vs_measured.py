@@ -50,15 +50,16 @@ def tinydeploy(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "tinydeploy.cli.main", *args], check=True)
 
 
-def exported_model(name: str, work: Path) -> Path:
+def exported_model(name: str, work: Path, data_dir: Path | None = None) -> Path:
     """Train briefly (1 epoch, 10,000 images) and export to int8 TFLite; reused when present."""
     tflite = work / f"{name}-export" / "model_int8.tflite"
+    data = ["--data-dir", str(data_dir)] if data_dir else []
     if not tflite.is_file():
         tinydeploy("train", "--model", name, "--epochs", "1", "--train-limit", "10000",
-                   "--out", str(work / name), "--force")
+                   "--out", str(work / name), "--force", *data)
         tinydeploy("export", "--checkpoint", str(work / name / "model"), "--to", "tflite",
                    "--calib-images", "200", "--eval-limit", "500",
-                   "--out", str(work / f"{name}-export"), "--force")
+                   "--out", str(work / f"{name}-export"), "--force", *data)
     return tflite
 
 
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("runs/latency"))
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="where mnist/ lives (default: $TINYDEPLOY_DATA or the cache)")
     ap.add_argument("--synthetic", action="store_true",
                     help="predict from synthetic layers of the same shapes (shared by any "
                     "model) instead of each model's own int8 layers")
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     models = {}
     for name in MODELS:
-        graph = read_tflite(exported_model(name, args.work))
+        graph = read_tflite(exported_model(name, args.work, args.data_dir))
         shapes = layer_shapes(graph)
         table = build_table(shapes, args.board,
                             params=None if args.synthetic else layer_params(graph))

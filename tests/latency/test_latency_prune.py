@@ -5,6 +5,7 @@ reads the test set."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -107,3 +108,38 @@ def test_candidate_plans_are_fine_tuned_and_the_best_on_validation_kept(pruned, 
     meta = json.loads((out / "model.json").read_text())
     assert meta["latency"]["allocation"] == info["allocation"]
     assert meta["val_top1"] == pytest.approx(kept["val_top1"])
+
+
+def test_channel_removal_makes_both_layers_smaller_and_runs_as_predicted(pruned, data_dir):
+    """Dense weights only: a speed-up needs channel removal; the saved model is physically
+    smaller, and the firmware runs the resized layers in the instructions predicted."""
+    root = pruned["root"]
+    out, export, fw = root / "channels", root / "channels-export", root / "channels-fw"
+    assert main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
+                 "--board", "qemu-m4", "--speedup", "1.4", "--latency-formats", "dense",
+                 "--latency-channels", "0.5", "--finetune-epochs", "1",
+                 "--train-limit", "4000", "--data-dir", str(data_dir),
+                 "--out", str(out)]) == 0
+    assert main(["export", "-c", str(out / "model"), "--to", "c", "--calib-images", "64",
+                 "--eval-limit", "100", "--data-dir", str(data_dir), "--out", str(export)]) == 0
+    assert main(["firmware", "run", "--board", "qemu-m4", "--model-dir", str(export / "c"),
+                 "--out", str(fw)]) == 0
+    info = json.loads((out / "latency_allocation.json").read_text())
+    layers = info["allocation"]["layers"]
+    removed = {t: o["outputs"] for t, o in layers.items() if o["granularity"] == "channel"}
+    assert removed, layers
+    meta = json.loads((out / "model.json").read_text())
+    for t, kept in removed.items():
+        assert meta["prune"]["physically_removed"][t]["after"] == kept
+    names = list(layers)
+    for before, after in itertools.pairwise(names):  # each reads what was kept
+        assert layers[after]["inputs"] == layers[before]["outputs"]
+    bench = json.loads((fw / "bench.json").read_text())
+    measured = bench["measured"]["per_inference"]["instructions_mean"]
+    assert measured <= 1.01 * info["budget"]
+    assert abs(measured - info["allocation"]["predicted_total"]) <= 0.02 * measured
+    per_layer = {r["name"].split("+")[0]: r["instructions_mean"]
+                 for r in bench["measured"]["per_layer"]}
+    for t, choice in layers.items():
+        op = info["layer_map"][t]
+        assert abs(per_layer[op] - choice["instructions"]) <= 0.05 * per_layer[op] + 80, op

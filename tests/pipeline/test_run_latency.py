@@ -70,6 +70,10 @@ def test_latency_variant_meets_its_speedup_on_the_device(tmp_path: Path, data_di
      "recipe epochs must be >= 0"),
     ('objective = "latency"\nmethod = "magnitude"\nspeedup = 2.0\n'
      'latency_plans = ["knapsack", "greedy"]\n', "unknown latency plan 'greedy'"),
+    ('method = "magnitude"\nsparsity = 0.9\nlatency_channels = [0.5]\n',
+     "latency_channels needs objective"),
+    ('objective = "latency"\nmethod = "magnitude"\nspeedup = 2.0\n'
+     'latency_channels = [1.5]\n', "latency_channels are fractions"),
 ])
 def test_latency_variant_config_errors(tmp_path: Path, capsys, extra: str, message: str):
     (tmp_path / "bad.toml").write_text(f'[[variant]]\nname = "v"\n{extra}')

@@ -7,12 +7,17 @@ that runs it fastest on the target: its cost is predicted from the measured cost
 penalty is the validation loss increase when that layer alone is pruned that way. Penalties
 are summed across layers (the usual additive approximation of sensitivity-based allocation);
 fine-tuning afterwards recovers most of it.
+
+Channel removal (`tinydeploy.latency.channels`) couples two layers: an option that keeps b of
+a layer's output channels leaves the next layer b input channels, so each option says which
+input channels it assumes (`inputs`) and keeps (`outputs`), 0 meaning all of them, and the
+dynamic programme only follows an option with one whose `inputs` match its `outputs`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.table import CostTable, formats_for
@@ -20,13 +25,15 @@ from tinydeploy.latency.table import CostTable, formats_for
 
 @dataclass(frozen=True)
 class LayerOption:
-    granularity: str  # "unstructured" or "nm:N:M"
+    granularity: str  # "unstructured", "nm:N:M" or "channel" (sparsity: channels removed)
     sparsity: float
     format: str
     instructions: float  # predicted from the cost table
     penalty: float  # validation loss increase with this layer alone pruned so (sensitivity)
     weight_bytes: float | None = None  # flash of its weight arrays (cost table)
     kernels: tuple[tuple[str, int], ...] = ()  # tdnn functions it links: (name, code bytes)
+    inputs: int = 0  # input channels it assumes the previous layer keeps (0: all)
+    outputs: int = 0  # output channels it keeps (0: all; < all only for "channel")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,15 +48,19 @@ def nm_sparsity(n: int, m: int, k: int) -> float:
 
 
 def option_key(granularity: str, sparsity: float) -> str:
-    return granularity if granularity.startswith("nm") else f"unstructured@{sparsity:g}"
+    return granularity if granularity.startswith("nm") else f"{granularity}@{sparsity:g}"
 
 
 def layer_options(layer: str, table: CostTable, penalties: Mapping[str, float],
-                  allowed: Sequence[str] | None = None) -> list[LayerOption]:
-    """Every option of one layer that has a penalty, each in its fastest format (among
-    `allowed`, default every format the kernels run for the layer's shape)."""
+                  allowed: Sequence[str] | None = None, inputs: int = 0) -> list[LayerOption]:
+    """Every unstructured and N:M option of one layer that has a penalty, each in its fastest
+    format (among `allowed`, default every format the kernels run for the layer's shape).
+    `layer` names the table's row, `inputs` the input channels that row assumes (0: all);
+    with fewer inputs N:M is not offered (removing input columns breaks the groups)."""
     out = []
     for key, penalty in penalties.items():
+        if key.startswith("channel") or (inputs and key.startswith("nm")):
+            continue
         if key.startswith("nm"):
             n, m = (int(v) for v in key.split(":")[1:])
             option = fastest_option(table, layer, key, nm_sparsity(n, m, table.shapes[layer].k),
@@ -58,7 +69,7 @@ def layer_options(layer: str, table: CostTable, penalties: Mapping[str, float],
             option = fastest_option(table, layer, "unstructured", float(key.split("@")[1]),
                                     ("dense", "csr", "csrd"), allowed, penalty)
         if option is not None:
-            out.append(option)
+            out.append(replace(option, inputs=inputs))
     return out
 
 
@@ -143,22 +154,24 @@ def allocate(options: Mapping[str, Sequence[LayerOption]], budget: float, fixed:
                               "option in the cost table; rebuild the table")
     capacity = int((budget - fixed) // resolution)
     Plan = tuple[float, float, float, tuple[int, ...]]  # penalty, instructions, bytes, picks
-    best: dict[tuple[int, frozenset], list[Plan]] = {(0, frozenset()): [(0.0, 0.0, 0.0, ())]}
+    # state: instructions used, kernels linked, output channels the last layer kept
+    State = tuple[int, frozenset, int]
+    best: dict[State, list[Plan]] = {(0, frozenset(), 0): [(0.0, 0.0, 0.0, ())]}
     for n in names:
-        nxt: dict[tuple[int, frozenset], list[Plan]] = {}
-        for (used, kernels), plans in best.items():
+        nxt: dict[State, list[Plan]] = {}
+        for (used, kernels, kept), plans in best.items():
             for i, o in enumerate(options[n]):
                 c = used + int(-(-o.instructions // resolution))  # round up: never over
-                if c > capacity:
+                if c > capacity or o.inputs != kept:
                     continue
-                key = (c, kernels | frozenset(o.kernels) if flash else kernels)
+                key = (c, kernels | frozenset(o.kernels) if flash else kernels, o.outputs)
                 wb = (o.weight_bytes or 0.0) if flash else 0.0
                 for pen, ins, byt, picks in plans:
                     _keep_front(nxt.setdefault(key, []),
                                 (pen + o.penalty, ins + o.instructions, byt + wb, (*picks, i)))
         best = nxt
     finals = [(plan, flash.total(plan[2], kernels) if flash else None)
-              for (_, kernels), plans in best.items() for plan in plans]
+              for (_, kernels, _), plans in best.items() for plan in plans]
     if flash is not None:
         finals = [(p, f) for p, f in finals if f <= flash.limit]
     if not finals:

@@ -10,7 +10,7 @@ RAM), so a search over budgets (the accuracy floor) measures nothing twice.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from tinydeploy.latency.allocate import (
     layer_options,
     option_key,
 )
+from tinydeploy.latency.channels import ChannelPlan, channel_options, channel_plan
 from tinydeploy.latency.ram import RamBudget, plan_arena, plan_ram
 from tinydeploy.latency.sensitivity import layer_penalties, penalties_to_json
 from tinydeploy.latency.shapes import LayerShape, layer_params, layer_shapes
@@ -116,6 +117,7 @@ class LatencyProblem:
     val_loader: Any
     num_classes: int
     penalty: str = "fisher"  # how options are scored (latency.sensitivity.PENALTIES)
+    channels: ChannelPlan | None = None  # channel removal offered (latency.channels)
 
     @property
     def dense_total(self) -> float:
@@ -200,6 +202,9 @@ class LatencyProblem:
             "allocation": alloc.to_dict(),
             "predicted_speedup": self.dense_total / alloc.predicted_total,
         }
+        if self.channels is not None:
+            info["channel_options"] = {op: [{"channel_sparsity": s, "kept": b} for s, b in k]
+                                       for op, k in self.channels.kept.items()}
         if ram is not None:
             info["allocation"] |= {"max_ram": ram.limit, "predicted_ram": predicted_ram}
             info["dense_ram"] = self.dense["ram_bytes"]["peak"]
@@ -235,8 +240,11 @@ class LatencyProblem:
 def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
                     method: str = "magnitude", cache_dir: Path | None = None,
                     formats: list[str] | None = None, penalty: str = "fisher",
+                    channel_sparsities: Sequence[float] = (),
                     log: Callable[[str], None] = print) -> LatencyProblem:
-    """Steps 1-3 of the module docstring."""
+    """Steps 1-3 of the module docstring; with `channel_sparsities`, channel removal at those
+    fractions of each layer's output channels is an option too (`tinydeploy.latency.channels`:
+    the resized layers are measured as well)."""
     from tinydeploy.data import load_dataset
     from tinydeploy.prune.run import base_train_config
     from tinydeploy.train.run import make_loaders
@@ -245,8 +253,13 @@ def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
     mapping = _layer_map(model, graph)
     shapes: dict[str, LayerShape] = layer_shapes(graph)
     log(f"latency: cost table of {len(shapes)} layer shapes on {board} (cached points reused)")
-    table: CostTable = build_table(shapes, board, params=layer_params(graph),
-                                   cache_dir=cache_dir, formats=formats)
+    params = layer_params(graph)
+    table: CostTable = build_table(shapes, board, params=params, cache_dir=cache_dir,
+                                   formats=formats)
+    plan = None
+    if channel_sparsities:
+        plan = channel_plan(model, mapping, shapes, channel_sparsities)
+        table = _with_channel_rows(table, plan, shapes, params, board, cache_dir, formats, log)
     dense = dense_measurement(graph, board)
     dataset_name = meta.get("dataset")
     dataset = load_dataset(dataset_name, data_dir)
@@ -254,9 +267,35 @@ def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
     if val_loader is None:
         raise TinydeployError("the checkpoint's recipe holds out no validation split "
                               "(val_size 0): latency-aware pruning selects on it")
+    offered = ({t: [s for s, _ in plan.kept.get(op, [])] for t, op in mapping.items()}
+               if plan else None)
     penalties, drops = layer_penalties(model, mapping, val_loader, method=method,
-                                       penalty=penalty, progress=log)
+                                       penalty=penalty, channels=offered, progress=log)
     options = {t: layer_options(op, table, penalties[t], formats)
                for t, op in mapping.items()}
+    if plan:
+        for t, extra in channel_options(plan, table, mapping, penalties, formats).items():
+            options[t] += extra
     return LatencyProblem(board, graph, table, mapping, shapes, dense, options, penalties,
-                          drops, val_loader, dataset.num_classes, penalty)
+                          drops, val_loader, dataset.num_classes, penalty, plan)
+
+
+def _with_channel_rows(table: CostTable, plan: ChannelPlan, shapes, params, board: str,
+                       cache_dir: Path | None, formats: list[str] | None,
+                       log: Callable[[str], None]) -> CostTable:
+    """`table` plus the rows of the resized layers channel removal leads to."""
+    from tinydeploy.latency.channels import UNSTRUCTURED_FORMATS
+
+    fewer_inputs, fewer_outputs = plan.rows()
+    log(f"latency: {len(fewer_inputs) + len(fewer_outputs)} resized layer shapes for the "
+        "channel options")
+    for rows, fmts in ((fewer_inputs, [f for f in formats or UNSTRUCTURED_FORMATS
+                                       if f in UNSTRUCTURED_FORMATS]),
+                       (fewer_outputs, ["dense"])):
+        if rows:
+            resized = {name: plan.resized(shapes, *row) for name, row in rows.items()}
+            sliced = {name: plan.sliced_params(params, shapes, *row)
+                      for name, row in rows.items()}
+            table.merge(build_table(resized, board, params=sliced, cache_dir=cache_dir,
+                                    formats=fmts))
+    return table

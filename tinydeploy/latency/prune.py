@@ -22,22 +22,43 @@ from typing import Any
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.allocate import Allocation
+from tinydeploy.latency.channels import CHANNEL, check_channel_sparsities, whole_layer_sparsity
 from tinydeploy.latency.problem import check_targets, latency_problem
 from tinydeploy.prune.engine import PruneConfig
 
 
-def prune_configs(alloc: Allocation, method: str) -> tuple[PruneConfig, list[PruneConfig]]:
-    """(main config, configs applied before it) that realise the allocation."""
-    return plan_configs({t: (o.granularity, o.sparsity) for t, o in alloc.choice.items()},
-                        method)
+def prune_configs(alloc: Allocation, method: str,
+                  out_channels: Mapping[str, int] | None = None
+                  ) -> tuple[PruneConfig, list[PruneConfig]]:
+    """(main config, configs applied before it) that realise the allocation. After a channel
+    removal a layer's sparsity is the table row's (of the columns still read): it becomes
+    the sparsity over the whole masked layer, which needs `out_channels` {layer: output
+    channels before pruning}."""
+    plan, previous = {}, None
+    for t, o in alloc.choice.items():
+        s = o.sparsity
+        if o.inputs and o.granularity == "unstructured":
+            if out_channels is None or previous is None:
+                raise TinydeployError("a plan with channel removal needs the layers' channels")
+            s = whole_layer_sparsity(s, o.inputs, out_channels[previous])
+        plan[t] = (o.granularity, s)
+        previous = t
+    return plan_configs(plan, method)
+
+
+def removes_channels(alloc: Allocation) -> bool:
+    return any(o.granularity == CHANNEL for o in alloc.choice.values())
 
 
 def plan_configs(plan: Mapping[str, tuple[str, float]],
                  method: str) -> tuple[PruneConfig, list[PruneConfig]]:
-    """The same from {layer: (granularity, sparsity)}: N:M layers first, one config each,
-    then every unstructured layer at its sparsity in one explicit config."""
-    configs = [PruneConfig(method=method, scope="layerwise", granularity=g, layers=(t,))
-               for t, (g, _) in plan.items() if g.startswith("nm")]
+    """The same from {layer: (granularity, sparsity)}: channel removals first (they mask the
+    next layer's inputs too), then N:M layers, one config each, then every unstructured
+    layer at its sparsity in one explicit config."""
+    configs = [PruneConfig(method=method, scope="layerwise", granularity=g, sparsity=s,
+                           layers=(t,)) for t, (g, s) in plan.items() if g == CHANNEL]
+    configs += [PruneConfig(method=method, scope="layerwise", granularity=g, layers=(t,))
+                for t, (g, _) in plan.items() if g.startswith("nm")]
     unstructured = {t: s for t, (g, s) in plan.items() if g == "unstructured"}
     if unstructured:
         configs.append(PruneConfig(method=method, scope="explicit",
@@ -54,11 +75,14 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                              max_flash: float | None = None, max_ram: float | None = None,
                              min_accuracy: float | None = None, floor_probes: int = 4,
                              penalty: str = "fisher", plans: Sequence[str] = ("knapsack",),
+                             channel_sparsities: Sequence[float] = (),
                              log: Callable[[str], None] = print, **prune_kwargs):
     """Plan the allocation, prune + fine-tune accordingly and write the run directory
     (checkpoint with the allocation in its metadata, prune report, latency_allocation.json).
     With `min_accuracy` (validation top-1 %) instead of a budget, the fewest instructions
-    that keep it (`tinydeploy.latency.floor`, `floor_probes` fine-tunes). `prune_kwargs` go
+    that keep it (`tinydeploy.latency.floor`, `floor_probes` fine-tunes). With
+    `channel_sparsities`, removing those fractions of a layer's output channels is an option
+    too; a plan that removes channels is saved physically smaller. `prune_kwargs` go
     to `prune_experiment` (recipe or fine-tune epochs and lr, teacher, limits, seed)."""
     from tinydeploy.checkpoint import load_checkpoint
     from tinydeploy.errors import unknown_choice
@@ -80,6 +104,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
         raise unknown_choice("latency penalty", penalty, PENALTIES)
     check_targets(budget, speedup, max_flash, max_ram, min_accuracy)
     plans = check_plan_kinds(plans)
+    check_channel_sparsities(channel_sparsities)
     if min_accuracy is not None and plans != [KNAPSACK]:
         raise TinydeployError("--min-accuracy searches knapsack plans only; drop "
                               "--latency-plans")
@@ -89,11 +114,14 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
         raise TinydeployError("latency-aware pruning starts from a dense checkpoint")
     problem = latency_problem(model=model, meta=meta, checkpoint=Path(checkpoint),
                               board=board, data_dir=data_dir, method=method,
-                              cache_dir=cache_dir, formats=formats, penalty=penalty, log=log)
+                              cache_dir=cache_dir, formats=formats, penalty=penalty,
+                              channel_sparsities=channel_sparsities, log=log)
+    out_channels = {t: problem.shapes[op].out_c for t, op in problem.mapping.items()}
 
     def run(alloc: Allocation, info: dict[str, Any]):
-        cfg, pre = prune_configs(alloc, method)
+        cfg, pre = prune_configs(alloc, method, out_channels)
         outcome = prune_experiment(checkpoint=checkpoint, cfg=cfg, pre_prune=pre,
+                                   physically_remove=removes_channels(alloc),
                                    extra_meta={"latency": info}, data_dir=data_dir, log=log,
                                    **prune_kwargs)
         val = evaluate(outcome.model, problem.val_loader, problem.num_classes).top1

@@ -38,6 +38,9 @@ def prune_copy(model: nn.Module, layer: str, granularity: str, sparsity: float,
     if granularity.startswith("nm"):
         cfg = PruneConfig(method=method, scope="layerwise", granularity=granularity,
                           layers=(layer,))
+    elif granularity == "channel":  # the next layer's inputs reading the channels go too
+        cfg = PruneConfig(method=method, scope="layerwise", granularity=granularity,
+                          sparsity=sparsity, layers=(layer,))
     else:
         cfg = PruneConfig(method=method, scope="explicit", layer_sparsity={layer: sparsity})
     if sparsity > 0 or granularity.startswith("nm"):
@@ -64,12 +67,17 @@ def fisher_diagonal(model: nn.Module, layers: Iterable[str], batches, chunk: int
     return {name: f / max(count, 1) for name, f in fisher.items()}
 
 
-def _removed_saliency(model: nn.Module, pruned: nn.Module, layer: str,
-                      fisher: torch.Tensor) -> float:
-    w = dict(model.named_modules())[layer].weight.detach()
-    kept = dict(pruned.named_modules())[layer].weight.detach() != 0
-    removed = (w != 0) & ~kept
-    return float(0.5 * (fisher * w ** 2)[removed].sum())
+def _removed_saliency(model: nn.Module, pruned: nn.Module,
+                      fisher: Mapping[str, torch.Tensor]) -> float:
+    """1/2 sum F w^2 over the weights pruning removed, in every layer (channel removal also
+    takes the next layer's inputs)."""
+    before, after = dict(model.named_modules()), dict(pruned.named_modules())
+    total = 0.0
+    for layer, f in fisher.items():
+        w = before[layer].weight.detach()
+        removed = (w != 0) & (after[layer].weight.detach() == 0)
+        total += float(0.5 * (f * w ** 2)[removed].sum())
+    return total
 
 
 def evaluate(model: nn.Module, batches) -> tuple[float, float]:
@@ -90,11 +98,13 @@ def layer_penalties(model: nn.Module, layers: Iterable[str], val_batches,
                     *, sparsities: Iterable[float] = UNSTRUCTURED,
                     nm_patterns: Iterable[str] = NM_PATTERNS, method: str = "magnitude",
                     penalty: str = "fisher", batch=None,
+                    channels: Mapping[str, Iterable[float]] | None = None,
                     progress: Callable[[str], None] | None = None
                     ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """({layer: {option key: estimated validation loss increase (the penalty)}},
     {layer: {option key: measured validation top-1 points lost}}); `val_batches` is a
-    re-iterable of (images, labels) from the validation split."""
+    re-iterable of (images, labels) from the validation split; `channels`: {layer: channel
+    sparsities} scored as channel removal too."""
     layers = list(layers)
     if penalty not in PENALTIES:
         from tinydeploy.errors import unknown_choice
@@ -113,13 +123,14 @@ def layer_penalties(model: nn.Module, layers: Iterable[str], val_batches,
     for layer in layers:
         pen: dict[str, float] = {}
         drop: dict[str, float] = {}
-        for granularity, s in options:
+        extra = [("channel", s) for s in sorted((channels or {}).get(layer, ()))]
+        for granularity, s in options + extra:
             key = option_key(granularity, s)
             if granularity == "unstructured" and s == 0:
                 pen[key], drop[key] = 0.0, 0.0
                 continue
             pruned = prune_copy(model, layer, granularity, s, method, batch)
-            pen[key] = _removed_saliency(model, pruned, layer, fisher[layer])
+            pen[key] = _removed_saliency(model, pruned, fisher)
             drop[key] = base_acc - evaluate(pruned, val_batches)[0]
         penalties[layer], drops[layer] = pen, drop
         if progress:

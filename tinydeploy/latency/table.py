@@ -81,6 +81,16 @@ class CostTable:
         if stack is not None:
             self.stack[(layer, fmt)] = max(self.stack.get((layer, fmt), 0), int(stack))
 
+    def merge(self, other: CostTable) -> CostTable:
+        """This table with `other`'s rows added (same board and unit)."""
+        if other.board != self.board or (other.points and other.unit != self.unit):
+            raise TinydeployError(f"cannot merge a {other.board} table into a {self.board} one")
+        self.shapes.update(other.shapes)
+        self.measured_with.update(other.measured_with)
+        for rows in ("points", "weight_bytes", "kernel_text", "stack"):
+            getattr(self, rows).update(getattr(other, rows))
+        return self
+
     def predict(self, layer: str, fmt: str, sparsity: float = 0.0) -> float:
         """Instructions of `layer` in `fmt` at `sparsity` (see the module docstring)."""
         return self._interpolate(self.points, "points", layer, fmt, sparsity)

@@ -47,6 +47,8 @@ class VariantConfig:
     latency_formats: tuple[str, ...] | None = None  # formats the allocation may use
     # candidate plans, each fine-tuned, the best on validation kept (tinydeploy.latency.plans)
     latency_plans: tuple[str, ...] = ("knapsack",)
+    # channel removal offered at these fractions of each layer's output channels
+    latency_channels: tuple[float, ...] = ()
 
     @property
     def pruned(self) -> bool:
@@ -111,8 +113,10 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         layers = tuple(v["layers"]) if "layers" in v else None
         lat_formats = tuple(v["latency_formats"]) if "latency_formats" in v else None
         plans = tuple(v.get("latency_plans", ["knapsack"]))
+        channels = tuple(float(c) for c in v.get("latency_channels", []))
         variant = VariantConfig(**{**v, "formats": formats, "layers": layers,
-                                   "latency_formats": lat_formats, "latency_plans": plans})
+                                   "latency_formats": lat_formats, "latency_plans": plans,
+                                   "latency_channels": channels})
         if variant.objective not in ("accuracy", "latency"):
             raise TinydeployError(f"variant {variant.name}: objective must be accuracy or "
                                   "latency")
@@ -121,6 +125,12 @@ def load_config(path: str | Path | None = None) -> RunConfig:
             from tinydeploy.latency.plans import check_plan_kinds
 
             check_plan_kinds(plans)  # an unknown kind fails here, before any work
+        if channels and not latency:
+            raise TinydeployError(f"variant {variant.name}: latency_channels needs "
+                                  "objective = \"latency\"")
+        if any(not 0.0 < c < 1.0 for c in channels):
+            raise TinydeployError(f"variant {variant.name}: latency_channels are fractions "
+                                  "of a layer's output channels, in (0, 1)")
         if latency and variant.budget is not None and variant.speedup is not None:
             raise TinydeployError(f"variant {variant.name}: give budget or speedup, not both")
         if latency and variant.budget is None and variant.speedup is None \

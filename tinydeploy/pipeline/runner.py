@@ -135,6 +135,8 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
             params["latency"][key] = getattr(v, key)
     if tuple(v.latency_plans) != ("knapsack",):
         params["latency"]["plans"] = list(v.latency_plans)
+    if v.latency_channels:
+        params["latency"]["channels"] = list(v.latency_channels)
 
     def build(tmp: Path) -> dict[str, Any]:
         outcome, info = latency_prune_checkpoint(
@@ -142,7 +144,8 @@ def _latency_prune_stage(ctx: RunContext, base: StageResult, v: VariantConfig) -
             board=ctx.cfg.board, budget=v.budget, speedup=v.speedup, method=v.method,
             formats=list(v.latency_formats) if v.latency_formats else None,
             max_flash=v.max_flash, max_ram=v.max_ram, min_accuracy=v.min_accuracy,
-            plans=list(v.latency_plans), data_dir=ctx.data_dir,
+            plans=list(v.latency_plans), channel_sparsities=list(v.latency_channels),
+            data_dir=ctx.data_dir,
             log=ctx.log_line, recipe=_variant_recipe(v), seed=ctx.cfg.seed)
         achieved = outcome.report.get("global", {}).get("achieved_sparsity")
         return {"checkpoint": "model.safetensors", "achieved_sparsity": achieved,

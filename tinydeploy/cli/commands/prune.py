@@ -171,6 +171,12 @@ def prune_cmd(
     latency_formats: str | None = typer.Option(
         None, "--latency-formats", help="--objective latency: the weight formats allowed, "
         "comma-separated (default: all the kernels run: dense, csr, csrd, nm<N>_<M>)."),
+    latency_channels: str | None = typer.Option(
+        None, "--latency-channels", help="--objective latency: also offer channel removal "
+        "at these fractions of each layer's output channels, comma-separated (e.g. "
+        "0.25,0.5); a removal makes the layer and the next one smaller and stays dense. "
+        "The resized layers are measured too; a plan that removes channels is saved "
+        "physically smaller."),
     latency_cache: Path | None = typer.Option(
         None, "--latency-cache", help="Where measured cost points are kept (default "
         "$XDG_CACHE_HOME/tinydeploy/latency/<board>)."),
@@ -215,9 +221,12 @@ def prune_cmd(
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
                  min_accuracy=min_accuracy, penalty=latency_penalty,
                  plans=[k.strip() for k in latency_plans.split(",") if k.strip()],
+                 channel_sparsities=_fractions(latency_channels, "--latency-channels"),
                  floor_probes=floor_probes, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
         return
+    if latency_channels is not None:
+        raise TinydeployError("--latency-channels needs --objective latency")
     if any(v is not None for v in (budget, speedup, max_flash, max_ram, min_accuracy)):
         raise TinydeployError("--budget/--speedup/--max-flash/--max-ram/--min-accuracy need "
                               "--objective latency")
@@ -290,6 +299,16 @@ def _teacher(path: Path | None):
     if not checkpoint_paths(path)[0].is_file():
         raise TinydeployError(f"teacher checkpoint {path} not found")
     return load_checkpoint(path)[0]
+
+
+def _fractions(text: str | None, option: str) -> list[float]:
+    from tinydeploy.errors import TinydeployError
+
+    try:
+        return [float(v) for v in (text or "").split(",") if v.strip()]
+    except ValueError:
+        raise TinydeployError(f"{option} takes comma-separated fractions, got {text!r}") \
+            from None
 
 
 def _latency(checkpoint: Path, out: Path, board: str, budget: float | None,
