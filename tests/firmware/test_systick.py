@@ -1,6 +1,6 @@
 """The harness's SysTick clock on QEMU never steps back or jumps across a wrap of the 24-bit
 counter. After the wrap interrupt QEMU's counter still reads 0 for one tick; reading that as
-the new period made one timestamp 2^24 ticks (671M instructions) early, which once turned
+the new period made one timestamp 2^24 ticks (671M instructions) ahead, which once turned
 one inference of 10,000 into 671,307,160 instructions and its run's mean into nonsense."""
 
 from __future__ import annotations

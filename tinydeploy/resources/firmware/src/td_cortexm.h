@@ -52,7 +52,7 @@ static inline void td_cm_irq_restore(uint32_t primask) {
 /* The wrap is signalled (interrupt pending, then taken) when the counter reaches 0, and the
  * counter reads 0 for one more tick before it reloads (QEMU too, measured by
  * tests/firmware/test_systick.py): a 0 once the wrap is counted is the last tick of the old
- * period. Reading it as the new period's made one timestamp 2^24 ticks early. */
+ * period. Reading it as the new period's put one timestamp 2^24 ticks ahead. */
 static inline uint64_t td_cm_systick_now(void) {
     uint32_t primask = td_cm_irq_save();
     uint32_t wraps = td_cm_systick_wraps;
