@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plans", nargs="+", default=list(PLAN_KINDS), choices=list(PLAN_KINDS),
                     help="latency-aware candidate plans per budget (the best on validation "
                          "is kept)")
+    ap.add_argument("--channels", type=float, nargs="*", default=[],
+                    help="also offer channel removal at these fractions of each layer's output "
+                    "channels (as --latency-channels)")
     ap.add_argument("--recipe", default="recommended")
     ap.add_argument("--finetune-epochs", type=int, default=12)
     ap.add_argument("--samples", type=int, default=10_000, help="test images on the device")
@@ -217,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinydeploy.errors import TinydeployError
     from tinydeploy.latency.plans import best_on_validation, candidate_plans
     from tinydeploy.latency.problem import latency_problem
+    from tinydeploy.latency.prune import out_channels_of, realised_plan
 
     model, meta = load_checkpoint(args.checkpoint)
     quiet = lambda _msg: None  # noqa: E731
@@ -224,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = latency_problem(model=model, meta=meta, checkpoint=args.checkpoint,
                                   board=board, data_dir=args.data_dir,
                                   cache_dir=default_cache_dir(board),
-                                  penalty=args.latency_penalty, log=quiet)
+                                  penalty=args.latency_penalty,
+                                  channel_sparsities=args.channels, log=quiet)
         for budget in args.budgets:
             name = f"{LATENCY}-{board}-{budget:.0f}"
             try:
@@ -237,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             entries = []
             for kinds, alloc, info in cands:
-                plan = {t: [o.granularity, round(o.sparsity, 6)] for t, o in alloc.choice.items()}
+                plan = {t: [g, round(sp, 6)] for t, (g, sp) in
+                        realised_plan(alloc, out_channels_of(problem)).items()}
                 key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
                 entries.append({"kinds": kinds, "predicted": alloc.predicted_total,
                                 "allocation": {k: info[k] for k in (
@@ -339,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         "selection": "every choice (allocation, early stopping, best epoch) on the "
                      "validation split; the test images give these numbers only",
         "latency_penalty": args.latency_penalty,
+        "latency_channels": args.channels,
         "latency_plans": {"kinds": args.plans,
                           "note": "per budget each distinct candidate plan is pruned and "
                                   "fine-tuned with the same recipe; the most accurate on "

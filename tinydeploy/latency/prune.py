@@ -30,10 +30,17 @@ from tinydeploy.prune.engine import PruneConfig
 def prune_configs(alloc: Allocation, method: str,
                   out_channels: Mapping[str, int] | None = None
                   ) -> tuple[PruneConfig, list[PruneConfig]]:
-    """(main config, configs applied before it) that realise the allocation. After a channel
-    removal a layer's sparsity is the table row's (of the columns still read): it becomes
-    the sparsity over the whole masked layer, which needs `out_channels` {layer: output
-    channels before pruning}."""
+    """(main config, configs applied before it) that realise the allocation (see
+    `realised_plan` for `out_channels`)."""
+    return plan_configs(realised_plan(alloc, out_channels), method)
+
+
+def realised_plan(alloc: Allocation, out_channels: Mapping[str, int] | None = None
+                  ) -> dict[str, tuple[str, float]]:
+    """{layer: (granularity, sparsity to prune it to)}. After a channel removal a layer's
+    sparsity is the table row's (of the columns still read); it becomes the sparsity over
+    the whole masked layer, which needs `out_channels` {layer: output channels before
+    pruning}."""
     plan, previous = {}, None
     for t, o in alloc.choice.items():
         s = o.sparsity
@@ -43,11 +50,16 @@ def prune_configs(alloc: Allocation, method: str,
             s = whole_layer_sparsity(s, o.inputs, out_channels[previous])
         plan[t] = (o.granularity, s)
         previous = t
-    return plan_configs(plan, method)
+    return plan
 
 
 def removes_channels(alloc: Allocation) -> bool:
     return any(o.granularity == CHANNEL for o in alloc.choice.values())
+
+
+def out_channels_of(problem) -> dict[str, int]:
+    """{PyTorch layer: output channels before pruning} of a `LatencyProblem`."""
+    return {t: problem.shapes[op].out_c for t, op in problem.mapping.items()}
 
 
 def plan_configs(plan: Mapping[str, tuple[str, float]],
@@ -116,7 +128,7 @@ def latency_prune_checkpoint(*, checkpoint: Path, out: Path, board: str, budget:
                               board=board, data_dir=data_dir, method=method,
                               cache_dir=cache_dir, formats=formats, penalty=penalty,
                               channel_sparsities=channel_sparsities, log=log)
-    out_channels = {t: problem.shapes[op].out_c for t, op in problem.mapping.items()}
+    out_channels = out_channels_of(problem)
 
     def run(alloc: Allocation, info: dict[str, Any]):
         cfg, pre = prune_configs(alloc, method, out_channels)

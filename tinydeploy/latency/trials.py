@@ -4,8 +4,10 @@ int8-exported model kept on disk, for benchmarks that then run it on several cor
 
 Either a plain criterion at one sparsity (`method`, `scope`, `sparsity`), latency-aware
 pruning to an instruction budget on one board (`objective: latency`, `board`, `budget`), or
-one given per-layer plan (`plan`: {layer: [granularity, sparsity]}, magnitude-pruned), as a
-benchmark that weighs several candidate plans per budget trains each distinct plan once.
+one given per-layer plan (`plan`: {layer: [granularity, sparsity]}, magnitude-pruned; see
+`tinydeploy.latency.prune.realised_plan`; a plan with channel removal is saved physically
+smaller), as a benchmark that weighs several candidate plans per budget trains each
+distinct plan once.
 The cost table of the board must already be measured (the benchmark builds it first): two
 trials filling the same cache at once would measure the same points twice.
 """
@@ -50,12 +52,16 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
                 raise
             return {"infeasible": str(exc)}
     elif "plan" in p:
+        from tinydeploy.latency.channels import CHANNEL
         from tinydeploy.latency.prune import plan_configs
 
         cfg, pre = plan_configs({t: (g, float(s)) for t, (g, s) in p["plan"].items()},
                                 p.get("method", "magnitude"))
+        removes = any(g == CHANNEL for g, _ in p["plan"].values())
         outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
-                                   cfg=cfg, pre_prune=pre, log=quiet, **common)
+                                   cfg=cfg, pre_prune=pre, log=quiet,
+                                   **({"physically_remove": True} if removes else {}),
+                                   **common)
     else:
         outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
                                    cfg=trial_config(p), log=quiet, **common)
