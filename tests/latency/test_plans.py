@@ -136,3 +136,17 @@ def test_best_on_validation_ties_go_to_the_faster_plan():
                                (99.0, 200.0, "c")]) == 2
     with pytest.raises(TinydeployError):
         best_on_validation([])
+
+
+def test_below_the_knapsacks_reach_the_profiles_still_compete():
+    problem = _problem()
+    budget = problem.fastest - 1_000  # the knapsack's sparsest options (90%) do not fit
+    with pytest.raises(TinydeployError, match="no allocation fits"):
+        candidate_plans(problem, _model(), ["knapsack"], budget, log=lambda _m: None)
+    cands = candidate_plans(problem, _model(), ["knapsack", "uniform"], budget,
+                            log=lambda _m: None)
+    assert [kinds for kinds, _, _ in cands] == [["uniform"]]
+    assert cands[0][1].predicted_total <= budget
+    with pytest.raises(TinydeployError, match=r"no allocation fits .* no candidate plan"):
+        candidate_plans(problem, _model(), ["knapsack", "uniform"], FIXED + 100,
+                        log=lambda _m: None)

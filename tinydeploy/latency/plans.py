@@ -103,9 +103,10 @@ def candidate_plans(problem, model, kinds: Sequence[str], budget: float | None =
                     log: Callable[[str], None] = print) -> list[tuple[list[str],
                                                                       Allocation,
                                                                       dict[str, Any]]]:
-    """[(kinds that gave it, allocation, provenance)] for every distinct plan; a profile
-    that cannot reach the budget is left out (with a log line), the knapsack's refusal is
-    an error as before. Profiles take an instruction budget (or speed-up) only."""
+    """[(kinds that gave it, allocation, provenance)] for every distinct plan; a plan that
+    cannot reach the budget is left out (with a log line: profiles read past the cost
+    table's sparsest point, the knapsack does not), and none reaching it is an error.
+    Profiles take an instruction budget (or speed-up) only."""
     kinds = check_plan_kinds(kinds)
     profiles = [k for k in kinds if k != KNAPSACK]
     if profiles and (max_flash is not None or max_ram is not None):
@@ -116,8 +117,14 @@ def candidate_plans(problem, model, kinds: Sequence[str], budget: float | None =
         problem.dense_total / float(speedup) if speedup else problem.dense_total)
     out: dict[tuple, tuple[list[str], Allocation, dict[str, Any]]] = {}
     if KNAPSACK in kinds:
-        alloc, info = problem.solve(budget, speedup, max_flash, max_ram, log)
-        out[plan_identity(alloc)] = ([KNAPSACK], alloc, info)
+        try:
+            alloc, info = problem.solve(budget, speedup, max_flash, max_ram, log)
+            out[plan_identity(alloc)] = ([KNAPSACK], alloc, info)
+        except TinydeployError as exc:
+            # below the knapsack's sparsest options a profile may still fit
+            if not profiles or "no allocation fits" not in str(exc):
+                raise
+            log(f"latency: plan knapsack left out: {exc}")
     if profiles and target >= problem.dense_total:
         log(f"latency: the dense model fits {target:,.0f} instructions; profile plans "
             "are not pruned versions of it")
@@ -138,7 +145,8 @@ def candidate_plans(problem, model, kinds: Sequence[str], budget: float | None =
             "(" + ", ".join(f"{t} {o.sparsity:.3f} {o.format}"
                             for t, o in alloc.choice.items()) + ")")
     if not out:
-        raise TinydeployError(f"no latency plan fits {target:,.0f} instructions")
+        raise TinydeployError(f"no allocation fits {target:,.0f} instructions: no candidate "
+                              f"plan ({', '.join(kinds)}) reaches it")
     return list(out.values())
 
 
