@@ -12,6 +12,9 @@ From one trained dense checkpoint:
    expected int8 outputs from TFLite Micro itself (`mismatch_images`). Baselines get, per
    layer, the format that the core's measured table says runs fastest at that layer's
    sparsity (dense, csr or csrd); latency-aware models get the format their allocation chose;
+   With --budgets-at-baselines the baselines are run first and every baseline's measured
+   count on a core (within --range) is a latency-aware budget there too: the fronts are
+   compared at those counts, so each is a budget latency-aware pruning was given;
 4. per core, a method's front at budget B is its best on-device accuracy among the models
    that run in <= B instructions; the latency-aware front is compared with each other front
    at every budget from --range (both ends and every measured count inside).
@@ -144,6 +147,55 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def device_trials(models: dict[str, dict], tables: dict, args, work: Path
+                  ) -> dict[tuple[str, str], Trial]:
+    """(model, board) -> the QEMU run of every pruned model with a result on its boards:
+    baselines in the fastest formats by the core's table, latency-aware models in the
+    formats their allocation chose."""
+    device: dict[tuple[str, str], Trial] = {}
+    for name, m in models.items():
+        r = m.get("result")
+        if r is None or "infeasible" in r:
+            continue
+        graph = read_tflite(r["tflite"])
+        for board in m["boards"]:
+            formats = (allocated_formats({"latency": r["allocation"]}, graph)
+                       if r.get("allocation") else fastest_formats(graph, tables[board]))
+            device[(name, board)] = Trial("tinydeploy.firmware.trials:qemu_benchmark", {
+                "tflite": r["tflite"], "format": "auto", "layer_formats": formats,
+                "board": board, "samples": args.samples, "expected_from": "tflm",
+                "objective": "latency", "data_dir": args.data_dir,
+                "work_dir": str(work / "device" / board / name)})
+    return device
+
+
+def baseline_budgets(models: dict[str, dict], tables: dict, args, work: Path,
+                     executor) -> dict[str, list[float]]:
+    """{board: the measured instructions of every baseline model within --range}: the costs
+    at which the fronts are compared, so latency-aware pruning gets them as budgets too.
+    The baselines are pruned and run here (the main pass then reads them from the sweeps'
+    caches)."""
+    trials = {m["trial"].id: m["trial"] for m in models.values()}
+    pruned = run_sweep(trials.values(), work / "prune-sweep", executor=executor,
+                       description="baseline models")
+    if not pruned.ok:
+        raise SystemExit(f"pruning trials failed: {pruned.failed}")
+    done = {name: {**m, "result": pruned.records[m["trial"].id]["result"]}
+            for name, m in models.items()}
+    device = device_trials(done, tables, args, work)
+    runs = run_sweep(device.values(), work / "device-sweep", executor=executor,
+                     description="baseline device runs")
+    if not runs.ok:
+        raise SystemExit(f"device runs failed: {runs.failed}")
+    lo, hi = args.range
+    out: dict[str, list[float]] = {b: [] for b in args.boards}
+    for (_, board), trial in device.items():
+        count = float(runs.records[trial.id]["result"]["per_inference"])
+        if lo <= count <= hi:
+            out[board].append(round(count))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, help="the trained dense checkpoint (required "
@@ -155,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budgets", type=float, nargs="+",
                     default=[150_000, 175_000, 200_000, 250_000, 300_000, 350_000, 400_000,
                              500_000])
+    ap.add_argument("--budgets-at-baselines", action="store_true",
+                    help="also a budget at every baseline model's measured instructions on "
+                    "each core (within --range), where the fronts are compared")
     ap.add_argument("--range", type=float, nargs=2, default=[150_000, 600_000],
                     metavar=("LO", "HI"), help="budgets over which the fronts are compared")
     ap.add_argument("--latency-penalty", default="fisher", choices=["fisher", "magnitude"],
@@ -224,13 +279,18 @@ def main(argv: list[str] | None = None) -> int:
 
     model, meta = load_checkpoint(args.checkpoint)
     quiet = lambda _msg: None  # noqa: E731
+    budgets_of = {b: sorted(set(args.budgets)) for b in args.boards}
+    if args.budgets_at_baselines:
+        for b, counts in baseline_budgets(models, tables, args, work, executor).items():
+            budgets_of[b] = sorted(set(budgets_of[b]) | set(counts))
+            print(f"{b}: budgets {', '.join(f'{x:,.0f}' for x in budgets_of[b])}")
     for board in args.boards:
         problem = latency_problem(model=model, meta=meta, checkpoint=args.checkpoint,
                                   board=board, data_dir=args.data_dir,
                                   cache_dir=default_cache_dir(board),
                                   penalty=args.latency_penalty,
                                   channel_sparsities=args.channels, log=quiet)
-        for budget in args.budgets:
+        for budget in budgets_of[board]:
             name = f"{LATENCY}-{board}-{budget:.0f}"
             try:
                 cands = candidate_plans(problem, model, args.plans, budget, log=quiet)
@@ -279,20 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                                      for i, (e, r) in enumerate(zip(cands, results,
                                                                     strict=True))]}
 
-    device: dict[tuple[str, str], Trial] = {}
-    for name, m in models.items():
-        r = m["result"]
-        if "infeasible" in r:
-            continue
-        graph = read_tflite(r["tflite"])
-        for board in m["boards"]:
-            formats = (allocated_formats({"latency": r["allocation"]}, graph)
-                       if r.get("allocation") else fastest_formats(graph, tables[board]))
-            device[(name, board)] = Trial("tinydeploy.firmware.trials:qemu_benchmark", {
-                "tflite": r["tflite"], "format": "auto", "layer_formats": formats,
-                "board": board, "samples": args.samples, "expected_from": "tflm",
-                "objective": "latency", "data_dir": args.data_dir,
-                "work_dir": str(work / "device" / board / name)})
+    device = device_trials(models, tables, args, work)
     runs = run_sweep(device.values(), work / "device-sweep", executor=executor,
                      description="device runs")
     if not runs.ok:
@@ -346,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
                      "validation split; the test images give these numbers only",
         "latency_penalty": args.latency_penalty,
         "latency_channels": args.channels,
+        "budgets": {"grid": args.budgets, "at_baselines": args.budgets_at_baselines,
+                    "per_board": budgets_of},
         "latency_plans": {"kinds": args.plans,
                           "note": "per budget each distinct candidate plan is pruned and "
                                   "fine-tuned with the same recipe; the most accurate on "
