@@ -16,6 +16,8 @@
  * all its outputs from there; other border windows are gathered into 9 words. A group
  * whose quantisation the fast requantisation below does not take (see dw4_group) runs the
  * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way. */
+#include <stddef.h>
+
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
@@ -184,13 +186,20 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
     }
 }
 
-/* ---- small maps (at most DW4S_MAX outputs a side): every output on its own, its valid
- * taps only. A window's rows and columns are each full (F), missing the first (L: padding
- * above / left) or missing the last (R: padding below / right), so 9 unrolled tap
+/* ---- small maps (at most DW4S_MAX outputs a side, strides 1 and 2): every output on its
+ * own, its valid taps only. A window's rows and columns are each full (F), missing the first
+ * (L: padding above / left) or missing the last (R: padding below / right), so 9 unrolled tap
  * sequences cover every window of pad <= 1 with >= 2 input rows / columns in reach; the
- * padded taps are skipped (x + offset = 0 there), so no band is copied and the cost follows
- * the real MACs (3x3 outputs of a 3x3 map: 49 of 81 taps). ---- */
+ * padded taps are skipped (x + offset = 0 there), so the cost follows the real MACs (3x3
+ * outputs of a 3x3 map: 49 of 81 taps). Per group the input pixels the windows reach are
+ * widened once (+ offset) into a buffer of int16 pairs with a fixed row stride (DW4S_RS), so
+ * a tap is 6 instructions (LDRD of the pixel's pairs, LDRD of the weight pairs, 4 MACs) at
+ * immediate offsets; one asm loop per group runs every output: a table of (window pointer,
+ * class) drives TBH into the class's taps, then the shared requantisation. ---- */
 #define DW4S_MAX 8
+#define DW4S_BW 17                  /* buffer entries per row: (DW4S_MAX - 1) * 2 + 3 */
+#define DW4S_RS 136                 /* bytes per buffer row: 8 * DW4S_BW */
+#define DW4S_END 9                  /* the table's end mark (a class past the 9) */
 
 /* the class of a window whose first input line is i0 of n (0 F, 1 L, 2 R, -1 other) */
 static int32_t dw4s_class(int32_t i0, int32_t n)
@@ -199,12 +208,12 @@ static int32_t dw4s_class(int32_t i0, int32_t n)
     return k0 == 0 && k1 == 3 ? 0 : k0 == 1 && k1 == 3 ? 1 : k0 == 0 && k1 == 2 ? 2 : -1;
 }
 
-/* The classes of n <= DW4S_MAX output lines (stride s, padding before pad, n_in input
+/* The classes of n <= DW4S_MAX output lines (stride s <= 2, padding before pad, n_in input
  * lines) into cls; 0 when one has none. */
 static int32_t dw4s_classes(int32_t n, int32_t s, int32_t pad, int32_t n_in, int8_t *cls)
 {
     int32_t i;
-    if (n > DW4S_MAX) {
+    if (n > DW4S_MAX || s > 2) {
         return 0;
     }
     for (i = 0; i < n; i++) {
@@ -224,189 +233,326 @@ int32_t td_dwconv_dense_s8_3x3_dsp_small(const td_dwconv_params *params, const t
            dw4s_classes(output_dims->w, params->stride_w, params->pad_left, input_dims->w, cls);
 }
 
+/* A small map's group (byte offsets fixed: the asm below addresses them as immediates):
+ * requantisation constants (channel k: multiplier, (2zp + 1) * 2^(e-1), e at 12k), doubled
+ * bias, activation bounds in every byte, doubled widened weights (tap t: E, O at 72 + 8t). */
+typedef struct {
+    int32_t rq[12]; /* 0 */
+    int32_t bias[4]; /* 48 */
+    int32_t lo4, hi4; /* 64, 68 */
+    int32_t wt[18]; /* 72 */
+} dw4s_group;
+
+typedef char dw4s_layout_check[(offsetof(dw4s_group, bias) == 48 &&
+                                offsetof(dw4s_group, lo4) == 64 && offsetof(dw4s_group, wt) == 72)
+                                   ? 1
+                                   : -1];
+
 #if defined(TD_DSP_ASM)
 /* clang-format off */
-/* one tap: DW4_ASM_TAP of dw4_window above */
-#define DW4S_COLF(k0, k1, k2) DW4_ASM_TAP("[%[p]]", k0) DW4_ASM_TAP("[%[p], %[c]]", k1) \
-    DW4_ASM_TAP("[%[p], %[c], lsl #1]", k2)
-#define DW4S_COLL(k0, k1, k2) DW4_ASM_TAP("[%[p], %[c]]", k1) DW4_ASM_TAP("[%[p], %[c], lsl #1]", k2)
-#define DW4S_COLR(k0, k1, k2) DW4_ASM_TAP("[%[p]]", k0) DW4_ASM_TAP("[%[p], %[c]]", k1)
-#define DW4S_NEXT "add     %[p], %[p], %[rs]\n\t"
-#define DW4S_ROWF(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40") DW4S_NEXT \
-    COL("48", "56", "64")
-#define DW4S_ROWL(COL) DW4S_NEXT COL("24", "32", "40") DW4S_NEXT COL("48", "56", "64")
-#define DW4S_ROWR(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40")
-#define DW4S_CASE(n, body)                                                                  \
-    case n:                                                                                 \
-        __asm__(body                                                                        \
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p] "+r"(p), \
-                  [x] "=&r"(x), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)              \
-                : [c] "r"(c), [rs] "r"(rs), [wt] "r"(wt), [off2] "r"(off2)                  \
-                : "memory");                                                                \
-        break;
+#define DW4S_STR_(x) #x
+#define DW4S_STR(x) DW4S_STR_(x)
+/* tap (ky, kx): the window's pixel pairs and the tap's weight pairs, 4 MACs */
+#define DW4S_TAP(ky, kx)                                                                   \
+    "ldrd    %[xe], %[xo], [%[p], #(" #ky " * " DW4S_STR(DW4S_RS) " + " #kx " * 8)]\n\t"  \
+    "ldrd    %[we], %[wo], [%[g], #(72 + (3 * " #ky " + " #kx ") * 8)]\n\t"              \
+    "smlabb  %[a0], %[we], %[xe], %[a0]\n\t"                                               \
+    "smlatt  %[a2], %[we], %[xe], %[a2]\n\t"                                               \
+    "smlabb  %[a1], %[wo], %[xo], %[a1]\n\t"                                               \
+    "smlatt  %[a3], %[wo], %[xo], %[a3]\n\t"
+#define DW4S_COLF(ky) DW4S_TAP(ky, 0) DW4S_TAP(ky, 1) DW4S_TAP(ky, 2)
+#define DW4S_COLL(ky) DW4S_TAP(ky, 1) DW4S_TAP(ky, 2)
+#define DW4S_COLR(ky) DW4S_TAP(ky, 0) DW4S_TAP(ky, 1)
+#define DW4S_ROWF(COL) COL(0) COL(1) COL(2)
+#define DW4S_ROWL(COL) COL(1) COL(2)
+#define DW4S_ROWR(COL) COL(0) COL(1)
+#define DW4S_BLOCK(label, ROW, COL) label ":\n\t" ROW(COL) "b       20b\n\t"
+/* one channel's requantisation (see dw4_group), sign: [acc < 0] */
+#define DW4S_RQ(a, sign)                                                                   \
+    "ldm     %[p]!, {%[xe], %[xo], %[we]}\n\t"                                             \
+    "smmlar  %[xe], %[" a "], %[xe], %[xo]\n\t"                                           \
+    sign                                                                                   \
+    "asr     %[xe], %[xe], %[we]\n\t"                                                      \
+    "ssat    %[" a "], #8, %[xe]\n\t"
+#define DW4S_SIGN(a) "add     %[xe], %[xe], %[" a "], asr #31\n\t"
+#define DW4S_CLAMP                                                                         \
+    "ldrd    %[xe], %[xo], [%[g], #64]\n\t"                                                \
+    "ssub8   %[we], %[a0], %[xe]\n\t"                                                      \
+    "sel     %[a0], %[a0], %[xe]\n\t"                                                      \
+    "ssub8   %[we], %[xo], %[a0]\n\t"                                                      \
+    "sel     %[a0], %[a0], %[xo]\n\t"
+/* Every output of the table: enter at the loop head (21), which loads the next (window,
+ * class) pair and the bias and branches (TBH) to the class's taps (10-18) or the end (19);
+ * each class's taps end at the requantisation (20), which stores and falls into the head. */
+#define DW4S_LOOP(SA0, SA1, SA2, SA3, CLAMP)                                               \
+    "b       21f\n\t"                                                                      \
+    "20:\n\t"                                                                              \
+    "mov     %[p], %[g]\n\t"                                                               \
+    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
+    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
+    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
+    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
+    CLAMP                                                                                  \
+    "str     %[a0], [%[out]]\n\t"                                                          \
+    "add     %[out], %[out], %[os]\n\t"                                                    \
+    "21:\n\t"                                                                              \
+    "ldrd    %[p], %[wo], [%[tab]], #8\n\t"                                                \
+    "ldm     %[p2], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                      \
+    "tbh     [pc, %[wo], lsl #1]\n\t"                                                      \
+    "22:\n\t"                                                                              \
+    ".hword  (10f - 22b) / 2, (11f - 22b) / 2, (12f - 22b) / 2, (13f - 22b) / 2\n\t"       \
+    ".hword  (14f - 22b) / 2, (15f - 22b) / 2, (16f - 22b) / 2, (17f - 22b) / 2\n\t"       \
+    ".hword  (18f - 22b) / 2, (19f - 22b) / 2\n\t"                                         \
+    DW4S_BLOCK("10", DW4S_ROWF, DW4S_COLF)                                                 \
+    DW4S_BLOCK("11", DW4S_ROWF, DW4S_COLL)                                                 \
+    DW4S_BLOCK("12", DW4S_ROWF, DW4S_COLR)                                                 \
+    DW4S_BLOCK("13", DW4S_ROWL, DW4S_COLF)                                                 \
+    DW4S_BLOCK("14", DW4S_ROWL, DW4S_COLL)                                                 \
+    DW4S_BLOCK("15", DW4S_ROWL, DW4S_COLR)                                                 \
+    DW4S_BLOCK("16", DW4S_ROWR, DW4S_COLF)                                                 \
+    DW4S_BLOCK("17", DW4S_ROWR, DW4S_COLL)                                                 \
+    DW4S_BLOCK("18", DW4S_ROWR, DW4S_COLR)                                                 \
+    "19:\n\t"
 /* clang-format on */
 #endif
 
-/* The valid taps of window class cls (3 * row class + column class) into *pa0 .. *pa3 (p:
- * the window's top-left input byte, possibly in the padding, which is never read). */
-static inline __attribute__((always_inline)) void
-dw4s_window(int32_t cls, const int8_t *p, int32_t c, int32_t rs, const int32_t *wt, int32_t off2,
-            int32_t *pa0, int32_t *pa1, int32_t *pa2, int32_t *pa3)
+/* One group's outputs: tab holds (window pointer into the widened buffer, class) per output
+ * and ends with class DW4S_END; general: the sign correction and the activation clamp (not
+ * needed when activation.min = output_offset = -128 and max = 127, see dw4s_run). */
+static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, int8_t *out,
+                                       int32_t os, int32_t general)
 {
-    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
 #if defined(TD_DSP_ASM)
-    int32_t x, xo, we, wo;
-    switch (cls) {
-        DW4S_CASE(0, DW4S_ROWF(DW4S_COLF))
-        DW4S_CASE(1, DW4S_ROWF(DW4S_COLL))
-        DW4S_CASE(2, DW4S_ROWF(DW4S_COLR))
-        DW4S_CASE(3, DW4S_ROWL(DW4S_COLF))
-        DW4S_CASE(4, DW4S_ROWL(DW4S_COLL))
-        DW4S_CASE(5, DW4S_ROWL(DW4S_COLR))
-        DW4S_CASE(6, DW4S_ROWR(DW4S_COLF))
-        DW4S_CASE(7, DW4S_ROWR(DW4S_COLL))
-    default: DW4S_CASE(8, DW4S_ROWR(DW4S_COLR))
+    /* LDM's register lists: a0..a3 and xe < xo < we in register order */
+    register int32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
+    register int32_t xe __asm__("r4"), xo __asm__("r5"), we __asm__("r6"), wo __asm__("r8");
+    register const int32_t *p __asm__("r10");
+    const int32_t *p2 = g->bias;
+    /* clang-format off */
+#define DW4S_OPERANDS                                                                      \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xe] "=&r"(xe),      \
+      [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo), [p] "=&r"(p), [tab] "+r"(tab),        \
+      [out] "+r"(out)                                                                      \
+    : [g] "r"(g), [p2] "r"(p2), [os] "r"(os)                                               \
+    : "memory", "cc"
+    if (general) {
+        __asm__ volatile(DW4S_LOOP(DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"),
+                                   DW4S_SIGN("a3"), DW4S_CLAMP) DW4S_OPERANDS);
+    } else {
+        __asm__ volatile(DW4S_LOOP("", "", "", "", "") DW4S_OPERANDS);
     }
+#undef DW4S_OPERANDS
+    /* clang-format on */
 #else
-    const int32_t ry = cls / 3, cx = cls % 3;
-    const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
-    const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
-    int32_t ky, kx;
-    for (ky = ky0; ky < ky1; ky++) {
-        for (kx = kx0; kx < kx1; kx++) {
-            const uint32_t xv = td_read_u32(p + ky * rs + kx * c);
-            DW4_TAP(xv, wt[6 * ky + 2 * kx], wt[6 * ky + 2 * kx + 1], a0, a1, a2, a3);
+    for (; tab[1] != DW4S_END; tab += 2, out += os) {
+        const int32_t *p = (const int32_t *)(intptr_t)tab[0];
+        const int32_t ry = tab[1] / 3, cx = tab[1] % 3;
+        const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
+        const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
+        int32_t a[4], k, ky, kx;
+        uint32_t v = 0, t;
+        for (k = 0; k < 4; k++) {
+            a[k] = g->bias[k];
         }
+        for (ky = ky0; ky < ky1; ky++) {
+            for (kx = kx0; kx < kx1; kx++) {
+                const int32_t *x = p + ky * (DW4S_RS / 4) + 2 * kx;
+                const int32_t *wt = g->wt + 2 * (3 * ky + kx);
+                a[0] = __smlabb(wt[0], x[0], a[0]);
+                a[2] = __smlatt(wt[0], x[0], a[2]);
+                a[1] = __smlabb(wt[1], x[1], a[1]);
+                a[3] = __smlatt(wt[1], x[1], a[3]);
+            }
+        }
+        for (k = 0; k < 4; k++) {
+            const int32_t *rq = g->rq + 3 * k;
+            const int32_t r = dw4_smmlar(a[k], rq[0], rq[1]) + (general ? a[k] >> 31 : 0);
+            v |= ((uint32_t)__ssat(r >> rq[2], 8) & 0xFFu) << (8 * k);
+        }
+        if (general) {
+            __asm__("ssub8 %1, %0, %2\n\t"
+                    "sel   %0, %0, %2\n\t"
+                    "ssub8 %1, %3, %0\n\t"
+                    "sel   %0, %0, %3"
+                    : "+r"(v), "=&r"(t)
+                    : "r"((uint32_t)g->lo4), "r"((uint32_t)g->hi4)
+                    : "cc");
+        }
+        td_write_u32(out, v);
     }
 #endif
-    *pa0 = a0;
-    *pa1 = a1;
-    *pa2 = a2;
-    *pa3 = a3;
 }
 
-/* Requantise a fast group's 4 sums (see dw4_group) and store them as one word. sign: add
- * [acc < 0] (not needed when activation.min >= output_offset: an output of a negative sum
- * is <= output_offset either way, so the clamp makes it exact); clamp: the activation range
- * is narrower than int8. */
-static inline void dw4s_store(const dw4_group *g, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
-                              int32_t sign, int32_t clamp, int8_t *out)
+/* A small map's group: the doubled widened weights (f: channel ch of tap 0, c: bytes per
+ * tap), the doubled bias and the requantisation constants (k2 = 2 * output_offset + 1).
+ * 0 when a channel is outside the fast requantisation (see dw4_group; g is then partly
+ * written and not used). */
+static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f,
+                                   const int32_t *bias, int32_t c, int32_t ch, int32_t k2,
+                                   dw4s_group *g)
 {
-    const int32_t *rq = g->rq;
-    uint32_t v;
-    a0 = __ssat((dw4_smmlar(a0, rq[0], rq[1]) + (sign ? a0 >> 31 : 0)) >> rq[2], 8);
-    a1 = __ssat((dw4_smmlar(a1, rq[3], rq[4]) + (sign ? a1 >> 31 : 0)) >> rq[5], 8);
-    a2 = __ssat((dw4_smmlar(a2, rq[6], rq[7]) + (sign ? a2 >> 31 : 0)) >> rq[8], 8);
-    a3 = __ssat((dw4_smmlar(a3, rq[9], rq[10]) + (sign ? a3 >> 31 : 0)) >> rq[11], 8);
-    v = (uint32_t)a0;
-    __asm__("bfi %0, %1, #8, #8\n\t"
-            "bfi %0, %2, #16, #8\n\t"
-            "bfi %0, %3, #24, #8"
-            : "+r"(v)
-            : "r"(a1), "r"(a2), "r"(a3));
-    if (clamp) {
-        uint32_t t;
-        __asm__("ssub8 %1, %0, %2\n\t"
-                "sel   %0, %0, %2\n\t"
-                "ssub8 %1, %3, %0\n\t"
-                "sel   %0, %0, %3"
-                : "+r"(v), "=&r"(t)
-                : "r"((uint32_t)rq[12]), "r"((uint32_t)rq[13])
-                : "cc");
-    }
-    td_write_u32(out, v);
-}
-
-/* One fast group over a small map: pix[i] = (window offset of output i) * 16 + its class. */
-static inline __attribute__((always_inline)) void
-dw4s_group_body(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs, const int32_t *pix,
-                int32_t n, int32_t off2, int32_t sign, int32_t clamp, int8_t *out)
-{
-    const int32_t *end = pix + n;
-    for (; pix < end; pix++, out += c) {
-        const int32_t e = *pix;
-        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-        dw4s_window(e & 15, in + (e >> 4), c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
-        dw4s_store(g, a0, a1, a2, a3, sign, clamp, out);
-    }
-}
-
-/* A small map's fast group: doubled widened weights, doubled bias, requantisation constants
- * (the fast case of dw4_prepare, every channel of the layer checked once beforehand). */
-static inline void dw4s_prepare(const td_quant_params *quant, const int8_t *filter,
-                                const int32_t *bias, int32_t c, int32_t ch, int32_t ooff,
-                                dw4_group *g)
-{
+    static const int32_t no_bias[4] = {0, 0, 0, 0};
+    const int32_t *bp = bias ? bias + ch : no_bias;
+    const int32_t lim = (1 << 30) - (1 << 19) - 1; /* |bias| <= lim */
+    uint32_t bad = 0;
     int32_t k;
+#if defined(TD_DSP_ASM)
+    {
+        /* STM's register list: e0 < o0 < e1 < o1 < e2 < o2 in register order */
+        register int32_t e0 __asm__("r0"), o0 __asm__("r1"), e1 __asm__("r2");
+        register int32_t o1 __asm__("r3"), e2 __asm__("r4"), o2 __asm__("r5");
+        int32_t *wt = g->wt;
+        /* clang-format off */
+#define DW4S_WIDEN(e, o)                                                                   \
+    "sxtb16  %[" o "], %[" e "], ror #8\n\t"                                               \
+    "sxtb16  %[" e "], %[" e "]\n\t"                                                       \
+    "sadd16  %[" e "], %[" e "], %[" e "]\n\t"                                             \
+    "sadd16  %[" o "], %[" o "], %[" o "]\n\t"
+#define DW4S_WROW                                                                          \
+    "ldr     %[e0], [%[f]]\n\t"                                                            \
+    "ldr     %[e1], [%[f], %[c]]\n\t"                                                      \
+    "ldr     %[e2], [%[f], %[c], lsl #1]\n\t"                                              \
+    "add     %[f], %[f], %[c3]\n\t"                                                        \
+    DW4S_WIDEN("e0", "o0") DW4S_WIDEN("e1", "o1") DW4S_WIDEN("e2", "o2")                     \
+    "stm     %[wt]!, {%[e0], %[o0], %[e1], %[o1], %[e2], %[o2]}\n\t"
+        __asm__ volatile(DW4S_WROW DW4S_WROW DW4S_WROW
+                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1),
+                           [e2] "=&r"(e2), [o2] "=&r"(o2), [f] "+r"(f), [wt] "+r"(wt)
+                         : [c] "r"(c), [c3] "r"(3 * c)
+                         : "memory");
+#undef DW4S_WROW
+#undef DW4S_WIDEN
+        /* clang-format on */
+    }
+#else
     TD_UNROLL8
     for (k = 0; k < 9; k++) {
-        const int32_t v = (int32_t)td_read_u32(filter + k * c + ch);
+        const int32_t v = (int32_t)td_read_u32(f + k * c);
         const int32_t e = __sxtb16(v), o = td_sxtb16_ror8(v);
         g->wt[2 * k] = __sadd16(e, e);
         g->wt[2 * k + 1] = __sadd16(o, o);
     }
+#endif
     TD_UNROLL8
     for (k = 0; k < 4; k++) {
-        const int32_t e = -quant->shift[ch + k];
-        g->bias[k] = bias ? 2 * bias[ch + k] : 0;
-        g->rq[3 * k] = quant->multiplier[ch + k];
-        g->rq[3 * k + 1] = (2 * ooff + 1) * (1 << (e - 1));
-        g->rq[3 * k + 2] = e;
+        const int32_t m = quant->multiplier[ch + k], s = quant->shift[ch + k], b = bp[k];
+        const uint32_t e1 = (uint32_t)(-1 - s); /* e - 1 */
+        bad |= ((uint32_t)m >> 31) | (e1 > 21u) | ((uint32_t)(b + lim) > (uint32_t)(2 * lim));
+        g->rq[3 * k] = m;
+        g->rq[3 * k + 1] = (int32_t)((uint32_t)k2 << (e1 & 31u));
+        g->rq[3 * k + 2] = -s;
+        g->bias[k] = (int32_t)((uint32_t)b << 1);
+    }
+    return bad == 0;
+}
+
+/* n pixels of one input row (s: channel ch of the first, c: bytes per pixel) widened into
+ * consecutive buffer entries from d: E = (x_c0, x_c2) + offset, O = (x_c1, x_c3) + offset. */
+static inline void dw4s_widen_row(const int8_t *s, int32_t c, int32_t n, int32_t off2, int32_t *d)
+{
+#if defined(TD_DSP_ASM)
+    int32_t x0, x1, x2, x3, x4, x5, x6, x7;
+    /* clang-format off */
+#define DW4S_PIX(x, o, k) "sxtab16 %[" o "], %[off2], %[" x "], ror #8\n\t"              \
+    "sxtab16 %[" x "], %[off2], %[" x "]\n\t"                                              \
+    "strd    %[" x "], %[" o "], [%[d], #" k "]\n\t"
+    __asm__ volatile(
+        "subs    %[n], %[n], #4\n\t"
+        "blt     2f\n\t"
+        "1:\n\t" /* 4 pixels */
+        "ldr     %[x0], [%[s]]\n\t"
+        "ldr     %[x2], [%[s], %[c]]\n\t"
+        "add     %[s], %[s], %[c], lsl #1\n\t"
+        "ldr     %[x4], [%[s]]\n\t"
+        "ldr     %[x6], [%[s], %[c]]\n\t"
+        "add     %[s], %[s], %[c], lsl #1\n\t"
+        DW4S_PIX("x0", "x1", "0") DW4S_PIX("x2", "x3", "8") DW4S_PIX("x4", "x5", "16")
+        DW4S_PIX("x6", "x7", "24")
+        "add     %[d], %[d], #32\n\t"
+        "subs    %[n], %[n], #4\n\t"
+        "bge     1b\n\t"
+        "2:\n\t"
+        "tst     %[n], #2\n\t"
+        "beq     3f\n\t"
+        "ldr     %[x0], [%[s]]\n\t"
+        "ldr     %[x2], [%[s], %[c]]\n\t"
+        "add     %[s], %[s], %[c], lsl #1\n\t"
+        DW4S_PIX("x0", "x1", "0") DW4S_PIX("x2", "x3", "8")
+        "add     %[d], %[d], #16\n\t"
+        "3:\n\t"
+        "tst     %[n], #1\n\t"
+        "beq     4f\n\t"
+        "ldr     %[x0], [%[s]]\n\t"
+        DW4S_PIX("x0", "x1", "0")
+        "4:\n\t"
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+          [x5] "=&r"(x5), [x6] "=&r"(x6), [x7] "=&r"(x7), [s] "+r"(s), [n] "+r"(n), [d] "+r"(d)
+        : [c] "r"(c), [off2] "r"(off2)
+        : "memory", "cc");
+#undef DW4S_PIX
+    /* clang-format on */
+#else
+    for (; n > 0; n--, s += c, d += 2) {
+        const uint32_t x = td_read_u32(s);
+        d[0] = __sxtab16(off2, (int32_t)x);
+        d[1] = td_sxtab16_ror8(off2, x);
+    }
+#endif
+}
+
+/* One group's input rows 0 .. ny - 1 (rs bytes apart), columns 0 .. nx - 1, widened into
+ * the buffer rows from dst (the entry of pixel (0, 0)). */
+static TD_NOINLINE void dw4s_widen(const int8_t *src, int32_t c, int32_t rs, int32_t ny, int32_t nx,
+                                   int32_t off2, int32_t *dst)
+{
+    for (; ny > 0; ny--, src += rs, dst += 2 * DW4S_BW) {
+        dw4s_widen_row(src, c, nx, off2, dst);
     }
 }
 
-/* Every 4-channel group of a small map (see DW4S_MAX; rcls / ccls: the classes of the
- * output rows / columns) whose every channel is fast. Two bodies (code size): the exact
- * general one, and the one without sign correction and clamp (MobileNet's ReLU6 layers:
- * activation.min = output_offset = -128). */
-static TD_NOINLINE void dw4s_run(const td_dwconv_params *params, const td_quant_params *quant,
-                                 const td_dims *input_dims, const int8_t *input,
-                                 const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
-                                 const int8_t *rcls, const int8_t *ccls, int8_t *output)
+/* The 4-channel groups of a small map (see DW4S_MAX; rcls / ccls: the classes of the output
+ * rows / columns) up to the first with a channel outside the fast requantisation: returns
+ * its first channel (4 * floor(c / 4) when every group ran). The general body corrects the
+ * sign and clamps; MobileNet's ReLU6 layers (activation.min = output_offset = -128, max 127)
+ * need neither. */
+static TD_NOINLINE int32_t dw4s_run(const td_dwconv_params *params, const td_quant_params *quant,
+                                    const td_dims *input_dims, const int8_t *input,
+                                    const int8_t *filter, const int32_t *bias, int32_t oh,
+                                    int32_t ow, const int8_t *rcls, const int8_t *ccls,
+                                    int8_t *output)
 {
-    const int32_t w = input_dims->w, c = input_dims->c;
+    const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
     const int32_t sh = params->stride_h, sw = params->stride_w;
+    const int32_t pt = params->pad_top, pl = params->pad_left;
     const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
     const int32_t ooff = params->output_offset;
     const int32_t amin = params->activation.min, amax = params->activation.max;
     const int32_t general = amin < ooff || amin > -128 || amax < 127;
-    /* the window pointer of output (0, 0), possibly in the padding (never read) */
-    const intptr_t base =
-        (intptr_t)input - (intptr_t)((params->pad_top * w + params->pad_left) * c);
-    int32_t pix[DW4S_MAX * DW4S_MAX];
-    dw4_group g;
-    int32_t ch, oy, ox;
+    /* the input rows / columns the windows reach */
+    const int32_t ny = (oh - 1) * sh + 3 - pt < h ? (oh - 1) * sh + 3 - pt : h;
+    const int32_t nx = (ow - 1) * sw + 3 - pl < w ? (ow - 1) * sw + 3 - pl : w;
+    int32_t buf[2 * DW4S_BW * DW4S_BW];
+    int32_t tab[2 * (DW4S_MAX * DW4S_MAX + 1)];
+    dw4s_group g;
+    int32_t ch, oy, ox, n = 0;
     for (oy = 0; oy < oh; oy++) {
-        for (ox = 0; ox < ow; ox++) {
-            pix[oy * ow + ox] = (oy * sh * w + ox * sw) * c * 16 + 3 * rcls[oy] + ccls[ox];
+        for (ox = 0; ox < ow; ox++, n++) {
+            tab[2 * n] = (int32_t)(intptr_t)(buf + 2 * (oy * sh * DW4S_BW + ox * sw));
+            tab[2 * n + 1] = 3 * rcls[oy] + ccls[ox];
         }
     }
-    g.rq[12] = (int32_t)(0x01010101u * (uint8_t)amin);
-    g.rq[13] = (int32_t)(0x01010101u * (uint8_t)amax);
+    tab[2 * n] = 0;
+    tab[2 * n + 1] = DW4S_END;
+    g.lo4 = (int32_t)(0x01010101u * (uint8_t)amin);
+    g.hi4 = (int32_t)(0x01010101u * (uint8_t)amax);
     for (ch = 0; ch + 4 <= c; ch += 4) {
-        const int8_t *in = (const int8_t *)(base + ch);
-        dw4s_prepare(quant, filter, bias, c, ch, ooff, &g);
-        if (general) {
-            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 1, 1, output + ch);
-        } else {
-            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 0, 0, output + ch);
+        if (!dw4s_prepare(quant, filter + ch, bias, c, ch, 2 * ooff + 1, &g)) {
+            break;
         }
+        dw4s_widen(input + ch, c, w * c, ny, nx, off2, buf + 2 * (pt * DW4S_BW + pl));
+        dw4s_group_run(&g, tab, output + ch, c, general);
     }
-}
-
-/* Whether every channel 0 .. 4 * floor(c / 4) - 1 takes the fast requantisation. */
-static int32_t dw4s_all_fast(const td_quant_params *quant, const int32_t *bias, int32_t c)
-{
-    int32_t k;
-    for (k = 0; k < (c & ~3); k++) {
-        const int32_t b = bias ? bias[k] : 0;
-        const int32_t s = quant->shift[k];
-        if (quant->multiplier[k] < 0 || s > -1 || s < -22 || b >= (1 << 30) - (1 << 19) ||
-            b <= -((1 << 30) - (1 << 19))) {
-            return 0;
-        }
-    }
-    return 1;
+    return ch;
 }
 
 /* The groups dw4_run does not take (g->fast == 0). */
@@ -487,12 +633,12 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     qv.amin = params->activation.min;
     qv.amax = params->activation.max;
     int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
-    if (dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls) &&
-        dw4s_all_fast(quant, bias, c)) {
-        dw4s_run(params, quant, input_dims, input, filter, bias, oh, ow, rcls, ccls, output);
-        return;
+    ch = 0;
+    if (dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls)) {
+        /* the groups from the first outside the fast requantisation on continue below */
+        ch = dw4s_run(params, quant, input_dims, input, filter, bias, oh, ow, rcls, ccls, output);
     }
-    for (ch = 0; ch + 4 <= c; ch += 4) {
+    for (; ch + 4 <= c; ch += 4) {
         dw4_prepare(quant, filter, bias, c, ch, params->output_offset, &g);
         g.rq[12] = (int32_t)lo4;
         g.rq[13] = (int32_t)hi4;
