@@ -197,8 +197,8 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
  * immediate offsets; one asm loop per group runs every output: a table of (window pointer,
  * class) drives TBH into the class's taps, then the shared requantisation. ---- */
 #define DW4S_MAX 8
-#define DW4S_BW 17                  /* buffer entries per row: (DW4S_MAX - 1) * 2 + 3 */
-#define DW4S_RS 136                 /* bytes per buffer row: 8 * DW4S_BW */
+#define DW4S_BW 10                  /* buffer entries per row: DW4S_MAX - 1 + 3 (stride 1) */
+#define DW4S_RS 80                  /* bytes per buffer row: 8 * DW4S_BW */
 #define DW4S_END 9                  /* the table's end mark (a class past the 9) */
 
 /* the class of a window whose first input line is i0 of n (0 F, 1 L, 2 R, -1 other) */
@@ -208,12 +208,12 @@ static int32_t dw4s_class(int32_t i0, int32_t n)
     return k0 == 0 && k1 == 3 ? 0 : k0 == 1 && k1 == 3 ? 1 : k0 == 0 && k1 == 2 ? 2 : -1;
 }
 
-/* The classes of n <= DW4S_MAX output lines (stride s <= 2, padding before pad, n_in input
+/* The classes of n <= DW4S_MAX output lines (stride s, padding before pad, n_in input
  * lines) into cls; 0 when one has none. */
 static int32_t dw4s_classes(int32_t n, int32_t s, int32_t pad, int32_t n_in, int8_t *cls)
 {
     int32_t i;
-    if (n > DW4S_MAX || s > 2) {
+    if (n > DW4S_MAX) {
         return 0;
     }
     for (i = 0; i < n; i++) {
@@ -234,17 +234,19 @@ int32_t td_dwconv_dense_s8_3x3_dsp_small(const td_dwconv_params *params, const t
 }
 
 /* A small map's group (byte offsets fixed: the asm below addresses them as immediates):
- * requantisation constants (channel k: multiplier, (2zp + 1) * 2^(e-1), e at 12k), doubled
- * bias, activation bounds in every byte, doubled widened weights (tap t: E, O at 72 + 8t). */
+ * doubled bias, requantisation constants (channel k: multiplier, (2zp + 1) * 2^(e-1), e at
+ * 16 + 12k), activation bounds in every byte, doubled widened weights (tap t: E, O at
+ * 72 + 8t). */
 typedef struct {
-    int32_t rq[12]; /* 0 */
-    int32_t bias[4]; /* 48 */
+    int32_t bias[4];  /* 0 */
+    int32_t rq[12];   /* 16 */
     int32_t lo4, hi4; /* 64, 68 */
-    int32_t wt[18]; /* 72 */
+    int32_t wt[18];   /* 72 */
+    int32_t c, off2;  /* bytes per pixel; the input offset in both halves */
 } dw4s_group;
 
-typedef char dw4s_layout_check[(offsetof(dw4s_group, bias) == 48 &&
-                                offsetof(dw4s_group, lo4) == 64 && offsetof(dw4s_group, wt) == 72)
+typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_group, lo4) == 64 &&
+                                offsetof(dw4s_group, wt) == 72)
                                    ? 1
                                    : -1];
 
@@ -252,21 +254,41 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, bias) == 48 &&
 /* clang-format off */
 #define DW4S_STR_(x) #x
 #define DW4S_STR(x) DW4S_STR_(x)
-/* tap (ky, kx): the window's pixel pairs and the tap's weight pairs, 4 MACs */
-#define DW4S_TAP(ky, kx)                                                                   \
-    "ldrd    %[xe], %[xo], [%[p], #(" #ky " * " DW4S_STR(DW4S_RS) " + " #kx " * 8)]\n\t"  \
-    "ldrd    %[we], %[wo], [%[g], #(72 + (3 * " #ky " + " #kx ") * 8)]\n\t"              \
+#define DW4S_WT(ky, kx) "ldrd    %[we], %[wo], [%[g], #(72 + (3 * " #ky " + " #kx ") * 8)]\n\t"
+#define DW4S_MACS                                                                          \
     "smlabb  %[a0], %[we], %[xe], %[a0]\n\t"                                               \
     "smlatt  %[a2], %[we], %[xe], %[a2]\n\t"                                               \
     "smlabb  %[a1], %[wo], %[xo], %[a1]\n\t"                                               \
     "smlatt  %[a3], %[wo], %[xo], %[a3]\n\t"
-#define DW4S_COLF(ky) DW4S_TAP(ky, 0) DW4S_TAP(ky, 1) DW4S_TAP(ky, 2)
-#define DW4S_COLL(ky) DW4S_TAP(ky, 1) DW4S_TAP(ky, 2)
-#define DW4S_COLR(ky) DW4S_TAP(ky, 0) DW4S_TAP(ky, 1)
-#define DW4S_ROWF(COL) COL(0) COL(1) COL(2)
-#define DW4S_ROWL(COL) COL(1) COL(2)
-#define DW4S_ROWR(COL) COL(0) COL(1)
-#define DW4S_BLOCK(label, ROW, COL) label ":\n\t" ROW(COL) "b       20b\n\t"
+/* widened buffer (p: the window's top-left entry): tap (ky, kx) = LDRD of the pixel's pairs,
+ * LDRD of the weight pairs, 4 MACs */
+#define DW4S_BTAP(ky, kx)                                                                  \
+    "ldrd    %[xe], %[xo], [%[p], #(" #ky " * " DW4S_STR(DW4S_RS) " + " #kx " * 8)]\n\t"  \
+    DW4S_WT(ky, kx) DW4S_MACS
+#define DW4S_BROW(ky)
+/* the input itself (each window row's first pixel: the output pointer plus the table's
+ * entry for the row, the same for every group): LDR, LDRD of the weight pairs, SXTAB16 x 2
+ * (+ offset), 4 MACs */
+#define DW4S_RTAP(ky, kx)                                                                  \
+    "ldr     %[xe], [%[p]" DW4S_RCOL##kx "]\n\t"                                           \
+    DW4S_WT(ky, kx)                                                                        \
+    "sxtab16 %[xo], r7, %[xe], ror #8\n\t"                                                 \
+    "sxtab16 %[xe], r7, %[xe]\n\t"                                                         \
+    DW4S_MACS
+#define DW4S_RCOL0 ""
+#define DW4S_RCOL1 ", %[c]"
+#define DW4S_RCOL2 ", %[c], lsl #1"
+#define DW4S_RROW(ky) DW4S_RROW##ky
+#define DW4S_RROW0 "add     %[p], %[p], %[out]\n\t"
+#define DW4S_RROW1 "ldr     %[p], [%[tab], #-8]\n\t" DW4S_RROW0
+#define DW4S_RROW2 "ldr     %[p], [%[tab], #-4]\n\t" DW4S_RROW0
+#define DW4S_COLF(T, R, ky) R(ky) T(ky, 0) T(ky, 1) T(ky, 2)
+#define DW4S_COLL(T, R, ky) R(ky) T(ky, 1) T(ky, 2)
+#define DW4S_COLR(T, R, ky) R(ky) T(ky, 0) T(ky, 1)
+#define DW4S_ROWF(COL, T, R) COL(T, R, 0) COL(T, R, 1) COL(T, R, 2)
+#define DW4S_ROWL(COL, T, R) COL(T, R, 1) COL(T, R, 2)
+#define DW4S_ROWR(COL, T, R) COL(T, R, 0) COL(T, R, 1)
+#define DW4S_BLOCK(label, ROW, COL, T, R) label ":\n\t" ROW(COL, T, R) "b       20b\n\t"
 /* one channel's requantisation (see dw4_group), sign: [acc < 0] */
 #define DW4S_RQ(a, sign)                                                                   \
     "ldm     %[p]!, {%[xe], %[xo], %[we]}\n\t"                                             \
@@ -281,71 +303,88 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, bias) == 48 &&
     "sel     %[a0], %[a0], %[xe]\n\t"                                                      \
     "ssub8   %[we], %[xo], %[a0]\n\t"                                                      \
     "sel     %[a0], %[a0], %[xo]\n\t"
-/* Every output of the table: enter at the loop head (21), which loads the next (window,
- * class) pair and the bias and branches (TBH) to the class's taps (10-18) or the end (19);
- * each class's taps end at the requantisation (20), which stores and falls into the head. */
-#define DW4S_LOOP(SA0, SA1, SA2, SA3, CLAMP)                                               \
+/* Every output of the table: enter at the loop head (21), which loads the next entry's
+ * window pointer and class and the bias and branches (TBH) to the class's taps (10-18) or
+ * the end (19); each class's taps end at the requantisation (20), which stores the output
+ * word (outputs are c bytes apart, as input pixels) and falls into the head. */
+#define DW4S_LOOP(T, R, SA0, SA1, SA2, SA3, CLAMP)                                         \
+    "push    {r7}\n\t"                                                                     \
+    "ldr     r7, [%[g], #148]\n\t"                                                         \
     "b       21f\n\t"                                                                      \
     "20:\n\t"                                                                              \
-    "mov     %[p], %[g]\n\t"                                                               \
+    "add     %[p], %[g], #16\n\t"                                                          \
     DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
     "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
     "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
     "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
     CLAMP                                                                                  \
     "str     %[a0], [%[out]]\n\t"                                                          \
-    "add     %[out], %[out], %[os]\n\t"                                                    \
+    "add     %[out], %[out], %[c]\n\t"                                                     \
     "21:\n\t"                                                                              \
-    "ldrd    %[p], %[wo], [%[tab]], #8\n\t"                                                \
-    "ldm     %[p2], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                      \
+    "ldrd    %[p], %[wo], [%[tab]], #16\n\t"                                               \
+    "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
     "tbh     [pc, %[wo], lsl #1]\n\t"                                                      \
     "22:\n\t"                                                                              \
     ".hword  (10f - 22b) / 2, (11f - 22b) / 2, (12f - 22b) / 2, (13f - 22b) / 2\n\t"       \
     ".hword  (14f - 22b) / 2, (15f - 22b) / 2, (16f - 22b) / 2, (17f - 22b) / 2\n\t"       \
     ".hword  (18f - 22b) / 2, (19f - 22b) / 2\n\t"                                         \
-    DW4S_BLOCK("10", DW4S_ROWF, DW4S_COLF)                                                 \
-    DW4S_BLOCK("11", DW4S_ROWF, DW4S_COLL)                                                 \
-    DW4S_BLOCK("12", DW4S_ROWF, DW4S_COLR)                                                 \
-    DW4S_BLOCK("13", DW4S_ROWL, DW4S_COLF)                                                 \
-    DW4S_BLOCK("14", DW4S_ROWL, DW4S_COLL)                                                 \
-    DW4S_BLOCK("15", DW4S_ROWL, DW4S_COLR)                                                 \
-    DW4S_BLOCK("16", DW4S_ROWR, DW4S_COLF)                                                 \
-    DW4S_BLOCK("17", DW4S_ROWR, DW4S_COLL)                                                 \
-    DW4S_BLOCK("18", DW4S_ROWR, DW4S_COLR)                                                 \
-    "19:\n\t"
+    DW4S_BLOCK("10", DW4S_ROWF, DW4S_COLF, T, R)                                           \
+    DW4S_BLOCK("11", DW4S_ROWF, DW4S_COLL, T, R)                                           \
+    DW4S_BLOCK("12", DW4S_ROWF, DW4S_COLR, T, R)                                           \
+    DW4S_BLOCK("13", DW4S_ROWL, DW4S_COLF, T, R)                                           \
+    DW4S_BLOCK("14", DW4S_ROWL, DW4S_COLL, T, R)                                           \
+    DW4S_BLOCK("15", DW4S_ROWL, DW4S_COLR, T, R)                                           \
+    DW4S_BLOCK("16", DW4S_ROWR, DW4S_COLF, T, R)                                           \
+    DW4S_BLOCK("17", DW4S_ROWR, DW4S_COLL, T, R)                                           \
+    DW4S_BLOCK("18", DW4S_ROWR, DW4S_COLR, T, R)                                           \
+    "19:\n\t"                                                                              \
+    "pop     {r7}\n\t"
 /* clang-format on */
 #endif
 
-/* One group's outputs: tab holds (window pointer into the widened buffer, class) per output
- * and ends with class DW4S_END; general: the sign correction and the activation clamp (not
- * needed when activation.min = output_offset = -128 and max = 127, see dw4s_run). */
+/* One group's outputs. tab: per output 4 words, its window's top-left, its class and (raw)
+ * its window's second and third rows, ended by class DW4S_END; raw: as byte offsets from
+ * the output's pointer, else pointers into the widened buffer.
+ * raw: the windows are in the input (c bytes per pixel, + offset widened per tap), else in
+ * the widened buffer. general: the sign correction and the activation clamp (not needed
+ * when activation.min = output_offset = -128 and max = 127, see dw4s_run). */
 static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, int8_t *out,
-                                       int32_t os, int32_t general)
+                                       int32_t raw, int32_t general)
 {
 #if defined(TD_DSP_ASM)
-    /* LDM's register lists: a0..a3 and xe < xo < we in register order */
+    /* every operand in a fixed register (LDM's lists: a0..a3 and xe < xo < we in register
+     * order), none in r7: the asm saves it and holds the input offset there (14 registers;
+     * r7 may be the frame pointer) */
     register int32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
     register int32_t xe __asm__("r4"), xo __asm__("r5"), we __asm__("r6"), wo __asm__("r8");
     register const int32_t *p __asm__("r10");
-    const int32_t *p2 = g->bias;
+    register const int32_t *tp __asm__("r9") = tab;
+    register int8_t *op __asm__("r11") = out;
+    register const dw4s_group *gp __asm__("r12") = g;
+    register int32_t cp __asm__("lr") = g->c;
     /* clang-format off */
 #define DW4S_OPERANDS                                                                      \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xe] "=&r"(xe),      \
-      [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo), [p] "=&r"(p), [tab] "+r"(tab),        \
-      [out] "+r"(out)                                                                      \
-    : [g] "r"(g), [p2] "r"(p2), [os] "r"(os)                                               \
+      [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo), [p] "=&r"(p), [tab] "+r"(tp),         \
+      [out] "+r"(op)                                                                       \
+    : [g] "r"(gp), [c] "r"(cp)                                                             \
     : "memory", "cc"
-    if (general) {
-        __asm__ volatile(DW4S_LOOP(DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"),
-                                   DW4S_SIGN("a3"), DW4S_CLAMP) DW4S_OPERANDS);
+#define DW4S_GENERAL(T, R) DW4S_LOOP(T, R, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"), DW4S_CLAMP)
+    if (raw && general) {
+        __asm__ volatile(DW4S_GENERAL(DW4S_RTAP, DW4S_RROW) DW4S_OPERANDS);
+    } else if (raw) {
+        __asm__ volatile(DW4S_LOOP(DW4S_RTAP, DW4S_RROW, "", "", "", "", "") DW4S_OPERANDS);
+    } else if (general) {
+        __asm__ volatile(DW4S_GENERAL(DW4S_BTAP, DW4S_BROW) DW4S_OPERANDS);
     } else {
-        __asm__ volatile(DW4S_LOOP("", "", "", "", "") DW4S_OPERANDS);
+        __asm__ volatile(DW4S_LOOP(DW4S_BTAP, DW4S_BROW, "", "", "", "", "") DW4S_OPERANDS);
     }
+#undef DW4S_GENERAL
 #undef DW4S_OPERANDS
     /* clang-format on */
 #else
-    for (; tab[1] != DW4S_END; tab += 2, out += os) {
-        const int32_t *p = (const int32_t *)(intptr_t)tab[0];
+    const int32_t c = g->c, off2 = g->off2;
+    for (; tab[1] != DW4S_END; tab += 4, out += c) {
         const int32_t ry = tab[1] / 3, cx = tab[1] % 3;
         const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
         const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
@@ -356,12 +395,23 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
         }
         for (ky = ky0; ky < ky1; ky++) {
             for (kx = kx0; kx < kx1; kx++) {
-                const int32_t *x = p + ky * (DW4S_RS / 4) + 2 * kx;
                 const int32_t *wt = g->wt + 2 * (3 * ky + kx);
-                a[0] = __smlabb(wt[0], x[0], a[0]);
-                a[2] = __smlatt(wt[0], x[0], a[2]);
-                a[1] = __smlabb(wt[1], x[1], a[1]);
-                a[3] = __smlatt(wt[1], x[1], a[3]);
+                int32_t xe, xo;
+                if (raw) {
+                    const int8_t *row = (const int8_t *)((intptr_t)out + tab[ky == 0 ? 0 : ky + 1]);
+                    const uint32_t x = td_read_u32(row + kx * c);
+                    xe = __sxtab16(off2, (int32_t)x);
+                    xo = td_sxtab16_ror8(off2, x);
+                } else {
+                    const int32_t *x =
+                        (const int32_t *)(intptr_t)tab[0] + ky * (DW4S_RS / 4) + 2 * kx;
+                    xe = x[0];
+                    xo = x[1];
+                }
+                a[0] = __smlabb(wt[0], xe, a[0]);
+                a[2] = __smlatt(wt[0], xe, a[2]);
+                a[1] = __smlabb(wt[1], xo, a[1]);
+                a[3] = __smlatt(wt[1], xo, a[3]);
             }
         }
         for (k = 0; k < 4; k++) {
@@ -385,22 +435,18 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
 
 /* A small map's group: the doubled widened weights (f: channel ch of tap 0, c: bytes per
  * tap), the doubled bias and the requantisation constants (k2 = 2 * output_offset + 1).
- * 0 when a channel is outside the fast requantisation (see dw4_group; g is then partly
- * written and not used). */
+ * 0 when a channel is outside the fast requantisation (see dw4_group, here with
+ * |bias| < 2^29, a cheaper check; g is then partly written and not used). */
 static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f,
                                    const int32_t *bias, int32_t c, int32_t ch, int32_t k2,
                                    dw4s_group *g)
 {
     static const int32_t no_bias[4] = {0, 0, 0, 0};
     const int32_t *bp = bias ? bias + ch : no_bias;
-    const int32_t lim = (1 << 30) - (1 << 19) - 1; /* |bias| <= lim */
     uint32_t bad = 0;
-    int32_t k;
 #if defined(TD_DSP_ASM)
     {
-        /* STM's register list: e0 < o0 < e1 < o1 < e2 < o2 in register order */
-        register int32_t e0 __asm__("r0"), o0 __asm__("r1"), e1 __asm__("r2");
-        register int32_t o1 __asm__("r3"), e2 __asm__("r4"), o2 __asm__("r5");
+        int32_t e0, o0, e1, o1, e2, o2;
         int32_t *wt = g->wt;
         /* clang-format off */
 #define DW4S_WIDEN(e, o)                                                                   \
@@ -414,7 +460,9 @@ static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f
     "ldr     %[e2], [%[f], %[c], lsl #1]\n\t"                                              \
     "add     %[f], %[f], %[c3]\n\t"                                                        \
     DW4S_WIDEN("e0", "o0") DW4S_WIDEN("e1", "o1") DW4S_WIDEN("e2", "o2")                     \
-    "stm     %[wt]!, {%[e0], %[o0], %[e1], %[o1], %[e2], %[o2]}\n\t"
+    "strd    %[e0], %[o0], [%[wt]], #8\n\t"                                              \
+    "strd    %[e1], %[o1], [%[wt]], #8\n\t"                                              \
+    "strd    %[e2], %[o2], [%[wt]], #8\n\t"
         __asm__ volatile(DW4S_WROW DW4S_WROW DW4S_WROW
                          : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1),
                            [e2] "=&r"(e2), [o2] "=&r"(o2), [f] "+r"(f), [wt] "+r"(wt)
@@ -424,7 +472,41 @@ static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f
 #undef DW4S_WIDEN
         /* clang-format on */
     }
+    {
+        const int32_t *mp = quant->multiplier + ch, *sp = quant->shift + ch;
+        int32_t m, sh, b, t, u;
+        /* clang-format off */
+        /* channel k: bad |= m < 0 (bit 0), e - 1 outside 0 .. 21 (t or t + 10 >= 32),
+         * |b| >= 2^29 (b + 2^29 outside 0 .. 2^30 - 1); rq = (m, k2 << (e - 1), e),
+         * bias = 2b */
+#define DW4S_QCH(k, rq, bo)                                                                \
+    "ldr     %[m], [%[mp], #" k "]\n\t"                                                    \
+    "ldr     %[sh], [%[sp], #" k "]\n\t"                                                   \
+    "ldr     %[b], [%[bp], #" k "]\n\t"                                                    \
+    "orr     %[bad], %[bad], %[m], lsr #31\n\t"                                            \
+    "mvn     %[t], %[sh]\n\t"                                                              \
+    "add     %[u], %[t], #10\n\t"                                                          \
+    "orr     %[bad], %[bad], %[t], lsr #5\n\t"                                             \
+    "orr     %[bad], %[bad], %[u], lsr #5\n\t"                                             \
+    "lsl     %[t], %[k2], %[t]\n\t"                                                        \
+    "rsb     %[sh], %[sh], #0\n\t"                                                         \
+    "str     %[m], [%[g], #" rq "]\n\t"                                                    \
+    "strd    %[t], %[sh], [%[g], #" rq " + 4]\n\t"                                         \
+    "add     %[u], %[b], #0x20000000\n\t"                                                  \
+    "orr     %[bad], %[bad], %[u], lsr #30\n\t"                                            \
+    "lsl     %[b], %[b], #1\n\t"                                                           \
+    "str     %[b], [%[g], #" bo "]\n\t"
+        __asm__ volatile(DW4S_QCH("0", "16", "0") DW4S_QCH("4", "28", "4")
+                         DW4S_QCH("8", "40", "8") DW4S_QCH("12", "52", "12")
+                         : [bad] "+r"(bad), [m] "=&r"(m), [sh] "=&r"(sh), [b] "=&r"(b),
+                           [t] "=&r"(t), [u] "=&r"(u)
+                         : [mp] "r"(mp), [sp] "r"(sp), [bp] "r"(bp), [k2] "r"(k2), [g] "r"(g)
+                         : "memory");
+#undef DW4S_QCH
+        /* clang-format on */
+    }
 #else
+    int32_t k;
     TD_UNROLL8
     for (k = 0; k < 9; k++) {
         const int32_t v = (int32_t)td_read_u32(f + k * c);
@@ -432,17 +514,17 @@ static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f
         g->wt[2 * k] = __sadd16(e, e);
         g->wt[2 * k + 1] = __sadd16(o, o);
     }
-#endif
     TD_UNROLL8
     for (k = 0; k < 4; k++) {
         const int32_t m = quant->multiplier[ch + k], s = quant->shift[ch + k], b = bp[k];
         const uint32_t e1 = (uint32_t)(-1 - s); /* e - 1 */
-        bad |= ((uint32_t)m >> 31) | (e1 > 21u) | ((uint32_t)(b + lim) > (uint32_t)(2 * lim));
+        bad |= ((uint32_t)m >> 31) | (e1 > 21u) | ((uint32_t)(b + (1 << 29)) >> 30);
         g->rq[3 * k] = m;
         g->rq[3 * k + 1] = (int32_t)((uint32_t)k2 << (e1 & 31u));
         g->rq[3 * k + 2] = -s;
         g->bias[k] = (int32_t)((uint32_t)b << 1);
     }
+#endif
     return bad == 0;
 }
 
@@ -528,29 +610,44 @@ static TD_NOINLINE int32_t dw4s_run(const td_dwconv_params *params, const td_qua
     const int32_t ooff = params->output_offset;
     const int32_t amin = params->activation.min, amax = params->activation.max;
     const int32_t general = amin < ooff || amin > -128 || amax < 127;
+    /* stride 1: each input pixel feeds up to 9 taps, widening it once pays (6 instructions a
+     * tap against 8); at stride 2 (<= 2.25 taps a pixel) the taps widen the input */
+    const int32_t raw = sh != 1 || sw != 1;
     /* the input rows / columns the windows reach */
     const int32_t ny = (oh - 1) * sh + 3 - pt < h ? (oh - 1) * sh + 3 - pt : h;
     const int32_t nx = (ow - 1) * sw + 3 - pl < w ? (ow - 1) * sw + 3 - pl : w;
     int32_t buf[2 * DW4S_BW * DW4S_BW];
-    int32_t tab[2 * (DW4S_MAX * DW4S_MAX + 1)];
+    int32_t tab[4 * (DW4S_MAX * DW4S_MAX + 1)];
     dw4s_group g;
-    int32_t ch, oy, ox, n = 0;
+    int32_t ch, oy, ox, r, n = 0;
     for (oy = 0; oy < oh; oy++) {
         for (ox = 0; ox < ow; ox++, n++) {
-            tab[2 * n] = (int32_t)(intptr_t)(buf + 2 * (oy * sh * DW4S_BW + ox * sw));
-            tab[2 * n + 1] = 3 * rcls[oy] + ccls[ox];
+            int32_t *e = tab + 4 * n;
+            e[1] = 3 * rcls[oy] + ccls[ox];
+            if (!raw) {
+                e[0] = (int32_t)(intptr_t)(buf + 2 * (oy * DW4S_BW + ox));
+                continue;
+            }
+            for (r = 0; r < 3; r++) { /* window row r from output n's pointer (any group) */
+                const intptr_t row = (intptr_t)input + ((oy * sh - pt + r) * w + ox * sw - pl) * c;
+                e[r == 0 ? 0 : r + 1] = (int32_t)(row - ((intptr_t)output + n * c));
+            }
         }
     }
-    tab[2 * n] = 0;
-    tab[2 * n + 1] = DW4S_END;
+    tab[4 * n] = 0;
+    tab[4 * n + 1] = DW4S_END;
     g.lo4 = (int32_t)(0x01010101u * (uint8_t)amin);
     g.hi4 = (int32_t)(0x01010101u * (uint8_t)amax);
+    g.c = c;
+    g.off2 = off2;
     for (ch = 0; ch + 4 <= c; ch += 4) {
         if (!dw4s_prepare(quant, filter + ch, bias, c, ch, 2 * ooff + 1, &g)) {
             break;
         }
-        dw4s_widen(input + ch, c, w * c, ny, nx, off2, buf + 2 * (pt * DW4S_BW + pl));
-        dw4s_group_run(&g, tab, output + ch, c, general);
+        if (!raw) {
+            dw4s_widen(input + ch, c, w * c, ny, nx, off2, buf + 2 * (pt * DW4S_BW + pl));
+        }
+        dw4s_group_run(&g, tab, output + ch, raw, general);
     }
     return ch;
 }
