@@ -307,7 +307,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
  * window pointer and class and the bias and branches (TBH) to the class's taps (10-18) or
  * the end (19); each class's taps end at the requantisation (20), which stores the output
  * word (outputs are c bytes apart, as input pixels) and falls into the head. */
-#define DW4S_LOOP(T, R, SA0, SA1, SA2, SA3, CLAMP)                                         \
+#define DW4S_LOOP(T, R, ES, SA0, SA1, SA2, SA3, CLAMP)                                         \
     "push    {r7}\n\t"                                                                     \
     "ldr     r7, [%[g], #148]\n\t"                                                         \
     "b       21f\n\t"                                                                      \
@@ -321,7 +321,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
     "str     %[a0], [%[out]]\n\t"                                                          \
     "add     %[out], %[out], %[c]\n\t"                                                     \
     "21:\n\t"                                                                              \
-    "ldrd    %[p], %[wo], [%[tab]], #16\n\t"                                               \
+    "ldrd    %[p], %[wo], [%[tab]], #" ES "\n\t"                                               \
     "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
     "tbh     [pc, %[wo], lsl #1]\n\t"                                                      \
     "22:\n\t"                                                                              \
@@ -369,22 +369,22 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
       [out] "+r"(op)                                                                       \
     : [g] "r"(gp), [c] "r"(cp)                                                             \
     : "memory", "cc"
-#define DW4S_GENERAL(T, R) DW4S_LOOP(T, R, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"), DW4S_CLAMP)
+#define DW4S_GENERAL(T, R, ES) DW4S_LOOP(T, R, ES, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"), DW4S_CLAMP)
     if (raw && general) {
-        __asm__ volatile(DW4S_GENERAL(DW4S_RTAP, DW4S_RROW) DW4S_OPERANDS);
+        __asm__ volatile(DW4S_GENERAL(DW4S_RTAP, DW4S_RROW, "16") DW4S_OPERANDS);
     } else if (raw) {
-        __asm__ volatile(DW4S_LOOP(DW4S_RTAP, DW4S_RROW, "", "", "", "", "") DW4S_OPERANDS);
+        __asm__ volatile(DW4S_LOOP(DW4S_RTAP, DW4S_RROW, "16", "", "", "", "", "") DW4S_OPERANDS);
     } else if (general) {
-        __asm__ volatile(DW4S_GENERAL(DW4S_BTAP, DW4S_BROW) DW4S_OPERANDS);
+        __asm__ volatile(DW4S_GENERAL(DW4S_BTAP, DW4S_BROW, "8") DW4S_OPERANDS);
     } else {
-        __asm__ volatile(DW4S_LOOP(DW4S_BTAP, DW4S_BROW, "", "", "", "", "") DW4S_OPERANDS);
+        __asm__ volatile(DW4S_LOOP(DW4S_BTAP, DW4S_BROW, "8", "", "", "", "", "") DW4S_OPERANDS);
     }
 #undef DW4S_GENERAL
 #undef DW4S_OPERANDS
     /* clang-format on */
 #else
     const int32_t c = g->c, off2 = g->off2;
-    for (; tab[1] != DW4S_END; tab += 4, out += c) {
+    for (; tab[1] != DW4S_END; tab += raw ? 4 : 2, out += c) {
         const int32_t ry = tab[1] / 3, cx = tab[1] % 3;
         const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
         const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
@@ -616,13 +616,15 @@ static TD_NOINLINE int32_t dw4s_run(const td_dwconv_params *params, const td_qua
     /* the input rows / columns the windows reach */
     const int32_t ny = (oh - 1) * sh + 3 - pt < h ? (oh - 1) * sh + 3 - pt : h;
     const int32_t nx = (ow - 1) * sw + 3 - pl < w ? (ow - 1) * sw + 3 - pl : w;
-    int32_t buf[2 * DW4S_BW * DW4S_BW];
-    int32_t tab[4 * (DW4S_MAX * DW4S_MAX + 1)];
+    /* stride 1: the table (2 words an entry) and the buffer after it; else the table (4) */
+    int32_t mem[2 * (DW4S_MAX * DW4S_MAX + 1) + 2 * DW4S_BW * DW4S_BW];
+    int32_t *const tab = mem, *const buf = mem + 2 * (DW4S_MAX * DW4S_MAX + 1);
+    const int32_t es = raw ? 4 : 2; /* words per table entry */
     dw4s_group g;
     int32_t ch, oy, ox, r, n = 0;
     for (oy = 0; oy < oh; oy++) {
         for (ox = 0; ox < ow; ox++, n++) {
-            int32_t *e = tab + 4 * n;
+            int32_t *e = tab + es * n;
             e[1] = 3 * rcls[oy] + ccls[ox];
             if (!raw) {
                 e[0] = (int32_t)(intptr_t)(buf + 2 * (oy * DW4S_BW + ox));
@@ -634,8 +636,8 @@ static TD_NOINLINE int32_t dw4s_run(const td_dwconv_params *params, const td_qua
             }
         }
     }
-    tab[4 * n] = 0;
-    tab[4 * n + 1] = DW4S_END;
+    tab[es * n] = 0;
+    tab[es * n + 1] = DW4S_END;
     g.lo4 = (int32_t)(0x01010101u * (uint8_t)amin);
     g.hi4 = (int32_t)(0x01010101u * (uint8_t)amax);
     g.c = c;
@@ -705,10 +707,11 @@ static void dw4_prepare(const td_quant_params *quant, const int8_t *filter, cons
     }
 }
 
-void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_params *quant,
-                                const td_dims *input_dims, const int8_t *input,
-                                const int8_t *filter, const int32_t *bias,
-                                const td_dims *output_dims, int8_t *output)
+/* The groups from channel ch on, outside the small-map path (its own frame: the band). */
+static TD_NOINLINE void dw4_groups(const td_dwconv_params *params, const td_quant_params *quant,
+                                   const td_dims *input_dims, const int8_t *input,
+                                   const int8_t *filter, const int32_t *bias,
+                                   const td_dims *output_dims, int8_t *output, int32_t ch)
 {
     const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
     const int32_t oh = output_dims->h, ow = output_dims->w;
@@ -725,16 +728,10 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     dw4_q qv;
     const dw4_q *q = &qv;
     dw4_group g;
-    int32_t ch, oy, ox, ky, kx;
+    int32_t oy, ox, ky, kx;
     qv.ooff = params->output_offset;
     qv.amin = params->activation.min;
     qv.amax = params->activation.max;
-    int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
-    ch = 0;
-    if (dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls)) {
-        /* the groups from the first outside the fast requantisation on continue below */
-        ch = dw4s_run(params, quant, input_dims, input, filter, bias, oh, ow, rcls, ccls, output);
-    }
     for (; ch + 4 <= c; ch += 4) {
         dw4_prepare(quant, filter, bias, c, ch, params->output_offset, &g);
         g.rq[12] = (int32_t)lo4;
@@ -807,6 +804,24 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
                 dw4_store(&g, q, orow + ox * c, a0, a1, a2, a3);
             }
         }
+    }
+}
+
+void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_params *quant,
+                                const td_dims *input_dims, const int8_t *input,
+                                const int8_t *filter, const int32_t *bias,
+                                const td_dims *output_dims, int8_t *output)
+{
+    int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
+    int32_t ch = 0;
+    if (dw4s_classes(output_dims->h, params->stride_h, params->pad_top, input_dims->h, rcls) &&
+        dw4s_classes(output_dims->w, params->stride_w, params->pad_left, input_dims->w, ccls)) {
+        /* the groups from the first outside the fast requantisation on take dw4_groups */
+        ch = dw4s_run(params, quant, input_dims, input, filter, bias, output_dims->h,
+                      output_dims->w, rcls, ccls, output);
+    }
+    if (ch + 4 <= input_dims->c) {
+        dw4_groups(params, quant, input_dims, input, filter, bias, output_dims, output, ch);
     }
 }
 
