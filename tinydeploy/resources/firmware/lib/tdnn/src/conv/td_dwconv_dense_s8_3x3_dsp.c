@@ -200,6 +200,9 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
 #define DW4S_BW 10                  /* buffer entries per row: DW4S_MAX - 1 + 3 (stride 1) */
 #define DW4S_RS 80                  /* bytes per buffer row: 8 * DW4S_BW */
 #define DW4S_END 9                  /* the table's end mark (a class past the 9) */
+#define DW4S_RAW 1                  /* dw4s_group_run modes: the taps read the input */
+#define DW4S_GENERAL_RQ 2           /* sign correction and clamp */
+#define DW4S_TB 520 /* input-reading table: bytes to its second half, 8 * (DW4S_MAX^2 + 1) */
 
 /* the class of a window whose first input line is i0 of n (0 F, 1 L, 2 R, -1 other) */
 static int32_t dw4s_class(int32_t i0, int32_t n)
@@ -280,8 +283,8 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
 #define DW4S_RCOL2 ", %[c], lsl #1"
 #define DW4S_RROW(ky) DW4S_RROW##ky
 #define DW4S_RROW0 "add     %[p], %[p], %[out]\n\t"
-#define DW4S_RROW1 "ldr     %[p], [%[tab], #-8]\n\t" DW4S_RROW0
-#define DW4S_RROW2 "ldr     %[p], [%[tab], #-4]\n\t" DW4S_RROW0
+#define DW4S_RROW1 "ldr     %[p], [%[tab], #" DW4S_STR(DW4S_TB) " - 8]\n\t" DW4S_RROW0
+#define DW4S_RROW2 "ldr     %[p], [%[tab], #" DW4S_STR(DW4S_TB) " - 4]\n\t" DW4S_RROW0
 #define DW4S_COLF(T, R, ky) R(ky) T(ky, 0) T(ky, 1) T(ky, 2)
 #define DW4S_COLL(T, R, ky) R(ky) T(ky, 1) T(ky, 2)
 #define DW4S_COLR(T, R, ky) R(ky) T(ky, 0) T(ky, 1)
@@ -339,6 +342,59 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
     DW4S_BLOCK("18", DW4S_ROWR, DW4S_COLR, T, R)                                           \
     "19:\n\t"                                                                              \
     "pop     {r7}\n\t"
+/* The bodies reading the input dispatch through the table itself: its entries hold the
+ * address of their class's taps, which LDM loads into PC with the window pointer (one
+ * instruction for the entry, the branch and the pointer). Called with out = NULL they only
+ * store their 10 addresses (classes 0..8, the end; Thumb bit set) at tab. The ReLU6 body
+ * also repeats the requantisation and the dispatch after every class's taps. */
+#define DW4S_RADDR(k) "adr     r7, 1" #k "f\n\t" "orr     r7, r7, #1\n\t"                     \
+    "str     r7, [%[tab], #" #k " * 4]\n\t"
+#define DW4S_RQUERY                                                                        \
+    "push    {r7}\n\t"                                                                     \
+    "cmp     %[out], #0\n\t"                                                               \
+    "bne     30f\n\t"                                                                      \
+    DW4S_RADDR(0) DW4S_RADDR(1) DW4S_RADDR(2) DW4S_RADDR(3) DW4S_RADDR(4)                  \
+    DW4S_RADDR(5) DW4S_RADDR(6) DW4S_RADDR(7) DW4S_RADDR(8) DW4S_RADDR(9)                  \
+    "b       19f\n\t"                                                                      \
+    "30:\n\t"                                                                              \
+    "ldr     r7, [%[g], #148]\n\t"
+#define DW4S_RHEAD                                                                         \
+    "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
+    "ldmia   %[tab]!, {%[p], pc}\n\t"
+#define DW4S_RQSTORE(SA0, SA1, SA2, SA3, CLAMP)                                            \
+    "add     %[p], %[g], #16\n\t"                                                          \
+    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
+    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
+    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
+    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
+    CLAMP                                                                                  \
+    "str     %[a0], [%[out]]\n\t"                                                          \
+    "add     %[out], %[out], %[c]\n\t"
+#define DW4S_RBLOCK(label, ROW, COL, TAIL) label ":\n\t" ROW(COL, DW4S_RTAP, DW4S_RROW) TAIL
+#define DW4S_RBLOCKS(TAIL)                                                                 \
+    DW4S_RBLOCK("10", DW4S_ROWF, DW4S_COLF, TAIL)                                          \
+    DW4S_RBLOCK("11", DW4S_ROWF, DW4S_COLL, TAIL)                                          \
+    DW4S_RBLOCK("12", DW4S_ROWF, DW4S_COLR, TAIL)                                          \
+    DW4S_RBLOCK("13", DW4S_ROWL, DW4S_COLF, TAIL)                                          \
+    DW4S_RBLOCK("14", DW4S_ROWL, DW4S_COLL, TAIL)                                          \
+    DW4S_RBLOCK("15", DW4S_ROWL, DW4S_COLR, TAIL)                                          \
+    DW4S_RBLOCK("16", DW4S_ROWR, DW4S_COLF, TAIL)                                          \
+    DW4S_RBLOCK("17", DW4S_ROWR, DW4S_COLL, TAIL)                                          \
+    DW4S_RBLOCK("18", DW4S_ROWR, DW4S_COLR, TAIL)                                          \
+    "19:\n\t"                                                                              \
+    "pop     {r7}\n\t"
+#define DW4S_RLOOP_RELU6                                                                   \
+    DW4S_RQUERY DW4S_RHEAD                                                                 \
+    DW4S_RBLOCKS(DW4S_RQSTORE("", "", "", "", "") DW4S_RHEAD)
+#define DW4S_RLOOP_GENERAL                                                                 \
+    DW4S_RQUERY                                                                            \
+    "b       21f\n\t"                                                                      \
+    "20:\n\t"                                                                              \
+    DW4S_RQSTORE(DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"),        \
+                 DW4S_CLAMP)                                                               \
+    "21:\n\t"                                                                              \
+    DW4S_RHEAD                                                                             \
+    DW4S_RBLOCKS("b       20b\n\t")
 /* clang-format on */
 #endif
 
@@ -349,8 +405,9 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
  * the widened buffer. general: the sign correction and the activation clamp (not needed
  * when activation.min = output_offset = -128 and max = 127, see dw4s_run). */
 static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, int8_t *out,
-                                       int32_t raw, int32_t general)
+                                       int32_t mode)
 {
+    const int32_t raw = mode & DW4S_RAW, general = mode & DW4S_GENERAL_RQ;
 #if defined(TD_DSP_ASM)
     /* every operand in a fixed register (LDM's lists: a0..a3 and xe < xo < we in register
      * order), none in r7: the asm saves it and holds the input offset there (14 registers;
@@ -371,9 +428,9 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
     : "memory", "cc"
 #define DW4S_GENERAL(T, R, ES) DW4S_LOOP(T, R, ES, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"), DW4S_CLAMP)
     if (raw && general) {
-        __asm__ volatile(DW4S_GENERAL(DW4S_RTAP, DW4S_RROW, "16") DW4S_OPERANDS);
+        __asm__ volatile(DW4S_RLOOP_GENERAL DW4S_OPERANDS);
     } else if (raw) {
-        __asm__ volatile(DW4S_LOOP(DW4S_RTAP, DW4S_RROW, "16", "", "", "", "", "") DW4S_OPERANDS);
+        __asm__ volatile(DW4S_RLOOP_RELU6 DW4S_OPERANDS);
     } else if (general) {
         __asm__ volatile(DW4S_GENERAL(DW4S_BTAP, DW4S_BROW, "8") DW4S_OPERANDS);
     } else {
@@ -384,7 +441,7 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
     /* clang-format on */
 #else
     const int32_t c = g->c, off2 = g->off2;
-    for (; tab[1] != DW4S_END; tab += raw ? 4 : 2, out += c) {
+    for (; tab[1] != DW4S_END; tab += 2, out += c) {
         const int32_t ry = tab[1] / 3, cx = tab[1] % 3;
         const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
         const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
@@ -398,7 +455,8 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
                 const int32_t *wt = g->wt + 2 * (3 * ky + kx);
                 int32_t xe, xo;
                 if (raw) {
-                    const int8_t *row = (const int8_t *)((intptr_t)out + tab[ky == 0 ? 0 : ky + 1]);
+                    const int32_t d = ky == 0 ? tab[0] : tab[DW4S_TB / 4 + ky - 1];
+                    const int8_t *row = (const int8_t *)((intptr_t)out + d);
                     const uint32_t x = td_read_u32(row + kx * c);
                     xe = __sxtab16(off2, (int32_t)x);
                     xo = td_sxtab16_ror8(off2, x);
@@ -437,12 +495,9 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
  * tap), the doubled bias and the requantisation constants (k2 = 2 * output_offset + 1).
  * 0 when a channel is outside the fast requantisation (see dw4_group, here with
  * |bias| < 2^29, a cheaper check; g is then partly written and not used). */
-static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f,
-                                   const int32_t *bias, int32_t c, int32_t ch, int32_t k2,
-                                   dw4s_group *g)
+static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f, const int32_t *bp,
+                                   int32_t c, int32_t ch, int32_t k2, dw4s_group *g)
 {
-    static const int32_t no_bias[4] = {0, 0, 0, 0};
-    const int32_t *bp = bias ? bias + ch : no_bias;
     uint32_t bad = 0;
 #if defined(TD_DSP_ASM)
     {
@@ -454,21 +509,22 @@ static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f
     "sxtb16  %[" e "], %[" e "]\n\t"                                                       \
     "sadd16  %[" e "], %[" e "], %[" e "]\n\t"                                             \
     "sadd16  %[" o "], %[" o "], %[" o "]\n\t"
-#define DW4S_WROW                                                                          \
+#define DW4S_WNEXT "add     %[f], %[f], %[c3]\n\t"
+#define DW4S_WROW(NEXT)                                                                          \
     "ldr     %[e0], [%[f]]\n\t"                                                            \
     "ldr     %[e1], [%[f], %[c]]\n\t"                                                      \
     "ldr     %[e2], [%[f], %[c], lsl #1]\n\t"                                              \
-    "add     %[f], %[f], %[c3]\n\t"                                                        \
     DW4S_WIDEN("e0", "o0") DW4S_WIDEN("e1", "o1") DW4S_WIDEN("e2", "o2")                     \
     "strd    %[e0], %[o0], [%[wt]], #8\n\t"                                              \
     "strd    %[e1], %[o1], [%[wt]], #8\n\t"                                              \
-    "strd    %[e2], %[o2], [%[wt]], #8\n\t"
-        __asm__ volatile(DW4S_WROW DW4S_WROW DW4S_WROW
+    "strd    %[e2], %[o2], [%[wt]], #8\n\t" NEXT
+        __asm__ volatile(DW4S_WROW(DW4S_WNEXT) DW4S_WROW(DW4S_WNEXT) DW4S_WROW("")
                          : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1),
                            [e2] "=&r"(e2), [o2] "=&r"(o2), [f] "+r"(f), [wt] "+r"(wt)
                          : [c] "r"(c), [c3] "r"(3 * c)
                          : "memory");
 #undef DW4S_WROW
+#undef DW4S_WNEXT
 #undef DW4S_WIDEN
         /* clang-format on */
     }
@@ -613,43 +669,54 @@ static TD_NOINLINE int32_t dw4s_run(const td_dwconv_params *params, const td_qua
     /* stride 1: each input pixel feeds up to 9 taps, widening it once pays (6 instructions a
      * tap against 8); at stride 2 (<= 2.25 taps a pixel) the taps widen the input */
     const int32_t raw = sh != 1 || sw != 1;
+    const int32_t mode = (raw ? DW4S_RAW : 0) | (general ? DW4S_GENERAL_RQ : 0);
     /* the input rows / columns the windows reach */
     const int32_t ny = (oh - 1) * sh + 3 - pt < h ? (oh - 1) * sh + 3 - pt : h;
     const int32_t nx = (ow - 1) * sw + 3 - pl < w ? (ow - 1) * sw + 3 - pl : w;
-    /* stride 1: the table (2 words an entry) and the buffer after it; else the table (4) */
+    /* the table (2 words an entry), then the buffer (stride 1) or the table's second half */
     int32_t mem[2 * (DW4S_MAX * DW4S_MAX + 1) + 2 * DW4S_BW * DW4S_BW];
-    int32_t *const tab = mem, *const buf = mem + 2 * (DW4S_MAX * DW4S_MAX + 1);
-    const int32_t es = raw ? 4 : 2; /* words per table entry */
+    int32_t *const tab = mem, *const buf = mem + DW4S_TB / 4;
+    static const int32_t no_bias[4] = {0, 0, 0, 0};
+    int32_t cls[10]; /* the table's class marks: classes 0..8, the end */
     dw4s_group g;
     int32_t ch, oy, ox, r, n = 0;
-    for (oy = 0; oy < oh; oy++) {
-        for (ox = 0; ox < ow; ox++, n++) {
-            int32_t *e = tab + es * n;
-            e[1] = 3 * rcls[oy] + ccls[ox];
-            if (!raw) {
-                e[0] = (int32_t)(intptr_t)(buf + 2 * (oy * DW4S_BW + ox));
-                continue;
-            }
-            for (r = 0; r < 3; r++) { /* window row r from output n's pointer (any group) */
-                const intptr_t row = (intptr_t)input + ((oy * sh - pt + r) * w + ox * sw - pl) * c;
-                e[r == 0 ? 0 : r + 1] = (int32_t)(row - ((intptr_t)output + n * c));
-            }
-        }
-    }
-    tab[es * n] = 0;
-    tab[es * n + 1] = DW4S_END;
     g.lo4 = (int32_t)(0x01010101u * (uint8_t)amin);
     g.hi4 = (int32_t)(0x01010101u * (uint8_t)amax);
     g.c = c;
     g.off2 = off2;
+    for (r = 0; r < 10; r++) {
+        cls[r] = r;
+    }
+#if defined(TD_DSP_ASM)
+    if (raw) { /* the input-reading bodies take their classes' code addresses */
+        dw4s_group_run(&g, cls, NULL, mode);
+    }
+#endif
+    for (oy = 0; oy < oh; oy++) {
+        for (ox = 0; ox < ow; ox++, n++) {
+            tab[2 * n + 1] = cls[3 * rcls[oy] + ccls[ox]];
+            if (!raw) {
+                tab[2 * n] = (int32_t)(intptr_t)(buf + 2 * (oy * DW4S_BW + ox));
+                continue;
+            }
+            for (r = 0; r < 3; r++) { /* window row r from output n's pointer (any group) */
+                const intptr_t row = (intptr_t)input + ((oy * sh - pt + r) * w + ox * sw - pl) * c;
+                tab[r == 0 ? 2 * n : DW4S_TB / 4 + 2 * n + r - 1] =
+                    (int32_t)(row - ((intptr_t)output + n * c));
+            }
+        }
+    }
+    tab[2 * n] = 0;
+    tab[2 * n + 1] = cls[DW4S_END];
     for (ch = 0; ch + 4 <= c; ch += 4) {
-        if (!dw4s_prepare(quant, filter + ch, bias, c, ch, 2 * ooff + 1, &g)) {
+        if (!dw4s_prepare(quant, filter + ch, bias ? bias + ch : no_bias, c, ch, 2 * ooff + 1,
+                          &g)) {
             break;
         }
         if (!raw) {
             dw4s_widen(input + ch, c, w * c, ny, nx, off2, buf + 2 * (pt * DW4S_BW + pl));
         }
-        dw4s_group_run(&g, tab, output + ch, raw, general);
+        dw4s_group_run(&g, tab, output + ch, mode);
     }
     return ch;
 }
