@@ -15,7 +15,9 @@
  * padded into a band on the stack (one word per pixel, <= DW4_BAND_WORDS per row) and runs
  * all its outputs from there; other border windows are gathered into 9 words. A group
  * whose quantisation the fast requantisation below does not take (see dw4_group) runs the
- * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way. */
+ * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way.
+ * Maps of at most 8x8 outputs (padding <= 1) take the small-map path first (dw4s_run, see
+ * below); groups it declines (quantisation outside its check) continue in dw4_groups. */
 #include <stddef.h>
 
 #include "td_conv_internal.h"
@@ -186,16 +188,20 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
     }
 }
 
-/* ---- small maps (at most DW4S_MAX outputs a side, strides 1 and 2): every output on its
- * own, its valid taps only. A window's rows and columns are each full (F), missing the first
+/* ---- small maps (at most DW4S_MAX outputs a side, any stride): every output on its own,
+ * its valid taps only. A window's rows and columns are each full (F), missing the first
  * (L: padding above / left) or missing the last (R: padding below / right), so 9 unrolled tap
  * sequences cover every window of pad <= 1 with >= 2 input rows / columns in reach; the
  * padded taps are skipped (x + offset = 0 there), so the cost follows the real MACs (3x3
- * outputs of a 3x3 map: 49 of 81 taps). Per group the input pixels the windows reach are
- * widened once (+ offset) into a buffer of int16 pairs with a fixed row stride (DW4S_RS), so
- * a tap is 6 instructions (LDRD of the pixel's pairs, LDRD of the weight pairs, 4 MACs) at
- * immediate offsets; one asm loop per group runs every output: a table of (window pointer,
- * class) drives TBH into the class's taps, then the shared requantisation. ---- */
+ * outputs of a 3x3 map: 49 of 81 taps). One asm loop per group runs every output from a
+ * per-call table. Stride 1 (a pixel feeds up to 9 taps): the input pixels the windows reach
+ * are first widened once per group (+ offset) into a buffer of int16 pairs with a fixed row
+ * stride (DW4S_RS), so a tap is 6 instructions at immediate offsets (LDRD of the pixel's
+ * pairs, LDRD of the weight pairs, 4 MACs); the table's (window pointer, class) drives TBH
+ * into the class's taps, then the shared requantisation. Other strides (<= 2.25 taps a
+ * pixel): the taps read the input (8 instructions, dw4_window's), each window row at an
+ * offset from the output pointer (the same table for every group), and the table holds the
+ * class's code address: LDM loads it into PC with the window pointer. ---- */
 #define DW4S_MAX 8
 #define DW4S_BW 10                  /* buffer entries per row: DW4S_MAX - 1 + 3 (stride 1) */
 #define DW4S_RS 80                  /* bytes per buffer row: 8 * DW4S_BW */
@@ -426,7 +432,9 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
       [out] "+r"(op)                                                                       \
     : [g] "r"(gp), [c] "r"(cp)                                                             \
     : "memory", "cc"
-#define DW4S_GENERAL(T, R, ES) DW4S_LOOP(T, R, ES, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"), DW4S_CLAMP)
+#define DW4S_GENERAL(T, R, ES)                                                             \
+    DW4S_LOOP(T, R, ES, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"),  \
+              DW4S_CLAMP)
     if (raw && general) {
         __asm__ volatile(DW4S_RLOOP_GENERAL DW4S_OPERANDS);
     } else if (raw) {
