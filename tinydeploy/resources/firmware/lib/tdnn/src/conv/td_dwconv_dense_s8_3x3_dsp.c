@@ -252,6 +252,7 @@ typedef struct {
     int32_t lo4, hi4; /* 64, 68 */
     int32_t wt[18];   /* 72 */
     int32_t c, off2;  /* bytes per pixel; the input offset in both halves */
+    int32_t r7;       /* the asm's save slot for r7 (no stack the call graph does not see) */
 } dw4s_group;
 
 typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_group, lo4) == 64 &&
@@ -317,7 +318,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
  * the end (19); each class's taps end at the requantisation (20), which stores the output
  * word (outputs are c bytes apart, as input pixels) and falls into the head. */
 #define DW4S_LOOP(T, R, ES, SA0, SA1, SA2, SA3, CLAMP)                                         \
-    "push    {r7}\n\t"                                                                     \
+    "str     r7, [%[g], #152]\n\t"                                                         \
     "ldr     r7, [%[g], #148]\n\t"                                                         \
     "b       21f\n\t"                                                                      \
     "20:\n\t"                                                                              \
@@ -347,7 +348,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
     DW4S_BLOCK("17", DW4S_ROWR, DW4S_COLL, T, R)                                           \
     DW4S_BLOCK("18", DW4S_ROWR, DW4S_COLR, T, R)                                           \
     "19:\n\t"                                                                              \
-    "pop     {r7}\n\t"
+    "ldr     r7, [%[g], #152]\n\t"
 /* The bodies reading the input dispatch through the table itself: its entries hold the
  * address of their class's taps, which LDM loads into PC with the window pointer (one
  * instruction for the entry, the branch and the pointer). Called with out = NULL they only
@@ -356,7 +357,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
 #define DW4S_RADDR(k) "adr     r7, 1" #k "f\n\t" "orr     r7, r7, #1\n\t"                     \
     "str     r7, [%[tab], #" #k " * 4]\n\t"
 #define DW4S_RQUERY                                                                        \
-    "push    {r7}\n\t"                                                                     \
+    "str     r7, [%[g], #152]\n\t"                                                         \
     "cmp     %[out], #0\n\t"                                                               \
     "bne     30f\n\t"                                                                      \
     DW4S_RADDR(0) DW4S_RADDR(1) DW4S_RADDR(2) DW4S_RADDR(3) DW4S_RADDR(4)                  \
@@ -388,7 +389,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
     DW4S_RBLOCK("17", DW4S_ROWR, DW4S_COLL, TAIL)                                          \
     DW4S_RBLOCK("18", DW4S_ROWR, DW4S_COLR, TAIL)                                          \
     "19:\n\t"                                                                              \
-    "pop     {r7}\n\t"
+    "ldr     r7, [%[g], #152]\n\t"
 #define DW4S_RLOOP_RELU6                                                                   \
     DW4S_RQUERY DW4S_RHEAD                                                                 \
     DW4S_RBLOCKS(DW4S_RQSTORE("", "", "", "", "") DW4S_RHEAD)
@@ -410,8 +411,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
  * raw: the windows are in the input (c bytes per pixel, + offset widened per tap), else in
  * the widened buffer. general: the sign correction and the activation clamp (not needed
  * when activation.min = output_offset = -128 and max = 127, see dw4s_run). */
-static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, int8_t *out,
-                                       int32_t mode)
+static TD_NOINLINE void dw4s_group_run(dw4s_group *g, const int32_t *tab, int8_t *out, int32_t mode)
 {
     const int32_t raw = mode & DW4S_RAW, general = mode & DW4S_GENERAL_RQ;
 #if defined(TD_DSP_ASM)
@@ -423,7 +423,7 @@ static TD_NOINLINE void dw4s_group_run(const dw4s_group *g, const int32_t *tab, 
     register const int32_t *p __asm__("r10");
     register const int32_t *tp __asm__("r9") = tab;
     register int8_t *op __asm__("r11") = out;
-    register const dw4s_group *gp __asm__("r12") = g;
+    register dw4s_group *gp __asm__("r12") = g;
     register int32_t cp __asm__("lr") = g->c;
     /* clang-format off */
 #define DW4S_OPERANDS                                                                      \
