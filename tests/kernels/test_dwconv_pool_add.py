@@ -219,6 +219,27 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
         (7, 6, 4, 3, (1, 1), (1, 1, 1, 1), 2, None),
         (7, 7, 8, 5, (1, 1), (2, 2, 2, 2), 1, None),
         (6, 6, 6, 1, (1, 1), (0, 0, 0, 0), 1, None),
+        # small maps: stride 1 widens each group's input once into a buffer, other strides
+        # read the input; odd / non-multiple-of-4 channel counts, 1x1 .. 8x8 outputs, the
+        # ReLU6 body, input offsets at both ends, a later group outside the fast
+        # requantisation (it and the rest fall back), strides 3 and (1, 2)
+        (6, 6, 20, 3, (1, 1), (1, 1, 1, 1), 1, "relu"),
+        (6, 6, 13, 3, (1, 1), (1, 1, 1, 1), 1, None),
+        (3, 3, 12, 3, (1, 1), (1, 1, 1, 1), 1, "relu"),
+        (4, 4, 6, 3, (1, 1), (1, 1, 1, 1), 1, "relu"),
+        (8, 8, 9, 3, (1, 1), (1, 1, 1, 1), 1, "inoff_max"),
+        (8, 8, 8, 3, (1, 1), (1, 1, 1, 1), 1, "inoff_min"),
+        (12, 12, 21, 3, (2, 2), (0, 0, 1, 1), 1, "inoff_max"),
+        (6, 6, 12, 3, (2, 2), (0, 0, 1, 1), 1, "inoff_min"),
+        (2, 2, 8, 3, (2, 2), (0, 0, 1, 1), 1, "relu"),  # 1x1 output
+        (8, 8, 8, 3, (2, 2), (0, 0, 1, 1), 1, None),  # 4x4
+        (16, 16, 8, 3, (2, 2), (0, 0, 1, 1), 1, "relu"),  # 8x8
+        (16, 16, 7, 3, (2, 2), (1, 1, 0, 0), 1, None),
+        (6, 6, 16, 3, (1, 1), (1, 1, 1, 1), 1, "late"),
+        (6, 6, 16, 3, (2, 2), (0, 0, 1, 1), 1, "late"),
+        (6, 6, 12, 3, (1, 1), (1, 1, 1, 1), 1, "bias29"),
+        (7, 7, 8, 3, (3, 3), (1, 1, 1, 1), 1, None),
+        (5, 6, 10, 3, (1, 2), (1, 1, 1, 1), 1, "relu"),
     ]
     rng = np.random.default_rng(16)
     cases = []
@@ -244,6 +265,13 @@ def test_dwconv_dsp_matches_host_on_qemu_m4(tdnn, ref, tmp_path):
             out_off, act = -128, (-128, 127)
         elif edge == "bigbias":  # |bias| beyond the doubled-accumulator bound
             bias[0], bias[5] = lim + 1, -(lim + 1)
+        elif edge in ("inoff_max", "inoff_min"):  # input offset extremes, ReLU6 body
+            in_off = 128 if edge == "inoff_max" else -127
+            out_off, act = -128, (-128, 127)
+        elif edge == "late":  # groups 0, 1 fast, group 2 (channels 8..11) not
+            shift[9] = 0
+        elif edge == "bias29":  # |bias| = 2^29: beyond the small-map path's check only
+            bias[5], bias[10] = 1 << 29, -(1 << 29)
         expected = tdnn.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, in_off, out_off, act)
         want = ref.dwconv(x, wt, bias, mult, shift, stride, pad, dmul, in_off, out_off, act)
         ref.assert_same(expected, want)

@@ -113,12 +113,13 @@ int32_t td_conv_nm_s8_get_buffer_size(const td_conv_params *params, const td_dim
  * cores (M4, M7, M33) 3x3 kernels with depth_multiplier 1 and in_c >= 4 in groups of 4
  * channels, the last in_c % 4 channels portable: with per-channel right shifts 1..22,
  * |bias| < 2^30 - 2^19, maps of at most 8x8 outputs (padding <= 1) take the small-map path
- * of the 4-channel variant (each output's valid taps only, 3.1-3.7 instructions per MAC on
- * M4 at MobileNetV1's 6x6 and 3x3 layers), strides 1 / 2 with larger maps the band variant
- * (int16 pair bands, SMLAD asm, 1.9-2.4 instructions per MAC at stride 1, 2.7-3.0 at stride
- * 2 on M4; 2,192 bytes of stack: the band lives on the stack, bounded by its 25-entry pass
- * segments), the rest SXTAB16 + SMLABB/SMLATT (any stride and padding, 1,248 bytes; the
- * small-map path adds 552: its 256-byte window table); portable C otherwise. */
+ * of the 4-channel variant (groups with |bias| < 2^29; each output's valid taps only, the
+ * input widened once per group at stride 1: 2.3-3.0 instructions per MAC on M4 at
+ * MobileNetV1's 6x6 and 3x3 layers; 1,864 bytes of stack), strides 1 / 2 with larger maps
+ * the band variant (int16 pair bands, SMLAD asm, 1.9-2.4 instructions per MAC at stride 1,
+ * 2.7-3.0 at stride 2 on M4; 2,192 bytes of stack: the band lives on the stack, bounded by
+ * its 25-entry pass segments), the rest SXTAB16 + SMLABB/SMLATT (any stride and padding,
+ * 1,272 bytes); portable C otherwise. */
 td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_params *quant,
                              const td_dims *input_dims, const int8_t *input,
                              const td_dims *filter_dims, const int8_t *filter, const int32_t *bias,

@@ -83,7 +83,7 @@ td_status td_dwconv_dense_s8(const td_dwconv_params *params, const td_quant_para
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
     /* small maps (<= 8x8 outputs: MobileNetV1's 6x6 and 3x3 layers): the valid-taps path of
      * the 4-channel variant beats the band's short passes (M4, instructions per MAC: 6x6x128
-     * 3.07 against 3.31, 12x12x64 s2 3.30 against 3.83; the band's per-channel check is
+     * 2.32 against 3.31, 12x12x64 s2 2.80 against 3.83; the band's per-channel check is
      * skipped there) */
     if (!(oh <= 8 && ow <= 8 &&
           td_dwconv_dense_s8_3x3_dsp_small(params, input_dims, output_dims)) &&

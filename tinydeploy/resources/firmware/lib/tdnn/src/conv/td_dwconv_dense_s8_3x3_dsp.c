@@ -15,7 +15,11 @@
  * padded into a band on the stack (one word per pixel, <= DW4_BAND_WORDS per row) and runs
  * all its outputs from there; other border windows are gathered into 9 words. A group
  * whose quantisation the fast requantisation below does not take (see dw4_group) runs the
- * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way. */
+ * same taps over the valid window and td_requant_s8: bit-exact with TFLM either way.
+ * Maps of at most 8x8 outputs (padding <= 1) take the small-map path first (dw4s_run, see
+ * below); groups it declines (quantisation outside its check) continue in dw4_groups. */
+#include <stddef.h>
+
 #include "td_conv_internal.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
@@ -184,13 +188,27 @@ static TD_NOINLINE void dw4_run(const dw4_group *g, const int8_t *p, int32_t c, 
     }
 }
 
-/* ---- small maps (at most DW4S_MAX outputs a side): every output on its own, its valid
- * taps only. A window's rows and columns are each full (F), missing the first (L: padding
- * above / left) or missing the last (R: padding below / right), so 9 unrolled tap
+/* ---- small maps (at most DW4S_MAX outputs a side, any stride): every output on its own,
+ * its valid taps only. A window's rows and columns are each full (F), missing the first
+ * (L: padding above / left) or missing the last (R: padding below / right), so 9 unrolled tap
  * sequences cover every window of pad <= 1 with >= 2 input rows / columns in reach; the
- * padded taps are skipped (x + offset = 0 there), so no band is copied and the cost follows
- * the real MACs (3x3 outputs of a 3x3 map: 49 of 81 taps). ---- */
+ * padded taps are skipped (x + offset = 0 there), so the cost follows the real MACs (3x3
+ * outputs of a 3x3 map: 49 of 81 taps). One asm loop per group runs every output from a
+ * per-call table. Stride 1 (a pixel feeds up to 9 taps): the input pixels the windows reach
+ * are first widened once per group (+ offset) into a buffer of int16 pairs with a fixed row
+ * stride (DW4S_RS), so a tap is 6 instructions at immediate offsets (LDRD of the pixel's
+ * pairs, LDRD of the weight pairs, 4 MACs); the table's (window pointer, class) drives TBH
+ * into the class's taps, then the shared requantisation. Other strides (<= 2.25 taps a
+ * pixel): the taps read the input (8 instructions, dw4_window's), each window row at an
+ * offset from the output pointer (the same table for every group), and the table holds the
+ * class's code address: LDM loads it into PC with the window pointer. ---- */
 #define DW4S_MAX 8
+#define DW4S_BW 10                  /* buffer entries per row: DW4S_MAX - 1 + 3 (stride 1) */
+#define DW4S_RS 80                  /* bytes per buffer row: 8 * DW4S_BW */
+#define DW4S_END 9                  /* the table's end mark (a class past the 9) */
+#define DW4S_RAW 1                  /* dw4s_group_run modes: the taps read the input */
+#define DW4S_GENERAL_RQ 2           /* sign correction and clamp */
+#define DW4S_TB 520 /* input-reading table: bytes to its second half, 8 * (DW4S_MAX^2 + 1) */
 
 /* the class of a window whose first input line is i0 of n (0 F, 1 L, 2 R, -1 other) */
 static int32_t dw4s_class(int32_t i0, int32_t n)
@@ -224,189 +242,491 @@ int32_t td_dwconv_dense_s8_3x3_dsp_small(const td_dwconv_params *params, const t
            dw4s_classes(output_dims->w, params->stride_w, params->pad_left, input_dims->w, cls);
 }
 
+/* A small map's group (byte offsets fixed: the asm below addresses them as immediates):
+ * doubled bias, requantisation constants (channel k: multiplier, (2zp + 1) * 2^(e-1), e at
+ * 16 + 12k), activation bounds in every byte, doubled widened weights (tap t: E, O at
+ * 72 + 8t). */
+typedef struct {
+    int32_t bias[4];  /* 0 */
+    int32_t rq[12];   /* 16 */
+    int32_t lo4, hi4; /* 64, 68 */
+    int32_t wt[18];   /* 72 */
+    int32_t c, off2;  /* bytes per pixel; the input offset in both halves */
+    int32_t r7;       /* the asm's save slot for r7 (no stack the call graph does not see) */
+} dw4s_group;
+
+typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_group, lo4) == 64 &&
+                                offsetof(dw4s_group, wt) == 72)
+                                   ? 1
+                                   : -1];
+
 #if defined(TD_DSP_ASM)
 /* clang-format off */
-/* one tap: DW4_ASM_TAP of dw4_window above */
-#define DW4S_COLF(k0, k1, k2) DW4_ASM_TAP("[%[p]]", k0) DW4_ASM_TAP("[%[p], %[c]]", k1) \
-    DW4_ASM_TAP("[%[p], %[c], lsl #1]", k2)
-#define DW4S_COLL(k0, k1, k2) DW4_ASM_TAP("[%[p], %[c]]", k1) DW4_ASM_TAP("[%[p], %[c], lsl #1]", k2)
-#define DW4S_COLR(k0, k1, k2) DW4_ASM_TAP("[%[p]]", k0) DW4_ASM_TAP("[%[p], %[c]]", k1)
-#define DW4S_NEXT "add     %[p], %[p], %[rs]\n\t"
-#define DW4S_ROWF(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40") DW4S_NEXT \
-    COL("48", "56", "64")
-#define DW4S_ROWL(COL) DW4S_NEXT COL("24", "32", "40") DW4S_NEXT COL("48", "56", "64")
-#define DW4S_ROWR(COL) COL("0", "8", "16") DW4S_NEXT COL("24", "32", "40")
-#define DW4S_CASE(n, body)                                                                  \
-    case n:                                                                                 \
-        __asm__(body                                                                        \
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p] "+r"(p), \
-                  [x] "=&r"(x), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)              \
-                : [c] "r"(c), [rs] "r"(rs), [wt] "r"(wt), [off2] "r"(off2)                  \
-                : "memory");                                                                \
-        break;
+#define DW4S_STR_(x) #x
+#define DW4S_STR(x) DW4S_STR_(x)
+#define DW4S_WT(ky, kx) "ldrd    %[we], %[wo], [%[g], #(72 + (3 * " #ky " + " #kx ") * 8)]\n\t"
+#define DW4S_MACS                                                                          \
+    "smlabb  %[a0], %[we], %[xe], %[a0]\n\t"                                               \
+    "smlatt  %[a2], %[we], %[xe], %[a2]\n\t"                                               \
+    "smlabb  %[a1], %[wo], %[xo], %[a1]\n\t"                                               \
+    "smlatt  %[a3], %[wo], %[xo], %[a3]\n\t"
+/* widened buffer (p: the window's top-left entry): tap (ky, kx) = LDRD of the pixel's pairs,
+ * LDRD of the weight pairs, 4 MACs */
+#define DW4S_BTAP(ky, kx)                                                                  \
+    "ldrd    %[xe], %[xo], [%[p], #(" #ky " * " DW4S_STR(DW4S_RS) " + " #kx " * 8)]\n\t"  \
+    DW4S_WT(ky, kx) DW4S_MACS
+#define DW4S_BROW(ky)
+/* the input itself (each window row's first pixel: the output pointer plus the table's
+ * entry for the row, the same for every group): LDR, LDRD of the weight pairs, SXTAB16 x 2
+ * (+ offset), 4 MACs */
+#define DW4S_RTAP(ky, kx)                                                                  \
+    "ldr     %[xe], [%[p]" DW4S_RCOL##kx "]\n\t"                                           \
+    DW4S_WT(ky, kx)                                                                        \
+    "sxtab16 %[xo], r7, %[xe], ror #8\n\t"                                                 \
+    "sxtab16 %[xe], r7, %[xe]\n\t"                                                         \
+    DW4S_MACS
+#define DW4S_RCOL0 ""
+#define DW4S_RCOL1 ", %[c]"
+#define DW4S_RCOL2 ", %[c], lsl #1"
+#define DW4S_RROW(ky) DW4S_RROW##ky
+#define DW4S_RROW0 "add     %[p], %[p], %[out]\n\t"
+#define DW4S_RROW1 "ldr     %[p], [%[tab], #" DW4S_STR(DW4S_TB) " - 8]\n\t" DW4S_RROW0
+#define DW4S_RROW2 "ldr     %[p], [%[tab], #" DW4S_STR(DW4S_TB) " - 4]\n\t" DW4S_RROW0
+#define DW4S_COLF(T, R, ky) R(ky) T(ky, 0) T(ky, 1) T(ky, 2)
+#define DW4S_COLL(T, R, ky) R(ky) T(ky, 1) T(ky, 2)
+#define DW4S_COLR(T, R, ky) R(ky) T(ky, 0) T(ky, 1)
+#define DW4S_ROWF(COL, T, R) COL(T, R, 0) COL(T, R, 1) COL(T, R, 2)
+#define DW4S_ROWL(COL, T, R) COL(T, R, 1) COL(T, R, 2)
+#define DW4S_ROWR(COL, T, R) COL(T, R, 0) COL(T, R, 1)
+#define DW4S_BLOCK(label, ROW, COL, T, R) label ":\n\t" ROW(COL, T, R) "b       20b\n\t"
+/* one channel's requantisation (see dw4_group), sign: [acc < 0] */
+#define DW4S_RQ(a, sign)                                                                   \
+    "ldm     %[p]!, {%[xe], %[xo], %[we]}\n\t"                                             \
+    "smmlar  %[xe], %[" a "], %[xe], %[xo]\n\t"                                           \
+    sign                                                                                   \
+    "asr     %[xe], %[xe], %[we]\n\t"                                                      \
+    "ssat    %[" a "], #8, %[xe]\n\t"
+#define DW4S_SIGN(a) "add     %[xe], %[xe], %[" a "], asr #31\n\t"
+#define DW4S_CLAMP                                                                         \
+    "ldrd    %[xe], %[xo], [%[g], #64]\n\t"                                                \
+    "ssub8   %[we], %[a0], %[xe]\n\t"                                                      \
+    "sel     %[a0], %[a0], %[xe]\n\t"                                                      \
+    "ssub8   %[we], %[xo], %[a0]\n\t"                                                      \
+    "sel     %[a0], %[a0], %[xo]\n\t"
+/* Every output of the table: enter at the loop head (21), which loads the next entry's
+ * window pointer and class and the bias and branches (TBH) to the class's taps (10-18) or
+ * the end (19); each class's taps end at the requantisation (20), which stores the output
+ * word (outputs are c bytes apart, as input pixels) and falls into the head. */
+#define DW4S_LOOP(T, R, ES, SA0, SA1, SA2, SA3, CLAMP)                                         \
+    "str     r7, [%[g], #152]\n\t"                                                         \
+    "ldr     r7, [%[g], #148]\n\t"                                                         \
+    "b       21f\n\t"                                                                      \
+    "20:\n\t"                                                                              \
+    "add     %[p], %[g], #16\n\t"                                                          \
+    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
+    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
+    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
+    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
+    CLAMP                                                                                  \
+    "str     %[a0], [%[out]]\n\t"                                                          \
+    "add     %[out], %[out], %[c]\n\t"                                                     \
+    "21:\n\t"                                                                              \
+    "ldrd    %[p], %[wo], [%[tab]], #" ES "\n\t"                                               \
+    "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
+    "tbh     [pc, %[wo], lsl #1]\n\t"                                                      \
+    "22:\n\t"                                                                              \
+    ".hword  (10f - 22b) / 2, (11f - 22b) / 2, (12f - 22b) / 2, (13f - 22b) / 2\n\t"       \
+    ".hword  (14f - 22b) / 2, (15f - 22b) / 2, (16f - 22b) / 2, (17f - 22b) / 2\n\t"       \
+    ".hword  (18f - 22b) / 2, (19f - 22b) / 2\n\t"                                         \
+    DW4S_BLOCK("10", DW4S_ROWF, DW4S_COLF, T, R)                                           \
+    DW4S_BLOCK("11", DW4S_ROWF, DW4S_COLL, T, R)                                           \
+    DW4S_BLOCK("12", DW4S_ROWF, DW4S_COLR, T, R)                                           \
+    DW4S_BLOCK("13", DW4S_ROWL, DW4S_COLF, T, R)                                           \
+    DW4S_BLOCK("14", DW4S_ROWL, DW4S_COLL, T, R)                                           \
+    DW4S_BLOCK("15", DW4S_ROWL, DW4S_COLR, T, R)                                           \
+    DW4S_BLOCK("16", DW4S_ROWR, DW4S_COLF, T, R)                                           \
+    DW4S_BLOCK("17", DW4S_ROWR, DW4S_COLL, T, R)                                           \
+    DW4S_BLOCK("18", DW4S_ROWR, DW4S_COLR, T, R)                                           \
+    "19:\n\t"                                                                              \
+    "ldr     r7, [%[g], #152]\n\t"
+/* The bodies reading the input dispatch through the table itself: its entries hold the
+ * address of their class's taps, which LDM loads into PC with the window pointer (one
+ * instruction for the entry, the branch and the pointer). Called with out = NULL they only
+ * store their 10 addresses (classes 0..8, the end; Thumb bit set) at tab. The ReLU6 body
+ * also repeats the requantisation and the dispatch after every class's taps. */
+#define DW4S_RADDR(k) "adr     r7, 1" #k "f\n\t" "orr     r7, r7, #1\n\t"                     \
+    "str     r7, [%[tab], #" #k " * 4]\n\t"
+#define DW4S_RQUERY                                                                        \
+    "str     r7, [%[g], #152]\n\t"                                                         \
+    "cmp     %[out], #0\n\t"                                                               \
+    "bne     30f\n\t"                                                                      \
+    DW4S_RADDR(0) DW4S_RADDR(1) DW4S_RADDR(2) DW4S_RADDR(3) DW4S_RADDR(4)                  \
+    DW4S_RADDR(5) DW4S_RADDR(6) DW4S_RADDR(7) DW4S_RADDR(8) DW4S_RADDR(9)                  \
+    "b       19f\n\t"                                                                      \
+    "30:\n\t"                                                                              \
+    "ldr     r7, [%[g], #148]\n\t"
+#define DW4S_RHEAD                                                                         \
+    "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
+    "ldmia   %[tab]!, {%[p], pc}\n\t"
+#define DW4S_RQSTORE(SA0, SA1, SA2, SA3, CLAMP)                                            \
+    "add     %[p], %[g], #16\n\t"                                                          \
+    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
+    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
+    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
+    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
+    CLAMP                                                                                  \
+    "str     %[a0], [%[out]]\n\t"                                                          \
+    "add     %[out], %[out], %[c]\n\t"
+#define DW4S_RBLOCK(label, ROW, COL, TAIL) label ":\n\t" ROW(COL, DW4S_RTAP, DW4S_RROW) TAIL
+#define DW4S_RBLOCKS(TAIL)                                                                 \
+    DW4S_RBLOCK("10", DW4S_ROWF, DW4S_COLF, TAIL)                                          \
+    DW4S_RBLOCK("11", DW4S_ROWF, DW4S_COLL, TAIL)                                          \
+    DW4S_RBLOCK("12", DW4S_ROWF, DW4S_COLR, TAIL)                                          \
+    DW4S_RBLOCK("13", DW4S_ROWL, DW4S_COLF, TAIL)                                          \
+    DW4S_RBLOCK("14", DW4S_ROWL, DW4S_COLL, TAIL)                                          \
+    DW4S_RBLOCK("15", DW4S_ROWL, DW4S_COLR, TAIL)                                          \
+    DW4S_RBLOCK("16", DW4S_ROWR, DW4S_COLF, TAIL)                                          \
+    DW4S_RBLOCK("17", DW4S_ROWR, DW4S_COLL, TAIL)                                          \
+    DW4S_RBLOCK("18", DW4S_ROWR, DW4S_COLR, TAIL)                                          \
+    "19:\n\t"                                                                              \
+    "ldr     r7, [%[g], #152]\n\t"
+#define DW4S_RLOOP_RELU6                                                                   \
+    DW4S_RQUERY DW4S_RHEAD                                                                 \
+    DW4S_RBLOCKS(DW4S_RQSTORE("", "", "", "", "") DW4S_RHEAD)
+#define DW4S_RLOOP_GENERAL                                                                 \
+    DW4S_RQUERY                                                                            \
+    "b       21f\n\t"                                                                      \
+    "20:\n\t"                                                                              \
+    DW4S_RQSTORE(DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"),        \
+                 DW4S_CLAMP)                                                               \
+    "21:\n\t"                                                                              \
+    DW4S_RHEAD                                                                             \
+    DW4S_RBLOCKS("b       20b\n\t")
 /* clang-format on */
 #endif
 
-/* The valid taps of window class cls (3 * row class + column class) into *pa0 .. *pa3 (p:
- * the window's top-left input byte, possibly in the padding, which is never read). */
-static inline __attribute__((always_inline)) void
-dw4s_window(int32_t cls, const int8_t *p, int32_t c, int32_t rs, const int32_t *wt, int32_t off2,
-            int32_t *pa0, int32_t *pa1, int32_t *pa2, int32_t *pa3)
+/* One group's outputs. tab: per output 4 words, its window's top-left, its class and (raw)
+ * its window's second and third rows, ended by class DW4S_END; raw: as byte offsets from
+ * the output's pointer, else pointers into the widened buffer.
+ * raw: the windows are in the input (c bytes per pixel, + offset widened per tap), else in
+ * the widened buffer. general: the sign correction and the activation clamp (not needed
+ * when activation.min = output_offset = -128 and max = 127, see dw4s_run). */
+static TD_NOINLINE void dw4s_group_run(dw4s_group *g, const int32_t *tab, int8_t *out, int32_t mode)
 {
-    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
+    const int32_t raw = mode & DW4S_RAW, general = mode & DW4S_GENERAL_RQ;
 #if defined(TD_DSP_ASM)
-    int32_t x, xo, we, wo;
-    switch (cls) {
-        DW4S_CASE(0, DW4S_ROWF(DW4S_COLF))
-        DW4S_CASE(1, DW4S_ROWF(DW4S_COLL))
-        DW4S_CASE(2, DW4S_ROWF(DW4S_COLR))
-        DW4S_CASE(3, DW4S_ROWL(DW4S_COLF))
-        DW4S_CASE(4, DW4S_ROWL(DW4S_COLL))
-        DW4S_CASE(5, DW4S_ROWL(DW4S_COLR))
-        DW4S_CASE(6, DW4S_ROWR(DW4S_COLF))
-        DW4S_CASE(7, DW4S_ROWR(DW4S_COLL))
-    default: DW4S_CASE(8, DW4S_ROWR(DW4S_COLR))
+    /* every operand in a fixed register (LDM's lists: a0..a3 and xe < xo < we in register
+     * order), none in r7: the asm saves it and holds the input offset there (14 registers;
+     * r7 may be the frame pointer) */
+    register int32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
+    register int32_t xe __asm__("r4"), xo __asm__("r5"), we __asm__("r6"), wo __asm__("r8");
+    register const int32_t *p __asm__("r10");
+    register const int32_t *tp __asm__("r9") = tab;
+    register int8_t *op __asm__("r11") = out;
+    register dw4s_group *gp __asm__("r12") = g;
+    register int32_t cp __asm__("lr") = g->c;
+    /* clang-format off */
+#define DW4S_OPERANDS                                                                      \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xe] "=&r"(xe),      \
+      [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo), [p] "=&r"(p), [tab] "+r"(tp),         \
+      [out] "+r"(op)                                                                       \
+    : [g] "r"(gp), [c] "r"(cp)                                                             \
+    : "memory", "cc"
+#define DW4S_GENERAL(T, R, ES)                                                             \
+    DW4S_LOOP(T, R, ES, DW4S_SIGN("a0"), DW4S_SIGN("a1"), DW4S_SIGN("a2"), DW4S_SIGN("a3"),  \
+              DW4S_CLAMP)
+    if (raw && general) {
+        __asm__ volatile(DW4S_RLOOP_GENERAL DW4S_OPERANDS);
+    } else if (raw) {
+        __asm__ volatile(DW4S_RLOOP_RELU6 DW4S_OPERANDS);
+    } else if (general) {
+        __asm__ volatile(DW4S_GENERAL(DW4S_BTAP, DW4S_BROW, "8") DW4S_OPERANDS);
+    } else {
+        __asm__ volatile(DW4S_LOOP(DW4S_BTAP, DW4S_BROW, "8", "", "", "", "", "") DW4S_OPERANDS);
     }
+#undef DW4S_GENERAL
+#undef DW4S_OPERANDS
+    /* clang-format on */
 #else
-    const int32_t ry = cls / 3, cx = cls % 3;
-    const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
-    const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
-    int32_t ky, kx;
-    for (ky = ky0; ky < ky1; ky++) {
-        for (kx = kx0; kx < kx1; kx++) {
-            const uint32_t xv = td_read_u32(p + ky * rs + kx * c);
-            DW4_TAP(xv, wt[6 * ky + 2 * kx], wt[6 * ky + 2 * kx + 1], a0, a1, a2, a3);
+    const int32_t c = g->c, off2 = g->off2;
+    for (; tab[1] != DW4S_END; tab += 2, out += c) {
+        const int32_t ry = tab[1] / 3, cx = tab[1] % 3;
+        const int32_t ky0 = ry == 1 ? 1 : 0, ky1 = ry == 2 ? 2 : 3;
+        const int32_t kx0 = cx == 1 ? 1 : 0, kx1 = cx == 2 ? 2 : 3;
+        int32_t a[4], k, ky, kx;
+        uint32_t v = 0, t;
+        for (k = 0; k < 4; k++) {
+            a[k] = g->bias[k];
         }
+        for (ky = ky0; ky < ky1; ky++) {
+            for (kx = kx0; kx < kx1; kx++) {
+                const int32_t *wt = g->wt + 2 * (3 * ky + kx);
+                int32_t xe, xo;
+                if (raw) {
+                    const int32_t d = ky == 0 ? tab[0] : tab[DW4S_TB / 4 + ky - 1];
+                    const int8_t *row = (const int8_t *)((intptr_t)out + d);
+                    const uint32_t x = td_read_u32(row + kx * c);
+                    xe = __sxtab16(off2, (int32_t)x);
+                    xo = td_sxtab16_ror8(off2, x);
+                } else {
+                    const int32_t *x =
+                        (const int32_t *)(intptr_t)tab[0] + ky * (DW4S_RS / 4) + 2 * kx;
+                    xe = x[0];
+                    xo = x[1];
+                }
+                a[0] = __smlabb(wt[0], xe, a[0]);
+                a[2] = __smlatt(wt[0], xe, a[2]);
+                a[1] = __smlabb(wt[1], xo, a[1]);
+                a[3] = __smlatt(wt[1], xo, a[3]);
+            }
+        }
+        for (k = 0; k < 4; k++) {
+            const int32_t *rq = g->rq + 3 * k;
+            const int32_t r = dw4_smmlar(a[k], rq[0], rq[1]) + (general ? a[k] >> 31 : 0);
+            v |= ((uint32_t)__ssat(r >> rq[2], 8) & 0xFFu) << (8 * k);
+        }
+        if (general) {
+            __asm__("ssub8 %1, %0, %2\n\t"
+                    "sel   %0, %0, %2\n\t"
+                    "ssub8 %1, %3, %0\n\t"
+                    "sel   %0, %0, %3"
+                    : "+r"(v), "=&r"(t)
+                    : "r"((uint32_t)g->lo4), "r"((uint32_t)g->hi4)
+                    : "cc");
+        }
+        td_write_u32(out, v);
     }
 #endif
-    *pa0 = a0;
-    *pa1 = a1;
-    *pa2 = a2;
-    *pa3 = a3;
 }
 
-/* Requantise a fast group's 4 sums (see dw4_group) and store them as one word. sign: add
- * [acc < 0] (not needed when activation.min >= output_offset: an output of a negative sum
- * is <= output_offset either way, so the clamp makes it exact); clamp: the activation range
- * is narrower than int8. */
-static inline void dw4s_store(const dw4_group *g, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
-                              int32_t sign, int32_t clamp, int8_t *out)
+/* A small map's group: the doubled widened weights (f: channel ch of tap 0, c: bytes per
+ * tap), the doubled bias and the requantisation constants (k2 = 2 * output_offset + 1).
+ * 0 when a channel is outside the fast requantisation (see dw4_group, here with
+ * |bias| < 2^29, a cheaper check; g is then partly written and not used). */
+static inline int32_t dw4s_prepare(const td_quant_params *quant, const int8_t *f, const int32_t *bp,
+                                   int32_t c, int32_t ch, int32_t k2, dw4s_group *g)
 {
-    const int32_t *rq = g->rq;
-    uint32_t v;
-    a0 = __ssat((dw4_smmlar(a0, rq[0], rq[1]) + (sign ? a0 >> 31 : 0)) >> rq[2], 8);
-    a1 = __ssat((dw4_smmlar(a1, rq[3], rq[4]) + (sign ? a1 >> 31 : 0)) >> rq[5], 8);
-    a2 = __ssat((dw4_smmlar(a2, rq[6], rq[7]) + (sign ? a2 >> 31 : 0)) >> rq[8], 8);
-    a3 = __ssat((dw4_smmlar(a3, rq[9], rq[10]) + (sign ? a3 >> 31 : 0)) >> rq[11], 8);
-    v = (uint32_t)a0;
-    __asm__("bfi %0, %1, #8, #8\n\t"
-            "bfi %0, %2, #16, #8\n\t"
-            "bfi %0, %3, #24, #8"
-            : "+r"(v)
-            : "r"(a1), "r"(a2), "r"(a3));
-    if (clamp) {
-        uint32_t t;
-        __asm__("ssub8 %1, %0, %2\n\t"
-                "sel   %0, %0, %2\n\t"
-                "ssub8 %1, %3, %0\n\t"
-                "sel   %0, %0, %3"
-                : "+r"(v), "=&r"(t)
-                : "r"((uint32_t)rq[12]), "r"((uint32_t)rq[13])
-                : "cc");
+    uint32_t bad = 0;
+#if defined(TD_DSP_ASM)
+    {
+        int32_t e0, o0, e1, o1, e2, o2;
+        int32_t *wt = g->wt;
+        /* clang-format off */
+#define DW4S_WIDEN(e, o)                                                                   \
+    "sxtb16  %[" o "], %[" e "], ror #8\n\t"                                               \
+    "sxtb16  %[" e "], %[" e "]\n\t"                                                       \
+    "sadd16  %[" e "], %[" e "], %[" e "]\n\t"                                             \
+    "sadd16  %[" o "], %[" o "], %[" o "]\n\t"
+#define DW4S_WNEXT "add     %[f], %[f], %[c3]\n\t"
+#define DW4S_WROW(NEXT)                                                                          \
+    "ldr     %[e0], [%[f]]\n\t"                                                            \
+    "ldr     %[e1], [%[f], %[c]]\n\t"                                                      \
+    "ldr     %[e2], [%[f], %[c], lsl #1]\n\t"                                              \
+    DW4S_WIDEN("e0", "o0") DW4S_WIDEN("e1", "o1") DW4S_WIDEN("e2", "o2")                     \
+    "strd    %[e0], %[o0], [%[wt]], #8\n\t"                                              \
+    "strd    %[e1], %[o1], [%[wt]], #8\n\t"                                              \
+    "strd    %[e2], %[o2], [%[wt]], #8\n\t" NEXT
+        __asm__ volatile(DW4S_WROW(DW4S_WNEXT) DW4S_WROW(DW4S_WNEXT) DW4S_WROW("")
+                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1),
+                           [e2] "=&r"(e2), [o2] "=&r"(o2), [f] "+r"(f), [wt] "+r"(wt)
+                         : [c] "r"(c), [c3] "r"(3 * c)
+                         : "memory");
+#undef DW4S_WROW
+#undef DW4S_WNEXT
+#undef DW4S_WIDEN
+        /* clang-format on */
     }
-    td_write_u32(out, v);
-}
-
-/* One fast group over a small map: pix[i] = (window offset of output i) * 16 + its class. */
-static inline __attribute__((always_inline)) void
-dw4s_group_body(const dw4_group *g, const int8_t *in, int32_t c, int32_t rs, const int32_t *pix,
-                int32_t n, int32_t off2, int32_t sign, int32_t clamp, int8_t *out)
-{
-    const int32_t *end = pix + n;
-    for (; pix < end; pix++, out += c) {
-        const int32_t e = *pix;
-        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-        dw4s_window(e & 15, in + (e >> 4), c, rs, g->wt, off2, &a0, &a1, &a2, &a3);
-        dw4s_store(g, a0, a1, a2, a3, sign, clamp, out);
+    {
+        const int32_t *mp = quant->multiplier + ch, *sp = quant->shift + ch;
+        int32_t m, sh, b, t, u;
+        /* clang-format off */
+        /* channel k: bad |= m < 0 (bit 0), e - 1 outside 0 .. 21 (t or t + 10 >= 32),
+         * |b| >= 2^29 (b + 2^29 outside 0 .. 2^30 - 1); rq = (m, k2 << (e - 1), e),
+         * bias = 2b */
+#define DW4S_QCH(k, rq, bo)                                                                \
+    "ldr     %[m], [%[mp], #" k "]\n\t"                                                    \
+    "ldr     %[sh], [%[sp], #" k "]\n\t"                                                   \
+    "ldr     %[b], [%[bp], #" k "]\n\t"                                                    \
+    "orr     %[bad], %[bad], %[m], lsr #31\n\t"                                            \
+    "mvn     %[t], %[sh]\n\t"                                                              \
+    "add     %[u], %[t], #10\n\t"                                                          \
+    "orr     %[bad], %[bad], %[t], lsr #5\n\t"                                             \
+    "orr     %[bad], %[bad], %[u], lsr #5\n\t"                                             \
+    "lsl     %[t], %[k2], %[t]\n\t"                                                        \
+    "rsb     %[sh], %[sh], #0\n\t"                                                         \
+    "str     %[m], [%[g], #" rq "]\n\t"                                                    \
+    "strd    %[t], %[sh], [%[g], #" rq " + 4]\n\t"                                         \
+    "add     %[u], %[b], #0x20000000\n\t"                                                  \
+    "orr     %[bad], %[bad], %[u], lsr #30\n\t"                                            \
+    "lsl     %[b], %[b], #1\n\t"                                                           \
+    "str     %[b], [%[g], #" bo "]\n\t"
+        __asm__ volatile(DW4S_QCH("0", "16", "0") DW4S_QCH("4", "28", "4")
+                         DW4S_QCH("8", "40", "8") DW4S_QCH("12", "52", "12")
+                         : [bad] "+r"(bad), [m] "=&r"(m), [sh] "=&r"(sh), [b] "=&r"(b),
+                           [t] "=&r"(t), [u] "=&r"(u)
+                         : [mp] "r"(mp), [sp] "r"(sp), [bp] "r"(bp), [k2] "r"(k2), [g] "r"(g)
+                         : "memory");
+#undef DW4S_QCH
+        /* clang-format on */
     }
-}
-
-/* A small map's fast group: doubled widened weights, doubled bias, requantisation constants
- * (the fast case of dw4_prepare, every channel of the layer checked once beforehand). */
-static inline void dw4s_prepare(const td_quant_params *quant, const int8_t *filter,
-                                const int32_t *bias, int32_t c, int32_t ch, int32_t ooff,
-                                dw4_group *g)
-{
+#else
     int32_t k;
     TD_UNROLL8
     for (k = 0; k < 9; k++) {
-        const int32_t v = (int32_t)td_read_u32(filter + k * c + ch);
+        const int32_t v = (int32_t)td_read_u32(f + k * c);
         const int32_t e = __sxtb16(v), o = td_sxtb16_ror8(v);
         g->wt[2 * k] = __sadd16(e, e);
         g->wt[2 * k + 1] = __sadd16(o, o);
     }
     TD_UNROLL8
     for (k = 0; k < 4; k++) {
-        const int32_t e = -quant->shift[ch + k];
-        g->bias[k] = bias ? 2 * bias[ch + k] : 0;
-        g->rq[3 * k] = quant->multiplier[ch + k];
-        g->rq[3 * k + 1] = (2 * ooff + 1) * (1 << (e - 1));
-        g->rq[3 * k + 2] = e;
+        const int32_t m = quant->multiplier[ch + k], s = quant->shift[ch + k], b = bp[k];
+        const uint32_t e1 = (uint32_t)(-1 - s); /* e - 1 */
+        bad |= ((uint32_t)m >> 31) | (e1 > 21u) | ((uint32_t)(b + (1 << 29)) >> 30);
+        g->rq[3 * k] = m;
+        g->rq[3 * k + 1] = (int32_t)((uint32_t)k2 << (e1 & 31u));
+        g->rq[3 * k + 2] = -s;
+        g->bias[k] = (int32_t)((uint32_t)b << 1);
+    }
+#endif
+    return bad == 0;
+}
+
+/* n pixels of one input row (s: channel ch of the first, c: bytes per pixel) widened into
+ * consecutive buffer entries from d: E = (x_c0, x_c2) + offset, O = (x_c1, x_c3) + offset. */
+static inline void dw4s_widen_row(const int8_t *s, int32_t c, int32_t n, int32_t off2, int32_t *d)
+{
+#if defined(TD_DSP_ASM)
+    int32_t x0, x1, x2, x3, x4, x5, x6, x7;
+    /* clang-format off */
+#define DW4S_PIX(x, o, k) "sxtab16 %[" o "], %[off2], %[" x "], ror #8\n\t"              \
+    "sxtab16 %[" x "], %[off2], %[" x "]\n\t"                                              \
+    "strd    %[" x "], %[" o "], [%[d], #" k "]\n\t"
+    __asm__ volatile(
+        "subs    %[n], %[n], #4\n\t"
+        "blt     2f\n\t"
+        "1:\n\t" /* 4 pixels */
+        "ldr     %[x0], [%[s]]\n\t"
+        "ldr     %[x2], [%[s], %[c]]\n\t"
+        "add     %[s], %[s], %[c], lsl #1\n\t"
+        "ldr     %[x4], [%[s]]\n\t"
+        "ldr     %[x6], [%[s], %[c]]\n\t"
+        "add     %[s], %[s], %[c], lsl #1\n\t"
+        DW4S_PIX("x0", "x1", "0") DW4S_PIX("x2", "x3", "8") DW4S_PIX("x4", "x5", "16")
+        DW4S_PIX("x6", "x7", "24")
+        "add     %[d], %[d], #32\n\t"
+        "subs    %[n], %[n], #4\n\t"
+        "bge     1b\n\t"
+        "2:\n\t"
+        "tst     %[n], #2\n\t"
+        "beq     3f\n\t"
+        "ldr     %[x0], [%[s]]\n\t"
+        "ldr     %[x2], [%[s], %[c]]\n\t"
+        "add     %[s], %[s], %[c], lsl #1\n\t"
+        DW4S_PIX("x0", "x1", "0") DW4S_PIX("x2", "x3", "8")
+        "add     %[d], %[d], #16\n\t"
+        "3:\n\t"
+        "tst     %[n], #1\n\t"
+        "beq     4f\n\t"
+        "ldr     %[x0], [%[s]]\n\t"
+        DW4S_PIX("x0", "x1", "0")
+        "4:\n\t"
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4),
+          [x5] "=&r"(x5), [x6] "=&r"(x6), [x7] "=&r"(x7), [s] "+r"(s), [n] "+r"(n), [d] "+r"(d)
+        : [c] "r"(c), [off2] "r"(off2)
+        : "memory", "cc");
+#undef DW4S_PIX
+    /* clang-format on */
+#else
+    for (; n > 0; n--, s += c, d += 2) {
+        const uint32_t x = td_read_u32(s);
+        d[0] = __sxtab16(off2, (int32_t)x);
+        d[1] = td_sxtab16_ror8(off2, x);
+    }
+#endif
+}
+
+/* One group's input rows 0 .. ny - 1 (rs bytes apart), columns 0 .. nx - 1, widened into
+ * the buffer rows from dst (the entry of pixel (0, 0)). */
+static TD_NOINLINE void dw4s_widen(const int8_t *src, int32_t c, int32_t rs, int32_t ny, int32_t nx,
+                                   int32_t off2, int32_t *dst)
+{
+    for (; ny > 0; ny--, src += rs, dst += 2 * DW4S_BW) {
+        dw4s_widen_row(src, c, nx, off2, dst);
     }
 }
 
-/* Every 4-channel group of a small map (see DW4S_MAX; rcls / ccls: the classes of the
- * output rows / columns) whose every channel is fast. Two bodies (code size): the exact
- * general one, and the one without sign correction and clamp (MobileNet's ReLU6 layers:
- * activation.min = output_offset = -128). */
-static TD_NOINLINE void dw4s_run(const td_dwconv_params *params, const td_quant_params *quant,
-                                 const td_dims *input_dims, const int8_t *input,
-                                 const int8_t *filter, const int32_t *bias, int32_t oh, int32_t ow,
-                                 const int8_t *rcls, const int8_t *ccls, int8_t *output)
+/* The 4-channel groups of a small map (see DW4S_MAX; rcls / ccls: the classes of the output
+ * rows / columns) up to the first with a channel outside the fast requantisation: returns
+ * its first channel (4 * floor(c / 4) when every group ran). The general body corrects the
+ * sign and clamps; MobileNet's ReLU6 layers (activation.min = output_offset = -128, max 127)
+ * need neither. */
+static TD_NOINLINE int32_t dw4s_run(const td_dwconv_params *params, const td_quant_params *quant,
+                                    const td_dims *input_dims, const int8_t *input,
+                                    const int8_t *filter, const int32_t *bias, int32_t oh,
+                                    int32_t ow, const int8_t *rcls, const int8_t *ccls,
+                                    int8_t *output)
 {
-    const int32_t w = input_dims->w, c = input_dims->c;
+    const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
     const int32_t sh = params->stride_h, sw = params->stride_w;
+    const int32_t pt = params->pad_top, pl = params->pad_left;
     const int32_t off2 = td_pack_s16x2(params->input_offset, params->input_offset);
     const int32_t ooff = params->output_offset;
     const int32_t amin = params->activation.min, amax = params->activation.max;
     const int32_t general = amin < ooff || amin > -128 || amax < 127;
-    /* the window pointer of output (0, 0), possibly in the padding (never read) */
-    const intptr_t base =
-        (intptr_t)input - (intptr_t)((params->pad_top * w + params->pad_left) * c);
-    int32_t pix[DW4S_MAX * DW4S_MAX];
-    dw4_group g;
-    int32_t ch, oy, ox;
+    /* stride 1: each input pixel feeds up to 9 taps, widening it once pays (6 instructions a
+     * tap against 8); at stride 2 (<= 2.25 taps a pixel) the taps widen the input */
+    const int32_t raw = sh != 1 || sw != 1;
+    const int32_t mode = (raw ? DW4S_RAW : 0) | (general ? DW4S_GENERAL_RQ : 0);
+    /* the input rows / columns the windows reach */
+    const int32_t ny = (oh - 1) * sh + 3 - pt < h ? (oh - 1) * sh + 3 - pt : h;
+    const int32_t nx = (ow - 1) * sw + 3 - pl < w ? (ow - 1) * sw + 3 - pl : w;
+    /* the table (2 words an entry), then the buffer (stride 1) or the table's second half */
+    int32_t mem[2 * (DW4S_MAX * DW4S_MAX + 1) + 2 * DW4S_BW * DW4S_BW];
+    int32_t *const tab = mem, *const buf = mem + DW4S_TB / 4;
+    static const int32_t no_bias[4] = {0, 0, 0, 0};
+    int32_t cls[10]; /* the table's class marks: classes 0..8, the end */
+    dw4s_group g;
+    int32_t ch, oy, ox, r, n = 0;
+    g.lo4 = (int32_t)(0x01010101u * (uint8_t)amin);
+    g.hi4 = (int32_t)(0x01010101u * (uint8_t)amax);
+    g.c = c;
+    g.off2 = off2;
+    for (r = 0; r < 10; r++) {
+        cls[r] = r;
+    }
+#if defined(TD_DSP_ASM)
+    if (raw) { /* the input-reading bodies take their classes' code addresses */
+        dw4s_group_run(&g, cls, NULL, mode);
+    }
+#endif
     for (oy = 0; oy < oh; oy++) {
-        for (ox = 0; ox < ow; ox++) {
-            pix[oy * ow + ox] = (oy * sh * w + ox * sw) * c * 16 + 3 * rcls[oy] + ccls[ox];
+        for (ox = 0; ox < ow; ox++, n++) {
+            tab[2 * n + 1] = cls[3 * rcls[oy] + ccls[ox]];
+            if (!raw) {
+                tab[2 * n] = (int32_t)(intptr_t)(buf + 2 * (oy * DW4S_BW + ox));
+                continue;
+            }
+            for (r = 0; r < 3; r++) { /* window row r from output n's pointer (any group) */
+                const intptr_t row = (intptr_t)input + ((oy * sh - pt + r) * w + ox * sw - pl) * c;
+                tab[r == 0 ? 2 * n : DW4S_TB / 4 + 2 * n + r - 1] =
+                    (int32_t)(row - ((intptr_t)output + n * c));
+            }
         }
     }
-    g.rq[12] = (int32_t)(0x01010101u * (uint8_t)amin);
-    g.rq[13] = (int32_t)(0x01010101u * (uint8_t)amax);
+    tab[2 * n] = 0;
+    tab[2 * n + 1] = cls[DW4S_END];
     for (ch = 0; ch + 4 <= c; ch += 4) {
-        const int8_t *in = (const int8_t *)(base + ch);
-        dw4s_prepare(quant, filter, bias, c, ch, ooff, &g);
-        if (general) {
-            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 1, 1, output + ch);
-        } else {
-            dw4s_group_body(&g, in, c, w * c, pix, oh * ow, off2, 0, 0, output + ch);
+        if (!dw4s_prepare(quant, filter + ch, bias ? bias + ch : no_bias, c, ch, 2 * ooff + 1,
+                          &g)) {
+            break;
         }
-    }
-}
-
-/* Whether every channel 0 .. 4 * floor(c / 4) - 1 takes the fast requantisation. */
-static int32_t dw4s_all_fast(const td_quant_params *quant, const int32_t *bias, int32_t c)
-{
-    int32_t k;
-    for (k = 0; k < (c & ~3); k++) {
-        const int32_t b = bias ? bias[k] : 0;
-        const int32_t s = quant->shift[k];
-        if (quant->multiplier[k] < 0 || s > -1 || s < -22 || b >= (1 << 30) - (1 << 19) ||
-            b <= -((1 << 30) - (1 << 19))) {
-            return 0;
+        if (!raw) {
+            dw4s_widen(input + ch, c, w * c, ny, nx, off2, buf + 2 * (pt * DW4S_BW + pl));
         }
+        dw4s_group_run(&g, tab, output + ch, mode);
     }
-    return 1;
+    return ch;
 }
 
 /* The groups dw4_run does not take (g->fast == 0). */
@@ -462,10 +782,11 @@ static void dw4_prepare(const td_quant_params *quant, const int8_t *filter, cons
     }
 }
 
-void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_params *quant,
-                                const td_dims *input_dims, const int8_t *input,
-                                const int8_t *filter, const int32_t *bias,
-                                const td_dims *output_dims, int8_t *output)
+/* The groups from channel ch on, outside the small-map path (its own frame: the band). */
+static TD_NOINLINE void dw4_groups(const td_dwconv_params *params, const td_quant_params *quant,
+                                   const td_dims *input_dims, const int8_t *input,
+                                   const int8_t *filter, const int32_t *bias,
+                                   const td_dims *output_dims, int8_t *output, int32_t ch)
 {
     const int32_t h = input_dims->h, w = input_dims->w, c = input_dims->c;
     const int32_t oh = output_dims->h, ow = output_dims->w;
@@ -482,17 +803,11 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
     dw4_q qv;
     const dw4_q *q = &qv;
     dw4_group g;
-    int32_t ch, oy, ox, ky, kx;
+    int32_t oy, ox, ky, kx;
     qv.ooff = params->output_offset;
     qv.amin = params->activation.min;
     qv.amax = params->activation.max;
-    int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
-    if (dw4s_classes(oh, sh, pt, h, rcls) && dw4s_classes(ow, sw, pl, w, ccls) &&
-        dw4s_all_fast(quant, bias, c)) {
-        dw4s_run(params, quant, input_dims, input, filter, bias, oh, ow, rcls, ccls, output);
-        return;
-    }
-    for (ch = 0; ch + 4 <= c; ch += 4) {
+    for (; ch + 4 <= c; ch += 4) {
         dw4_prepare(quant, filter, bias, c, ch, params->output_offset, &g);
         g.rq[12] = (int32_t)lo4;
         g.rq[13] = (int32_t)hi4;
@@ -564,6 +879,24 @@ void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_p
                 dw4_store(&g, q, orow + ox * c, a0, a1, a2, a3);
             }
         }
+    }
+}
+
+void td_dwconv_dense_s8_3x3_dsp(const td_dwconv_params *params, const td_quant_params *quant,
+                                const td_dims *input_dims, const int8_t *input,
+                                const int8_t *filter, const int32_t *bias,
+                                const td_dims *output_dims, int8_t *output)
+{
+    int8_t rcls[DW4S_MAX], ccls[DW4S_MAX];
+    int32_t ch = 0;
+    if (dw4s_classes(output_dims->h, params->stride_h, params->pad_top, input_dims->h, rcls) &&
+        dw4s_classes(output_dims->w, params->stride_w, params->pad_left, input_dims->w, ccls)) {
+        /* the groups from the first outside the fast requantisation on take dw4_groups */
+        ch = dw4s_run(params, quant, input_dims, input, filter, bias, output_dims->h,
+                      output_dims->w, rcls, ccls, output);
+    }
+    if (ch + 4 <= input_dims->c) {
+        dw4_groups(params, quant, input_dims, input, filter, bias, output_dims, output, ch);
     }
 }
 
