@@ -313,6 +313,16 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
     "sel     %[a0], %[a0], %[xe]\n\t"                                                      \
     "ssub8   %[we], %[xo], %[a0]\n\t"                                                      \
     "sel     %[a0], %[a0], %[xo]\n\t"
+/* Requantise the 4 accumulators, store the output word, step to the next output. */
+#define DW4S_RQSTORE(SA0, SA1, SA2, SA3, CLAMP)                                            \
+    "add     %[p], %[g], #16\n\t"                                                          \
+    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
+    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
+    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
+    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
+    CLAMP                                                                                  \
+    "str     %[a0], [%[out]]\n\t"                                                          \
+    "add     %[out], %[out], %[c]\n\t"
 /* Every output of the table: enter at the loop head (21), which loads the next entry's
  * window pointer and class and the bias and branches (TBH) to the class's taps (10-18) or
  * the end (19); each class's taps end at the requantisation (20), which stores the output
@@ -322,14 +332,7 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
     "ldr     r7, [%[g], #148]\n\t"                                                         \
     "b       21f\n\t"                                                                      \
     "20:\n\t"                                                                              \
-    "add     %[p], %[g], #16\n\t"                                                          \
-    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
-    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
-    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
-    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
-    CLAMP                                                                                  \
-    "str     %[a0], [%[out]]\n\t"                                                          \
-    "add     %[out], %[out], %[c]\n\t"                                                     \
+    DW4S_RQSTORE(SA0, SA1, SA2, SA3, CLAMP)                                                \
     "21:\n\t"                                                                              \
     "ldrd    %[p], %[wo], [%[tab]], #" ES "\n\t"                                               \
     "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
@@ -368,15 +371,6 @@ typedef char dw4s_layout_check[(offsetof(dw4s_group, rq) == 16 && offsetof(dw4s_
 #define DW4S_RHEAD                                                                         \
     "ldm     %[g], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                       \
     "ldmia   %[tab]!, {%[p], pc}\n\t"
-#define DW4S_RQSTORE(SA0, SA1, SA2, SA3, CLAMP)                                            \
-    "add     %[p], %[g], #16\n\t"                                                          \
-    DW4S_RQ("a0", SA0) DW4S_RQ("a1", SA1) DW4S_RQ("a2", SA2) DW4S_RQ("a3", SA3)             \
-    "bfi     %[a0], %[a1], #8, #8\n\t"                                                     \
-    "bfi     %[a0], %[a2], #16, #8\n\t"                                                    \
-    "bfi     %[a0], %[a3], #24, #8\n\t"                                                    \
-    CLAMP                                                                                  \
-    "str     %[a0], [%[out]]\n\t"                                                          \
-    "add     %[out], %[out], %[c]\n\t"
 #define DW4S_RBLOCK(label, ROW, COL, TAIL) label ":\n\t" ROW(COL, DW4S_RTAP, DW4S_RROW) TAIL
 #define DW4S_RBLOCKS(TAIL)                                                                 \
     DW4S_RBLOCK("10", DW4S_ROWF, DW4S_COLF, TAIL)                                          \
