@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, replace
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.table import CostTable, formats_for
 
+UNSTRUCTURED_FORMATS = ("dense", "csr", "csrd")  # the formats any unstructured mask fits
+
 
 @dataclass(frozen=True)
 class LayerOption:
@@ -67,7 +69,7 @@ def layer_options(layer: str, table: CostTable, penalties: Mapping[str, float],
                                     (f"nm{n}_{m}", "csr", "csrd", "dense"), allowed, penalty)
         else:
             option = fastest_option(table, layer, "unstructured", float(key.split("@")[1]),
-                                    ("dense", "csr", "csrd"), allowed, penalty)
+                                    UNSTRUCTURED_FORMATS, allowed, penalty)
         if option is not None:
             out.append(replace(option, inputs=inputs))
     return out
@@ -198,7 +200,7 @@ def _keep_front(plans: list, cand: tuple) -> None:
 
 
 def fastest_formats(graph, table: CostTable,
-                    allowed: Sequence[str] = ("dense", "csr", "csrd")) -> dict[str, str]:
+                    allowed: Sequence[str] = UNSTRUCTURED_FORMATS) -> dict[str, str]:
     """{op name: format} that runs each weighted op of an (already pruned) graph fastest on
     the table's core at the op's own sparsity, by the measured table of the same layer shapes
     (matched in execution order: the table may come from the dense export of the model).

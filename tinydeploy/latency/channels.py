@@ -26,7 +26,6 @@ from tinydeploy.latency.shapes import LayerShape
 from tinydeploy.latency.table import CostTable
 
 CHANNEL = "channel"
-UNSTRUCTURED_FORMATS = ("dense", "csr", "csrd")
 
 
 def variant(op: str, inputs: int = 0, outputs: int = 0) -> str:
@@ -142,9 +141,7 @@ def channel_options(plan: ChannelPlan, table: CostTable, mapping: Mapping[str, s
         opts = []
         for a in plan.inputs_of(op):
             if a:
-                opts += layer_options(variant(op, a), table, penalties[t],
-                                      [f for f in allowed or UNSTRUCTURED_FORMATS
-                                       if f in UNSTRUCTURED_FORMATS], inputs=a)
+                opts += layer_options(variant(op, a), table, penalties[t], allowed, inputs=a)
             for s, b in plan.kept.get(op, []):
                 row = variant(op, a, b)
                 wbytes = (table.predict_weight_bytes(row, "dense")

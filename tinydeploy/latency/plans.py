@@ -22,7 +22,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinydeploy.errors import TinydeployError, unknown_choice
-from tinydeploy.latency.allocate import Allocation, LayerOption, fastest_option
+from tinydeploy.latency.allocate import (
+    UNSTRUCTURED_FORMATS,
+    Allocation,
+    LayerOption,
+    fastest_option,
+)
 
 KNAPSACK = "knapsack"
 # profile name -> (criterion, scope) whose per-layer sparsities it copies
@@ -31,7 +36,6 @@ PROFILES: dict[str, tuple[str, str]] = {"uniform": ("magnitude", "layerwise"),
                                         "lamp": ("lamp", "global")}
 PLAN_KINDS = (KNAPSACK, *PROFILES)
 MAX_PROFILE_SPARSITY = 0.99
-UNSTRUCTURED_FORMATS = ("dense", "csr", "csrd")  # the formats any unstructured mask fits
 
 
 def check_plan_kinds(kinds: Sequence[str]) -> list[str]:

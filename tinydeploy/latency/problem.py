@@ -17,6 +17,7 @@ from typing import Any
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.latency.allocate import (
+    UNSTRUCTURED_FORMATS,
     Allocation,
     FlashBudget,
     LayerOption,
@@ -284,8 +285,6 @@ def _with_channel_rows(table: CostTable, plan: ChannelPlan, shapes, params, boar
                        cache_dir: Path | None, formats: list[str] | None,
                        log: Callable[[str], None]) -> CostTable:
     """`table` plus the rows of the resized layers channel removal leads to."""
-    from tinydeploy.latency.channels import UNSTRUCTURED_FORMATS
-
     fewer_inputs, fewer_outputs = plan.rows()
     log(f"latency: {len(fewer_inputs) + len(fewer_outputs)} resized layer shapes for the "
         "channel options")

@@ -59,9 +59,8 @@ def pruned_export(p: dict[str, Any]) -> dict[str, Any]:
                                 p.get("method", "magnitude"))
         removes = any(g == CHANNEL for g, _ in p["plan"].values())
         outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
-                                   cfg=cfg, pre_prune=pre, log=quiet,
-                                   **({"physically_remove": True} if removes else {}),
-                                   **common)
+                                   cfg=cfg, pre_prune=pre, physically_remove=removes,
+                                   log=quiet, **common)
     else:
         outcome = prune_checkpoint(out=work / "prune", force=True, checkpoint=p["checkpoint"],
                                    cfg=trial_config(p), log=quiet, **common)
