@@ -290,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                                   cache_dir=default_cache_dir(board),
                                   penalty=args.latency_penalty,
                                   channel_sparsities=args.channels, log=quiet)
+        out_channels = out_channels_of(problem)
         for budget in budgets_of[board]:
             name = f"{LATENCY}-{board}-{budget:.0f}"
             try:
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             entries = []
             for kinds, alloc, info in cands:
                 plan = {t: [g, round(sp, 6)] for t, (g, sp) in
-                        realised_plan(alloc, out_channels_of(problem)).items()}
+                        realised_plan(alloc, out_channels).items()}
                 key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
                 entries.append({"kinds": kinds, "predicted": alloc.predicted_total,
                                 "allocation": {k: info[k] for k in (
