@@ -12,6 +12,12 @@ set gives the reported numbers only. Summary: benchmarks/results/prune_recipes.j
     # recipes side by side at 97% on MNIST
     python benchmarks/prune/recipes.py --datasets mnist --sparsities 0.97 --nm \\
         --recipes course finetune-1e-3 recommended
+    # a variant of a recipe (any field, every row): 3 QAT epochs
+    python benchmarks/prune/recipes.py --datasets fashion-mnist --sparsities 0.9 --nm \\
+        --override qat_epochs=3
+
+Each row carries `selection_val_top1`, the validation top-1 of the final model (after its
+last phase): the number to choose recipes by. The test columns are never for choosing.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from pathlib import Path
 import torch
 
 from tinydeploy.checkpoint import fingerprint
-from tinydeploy.prune.recipes import get_recipe
+from tinydeploy.errors import TinydeployError
+from tinydeploy.prune.recipes import Recipe, get_recipe
 from tinydeploy.rundir import git_revision, write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep
 from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
@@ -37,6 +44,37 @@ FN = "tinydeploy.export.trials:pruned_int8"
 CHECKPOINTS = {"mnist": "runs/bench-train/mnist/model.safetensors",
                "fashion-mnist": "runs/bench-train/fashion-mnist/model.safetensors"}
 NM_LAYERS = ["conv2", "fc1", "fc2"]  # conv1's rows hold 9 weights: N:M would cut the input
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """FIELD=VALUE pairs -> recipe overrides, each value typed as the field's default."""
+    defaults = Recipe()
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not hasattr(defaults, key) or key == "name":
+            raise TinydeployError(f"bad --override {item!r}: want FIELD=VALUE with a recipe "
+                                  f"field ({', '.join(sorted(set(Recipe().to_dict()) - {'name'}))})")
+        kind = type(getattr(defaults, key))
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise TinydeployError(f"--override {key} takes true or false, got {text!r}")
+            out[key] = text.lower() in ("true", "1")
+        else:
+            try:
+                out[key] = kind(text)
+            except ValueError:
+                raise TinydeployError(f"--override {key}: {text!r} is not a "
+                                      f"{kind.__name__}") from None
+    return out
+
+
+def selection_val_top1(rounds: list[dict] | None) -> float | None:
+    """Validation top-1 of the final model: its last phase's best (kept) epoch."""
+    if not rounds:
+        return None
+    last = rounds[-1]
+    return last.get("best_val_top1", last.get("final_val_top1"))
 
 
 def trials_for(args) -> list[Trial]:
@@ -49,13 +87,17 @@ def trials_for(args) -> list[Trial]:
             # the recipe's fields are part of the trial (and of its id): a recipe whose
             # definition changed is re-run, never answered from the cache of the old one
             common["recipe_definition"] = get_recipe(recipe).to_dict()
+            unstructured = {"recipe_overrides": args.overrides} if args.overrides else {}
             for sp in args.sparsities:
                 trials.append(Trial(FN, {**common, "recipe": recipe, "sparsity": sp,
-                                         "scope": args.scope, "granularity": "unstructured"}))
+                                         "scope": args.scope, "granularity": "unstructured",
+                                         **unstructured}))
             for pattern in args.nm:
                 for mask_learning in args.mask_learning:
-                    extra = {} if mask_learning == "fixed" else {
-                        "recipe_overrides": {"mask_learning": mask_learning}}
+                    overrides = dict(args.overrides)
+                    if mask_learning != "fixed":
+                        overrides["mask_learning"] = mask_learning
+                    extra = {"recipe_overrides": overrides} if overrides else {}
                     trials.append(Trial(FN, {**common, "recipe": recipe, **extra,
                                              "granularity": f"nm:{pattern}",
                                              "scope": "layerwise", "layers": NM_LAYERS}))
@@ -78,6 +120,8 @@ def main() -> int:
                     help="N:M patterns on conv2, fc1, fc2")
     ap.add_argument("--mask-learning", nargs="*", default=["srste"],
                     choices=["fixed", "srste"], help="for the N:M rows")
+    ap.add_argument("--override", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a recipe field for every row, e.g. qat_epochs=3 or nm_ramp=true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retries", type=int, default=0)
     add_executor_args(ap)
@@ -85,6 +129,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     args.checkpoints = dict(item.split("=", 1) for item in args.checkpoint)
+    try:
+        args.overrides = parse_overrides(args.override)
+    except TinydeployError as exc:
+        ap.error(str(exc))
     trials = trials_for(args)
     load_before = os.getloadavg()
     with executor_from_args(args) as ex:
@@ -99,9 +147,10 @@ def main() -> int:
             "id": t.id, "dataset": p["dataset"],
             "recipe": p["recipe"], "granularity": p["granularity"],
             "sparsity": p.get("sparsity"), "mask_learning": p.get("recipe_overrides", {}).get(
-                "mask_learning", "fixed"),
+                "mask_learning", "fixed"), "overrides": p.get("recipe_overrides", {}),
             "status": rec.get("status"), "error": rec.get("error"),
             "achieved_sparsity": res.get("achieved_sparsity"),
+            "selection_val_top1": selection_val_top1(res.get("rounds")),
             "dense_top1": res.get("dense_top1"), "float_top1": res.get("float_top1"),
             "int8_top1": res.get("int8_top1"), "int8_gap_points": res.get("int8_gap_points"),
             "int8_eval_images": res.get("int8_eval_images"),
@@ -127,7 +176,8 @@ def main() -> int:
     print(summary.line())
     for r in rows:
         print(json.dumps({k: r[k] for k in ("dataset", "recipe", "granularity", "sparsity",
-                                             "mask_learning", "float_top1", "int8_top1",
+                                             "mask_learning", "selection_val_top1",
+                                             "float_top1", "int8_top1",
                                              "finetune_seconds")}))
     return summary.exit_code
 

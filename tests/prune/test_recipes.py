@@ -14,7 +14,7 @@ from tinydeploy.prune.masks import get_mask, get_masks, prunable_layers, weight_
 from tinydeploy.prune.nm import satisfies_nm
 from tinydeploy.prune.recipes import RECIPES, Recipe, get_recipe
 from tinydeploy.prune.schedules import PruneData, Schedule, finetune_config, run_schedule
-from tinydeploy.prune.srste import LearnedNM, srste_train
+from tinydeploy.prune.srste import LearnedNM, ramped_n, srste_train
 from tinydeploy.train import qat
 from tinydeploy.train.distill import Distillation, distillation_loss
 from tinydeploy.train.loaders import ArrayLoader
@@ -222,6 +222,33 @@ def test_srste_learns_an_nm_pattern_and_fixes_it_as_masks():
     assert get_mask(layers["conv1"]) is None
     with pytest.raises(TinydeployError, match="already masked"):
         srste_train(net, cfg, data, TrainConfig(epochs=1, val_size=0))
+
+
+def test_nm_ramp_follows_the_agp_cubic_from_dense_to_the_target():
+    # 1:8 -> target sparsity 7/8; s(t) = 7/8 (1 - (1 - t)^3), N = round(8 (1 - s))
+    assert [ramped_n(1, 8, t) for t in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)] == [8, 6, 4, 2, 1, 1]
+    assert ramped_n(2, 4, 0.0) == 4 and ramped_n(2, 4, 1.0) == 2
+    assert all(ramped_n(1, 8, a / 50) >= ramped_n(1, 8, (a + 1) / 50) for a in range(50))
+
+
+def test_srste_nm_ramp_ends_on_the_target_pattern_and_needs_srste_nm():
+    net = tiny_net()
+    data = _data()
+    seen: list[int] = []  # N of fc1's pattern at every forward pass
+    fc1 = prunable_layers(net)["fc1"]
+    fc1.register_forward_hook(lambda layer, *_: seen.append(layer.parametrizations.weight[0].n))
+    cfg = PruneConfig(granularity="nm:1:4", layers=("conv2", "fc1"))
+    # 2 epochs x 4 steps, the ramp over the first int(0.7 * 8) = 5: N falls from 4 (dense)
+    info = srste_train(net, cfg, data, TrainConfig(epochs=2, val_size=0), nm_ramp=True)
+    assert info["epochs"] == 2
+    train_steps = [n for i, n in enumerate(seen) if i != 4]  # pass 4: epoch 1's validation
+    assert train_steps[0] == 4 and train_steps[-1] == 1
+    assert train_steps == sorted(train_steps, reverse=True)
+    for name in ("conv2", "fc1"):
+        assert satisfies_nm(prunable_layers(net)[name].weight.detach(), 1, 4)
+    with pytest.raises(TinydeployError, match="nm_ramp"):
+        run_schedule(tiny_net(), PruneConfig(sparsity=0.5), Schedule(), data,
+                     TrainConfig(epochs=1, val_size=0), nm_ramp=True)
 
 
 def test_unstructured_mask_learning_reaches_the_target_and_lets_weights_return():

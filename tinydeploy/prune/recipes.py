@@ -19,6 +19,8 @@ A recipe composes with every criterion, scope and granularity; it says
                   training with sparse-refined straight-through gradients, so the pattern
                   is learned and pruned weights can return (N:M, or unstructured with the
                   AGP ramp; magnitude criterion)
+    nm_ramp       srste with N:M: reach the pattern gradually, N falling from M to its target
+                  along the AGP cubic (instead of the final N:M from the first step)
 
 `RECIPES` holds the named ones; `recommended` is the default of `tinydeploy prune`. With N:M
 granularity the schedule is one-shot (an N:M mask cannot be reached gradually); add
@@ -53,6 +55,7 @@ class Recipe:
     qat_lr: float = 1e-4
     mask_learning: str = "fixed"
     srste_decay: float = 2e-4  # SR-STE's sparse-refined weight decay on pruned weights
+    nm_ramp: bool = False  # srste N:M: N falls from M to its target along the AGP cubic
     augment: str = "checkpoint"
 
     def __post_init__(self) -> None:

@@ -186,7 +186,8 @@ def prune_experiment(
     start = time.perf_counter()
     sched = run_schedule(model, cfg, schedule, data, ft, rewind_state=rewind,
                          objective=objective, mask_learning=recipe.mask_learning,
-                         srste_decay=recipe.srste_decay, log=log, progress=progress)
+                         srste_decay=recipe.srste_decay, nm_ramp=recipe.nm_ramp, log=log,
+                         progress=progress)
     if recipe.qat_epochs:
         sched.rounds.append(qat_phase(model, data, ft, epochs=recipe.qat_epochs,
                                       lr=recipe.qat_lr, objective=objective, log=log,

@@ -170,16 +170,21 @@ def run_schedule(
     objective: Objective | None = None,
     mask_learning: str = "fixed",
     srste_decay: float = 2e-4,
+    nm_ramp: bool = False,
     log: Callable[[str], None] | None = None,
     progress=None,
 ) -> ScheduleOutcome:
     """Prune `model` in place following `schedule`, fine-tuning with `finetune` (and the
     training `objective`, default cross-entropy). N:M granularity with
     `mask_learning="srste"` learns the mask during the fine-tuning instead
-    (`tinydeploy.prune.srste`; the schedule is then its own AGP ramp)."""
+    (`tinydeploy.prune.srste`; the schedule is then its own AGP ramp, for N:M only with
+    `nm_ramp`)."""
     if cfg.gran.kind == "nm" and schedule.kind != "oneshot" and mask_learning != "srste":
         raise TinydeployError("N:M granularity supports the oneshot schedule only (or "
                               "mask learning: srste)")
+    if nm_ramp and (cfg.gran.kind != "nm" or mask_learning != "srste"):
+        raise TinydeployError("the N:M ramp (nm_ramp) needs N:M granularity with mask "
+                              "learning srste")
     guard = MaskGuard()
     outcome = ScheduleOutcome(requested_sparsity(model, cfg))
 
@@ -193,7 +198,8 @@ def run_schedule(
         from tinydeploy.prune.srste import srste_train
 
         info = srste_train(model, cfg, data, finetune, decay=srste_decay,
-                           prune_fraction=schedule.prune_fraction, objective=objective,
+                           prune_fraction=schedule.prune_fraction, nm_ramp=nm_ramp,
+                           objective=objective,
                            log=log, progress=progress)
         outcome.rounds.append({"round": 1, "sparsity": cfg.sparsity, "mask_learning": "srste",
                                "achieved_sparsity": achieved_sparsity(model), **info})

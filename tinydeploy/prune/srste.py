@@ -8,7 +8,10 @@ grad(w) = grad(w~) + decay * (1 - mask) * w, which pulls the pruned weights towa
 the pattern settles. Two kinds of mask:
 
 - N:M: the N largest |w| of every group of M (the groups the C kernels read,
-  `tinydeploy.prune.nm`), recomputed at every forward pass;
+  `tinydeploy.prune.nm`), recomputed at every forward pass; with `nm_ramp` the pattern is
+  reached gradually: N starts at M (dense) and falls to its target along the AGP cubic
+  in sparsity over the first `prune_fraction` of the steps, so the network is never cut
+  to 1 of 8 in one step;
 - unstructured: the largest |w| at the scope's sparsity (one global threshold, the same
   sparsity per layer, or explicit per-layer sparsities), recomputed after every optimizer
   step, with the sparsity ramped up by the AGP cubic over the first `prune_fraction` of the
@@ -107,6 +110,13 @@ class MagnitudeMasks:
                 p.mask.copy_(mask.float())
 
 
+def ramped_n(n: int, m: int, frac: float) -> int:
+    """N of an N:M ramp at fraction `frac` (0..1) of the way: the AGP cubic in sparsity,
+    s = (1 - N/M) (1 - (1 - frac)^3), rounded to whole entries per group (M at 0, N at 1)."""
+    sparsity = (1.0 - n / m) * (1.0 - (1.0 - frac) ** 3)
+    return min(m, max(n, round(m * (1.0 - sparsity))))
+
+
 def _final_mask(layer: nn.Module, gran) -> Tensor:
     learned = layer.parametrizations.weight[0]
     if isinstance(learned, LearnedNM):
@@ -115,7 +125,7 @@ def _final_mask(layer: nn.Module, gran) -> Tensor:
 
 
 def srste_train(model: nn.Module, cfg: PruneConfig, data, finetune: TrainConfig, *,
-                decay: float = 2e-4, prune_fraction: float = 0.7,
+                decay: float = 2e-4, prune_fraction: float = 0.7, nm_ramp: bool = False,
                 objective: Objective | None = None,
                 log: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
     """Train `model` (in place) with learned masks on `cfg`'s layers (N:M or unstructured,
@@ -137,21 +147,31 @@ def srste_train(model: nn.Module, cfg: PruneConfig, data, finetune: TrainConfig,
                                   "masked")
     layers = {n: all_layers[n] for n in names}
     controller = None
+    learned_nm: list[LearnedNM] = []
     for layer in layers.values():
-        learned = (LearnedNM(gran.n, gran.m, decay) if gran.kind == "nm"
-                   else LearnedMask(layer.weight.shape, decay))
+        if gran.kind == "nm":
+            learned = LearnedNM(gran.m if nm_ramp else gran.n, gran.m, decay)
+            learned_nm.append(learned)
+        else:
+            learned = LearnedMask(layer.weight.shape, decay)
         parametrize.register_parametrization(layer, "weight", learned, unsafe=True)
+    end = max(1, int(prune_fraction * finetune.epochs * len(data.train_loader)))
+    step = 0
     callback = None
     if gran.kind != "nm":
         controller = MagnitudeMasks(layers, targets,
                                     cfg.sparsity if cfg.scope == "global" else None)
-        end = max(1, int(prune_fraction * finetune.epochs * len(data.train_loader)))
-        step = 0
 
         def callback(_model: nn.Module) -> None:
             nonlocal step
             step += 1
             controller.update(1.0 - (1.0 - min(step, end) / end) ** 3)
+    elif nm_ramp:
+        def callback(_model: nn.Module) -> None:
+            nonlocal step
+            step += 1
+            for learned in learned_nm:
+                learned.n = ramped_n(gran.n, gran.m, min(step, end) / end)
 
     result = None
     try:

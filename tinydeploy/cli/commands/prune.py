@@ -118,6 +118,9 @@ def prune_cmd(
         "magnitude)."),
     srste_decay: float | None = typer.Option(
         None, "--srste-decay", help="SR-STE decay on the pruned weights (default 2e-4)."),
+    nm_ramp: bool | None = typer.Option(
+        None, "--nm-ramp/--no-nm-ramp", help="SR-STE N:M: reach the pattern gradually, N "
+        "falling from M to its target along the AGP cubic (default: the recipe's)."),
     augment: str | None = typer.Option(
         None, "--augment", help="Fine-tune augmentation: checkpoint (the model's own "
         "training augmentation) or none (plain images; default: the recipe's)."),
@@ -195,7 +198,8 @@ def prune_cmd(
         schedule=schedule, epochs=finetune_epochs, lr=finetune_lr, lr_schedule=lr_schedule,
         distill=distill, distill_temperature=distill_temperature,
         distill_weight=distill_weight, qat_epochs=qat_epochs, qat_lr=qat_lr,
-        mask_learning=mask_learning, srste_decay=srste_decay, augment=augment)
+        mask_learning=mask_learning, srste_decay=srste_decay, nm_ramp=nm_ramp,
+        augment=augment)
     if (schedule is not None and Granularity.parse(granularity).kind == "nm"
             and chosen.mask_learning == "fixed" and Schedule.parse(schedule).kind != "oneshot"):
         raise TinydeployError("N:M granularity supports the oneshot schedule only (or "
