@@ -53,8 +53,9 @@ def parse_overrides(items: list[str]) -> dict:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not hasattr(defaults, key) or key == "name":
+            names = sorted(set(defaults.to_dict()) - {"name"})
             raise TinydeployError(f"bad --override {item!r}: want FIELD=VALUE with a recipe "
-                                  f"field ({', '.join(sorted(set(Recipe().to_dict()) - {'name'}))})")
+                                  f"field ({', '.join(names)})")
         kind = type(getattr(defaults, key))
         if kind is bool:
             if text.lower() not in ("true", "false", "1", "0"):
