@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from prune_helpers import tiny_batch, tiny_net
 from torch import nn
 
 from tinydeploy.errors import TinydeployError
-from tinydeploy.prune.engine import PruneConfig
+from tinydeploy.prune.engine import PruneConfig, prune_model
 from tinydeploy.prune.masks import get_mask, get_masks, prunable_layers, weight_param
 from tinydeploy.prune.nm import satisfies_nm
 from tinydeploy.prune.recipes import RECIPES, Recipe, get_recipe
@@ -154,6 +156,31 @@ def test_gradual_takes_k_cubic_updates_and_selects_at_the_final_mask():
     assert info["best_epoch"] >= 4
     assert str(Schedule.parse("gradual:4")) == "gradual:4" and str(Schedule("gradual")) == \
         "gradual"
+
+
+def test_weight_average_keeps_the_moving_average_from_the_selection_epoch():
+    net = tiny_net()
+    data = _data()
+    prune_model(net, PruneConfig(method="magnitude", sparsity=0.7), data.score_batch,
+                input_shape=SHAPE)
+    original = prunable_layers(net)["fc1"].parametrizations.weight.original
+    after_step: list[torch.Tensor] = []  # fc1's weights after every optimizer step
+    cfg = replace(finetune_config(epochs=3, val_size=0, patience=0, weight_average=0.6,
+                                  select_from_epoch=2), restore_best=False)
+    train(net, data.train_loader, None, cfg,
+          step_callback=lambda m: after_step.append(original.detach().clone()))
+    steps = len(data.train_loader)
+    # the average starts at the end of epoch 2 (the first selectable one) and follows
+    # every step of epoch 3: ema = 0.6 ema + 0.4 w
+    ema = after_step[2 * steps - 1]
+    for w in after_step[2 * steps:]:
+        ema = 0.6 * ema + 0.4 * w
+    assert torch.allclose(original.detach(), ema, atol=1e-6)
+    assert not torch.equal(original.detach(), after_step[-1])  # not the last step's weights
+    mask = get_mask(prunable_layers(net)["fc1"])
+    assert torch.equal(original.detach()[mask == 0], torch.zeros(int((mask == 0).sum())))
+    with pytest.raises(TinydeployError, match="weight-average"):
+        Recipe(weight_average=1.0)
 
 
 # ---- QAT ----

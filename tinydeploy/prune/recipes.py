@@ -19,6 +19,9 @@ A recipe composes with every criterion, scope and granularity; it says
                   training with sparse-refined straight-through gradients, so the pattern
                   is learned and pruned weights can return (N:M, or unstructured with the
                   AGP ramp; magnitude criterion)
+    weight_average  Polyak averaging: the decay of a moving average of the weights over the
+                  steps at the final mask (0: off); the averaged weights are the ones
+                  evaluated, selected and kept (`tinydeploy.train.averaging`)
     nm_ramp       srste with N:M: reach the pattern gradually, N falling from M to its target
                   along the AGP cubic (instead of the final N:M from the first step)
 
@@ -57,6 +60,7 @@ class Recipe:
     srste_decay: float = 2e-4  # SR-STE's sparse-refined weight decay on pruned weights
     nm_ramp: bool = False  # srste N:M: N falls from M to its target along the AGP cubic
     augment: str = "checkpoint"
+    weight_average: float = 0.0  # moving-average decay of the weights at the final mask
 
     def __post_init__(self) -> None:
         Schedule.parse(self.schedule)  # a bad schedule fails where the recipe is made
@@ -69,6 +73,9 @@ class Recipe:
         for name in ("epochs", "qat_epochs", "patience"):
             if getattr(self, name) < 0:
                 raise TinydeployError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.weight_average < 1.0:
+            raise TinydeployError(f"weight-average decay must be in [0, 1), got "
+                                  f"{self.weight_average}")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise TinydeployError(f"distillation weight must be in [0, 1], got "
                                   f"{self.distill_weight}")

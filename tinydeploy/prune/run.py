@@ -80,6 +80,7 @@ def base_train_config(meta: dict[str, Any], dataset: str) -> TrainConfig:
 def recipe_train_config(recipe: Recipe, base: TrainConfig) -> TrainConfig:
     """The fine-tuning TrainConfig of a recipe: plain Adam at a constant rate, or the
     checkpoint's own optimizer on the last `epochs` epochs of its LR schedule (rewinding)."""
+    base = replace(base, weight_average=recipe.weight_average)
     if recipe.augment == "none":
         base = replace(base, shift=0, rotate=0.0, scale=0.0, hflip=False, erase=0.0)
     if recipe.lr_schedule == "rewind":

@@ -267,7 +267,8 @@ def qat_phase(model: nn.Module, data: PruneData, finetune: TrainConfig, *, epoch
     state = qat.enable(model, calibration)
     guard = MaskGuard()
     try:
-        cfg = finetune_config(finetune, epochs=epochs, lr=lr, patience=0)
+        # no weight averaging here: the fake-quantized weights are rounded at the end
+        cfg = finetune_config(finetune, epochs=epochs, lr=lr, patience=0, weight_average=0.0)
         info = _finetune(model, data, cfg, guard, log, progress, objective)
     finally:
         qat.bake(model, state)

@@ -16,6 +16,7 @@ from torch import nn
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.progress import progress_bar
+from tinydeploy.train.averaging import WeightAverage
 from tinydeploy.train.evaluate import accuracy
 from tinydeploy.train.loaders import ArrayLoader, Augment
 
@@ -44,6 +45,10 @@ class TrainConfig:
     # epochs before this one are not candidates for the best epoch nor count for early
     # stopping (gradual pruning: the mask is still changing then)
     select_from_epoch: int = 1
+    # Polyak averaging (`tinydeploy.train.averaging`): the decay of a moving average of the
+    # weights started at the end of epoch `select_from_epoch`; later epochs are evaluated,
+    # selected and kept as the averaged weights. 0 = off.
+    weight_average: float = 0.0
     seed: int = 0
     train_limit: int | None = None  # use only the first N training images (tests, smoke runs)
 
@@ -159,8 +164,11 @@ def train(
     augment = Augment(cfg.shift, cfg.hflip, cfg.rotate, cfg.scale, cfg.erase)
     if augment.active:
         train_loader.augment = augment
+    if not 0.0 <= cfg.weight_average < 1.0:
+        raise TinydeployError(f"weight-average decay must be in [0, 1), got {cfg.weight_average}")
     result = TrainResult()
     best_state = None
+    averager: WeightAverage | None = None
     stale = 0
     own_progress = progress is None
     progress = progress or progress_bar()
@@ -184,13 +192,17 @@ def train(
                 sched.step()
                 if step_callback is not None:
                     step_callback(model)
+                if averager is not None:
+                    averager.update()
                 loss_sum += loss.item() * len(y)
                 correct += int((out.argmax(1) == y).sum())
                 seen += len(y)
                 progress.update(
                     task, advance=1, status=f"epoch {epoch}/{cfg.epochs} loss {loss.item():.3f}"
                 )
-            val_acc = accuracy(model, val_loader) if val_loader is not None else float("nan")
+            with averager.swapped_in() if averager else contextlib.nullcontext():
+                val_acc = (accuracy(model, val_loader) if val_loader is not None
+                           else float("nan"))
             stats = EpochStats(epoch, loss_sum / seen, 100 * correct / seen, val_acc,
                                time.perf_counter() - t0)
             result.history.append(stats)
@@ -202,17 +214,22 @@ def train(
             if val_loader is not None and val_acc > result.best_val_acc:
                 result.best_val_acc, result.best_epoch, stale = val_acc, epoch, 0
                 if cfg.restore_best:
-                    best_state = copy.deepcopy(model.state_dict())
+                    with averager.swapped_in() if averager else contextlib.nullcontext():
+                        best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1
                 if cfg.patience and stale >= cfg.patience:
                     if log:
                         log(f"early stop after epoch {epoch} (no val gain for {stale} epochs)")
                     break
+            if cfg.weight_average and averager is None:  # from here on, on a settled mask
+                averager = WeightAverage(model, cfg.weight_average)
         if not own_progress:
             progress.remove_task(task)
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif averager is not None:
+        averager.load_into_model()
     result.seconds = time.perf_counter() - start
     total_images = len(result.history) * train_loader.num_samples
     result.images_per_second = total_images / max(result.seconds, 1e-9)

@@ -118,6 +118,9 @@ def prune_cmd(
         "magnitude)."),
     srste_decay: float | None = typer.Option(
         None, "--srste-decay", help="SR-STE decay on the pruned weights (default 2e-4)."),
+    weight_average: float | None = typer.Option(
+        None, "--weight-average", help="Polyak averaging: decay of a moving average of the "
+        "weights at the final mask, e.g. 0.999 (0: off; default: the recipe's)."),
     nm_ramp: bool | None = typer.Option(
         None, "--nm-ramp/--no-nm-ramp", help="SR-STE N:M: reach the pattern gradually, N "
         "falling from M to its target along the AGP cubic (default: the recipe's)."),
@@ -199,7 +202,7 @@ def prune_cmd(
         distill=distill, distill_temperature=distill_temperature,
         distill_weight=distill_weight, qat_epochs=qat_epochs, qat_lr=qat_lr,
         mask_learning=mask_learning, srste_decay=srste_decay, nm_ramp=nm_ramp,
-        augment=augment)
+        weight_average=weight_average, augment=augment)
     if (schedule is not None and Granularity.parse(granularity).kind == "nm"
             and chosen.mask_learning == "fixed" and Schedule.parse(schedule).kind != "oneshot"):
         raise TinydeployError("N:M granularity supports the oneshot schedule only (or "
