@@ -253,7 +253,8 @@ def latency_problem(*, model, meta, checkpoint: Path, board: str, data_dir=None,
     graph = int8_graph(checkpoint, data_dir, log)
     mapping = _layer_map(model, graph)
     shapes: dict[str, LayerShape] = layer_shapes(graph)
-    log(f"latency: cost table of {len(shapes)} layer shapes on {board} (cached points reused)")
+    log(f"latency: cost table of {len(shapes)} layer shapes on {board}: measuring the points "
+        "not in the cache yet (each is keyed by the layer's int8 weights)")
     params = layer_params(graph)
     table: CostTable = build_table(shapes, board, params=params, cache_dir=cache_dir,
                                    formats=formats)
