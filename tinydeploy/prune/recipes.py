@@ -37,6 +37,7 @@ from typing import Any
 
 from tinydeploy.errors import TinydeployError, unknown_choice
 from tinydeploy.prune.schedules import Schedule
+from tinydeploy.train.averaging import check_weight_average
 
 LR_SCHEDULES = ("constant", "cosine", "rewind")
 AUGMENT = ("checkpoint", "none")
@@ -73,9 +74,7 @@ class Recipe:
         for name in ("epochs", "qat_epochs", "patience"):
             if getattr(self, name) < 0:
                 raise TinydeployError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.weight_average < 1.0:
-            raise TinydeployError(f"weight-average decay must be in [0, 1), got "
-                                  f"{self.weight_average}")
+        check_weight_average(self.weight_average)
         if not 0.0 <= self.distill_weight <= 1.0:
             raise TinydeployError(f"distillation weight must be in [0, 1], got "
                                   f"{self.distill_weight}")

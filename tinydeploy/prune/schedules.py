@@ -94,6 +94,12 @@ class ScheduleOutcome:
     mask_checks: int = 0
 
 
+def agp_fraction(t: float) -> float:
+    """Share of the final sparsity reached at fraction `t` (0..1) of an AGP ramp (Zhu & Gupta
+    2017): 1 - (1 - t)^3, fast at first, flat at the end."""
+    return 1.0 - (1.0 - t) ** 3
+
+
 def finetune_config(base: TrainConfig | None = None, *, epochs: int = 10, lr: float = 1e-4,
                     weight_decay: float = 1e-4, patience: int = 3, **overrides) -> TrainConfig:
     """The default fine-tuning protocol: Adam, lr 1e-4, weight decay 1e-4, constant rate,
@@ -236,7 +242,7 @@ def run_schedule(
             guard(m)
             step += 1
             if step in at_step:
-                frac = 1.0 - (1.0 - at_step[step] / updates) ** 3
+                frac = agp_fraction(at_step[step] / updates)
                 c = replace(scaled(cfg, frac, geometric=False), rounds=1)
                 prune_model(m, c, data.score_batch, input_shape=data.input_shape)
 

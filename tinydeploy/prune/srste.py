@@ -35,6 +35,7 @@ from tinydeploy.errors import TinydeployError
 from tinydeploy.prune.engine import PruneConfig, requested_sparsity, target_layers
 from tinydeploy.prune.masks import prunable_layers, set_mask
 from tinydeploy.prune.nm import nm_mask
+from tinydeploy.prune.schedules import agp_fraction
 from tinydeploy.train.trainer import Objective, TrainConfig, train
 
 
@@ -113,7 +114,7 @@ class MagnitudeMasks:
 def ramped_n(n: int, m: int, frac: float) -> int:
     """N of an N:M ramp at fraction `frac` (0..1) of the way: the AGP cubic in sparsity,
     s = (1 - N/M) (1 - (1 - frac)^3), rounded to whole entries per group (M at 0, N at 1)."""
-    sparsity = (1.0 - n / m) * (1.0 - (1.0 - frac) ** 3)
+    sparsity = (1.0 - n / m) * agp_fraction(frac)
     return min(m, max(n, round(m * (1.0 - sparsity))))
 
 
@@ -165,7 +166,7 @@ def srste_train(model: nn.Module, cfg: PruneConfig, data, finetune: TrainConfig,
         def callback(_model: nn.Module) -> None:
             nonlocal step
             step += 1
-            controller.update(1.0 - (1.0 - min(step, end) / end) ** 3)
+            controller.update(agp_fraction(min(step, end) / end))
     elif nm_ramp:
         def callback(_model: nn.Module) -> None:
             nonlocal step

@@ -14,6 +14,14 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from tinydeploy.errors import TinydeployError
+
+
+def check_weight_average(decay: float) -> None:
+    """A weight-average setting: a decay in (0, 1), or 0 for off."""
+    if not 0.0 <= decay < 1.0:
+        raise TinydeployError(f"weight-average decay must be in [0, 1), got {decay}")
+
 
 class WeightAverage:
     """ema <- decay * ema + (1 - decay) * w after every step, started from the current weights."""
@@ -33,10 +41,8 @@ class WeightAverage:
     @contextlib.contextmanager
     def swapped_in(self) -> Iterator[None]:
         """The averaged weights in the model for the duration of the block."""
-        with torch.no_grad():
-            own = {n: p.detach().clone() for n, p in self.params.items()}
-            for name, p in self.params.items():
-                p.copy_(self.average[name])
+        own = {n: p.detach().clone() for n, p in self.params.items()}
+        self.load_into_model()
         try:
             yield
         finally:

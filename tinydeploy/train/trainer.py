@@ -16,7 +16,7 @@ from torch import nn
 
 from tinydeploy.errors import TinydeployError
 from tinydeploy.progress import progress_bar
-from tinydeploy.train.averaging import WeightAverage
+from tinydeploy.train.averaging import WeightAverage, check_weight_average
 from tinydeploy.train.evaluate import accuracy
 from tinydeploy.train.loaders import ArrayLoader, Augment
 
@@ -164,8 +164,7 @@ def train(
     augment = Augment(cfg.shift, cfg.hflip, cfg.rotate, cfg.scale, cfg.erase)
     if augment.active:
         train_loader.augment = augment
-    if not 0.0 <= cfg.weight_average < 1.0:
-        raise TinydeployError(f"weight-average decay must be in [0, 1), got {cfg.weight_average}")
+    check_weight_average(cfg.weight_average)
     result = TrainResult()
     best_state = None
     averager: WeightAverage | None = None
