@@ -84,6 +84,9 @@ def trials_for(args) -> list[Trial]:
         ckpt = args.checkpoints.get(ds, CHECKPOINTS[ds])
         common = {"dataset": ds, "checkpoint": ckpt, "checkpoint_sha256": fingerprint(ckpt),
                   "data_dir": args.data_dir, "seed": args.seed, "method": args.method}
+        if ds in args.teachers:
+            common["teacher"] = args.teachers[ds]
+            common["teacher_sha256"] = fingerprint(args.teachers[ds])
         for recipe in args.recipes:
             # the recipe's fields are part of the trial (and of its id): a recipe whose
             # definition changed is re-run, never answered from the cache of the old one
@@ -111,6 +114,9 @@ def main() -> int:
     ap.add_argument("--datasets", nargs="*", default=["mnist"], choices=sorted(CHECKPOINTS))
     ap.add_argument("--checkpoint", action="append", default=[], metavar="DATASET=PATH",
                     help="checkpoint per dataset (default runs/bench-train/<dataset>)")
+    ap.add_argument("--teacher", action="append", default=[], metavar="DATASET=PATH",
+                    help="distillation teacher per dataset (needs --override distill=true; "
+                         "default: the checkpoint itself)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--recipes", nargs="*", default=["recommended"])
     ap.add_argument("--method", default="magnitude")
@@ -130,10 +136,13 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     args.checkpoints = dict(item.split("=", 1) for item in args.checkpoint)
+    args.teachers = dict(item.split("=", 1) for item in args.teacher)
     try:
         args.overrides = parse_overrides(args.override)
     except TinydeployError as exc:
         ap.error(str(exc))
+    if args.teachers and not args.overrides.get("distill"):
+        ap.error("--teacher needs --override distill=true (the recipe must distill)")
     trials = trials_for(args)
     load_before = os.getloadavg()
     with executor_from_args(args) as ex:
@@ -145,7 +154,7 @@ def main() -> int:
         res = rec.get("result") or {}
         p = t.to_dict()["params"]
         rows.append({
-            "id": t.id, "dataset": p["dataset"],
+            "id": t.id, "dataset": p["dataset"], "teacher": p.get("teacher"),
             "recipe": p["recipe"], "granularity": p["granularity"],
             "sparsity": p.get("sparsity"), "mask_learning": p.get("recipe_overrides", {}).get(
                 "mask_learning", "fixed"), "overrides": p.get("recipe_overrides", {}),

@@ -28,6 +28,20 @@ def test_tinynet_has_52138_parameters() -> None:
     assert shapes["fc2.weight"] == (10, 64)
 
 
+def test_tinynet_x2_doubles_every_width() -> None:
+    """The distillation teacher `tinynet_x2`: the same layers at twice the width."""
+    model = build_model(ModelSpec(name="tinynet_x2"))
+    shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
+    assert shapes["conv1.weight"] == (16, 1, 3, 3)
+    assert shapes["conv2.weight"] == (32, 16, 3, 3)
+    assert shapes["fc1.weight"] == (128, 1568)
+    assert shapes["fc2.weight"] == (10, 128)
+    assert count_parameters(model) == 160 + 4_640 + 200_832 + 1_290
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="width"):
+        TinyNet(width=0)
+
+
 def test_user_model_by_import_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "my_models.py").write_text(
         "import torch.nn as nn\n"

@@ -6,6 +6,7 @@ rebuild the same architecture: {"name": ..., "kwargs": {...}, "input_shape": [C,
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from tinydeploy.models.tinynet import TinyNet
 # The MLPerf Tiny reference architectures take their task's defaults (e.g. resnet8: 3
 # channels, 10 classes); built for a dataset they get its channels and classes.
 BUILTIN_MODELS: dict[str, Callable[..., nn.Module]] = {
-    "tinynet": TinyNet, "lenet5": LeNet5, "resnet8": ResNet8, "dscnn": DSCNN,
+    "tinynet": TinyNet, "tinynet_x2": functools.partial(TinyNet, width=2),
+    "lenet5": LeNet5, "resnet8": ResNet8, "dscnn": DSCNN,
     "mobilenet_v1_025": MobileNetV1, "fc_autoencoder": FCAutoencoder,
 }
 
