@@ -23,9 +23,12 @@ def test_help_lists_every_command_and_each_has_help(capsys: pytest.CaptureFixtur
 
 def test_train_and_eval_through_the_cli(tmp_path: Path, data_dir, capsys) -> None:
     code = main(["train", "--epochs", "1", "--train-limit", "512", "--val-size", "200",
-                 "--data-dir", str(data_dir), "--out", str(tmp_path)])
+                 "--label-smoothing", "0", "--data-dir", str(data_dir), "--out", str(tmp_path)])
     assert code == 0
     assert "test accuracy" in capsys.readouterr().out
+    # the option replaces the MNIST recipe's 0.1 (a distillation teacher trains without it)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["train_config"]["label_smoothing"] == 0.0
     code = main(["eval", str(tmp_path), "--limit", "300", "--json", str(tmp_path / "e.json")])
     assert code == 0
     assert json.loads((tmp_path / "e.json").read_text())["num_samples"] == 300
@@ -36,6 +39,7 @@ def test_train_and_eval_through_the_cli(tmp_path: Path, data_dir, capsys) -> Non
     [
         (["train", "--data-dir", "/nonexistent/data"], "data directory /nonexistent/data"),
         (["train", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        (["train", "--label-smoothing", "1"], "label smoothing must be in [0, 1), got 1.0"),
         (["train", "--model", "nowhere.mod:Net"], "cannot import model module 'nowhere.mod'"),
         (["eval", "/nonexistent/ckpt"], "not found"),
     ],

@@ -52,6 +52,11 @@ class TrainConfig:
     seed: int = 0
     train_limit: int | None = None  # use only the first N training images (tests, smoke runs)
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise TinydeployError(
+                f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
