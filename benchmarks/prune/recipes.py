@@ -154,7 +154,8 @@ def main() -> int:
         res = rec.get("result") or {}
         p = t.to_dict()["params"]
         rows.append({
-            "id": t.id, "dataset": p["dataset"], "teacher": p.get("teacher"),
+            "id": t.id, "dataset": p["dataset"], "checkpoint_sha256": p["checkpoint_sha256"],
+            "teacher": p.get("teacher"), "teacher_sha256": p.get("teacher_sha256"),
             "recipe": p["recipe"], "granularity": p["granularity"],
             "sparsity": p.get("sparsity"), "mask_learning": p.get("recipe_overrides", {}).get(
                 "mask_learning", "fixed"), "overrides": p.get("recipe_overrides", {}),

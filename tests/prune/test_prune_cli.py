@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
+from tinydeploy.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from tinydeploy.cli.main import main
 from tinydeploy.models import ModelSpec, build_model
 from tinydeploy.prune.masks import get_masks
@@ -91,6 +91,30 @@ def test_prune_cli_nm_with_the_default_recipe_masks_once_or_learns(checkpoint, d
         assert satisfies_nm(getattr(model, layer).weight.detach(), 2, 4)
 
 
+def test_prune_cli_distills_from_a_given_teacher_and_names_it(checkpoint, data_dir, tmp_path):
+    teacher = tmp_path / "teacher" / "model"
+    spec = ModelSpec(name="tinynet_x2", input_shape=(1, 28, 28), num_classes=10)
+    save_checkpoint(build_model(spec), teacher, {"model": spec.to_dict(), "dataset": "mnist"})
+    assert _run(checkpoint, data_dir, tmp_path / "kd", "--distill", "--teacher",
+                str(teacher.with_suffix(".safetensors"))) == 0
+    named = json.loads((tmp_path / "kd" / "prune_report.json").read_text())["config"]["teacher"]
+    assert named == {"checkpoint": str(teacher.with_suffix(".safetensors")),
+                     "sha256_12": fingerprint(teacher), "parameters": 206_922}
+    assert _run(checkpoint, data_dir, tmp_path / "self", "--distill") == 0
+    named = json.loads((tmp_path / "self" / "prune_report.json").read_text())["config"]["teacher"]
+    assert named == "the checkpoint before pruning"
+
+
+def test_prune_cli_refuses_a_teacher_of_other_classes(checkpoint, data_dir, tmp_path, capsys):
+    teacher = tmp_path / "teacher5" / "model"
+    spec = ModelSpec(input_shape=(1, 28, 28), num_classes=5)
+    save_checkpoint(build_model(spec), teacher, {"model": spec.to_dict(), "dataset": "mnist"})
+    assert _run(checkpoint, data_dir, tmp_path / "kd", "--distill", "--teacher",
+                str(teacher)) == 2
+    assert "teacher's output has shape (1, 5), the student's (1, 10)" in capsys.readouterr().err
+    assert not (tmp_path / "kd" / "model.safetensors").exists()
+
+
 def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     out = tmp_path / "small"
     code = _run(checkpoint, data_dir, out, "--method", "l1", "--granularity", "channel",
@@ -114,6 +138,8 @@ def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     (["--mask-learning", "srste", "--method", "lamp"], "ranks weights by magnitude"),
     (["--mask-learning", "srste", "--granularity", "channel"], "not channels"),
     (["--distill-weight", "2"], "distillation weight must be in"),
+    (["--teacher", "/nowhere/teacher.safetensors", "--distill"], "teacher checkpoint"),
+    (["--teacher", "/nowhere/teacher.safetensors"], "--teacher needs --distill"),
     (["--method", "snip", "--grasp-temperature", "1"], "--grasp-temperature needs --method grasp"),
     (["--method", "grasp", "--grasp-temperature", "0"], "GraSP temperature must be > 0"),
 ])

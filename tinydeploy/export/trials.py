@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tinydeploy.checkpoint import load_checkpoint
 from tinydeploy.export.pipeline import ExportConfig, export
 from tinydeploy.prune.recipes import get_recipe
 from tinydeploy.prune.run import prune_checkpoint
@@ -20,7 +19,6 @@ def pruned_int8(p: dict[str, Any]) -> dict[str, Any]:
     export of the pruned model: float and TFLite Micro int8 top-1 on the test set (the
     firmware's outputs equal TFLM's bit for bit). `teacher`: a distillation teacher
     checkpoint (default: the checkpoint itself, when the recipe distills)."""
-    teacher = load_checkpoint(p["teacher"])[0] if p.get("teacher") else None
     with tempfile.TemporaryDirectory(prefix="td-trial-") as tmp:
         started = time.perf_counter()
         outcome = prune_checkpoint(
@@ -28,7 +26,7 @@ def pruned_int8(p: dict[str, Any]) -> dict[str, Any]:
             recipe=trial_recipe(p) or get_recipe("course"), data_dir=p.get("data_dir"),
             train_limit=p.get("train_limit"), test_limit=p.get("test_limit"),
             score_samples=int(p.get("score_samples", 256)), seed=p.get("seed"),
-            teacher=teacher)
+            teacher=p.get("teacher"))
         prune_seconds = time.perf_counter() - started
         result = export(out=Path(tmp) / "export", cfg=ExportConfig(to="tflite"),
                         checkpoint=Path(tmp) / "prune" / "model.safetensors",

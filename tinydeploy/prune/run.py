@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tinydeploy.checkpoint import load_checkpoint, save_checkpoint
+from tinydeploy.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from tinydeploy.data import ImageDataset, load_dataset
 from tinydeploy.errors import TinydeployError
 from tinydeploy.models.registry import ModelSpec, build_model, require_classifier
@@ -112,7 +112,7 @@ def prune_experiment(
     pre_prune: Sequence[PruneConfig] = (),
     extra_meta: Mapping[str, Any] | None = None,
     recipe: Recipe | None = None,
-    teacher: nn.Module | None = None,
+    teacher: nn.Module | str | Path | None = None,
     log: Callable[[str], None] | None = None,
     progress=None,
 ) -> PruneOutcome:
@@ -126,9 +126,10 @@ def prune_experiment(
     and unstructured on others as a latency-aware allocation chose; `extra_meta` is merged
     into the checkpoint metadata.
     `recipe` (`tinydeploy.prune.recipes`), when given, replaces `schedule`, `finetune_epochs`
-    and `finetune_lr`: LR rewinding, distillation from `teacher` (default: the checkpoint's
-    model before pruning), a QAT phase, SR-STE N:M training. Without it the fine-tuning is
-    plain (Adam at `finetune_lr`), as the analyses and older sweeps use it.
+    and `finetune_lr`: LR rewinding, distillation from `teacher` (a module or a checkpoint
+    path; default: the checkpoint's model before pruning), a QAT phase, SR-STE N:M training.
+    Without it the fine-tuning is plain (Adam at `finetune_lr`), as the analyses and older
+    sweeps use it.
     """
     if recipe is None:
         recipe = Recipe("plain", schedule=str(schedule or Schedule()), epochs=finetune_epochs,
@@ -157,8 +158,7 @@ def prune_experiment(
     base = replace(base, seed=seed, train_limit=train_limit)
     tests = eval_loader(dataset, limit=test_limit)
     dense = evaluate(model, tests, dataset.num_classes)
-    if recipe.distill and teacher is None:
-        teacher = copy.deepcopy(model)
+    teacher, teacher_record = _distillation_teacher(teacher, recipe, model, spec)
     if when == "init":
         seed_everything(seed)
         model = build_model(spec)
@@ -218,7 +218,7 @@ def prune_experiment(
         "parent": {"checkpoint": str(checkpoint) if checkpoint else None,
                    "test_top1": dense.top1, "test_top5": dense.top5},
         "prune": {"config": cfg.to_dict(), "schedule": str(schedule), "when": when,
-                  "recipe": recipe.to_dict(),
+                  "recipe": recipe.to_dict(), "teacher": teacher_record,
                   "finetune": ft.to_dict(), "rewind_epoch": rewind_epoch,
                   "physically_removed": removed, "rounds": sched.rounds,
                   "mask_checks": sched.mask_checks, "seconds": seconds},
@@ -244,6 +244,32 @@ def prune_experiment(
         "optimizer steps checked by the mask guard": sched.mask_checks,
     })
     return PruneOutcome(model, meta_out, report, md)
+
+
+def _distillation_teacher(teacher: nn.Module | str | Path | None, recipe: Recipe,
+                          model: nn.Module, spec: ModelSpec) -> tuple[nn.Module | None, Any]:
+    """The teacher to distill from (default: a copy of the model before pruning) and how the
+    report names it; a teacher whose outputs do not match the student's is refused here
+    rather than as a shape error in the first training step."""
+    if not recipe.distill:
+        if teacher is not None:
+            raise TinydeployError("a distillation teacher was given but the recipe does not "
+                                  "distill; add --distill")
+        return None, None
+    if teacher is None:
+        return copy.deepcopy(model), "the checkpoint before pruning"
+    record: dict[str, Any] = {"class": type(teacher).__name__}
+    if isinstance(teacher, (str, Path)):
+        record = {"checkpoint": str(teacher), "sha256_12": fingerprint(teacher)}
+        teacher = load_checkpoint(teacher)[0]
+    with torch.no_grad():
+        got = tuple(teacher.eval()(torch.zeros(1, *spec.input_shape)).shape)
+    if got != (1, spec.num_classes):
+        raise TinydeployError(f"the distillation teacher's output has shape {got}, the "
+                              f"student's (1, {spec.num_classes}): it must be trained on the "
+                              "same classes")
+    record["parameters"] = sum(p.numel() for p in teacher.parameters())
+    return teacher, record
 
 
 def _rewind_state(spec, base: TrainConfig, seed: int, rewind_epoch: int, data: PruneData,

@@ -207,6 +207,8 @@ def prune_cmd(
             and chosen.mask_learning == "fixed" and Schedule.parse(schedule).kind != "oneshot"):
         raise TinydeployError("N:M granularity supports the oneshot schedule only (or "
                               "--mask-learning srste)")
+    if teacher is not None and not chosen.distill:
+        raise TinydeployError("--teacher needs --distill (the recipe does not distill)")
     if schedule is None and finetune_epochs == 0:  # no training to prune during
         chosen = chosen.with_overrides(schedule="oneshot")
     if finetune_epochs == 0 and qat_epochs is None:
@@ -297,15 +299,13 @@ def prune_cmd(
     )
 
 
-def _teacher(path: Path | None):
-    if path is None:
-        return None
-    from tinydeploy.checkpoint import checkpoint_paths, load_checkpoint
+def _teacher(path: Path | None) -> Path | None:
+    from tinydeploy.checkpoint import checkpoint_paths
     from tinydeploy.errors import TinydeployError
 
-    if not checkpoint_paths(path)[0].is_file():
+    if path is not None and not checkpoint_paths(path)[0].is_file():
         raise TinydeployError(f"teacher checkpoint {path} not found")
-    return load_checkpoint(path)[0]
+    return path
 
 
 def _fractions(text: str | None, option: str) -> list[float]:
