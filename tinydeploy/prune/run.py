@@ -23,7 +23,12 @@ from torch import nn
 from tinydeploy.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from tinydeploy.data import ImageDataset, load_dataset
 from tinydeploy.errors import TinydeployError
-from tinydeploy.models.registry import ModelSpec, build_model, require_classifier
+from tinydeploy.models.registry import (
+    ModelSpec,
+    build_model,
+    count_parameters,
+    require_classifier,
+)
 from tinydeploy.prune import masks as masks_mod
 from tinydeploy.prune import structured
 from tinydeploy.prune.criteria import Batch
@@ -258,17 +263,18 @@ def _distillation_teacher(teacher: nn.Module | str | Path | None, recipe: Recipe
         return None, None
     if teacher is None:
         return copy.deepcopy(model), "the checkpoint before pruning"
-    record: dict[str, Any] = {"class": type(teacher).__name__}
     if isinstance(teacher, (str, Path)):
-        record = {"checkpoint": str(teacher), "sha256_12": fingerprint(teacher)}
+        record: dict[str, Any] = {"checkpoint": str(teacher), "sha256_12": fingerprint(teacher)}
         teacher = load_checkpoint(teacher)[0]
+    else:
+        record = {"class": type(teacher).__name__}
     with torch.no_grad():
         got = tuple(teacher.eval()(torch.zeros(1, *spec.input_shape)).shape)
     if got != (1, spec.num_classes):
         raise TinydeployError(f"the distillation teacher's output has shape {got}, the "
                               f"student's (1, {spec.num_classes}): it must be trained on the "
                               "same classes")
-    record["parameters"] = sum(p.numel() for p in teacher.parameters())
+    record["parameters"] = count_parameters(teacher)
     return teacher, record
 
 
