@@ -1,10 +1,12 @@
-"""QAT's baked weights are exactly what the int8 converter writes, zeros included."""
+"""QAT simulates what the int8 converter writes: its baked weights bit for bit, zeros
+included, and its activation ranges."""
 
 from __future__ import annotations
 
 import copy
 
 import numpy as np
+import pytest
 import torch
 from export_constants import TRAIN_IMAGES
 
@@ -14,7 +16,8 @@ from tinydeploy.ir import read_tflite
 from tinydeploy.prune.engine import PruneConfig, prune_model
 from tinydeploy.prune.masks import make_permanent, prunable_layers
 from tinydeploy.prune.schedules import PruneData, qat_phase
-from tinydeploy.train.loaders import ArrayLoader
+from tinydeploy.train import qat
+from tinydeploy.train.loaders import ArrayLoader, to_float
 from tinydeploy.train.trainer import TrainConfig
 
 
@@ -23,12 +26,23 @@ def test_qat_weights_survive_the_converter_bit_for_bit(dense_model, mnist, tmp_p
     prune_model(model, PruneConfig(sparsity=0.8))
     images = torch.from_numpy(mnist.train_images[:TRAIN_IMAGES])
     labels = torch.from_numpy(mnist.train_labels[:TRAIN_IMAGES].astype(np.int64))
-    data = PruneData(ArrayLoader(images, labels, 128, shuffle=True), None, None, (1, 28, 28))
+    calibration = mnist.train_images[:64]
+    data = PruneData(ArrayLoader(images, labels, 128, shuffle=True), None, None, (1, 28, 28),
+                     torch.from_numpy(calibration))
     qat_phase(model, data, TrainConfig(val_size=0), epochs=1, lr=1e-4)
     plain = make_permanent(model).eval()
     onnx_path = export_onnx(plain, (1, 28, 28), tmp_path / "model.onnx")
     graph = read_tflite(onnx_to_int8_tflite(onnx_path, tmp_path / "model.tflite",
-                                            mnist.train_images[:64]).read_bytes())
+                                            calibration).read_bytes())
+    # the ranges QAT trains against are the ones the converter calibrates: conv1, conv2 and
+    # fc1 end in their fused ReLU, fc2 in the logits
+    state = qat.enable(copy.deepcopy(plain), [to_float(calibration)])
+    outputs = [graph.tensors[op.output] for op in graph.weighted_ops()]
+    assert len(state.activations) == len(outputs) == 4
+    for fq, tensor in zip(state.activations.values(), outputs, strict=True):
+        scale, zero_point = fq.qparams()
+        assert scale == pytest.approx(tensor.scale, rel=1e-5)
+        assert zero_point == tensor.zero_point
     for op, layer in zip(graph.weighted_ops(), prunable_layers(plain).values(), strict=True):
         w = layer.weight.detach().numpy()
         if w.ndim == 4:

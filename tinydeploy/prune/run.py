@@ -36,6 +36,7 @@ from tinydeploy.prune.engine import PruneConfig, prune_model
 from tinydeploy.prune.recipes import Recipe
 from tinydeploy.prune.report import log_warnings, report_markdown, sparsity_report
 from tinydeploy.prune.schedules import (
+    CALIBRATION_IMAGES,
     PruneData,
     Schedule,
     finetune_config,
@@ -182,7 +183,9 @@ def prune_experiment(
     train_loader, val_loader = make_loaders(dataset, ft)
     data = PruneData(train_loader, val_loader,
                      score_batch(train_loader.images, train_loader.labels, score_samples, seed),
-                     spec.input_shape)
+                     spec.input_shape,
+                     # QAT measures its ranges on the images `tinydeploy export` calibrates on
+                     torch.from_numpy(dataset.train_images[:CALIBRATION_IMAGES]))
     for extra in pre_prune:
         prune_model(model, replace(extra, seed=seed), data.score_batch,
                     input_shape=data.input_shape, log=log)

@@ -41,6 +41,7 @@ from tinydeploy.train.trainer import Objective, TrainConfig, train
 
 KINDS = ("oneshot", "iterative", "gradual", "lottery")
 CALIBRATION_IMAGES = 500  # the int8 export calibrates on the first 500 training images
+QAT_RECALIBRATE_STEPS = 50  # QAT re-measures the export's activation ranges this often
 DEFAULT_ROUNDS = {"iterative": 5, "lottery": 3, "gradual": 10}
 
 
@@ -85,6 +86,8 @@ class PruneData:
     val_loader: ArrayLoader | None
     score_batch: Batch | None
     input_shape: tuple[int, int, int]
+    # the images the int8 export calibrates on (uint8); None: the first 500 training ones
+    calibration_images: Tensor | None = None
 
 
 @dataclass
@@ -264,18 +267,30 @@ def qat_phase(model: nn.Module, data: PruneData, finetune: TrainConfig, *, epoch
               log: Callable[[str], None] | None = None, progress=None) -> dict[str, Any]:
     """Quantization-aware fine-tuning at the final masks (Adam, constant `lr`, best
     validation epoch kept), then the rounded weights are baked in (`tinydeploy.train.qat`).
-    Activation ranges start from the min/max over 500 training images, as the
-    int8 export calibrates."""
+    Activation ranges are the export's calibration ranges for the current weights,
+    re-measured every `QAT_RECALIBRATE_STEPS` steps and at the end of every epoch (so the
+    validation accuracy that selects the epoch is that of the int8 model)."""
     from tinydeploy.train import qat
     from tinydeploy.train.loaders import to_float
 
-    calibration = [to_float(data.train_loader.images[:CALIBRATION_IMAGES])]
-    state = qat.enable(model, calibration)
+    images = (data.calibration_images if data.calibration_images is not None
+              else data.train_loader.images[:CALIBRATION_IMAGES])
+    state = qat.enable(model, [to_float(images)])
     guard = MaskGuard()
+    steps_per_epoch = len(data.train_loader)
+    step = 0
+
+    def callback(m: nn.Module) -> None:
+        nonlocal step
+        guard(m)
+        step += 1
+        if step % QAT_RECALIBRATE_STEPS == 0 or step % steps_per_epoch == 0:
+            qat.recalibrate(m, state)
+
     try:
         # no weight averaging here: the fake-quantized weights are rounded at the end
         cfg = finetune_config(finetune, epochs=epochs, lr=lr, patience=0, weight_average=0.0)
-        info = _finetune(model, data, cfg, guard, log, progress, objective)
+        info = _finetune(model, data, cfg, callback, log, progress, objective)
     finally:
         qat.bake(model, state)
     check_masks(model)  # rounding kept every pruned weight at exactly zero

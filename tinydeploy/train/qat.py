@@ -9,9 +9,12 @@ same rounding in the forward pass, with straight-through gradients:
   before rounding and stay exactly zero (round(0) = 0);
 - activations: forward hooks on the modules whose outputs become int8 tensors in the TFLite
   graph: every ReLU/ReLU6, and every conv/linear not directly followed by one (its output is
-  quantized on its own, e.g. the logits). Ranges follow an exponential moving average of the
-  batch min/max, as TensorFlow's QAT does. Operations written as functions rather than
-  modules (a functional `x + y`) are not simulated.
+  quantized on its own, e.g. the logits). The ranges are the converter's: the min/max of each
+  tensor of the float graph (weights rounded, activations not) over the export's calibration
+  images, recomputed by `recalibrate` as the weights move. (An exponential moving average of
+  batch ranges, as TensorFlow's QAT keeps, trains against narrower ranges than the export
+  then calibrates.) Operations written as functions rather than modules (a functional
+  `x + y`) are not simulated.
 
 `bake` ends QAT: the rounded weights are written into the parameters (the converter then
 finds them already on its grid) and every hook and weight parametrization is removed.
@@ -19,6 +22,7 @@ finds them already on its grid) and every hook and weight parametrization is rem
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,24 +47,13 @@ class FakeQuantWeight(nn.Module):
 
 
 class FakeQuantActivation(nn.Module):
-    """Per-tensor asymmetric int8 rounding with an EMA range (updated in training mode)."""
+    """Per-tensor asymmetric int8 rounding to a fixed range (set by `recalibrate`)."""
 
-    def __init__(self, momentum: float = 0.01) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.momentum = momentum
         self.register_buffer("lo", torch.tensor(0.0))
         self.register_buffer("hi", torch.tensor(0.0))
-        self.register_buffer("seen", torch.tensor(False))
-
-    def observe(self, x: Tensor) -> None:
-        lo, hi = x.detach().min().clamp_max(0.0), x.detach().max().clamp_min(0.0)
-        if not bool(self.seen):
-            self.lo.copy_(lo)
-            self.hi.copy_(hi)
-            self.seen.fill_(True)
-        else:
-            self.lo.lerp_(lo, self.momentum)
-            self.hi.lerp_(hi, self.momentum)
+        self.enabled = True  # off while the ranges are measured on the float graph
 
     def qparams(self) -> tuple[float, int]:
         lo, hi = float(self.lo), float(self.hi)
@@ -69,8 +62,8 @@ class FakeQuantActivation(nn.Module):
         return scale, max(-128, min(127, zero))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training or not bool(self.seen):
-            self.observe(x)
+        if not self.enabled:
+            return x
         scale, zero = self.qparams()
         return torch.fake_quantize_per_tensor_affine(x, scale, zero, -128, 127)
 
@@ -87,6 +80,7 @@ class QATState:
     weight_layers: list[nn.Module] = field(default_factory=list)
     activations: dict[str, FakeQuantActivation] = field(default_factory=dict)
     handles: list[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
+    calibration: list[Tensor] = field(default_factory=list)
 
 
 def _executed_modules(model: nn.Module, example: Tensor) -> list[tuple[str, nn.Module]]:
@@ -128,46 +122,51 @@ def activation_points(model: nn.Module, example: Tensor) -> list[str]:
     return points
 
 
-def enable(model: nn.Module, calibration: Iterable[Tensor], *, momentum: float = 0.01) -> QATState:
-    """Attach weight and activation fake-quantization; activation ranges start from the
-    min/max over the `calibration` batches (as the converter computes them)."""
-    batches = list(calibration)
-    state = QATState()
+def enable(model: nn.Module, calibration: Iterable[Tensor]) -> QATState:
+    """Attach weight and activation fake-quantization; the activation ranges are measured on
+    the `calibration` batches (the images the int8 export calibrates on)."""
+    state = QATState(calibration=list(calibration))
     for layer in weighted_layers(model).values():
         parametrize.register_parametrization(layer, "weight", FakeQuantWeight(), unsafe=True)
         state.weight_layers.append(layer)
-    for name in activation_points(model, batches[0]):
-        fq = FakeQuantActivation(momentum)
+    for name in activation_points(model, state.calibration[0]):
+        fq = FakeQuantActivation()
         state.activations[name] = fq
         module = model.get_submodule(name)
         state.handles.append(module.register_forward_hook(lambda _m, _i, out, q=fq: q(out)))
-    _calibrate(model, state, batches)
+    recalibrate(model, state)
     return state
 
 
-def _calibrate(model: nn.Module, state: QATState, batches: list[Tensor]) -> None:
-    """Set every range to the min/max over all calibration batches."""
-    lows = {n: [] for n in state.activations}
-    highs = {n: [] for n in state.activations}
+def recalibrate(model: nn.Module, state: QATState) -> None:
+    """Set every activation range to what the converter would compute for the current
+    weights: the min/max over the calibration batches of the float graph (rounded weights,
+    unrounded activations), widened to include 0."""
+    lows = {n: math.inf for n in state.activations}
+    highs = {n: -math.inf for n in state.activations}
     probes = []
     for name in state.activations:
         def record(_m, _i, out, n=name):
-            lows[n].append(float(out.detach().min()))
-            highs[n].append(float(out.detach().max()))
-        # runs before the fake-quant hook: ranges of the unrounded outputs
+            lows[n] = min(lows[n], float(out.detach().min()))
+            highs[n] = max(highs[n], float(out.detach().max()))
         probes.append(model.get_submodule(name).register_forward_hook(record, prepend=True))
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        for x in batches:
-            model(x)
-    model.train(was_training)
-    for p in probes:
-        p.remove()
+    for fq in state.activations.values():
+        fq.enabled = False
+    try:
+        with torch.no_grad():
+            for x in state.calibration:
+                model(x)
+    finally:
+        model.train(was_training)
+        for fq in state.activations.values():
+            fq.enabled = True
+        for p in probes:
+            p.remove()
     for name, fq in state.activations.items():
-        fq.lo.fill_(min(0.0, min(lows[name])))
-        fq.hi.fill_(max(0.0, max(highs[name])))
-        fq.seen.fill_(True)
+        fq.lo.fill_(min(0.0, lows[name]))
+        fq.hi.fill_(max(0.0, highs[name]))
 
 
 def bake(model: nn.Module, state: QATState) -> None:
