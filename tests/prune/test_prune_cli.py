@@ -142,6 +142,10 @@ def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     (["--teacher", "/nowhere/teacher.safetensors"], "--teacher needs --distill"),
     (["--method", "snip", "--grasp-temperature", "1"], "--grasp-temperature needs --method grasp"),
     (["--method", "grasp", "--grasp-temperature", "0"], "GraSP temperature must be > 0"),
+    # smart has its own fine-tuning: recipe options are refused, not silently dropped
+    (["--method", "smart", "--distill"], "--method smart has its own fine-tuning"),
+    (["--method", "smart", "-g", "nm:1:8", "--recipe", "course"],
+     "it cannot use --recipe, --granularity"),
 ])
 def test_prune_cli_bad_inputs_fail_with_one_line(checkpoint, data_dir, tmp_path, capsys, args,
                                                  message):

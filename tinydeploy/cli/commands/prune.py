@@ -40,6 +40,13 @@ def _parse_layer_sparsity(text: str) -> dict[str, float]:
     return out
 
 
+def _options_smart_ignores(**given: object) -> list[str]:
+    """The command-line spellings of the options set (not None, False or 0) that
+    `--method smart` would otherwise silently ignore."""
+    return ["--" + name.replace("_", "-") for name, value in given.items()
+            if value not in (None, False, 0)]
+
+
 def prune_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c",
                                     help="Trained checkpoint (.safetensors, .json or run dir)."),
@@ -243,6 +250,22 @@ def prune_cmd(
         from tinydeploy.analysis.smart import smart_prune
         from tinydeploy.checkpoint import checkpoint_paths
 
+        ignored = _options_smart_ignores(
+            recipe=recipe != "recommended", schedule=schedule, lr_schedule=lr_schedule,
+            distill=distill, distill_temperature=distill_temperature,
+            distill_weight=distill_weight, teacher=teacher, qat_epochs=qat_epochs,
+            qat_lr=qat_lr, mask_learning=mask_learning, srste_decay=srste_decay,
+            weight_average=weight_average, nm_ramp=nm_ramp, augment=augment,
+            scope=scope != "global", layer_sparsity=layer_sparsity,
+            granularity=granularity != "unstructured", physically_remove=physically_remove,
+            at=at != "trained", rounds=rounds, prevent_collapse=prevent_collapse,
+            train_epochs=train_epochs,
+            rewind_epoch=rewind_epoch, score_samples=score_samples != 256)
+        if ignored:
+            raise TinydeployError(
+                f"--method smart has its own fine-tuning and allocation (per-layer scans, then "
+                f"one global phase at --finetune-epochs/--finetune-lr); it cannot use "
+                f"{', '.join(ignored)}. Drop them, or pick a criterion instead of smart")
         if not checkpoint_paths(checkpoint)[0].is_file():
             raise TinydeployError(f"checkpoint {checkpoint} not found")
         outcome = smart_prune(
