@@ -94,9 +94,10 @@ def sparse_model(dense_model):
     return model
 
 
-def _checkpoint(model, path):
+def _checkpoint(model, path, **meta):
     spec = ModelSpec(name="tinynet", input_shape=(1, 28, 28), num_classes=10)
-    save_checkpoint(model, path, {"model": spec.to_dict(), "dataset": "mnist", "kind": "test"})
+    save_checkpoint(model, path, {"model": spec.to_dict(), "dataset": "mnist", "kind": "test",
+                                  **meta})
     return path.with_suffix(".safetensors")
 
 
@@ -116,7 +117,10 @@ def dense_export(tmp_path_factory, dense_model, mnist):
 
 @pytest.fixture(scope="session")
 def sparse_checkpoint(tmp_path_factory, sparse_model):
-    return _checkpoint(sparse_model, tmp_path_factory.mktemp("ckpt") / "sparse")
+    # its record says a QAT phase measured ranges on 500 images, as `tinydeploy prune` does;
+    # the exports below calibrate on 64, which the export report must warn about
+    return _checkpoint(sparse_model, tmp_path_factory.mktemp("ckpt") / "sparse",
+                       prune={"rounds": [{"phase": "qat", "calibration_images": 500}]})
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,11 @@ def test_same_checkpoint_exports_byte_identical_c(sparse_cli_export, sparse_chec
         first = (sparse_cli_export / "c" / name).read_bytes()
         assert (again / "c" / name).read_bytes() == first, name
         assert b"sha256:" in first.splitlines()[0]  # provenance = the input's hash
+
+
+def test_export_warns_when_it_calibrates_on_other_images_than_qat(sparse_cli_export):
+    report = json.loads((sparse_cli_export / "export_report.json").read_text())
+    assert report["tflite"]["calibration_images"] == 64
+    [warning] = report["warnings"]
+    assert "first 500 training images" in warning and "calibrates on 64" in warning
+    assert f"**Warning:** {warning}" in (sparse_cli_export / "export_report.md").read_text()

@@ -71,6 +71,8 @@ def test_prune_cli_default_recipe_is_the_recommended_one(checkpoint, data_dir, t
                       "name": "recommended+epochs"}
     assert report["config"]["schedule"] == RECIPES["recommended"].schedule
     assert [r.get("phase") for r in report["config"]["rounds"]] == [None, "qat"]
+    # QAT measured its ranges on the export's 500 calibration images, whatever --train-limit
+    assert report["config"]["rounds"][1]["calibration_images"] == 500
     assert _run(checkpoint, data_dir, tmp_path / "course", "--recipe", "course") == 0
     report = json.loads((tmp_path / "course" / "prune_report.json").read_text())
     assert report["config"]["recipe"]["name"] == "course+epochs"

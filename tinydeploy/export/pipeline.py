@@ -100,7 +100,7 @@ def export(*, out: str | Path, cfg: ExportConfig, checkpoint: str | Path | None 
             _onnx_step(model, meta, ds, cfg, tmp, report, log)
             onnx_path = tmp / "model.onnx"
         if cfg.to in ("tflite", "c") and tflite_path is None:
-            tflite_bytes = _tflite_step(onnx_path, model, ds, cfg, tmp, report, log)
+            tflite_bytes = _tflite_step(onnx_path, model, ds, cfg, tmp, report, log, meta)
         if cfg.to == "c":
             if tflite_bytes is None:
                 tflite_bytes = Path(tflite_path).read_bytes()
@@ -141,7 +141,16 @@ def _onnx_step(model, meta, ds, cfg: ExportConfig, tmp: Path, report, log) -> No
     report["float_top1"] = float((logits.argmax(1).numpy() == ds.test_labels[:n]).mean() * 100)
 
 
-def _tflite_step(onnx_path, model, ds, cfg: ExportConfig, tmp: Path, report, log) -> bytes:
+def _qat_calibration_images(meta: dict[str, Any]) -> int | None:
+    """How many calibration images a pruned checkpoint's QAT phase measured its activation
+    ranges on (None: no QAT phase, or one recorded before the count was)."""
+    rounds = (meta.get("prune") or {}).get("rounds") or []
+    counts = [r.get("calibration_images") for r in rounds if r.get("phase") == "qat"]
+    return counts[-1] if counts else None
+
+
+def _tflite_step(onnx_path, model, ds, cfg: ExportConfig, tmp: Path, report, log,
+                 meta: dict[str, Any] | None = None) -> bytes:
     from tinydeploy.export.runtimes import (
         quantize_images,
         run_litert,
@@ -155,6 +164,14 @@ def _tflite_step(onnx_path, model, ds, cfg: ExportConfig, tmp: Path, report, log
 
     log(f"TFLite: onnx2tf full-integer int8, per-channel, {cfg.calib_images} calibration images")
     calib = ds.train_images[: cfg.calib_images]
+    qat_images = _qat_calibration_images(meta or {})
+    if qat_images is not None and qat_images != len(calib):
+        warning = (f"the checkpoint was QAT fine-tuned at the activation ranges of the first "
+                   f"{qat_images} training images, this export calibrates on {len(calib)}: "
+                   f"its int8 model may lose more against float (--calib-images {qat_images} "
+                   f"matches them)")
+        log(f"warning: {warning}")
+        report.setdefault("warnings", []).append(warning)
     path = onnx_to_int8_tflite(onnx_path, tmp / "model_int8.tflite", calib,
                                log_path=tmp / "onnx2tf.log")
     data = path.read_bytes()
@@ -234,6 +251,9 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines.append(f"Source: {src}; dataset {report.get('dataset')}; "
                  f"target {report['config']['to']}, sparse {report['config']['sparse']}.")
     lines.append("")
+    lines += [f"**Warning:** {w}" for w in report.get("warnings", [])]
+    if report.get("warnings"):
+        lines.append("")
     if "onnx" in report:
         p = report["onnx"]["parity"]
         lines += ["## ONNX", "", f"opset 17; onnxruntime vs PyTorch on {p['num_images']} test "

@@ -294,4 +294,5 @@ def qat_phase(model: nn.Module, data: PruneData, finetune: TrainConfig, *, epoch
     finally:
         qat.bake(model, state)
     check_masks(model)  # rounding kept every pruned weight at exactly zero
-    return {"phase": "qat", **info, "mask_checks": guard.checks}
+    return {"phase": "qat", **info, "mask_checks": guard.checks,
+            "calibration_images": len(images)}
