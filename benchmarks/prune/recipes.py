@@ -96,7 +96,7 @@ def trials_for(args) -> list[Trial]:
                 trials.append(Trial(FN, {**common, "recipe": recipe, "sparsity": sp,
                                          "scope": args.scope, "granularity": "unstructured",
                                          **unstructured}))
-            for pattern in args.nm:
+            for pattern, layers in ((pt, ls) for pt in args.nm for ls in args.nm_layers):
                 for mask_learning in args.mask_learning:
                     overrides = dict(args.overrides)
                     if mask_learning != "fixed":
@@ -104,7 +104,7 @@ def trials_for(args) -> list[Trial]:
                     extra = {"recipe_overrides": overrides} if overrides else {}
                     trials.append(Trial(FN, {**common, "recipe": recipe, **extra,
                                              "granularity": f"nm:{pattern}",
-                                             "scope": "layerwise", "layers": NM_LAYERS}))
+                                             "scope": "layerwise", "layers": layers}))
     return trials
 
 
@@ -125,6 +125,11 @@ def main() -> int:
                     default=[0.8, 0.9, 0.95, 0.97, 0.98])
     ap.add_argument("--nm", nargs="*", default=["2:4", "1:4", "1:8"],
                     help="N:M patterns on conv2, fc1, fc2")
+    ap.add_argument("--nm-layers", nargs="*", default=[",".join(NM_LAYERS)],
+                    metavar="LAYER[,LAYER...]",
+                    help="the layers of each N:M row, one comma-separated set per row "
+                         "(default conv2,fc1,fc2; e.g. conv2 fc1 fc2 for one layer at a time: "
+                         "what each layer's pattern costs)")
     ap.add_argument("--mask-learning", nargs="*", default=["srste"],
                     choices=["fixed", "srste"], help="for the N:M rows")
     ap.add_argument("--override", action="append", default=[], metavar="FIELD=VALUE",
@@ -135,6 +140,7 @@ def main() -> int:
     ap.add_argument("--sweep-dir", default="runs/sweeps/prune-recipes")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
+    args.nm_layers = [[n for n in item.split(",") if n] for item in args.nm_layers]
     args.checkpoints = dict(item.split("=", 1) for item in args.checkpoint)
     args.teachers = dict(item.split("=", 1) for item in args.teacher)
     try:
@@ -156,7 +162,8 @@ def main() -> int:
         rows.append({
             "id": t.id, "dataset": p["dataset"], "checkpoint_sha256": p["checkpoint_sha256"],
             "teacher": p.get("teacher"), "teacher_sha256": p.get("teacher_sha256"),
-            "recipe": p["recipe"], "granularity": p["granularity"],
+            "recipe": p["recipe"], "granularity": p["granularity"], "layers_pruned": p.get(
+                "layers"),
             "sparsity": p.get("sparsity"), "mask_learning": p.get("recipe_overrides", {}).get(
                 "mask_learning", "fixed"), "overrides": p.get("recipe_overrides", {}),
             "status": rec.get("status"), "error": rec.get("error"),
@@ -186,7 +193,8 @@ def main() -> int:
     write_json_atomic(args.out, out)
     print(summary.line())
     for r in rows:
-        print(json.dumps({k: r[k] for k in ("dataset", "recipe", "granularity", "sparsity",
+        print(json.dumps({k: r[k] for k in ("dataset", "recipe", "granularity",
+                                             "layers_pruned", "sparsity",
                                              "mask_learning", "selection_val_top1",
                                              "float_top1", "int8_top1",
                                              "finetune_seconds")}))
