@@ -93,6 +93,18 @@ def test_prune_cli_nm_with_the_default_recipe_masks_once_or_learns(checkpoint, d
         assert satisfies_nm(getattr(model, layer).weight.detach(), 2, 4)
 
 
+def test_prune_cli_layers_prunes_only_the_named_layers(checkpoint, data_dir, tmp_path):
+    # the README's N:M rows: 1:8 on conv2, fc1 and fc2; conv1 (9 weights a row) stays dense
+    assert _run(checkpoint, data_dir, tmp_path / "nm", "-g", "nm:1:8", "--layers",
+                "conv2, fc1,fc2", "--finetune-epochs", "0") == 0
+    model, meta = load_checkpoint(tmp_path / "nm")
+    assert set(get_masks(model)) == {"conv2", "fc1", "fc2"}
+    assert meta["prune"]["config"]["layers"] == ["conv2", "fc1", "fc2"]
+    assert bool((model.conv1.weight != 0).all())
+    for layer in ("conv2", "fc1", "fc2"):
+        assert satisfies_nm(getattr(model, layer).weight.detach(), 1, 8)
+
+
 def test_prune_cli_distills_from_a_given_teacher_and_names_it(checkpoint, data_dir, tmp_path):
     teacher = tmp_path / "teacher" / "model"
     spec = ModelSpec(name="tinynet_x2", input_shape=(1, 28, 28), num_classes=10)
@@ -144,6 +156,10 @@ def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     (["--teacher", "/nowhere/teacher.safetensors"], "--teacher needs --distill"),
     (["--method", "snip", "--grasp-temperature", "1"], "--grasp-temperature needs --method grasp"),
     (["--method", "grasp", "--grasp-temperature", "0"], "GraSP temperature must be > 0"),
+    (["--layers", "conv2,fc9"], "unknown layer 'fc9'"),
+    (["--layers", ","], "--layers needs at least one layer name"),
+    (["--layers", "fc1", "--objective", "latency", "--speedup", "2"],
+     "--layers needs --objective accuracy"),
     # smart has its own fine-tuning: recipe options are refused, not silently dropped
     (["--method", "smart", "--distill"], "--method smart has its own fine-tuning"),
     (["--method", "smart", "-g", "nm:1:8", "--recipe", "course"],

@@ -67,6 +67,9 @@ def prune_cmd(
         "(implies --scope explicit)."),
     granularity: str = typer.Option("unstructured", "--granularity", "-g",
                                     help="unstructured, nm:N:M (e.g. nm:2:4) or channel."),
+    layers: str | None = typer.Option(
+        None, "--layers", help="Prune only these layers, comma-separated, e.g. conv2,fc1,fc2 "
+        "(default: every Conv2d and Linear layer)."),
     physically_remove: bool = typer.Option(
         False, "--physically-remove",
         help="With channel granularity: write a smaller dense model."),
@@ -231,6 +234,10 @@ def prune_cmd(
     if objective == "latency":
         from tinydeploy.latency.problem import check_targets
 
+        if layers is not None:
+            raise TinydeployError("--layers needs --objective accuracy (the latency "
+                                  "allocation chooses what to prune in every layer)")
+
         check_targets(budget, speedup, max_flash, max_ram, min_accuracy)  # before any I/O
         formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
@@ -256,7 +263,7 @@ def prune_cmd(
             distill_weight=distill_weight, teacher=teacher, qat_epochs=qat_epochs,
             qat_lr=qat_lr, mask_learning=mask_learning, srste_decay=srste_decay,
             weight_average=weight_average, nm_ramp=nm_ramp, augment=augment,
-            scope=scope != "global", layer_sparsity=layer_sparsity,
+            scope=scope != "global", layer_sparsity=layer_sparsity, layers=layers,
             granularity=granularity != "unstructured", physically_remove=physically_remove,
             at=at != "trained", rounds=rounds, prevent_collapse=prevent_collapse,
             train_epochs=train_epochs,
@@ -278,9 +285,14 @@ def prune_cmd(
             seed=0 if seed is None else seed, log=typer.echo)
         typer.echo(f"{outcome.line()}; wrote {out}")
         return
-    layers = _parse_layer_sparsity(layer_sparsity) if layer_sparsity else {}
-    if layers:
+    explicit = _parse_layer_sparsity(layer_sparsity) if layer_sparsity else {}
+    if explicit:
         scope = "explicit"
+    only = None
+    if layers is not None:
+        only = tuple(n.strip() for n in layers.split(",") if n.strip())
+        if not only:
+            raise TinydeployError("--layers needs at least one layer name")
     gran = Granularity.parse(granularity)
     if physically_remove and gran.kind != "channel":
         raise TinydeployError("--physically-remove needs --granularity channel")
@@ -294,7 +306,8 @@ def prune_cmd(
         criterion_kwargs["temperature"] = (DEFAULT_TEMPERATURE if grasp_temperature is None
                                            else grasp_temperature)
     cfg = PruneConfig(method=method, sparsity=0.9 if sparsity is None else sparsity,
-                      scope=scope, layer_sparsity=layers, granularity=str(gran), rounds=rounds,
+                      scope=scope, layer_sparsity=explicit, layers=only,
+                      granularity=str(gran), rounds=rounds,
                       prevent_collapse=prevent_collapse, criterion_kwargs=criterion_kwargs)
     from tinydeploy.prune.criteria import get_criterion
 
