@@ -266,8 +266,8 @@ def prune_cmd(
             scope=scope != "global", layer_sparsity=layer_sparsity, layers=layers,
             granularity=granularity != "unstructured", physically_remove=physically_remove,
             at=at != "trained", rounds=rounds, prevent_collapse=prevent_collapse,
-            train_epochs=train_epochs,
-            rewind_epoch=rewind_epoch, score_samples=score_samples != 256)
+            train_epochs=train_epochs, rewind_epoch=rewind_epoch,
+            score_samples=score_samples != 256)
         if ignored:
             raise TinydeployError(
                 f"--method smart has its own fine-tuning and allocation (per-layer scans, then "
