@@ -23,6 +23,7 @@ last phase): the number to choose recipes by. The test columns are never for cho
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -96,15 +97,15 @@ def trials_for(args) -> list[Trial]:
                 trials.append(Trial(FN, {**common, "recipe": recipe, "sparsity": sp,
                                          "scope": args.scope, "granularity": "unstructured",
                                          **unstructured}))
-            for pattern, layers in ((pt, ls) for pt in args.nm for ls in args.nm_layers):
-                for mask_learning in args.mask_learning:
-                    overrides = dict(args.overrides)
-                    if mask_learning != "fixed":
-                        overrides["mask_learning"] = mask_learning
-                    extra = {"recipe_overrides": overrides} if overrides else {}
-                    trials.append(Trial(FN, {**common, "recipe": recipe, **extra,
-                                             "granularity": f"nm:{pattern}",
-                                             "scope": "layerwise", "layers": layers}))
+            for pattern, layers, mask_learning in itertools.product(
+                    args.nm, args.nm_layers, args.mask_learning):
+                overrides = dict(args.overrides)
+                if mask_learning != "fixed":
+                    overrides["mask_learning"] = mask_learning
+                extra = {"recipe_overrides": overrides} if overrides else {}
+                trials.append(Trial(FN, {**common, "recipe": recipe, **extra,
+                                         "granularity": f"nm:{pattern}",
+                                         "scope": "layerwise", "layers": layers}))
     return trials
 
 
@@ -162,8 +163,8 @@ def main() -> int:
         rows.append({
             "id": t.id, "dataset": p["dataset"], "checkpoint_sha256": p["checkpoint_sha256"],
             "teacher": p.get("teacher"), "teacher_sha256": p.get("teacher_sha256"),
-            "recipe": p["recipe"], "granularity": p["granularity"], "layers_pruned": p.get(
-                "layers"),
+            "recipe": p["recipe"], "granularity": p["granularity"],
+            "layers_pruned": p.get("layers"),
             "sparsity": p.get("sparsity"), "mask_learning": p.get("recipe_overrides", {}).get(
                 "mask_learning", "fixed"), "overrides": p.get("recipe_overrides", {}),
             "status": rec.get("status"), "error": rec.get("error"),

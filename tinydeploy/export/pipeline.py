@@ -251,9 +251,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines.append(f"Source: {src}; dataset {report.get('dataset')}; "
                  f"target {report['config']['to']}, sparse {report['config']['sparse']}.")
     lines.append("")
-    lines += [f"**Warning:** {w}" for w in report.get("warnings", [])]
     if report.get("warnings"):
-        lines.append("")
+        lines += [f"**Warning:** {w}" for w in report["warnings"]] + [""]
     if "onnx" in report:
         p = report["onnx"]["parity"]
         lines += ["## ONNX", "", f"opset 17; onnxruntime vs PyTorch on {p['num_images']} test "

@@ -19,7 +19,15 @@ from types import ModuleType
 
 import typer
 
-from tinydeploy.cli.options import DataDir, FinetuneLr, Force, Seed, TrainLimit, out_option
+from tinydeploy.cli.options import (
+    DataDir,
+    FinetuneLr,
+    Force,
+    Seed,
+    TrainLimit,
+    comma_separated,
+    out_option,
+)
 
 CheckpointOpt = typer.Option(..., "--checkpoint", "-c",
                              help="Trained checkpoint (.safetensors, .json or run dir).")
@@ -296,7 +304,7 @@ def robustness_cmd(
 
     levels = parse_grid(sparsities)
     epsilons = _floats(eps, "--eps")
-    names = [a.strip() for a in attacks.split(",") if a.strip()]
+    names = comma_separated(attacks)
     ctx = _prepare(checkpoint, out, mod, force, threads, data_dir, None, test_limit)
     data = mod.run(ctx, sweep_dir=out / "sweep", sparsities=levels, eps=epsilons,
                    attacks=names, pgd_steps=pgd_steps, method=method, scope=scope,
@@ -330,7 +338,7 @@ def weights_cmd(
     from tinydeploy.errors import TinydeployError
 
     levels = parse_grid(sparsities)
-    names = [m.strip() for m in methods.split(",") if m.strip()]
+    names = comma_separated(methods)
     if not names or bins < 2:
         raise TinydeployError("give at least one method and --bins >= 2")
     ctx = _prepare(checkpoint, out, mod, force, threads, data_dir, eval_limit)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tinydeploy.cli.options import DataDir, Force, TrainLimit, out_option
+from tinydeploy.cli.options import DataDir, Force, TrainLimit, comma_separated, out_option
 
 
 def register(app: typer.Typer) -> None:
@@ -243,7 +243,7 @@ def prune_cmd(
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
                  min_accuracy=min_accuracy, penalty=latency_penalty,
-                 plans=[k.strip() for k in latency_plans.split(",") if k.strip()],
+                 plans=comma_separated(latency_plans),
                  channel_sparsities=_fractions(latency_channels, "--latency-channels"),
                  floor_probes=floor_probes, recipe=chosen, teacher=_teacher(teacher),
                  train_limit=train_limit, test_limit=test_limit, seed=seed)
@@ -290,7 +290,7 @@ def prune_cmd(
         scope = "explicit"
     only = None
     if layers is not None:
-        only = tuple(n.strip() for n in layers.split(",") if n.strip())
+        only = tuple(comma_separated(layers))
         if not only:
             raise TinydeployError("--layers needs at least one layer name")
     gran = Granularity.parse(granularity)
