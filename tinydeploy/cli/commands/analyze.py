@@ -108,7 +108,7 @@ def _floats(text: str, name: str) -> list[float]:
     from tinydeploy.errors import TinydeployError
 
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in comma_separated(text)]
     except ValueError:
         values = []
     if not values:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from tinydeploy.cli.options import comma_separated
+
 
 def register(app: typer.Typer) -> None:
     lat = typer.Typer(help="Measured per-layer latency (instructions retired on QEMU).",
@@ -16,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def _floats(text: str) -> list[float]:
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in comma_separated(text)]
     except ValueError as exc:
         raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from exc
     if not values or not all(0.0 <= v < 1.0 for v in values):

@@ -29,7 +29,7 @@ def _parse_layer_sparsity(text: str) -> dict[str, float]:
             raise TinydeployError(f"{path} must hold a JSON object layer -> sparsity")
         return {str(k): float(v) for k, v in data.items()}
     out = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
+    for item in comma_separated(text):
         name, sep, value = item.partition("=")
         try:
             out[name] = float(value)
@@ -348,7 +348,7 @@ def _fractions(text: str | None, option: str) -> list[float]:
     from tinydeploy.errors import TinydeployError
 
     try:
-        return [float(v) for v in (text or "").split(",") if v.strip()]
+        return [float(v) for v in comma_separated(text or "")]
     except ValueError:
         raise TinydeployError(f"{option} takes comma-separated fractions, got {text!r}") \
             from None
