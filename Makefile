@@ -14,6 +14,8 @@ STAMP     := $(VENV)/.installed
 SHARED_DATA := $(abspath ../shared/datasets)
 export TINYDEPLOY_DATA ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
 PYTEST_ARGS ?=
+# One pytest worker per core (pytest-xdist); a module's tests share a worker (tests/conftest.py)
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test setup system lint format clean
 
@@ -23,7 +25,8 @@ demo: setup
 # CI and `make test` run every test: missing firmware tools are a failure, not a skip.
 test: setup
 	$(VENV)/bin/ruff check .
-	TINYDEPLOY_REQUIRE_FIRMWARE=1 $(PY) -m pytest $(PYTEST_ARGS)
+	TINYDEPLOY_REQUIRE_FIRMWARE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	    $(PYTEST_ARGS)
 
 setup: system $(STAMP)
 	@$(VENV)/bin/tinydeploy firmware setup >/dev/null
