@@ -56,13 +56,14 @@ def test_workers_give_the_same_scan(checkpoint, tmp_path):
     import json
     import os
 
-    args = ["sensitivity", "-c", str(checkpoint), "--grid", "0,0.6", "--layers", "fc2",
+    args = ["sensitivity", "-c", str(checkpoint), "--grid", "0,0.6", "--layers", "fc2, ",
             "--eval-limit", "200", "-q"]
     assert main(["analyze", *args, "-o", str(tmp_path / "inproc")]) == 0
     assert main(["analyze", "--workers", "2", *args, "-o", str(tmp_path / "pool")]) == 0
     a = json.loads((tmp_path / "inproc" / "sensitivity.json").read_text())
     b = json.loads((tmp_path / "pool" / "sensitivity.json").read_text())
     assert a["per_ratio"] == b["per_ratio"] and a["baseline_accuracy"] == b["baseline_accuracy"]
+    assert a["config"]["layers"] == ["fc2"]  # "fc2, ": items stripped, blanks dropped
     records = [json.loads(p.read_text()) for p in (tmp_path / "pool" / "sweep").rglob("*.json")
                if p.parent.name == "trials"]
     assert records and all(r["pid"] != os.getpid() for r in records)  # ran in the pool

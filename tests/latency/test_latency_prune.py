@@ -22,7 +22,7 @@ def pruned(tmp_path_factory, data_dir: Path) -> dict:
     assert main(["train", "--epochs", "1", "--train-limit", "4000", "--val-size", "1000",
                  "--data-dir", str(data_dir), "--out", str(root / "dense")]) == 0
     rc = main(["prune", "-c", str(root / "dense" / "model"), "--objective", "latency",
-               "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense,csr",
+               "--board", "qemu-m4", "--speedup", "1.6", "--latency-formats", "dense, csr,",
                "--max-flash", "64000", "--max-ram", "4000",
                "--finetune-epochs", "1",
                "--train-limit", "4000", "--data-dir", str(data_dir),

@@ -62,7 +62,7 @@ def table_cmd(
     require_qemu(board)
     graph = read_tflite(tflite)
     shapes = layer_shapes(graph)
-    wanted = [f.strip() for f in formats.split(",")] if formats else None
+    wanted = comma_separated(formats or "") or None
     table = build_table(shapes, board, params=None if synthetic else layer_params(graph),
                         formats=wanted, sparsities=grid, opt=opt, cache_dir=cache_dir,
                         executor=LocalExecutor(workers=workers))

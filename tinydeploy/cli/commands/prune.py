@@ -239,7 +239,7 @@ def prune_cmd(
                                   "allocation chooses what to prune in every layer)")
 
         check_targets(budget, speedup, max_flash, max_ram, min_accuracy)  # before any I/O
-        formats = [f.strip() for f in latency_formats.split(",")] if latency_formats else None
+        formats = comma_separated(latency_formats or "") or None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
                  min_accuracy=min_accuracy, penalty=latency_penalty,
