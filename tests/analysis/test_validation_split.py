@@ -194,3 +194,29 @@ def test_trial_params_name_the_split(ctx, data_dir):
 def test_accuracy_wants_an_explicit_split(ctx):
     with pytest.raises(TypeError, match=r"ctx\.val"):
         context.accuracy(ctx.model, ctx)
+
+
+def test_prune_with_another_seed_keeps_the_checkpoints_hold_out(checkpoint, data_dir, mnist,
+                                                                monkeypatch):
+    """`tinydeploy prune --seed 3` on a seed-0 checkpoint: the seed reorders the batches, but
+    the validation split that early-stops the fine-tuning stays the checkpoint's (a seeded
+    re-split would validate on images the dense model trained on)."""
+    from tinydeploy.prune import run as prune_run
+    from tinydeploy.prune.engine import PruneConfig
+
+    seen = []
+
+    def recording(dataset, cfg, split_seed=None):  # the real function, its result kept
+        loaders = make_loaders(dataset, cfg, split_seed=split_seed)
+        seen.append(loaders)
+        return loaders
+
+    monkeypatch.setattr(prune_run, "make_loaders", recording)
+    prune_run.prune_experiment(checkpoint=checkpoint / "model", cfg=PruneConfig(sparsity=0.5),
+                               finetune_epochs=1, train_limit=300, test_limit=100, seed=3,
+                               data_dir=data_dir, log=lambda _: None)
+    train_idx, val_idx = _index_split(len(mnist.train_labels), 1000, 0)
+    (train_loader, val_loader), = seen
+    assert torch.equal(val_loader.images, torch.from_numpy(mnist.train_images[val_idx]))
+    assert torch.equal(train_loader.images, torch.from_numpy(mnist.train_images[train_idx[:300]]))
+    assert train_loader.seed == 3  # the seed still orders the batches

@@ -259,11 +259,8 @@ def finetune_loaders(ctx: Context, cfg: TrainConfig) -> tuple[ArrayLoader, Array
     """`train`'s loaders on the checkpoint recipe's split, whatever `cfg.seed` is: fine-tuning
     trains on the training part (first `train_limit` images) and early-stops on exactly the
     validation images the analyses select on. `cfg.seed` only orders the batches."""
-    split_cfg = replace(cfg, val_size=ctx.split.val_size, seed=ctx.split.seed)
-    train_loader, val_loader = make_loaders(ctx.dataset, split_cfg)
-    if cfg.seed != ctx.split.seed:
-        train_loader = ArrayLoader(train_loader.images, train_loader.labels, cfg.batch_size,
-                                   shuffle=True, seed=cfg.seed)
+    train_loader, val_loader = make_loaders(ctx.dataset, replace(cfg, val_size=ctx.split.val_size),
+                                            split_seed=ctx.split.seed)
     assert val_loader is not None  # recipe_split refuses val_size 0
     return train_loader, val_loader
 

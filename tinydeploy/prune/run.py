@@ -160,6 +160,7 @@ def prune_experiment(
         raise TinydeployError("the checkpoint names no dataset; pass one")
     dataset = _dataset(dataset_name, None if data_dir is None else str(data_dir))
     base = base_train_config(meta, dataset_name)
+    split_seed = base.seed  # the checkpoint's validation hold-out, whatever `seed` is
     seed = base.seed if seed is None else seed
     base = replace(base, seed=seed, train_limit=train_limit)
     tests = eval_loader(dataset, limit=test_limit)
@@ -180,7 +181,7 @@ def prune_experiment(
         objective = Distillation(teacher, temperature=recipe.distill_temperature,
                                  weight=recipe.distill_weight,
                                  label_smoothing=ft.label_smoothing)
-    train_loader, val_loader = make_loaders(dataset, ft)
+    train_loader, val_loader = make_loaders(dataset, ft, split_seed=split_seed)
     data = PruneData(train_loader, val_loader,
                      score_batch(train_loader.images, train_loader.labels, score_samples, seed),
                      spec.input_shape,

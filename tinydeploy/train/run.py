@@ -29,9 +29,14 @@ class TrainOutcome:
 
 
 def make_loaders(
-    dataset: ImageDataset, cfg: TrainConfig
+    dataset: ImageDataset, cfg: TrainConfig, split_seed: int | None = None
 ) -> tuple[ArrayLoader, ArrayLoader | None]:
-    (tx, ty), (vx, vy) = split_train_val(dataset, cfg.val_size, cfg.seed)
+    """Training and validation loaders; `cfg.seed` orders the batches and, unless
+    `split_seed` is given, seeds the validation hold-out too. Fine-tuning passes the
+    checkpoint's own split seed: another seed must not move images the model trained on
+    into the validation split that selects it."""
+    split_seed = cfg.seed if split_seed is None else split_seed
+    (tx, ty), (vx, vy) = split_train_val(dataset, cfg.val_size, split_seed)
     if cfg.train_limit is not None:
         tx, ty = tx[: cfg.train_limit], ty[: cfg.train_limit]
     train_loader = ArrayLoader(tx, ty, cfg.batch_size, shuffle=True, seed=cfg.seed)

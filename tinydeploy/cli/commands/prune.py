@@ -146,7 +146,9 @@ def prune_cmd(
                                           help="Evaluate on the first N test images."),
     score_samples: int = typer.Option(256, "--score-samples",
                                       help="Training images used by data-driven criteria."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed (default: the checkpoint's)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of scoring and batch order "
+                                  "(default: the checkpoint's); the validation split stays "
+                                  "the checkpoint's."),
     objective: str = typer.Option(
         "accuracy", "--objective",
         help="accuracy: prune as asked above; latency: choose per layer the sparsity, "
