@@ -36,7 +36,7 @@ import torch
 from tinydeploy.checkpoint import fingerprint
 from tinydeploy.errors import TinydeployError
 from tinydeploy.prune.recipes import Recipe, get_recipe
-from tinydeploy.rundir import git_revision, write_json_atomic
+from tinydeploy.rundir import cpu_model, git_revision, write_json_atomic
 from tinydeploy.sweep import Trial, run_sweep
 from tinydeploy.sweep.cli_args import add_executor_args, executor_from_args
 
@@ -184,6 +184,7 @@ def main() -> int:
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} "
                    f"{torch.get_num_threads()} threads",
+        "cpu": cpu_model(),
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "git_revision": git_revision(),
         "note": "accuracy over the whole test set; int8 = TFLite Micro on the exported model; "

@@ -24,20 +24,10 @@ from pathlib import Path
 
 import torch
 
-from tinydeploy.rundir import git_revision, write_json_atomic
+from tinydeploy.rundir import cpu_model, git_revision, write_json_atomic
 from tinydeploy.sweep import grid, make_executor, run_sweep
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "sweep_speedup.json"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _burn(_: int = 0) -> float:
@@ -138,7 +128,7 @@ def main() -> int:
         "results_identical_across_executors": identical,
         "parallel_capacity_before_after": [capacity_before, _parallel_capacity()],
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "threads_per_trial": 1},
         "git_revision": git_revision(),
