@@ -164,6 +164,8 @@ def test_prune_cli_channel_physically_removed(checkpoint, data_dir, tmp_path):
     (["--method", "smart", "--distill"], "--method smart has its own fine-tuning"),
     (["--method", "smart", "-g", "nm:1:8", "--recipe", "course"],
      "it cannot use --recipe, --granularity"),
+    (["--method", "smart", "--scope", "global", "--score-samples", "256"],  # defaults, given
+     "it cannot use --scope, --score-samples"),
 ])
 def test_prune_cli_bad_inputs_fail_with_one_line(checkpoint, data_dir, tmp_path, capsys, args,
                                                  message):

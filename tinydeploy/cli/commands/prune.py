@@ -40,14 +40,27 @@ def _parse_layer_sparsity(text: str) -> dict[str, float]:
     return out
 
 
-def _options_smart_ignores(**given: object) -> list[str]:
-    """The command-line spellings of the options set (not None, False or 0) that
-    `--method smart` would otherwise silently ignore."""
-    return ["--" + name.replace("_", "-") for name, value in given.items()
-            if value not in (None, False, 0)]
+#: prune options `--method smart` cannot use: it allocates and fine-tunes on its own
+SMART_IGNORES = (
+    "recipe", "schedule", "lr_schedule", "distill", "distill_temperature", "distill_weight",
+    "teacher", "qat_epochs", "qat_lr", "mask_learning", "srste_decay", "weight_average",
+    "nm_ramp", "augment", "scope", "layer_sparsity", "layers", "granularity",
+    "physically_remove", "at", "rounds", "prevent_collapse", "train_epochs", "rewind_epoch",
+    "score_samples")
+
+
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The command-line spellings of the options among `names` the user gave (whatever
+    the value: `--scope global` too), as opposed to left at their defaults."""
+    def given(name: str) -> bool:  # by name: typer vendors its own click (typer._click)
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name != "DEFAULT"
+
+    return ["--" + name.replace("_", "-") for name in names if given(name)]
 
 
 def prune_cmd(
+    ctx: typer.Context,
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c",
                                     help="Trained checkpoint (.safetensors, .json or run dir)."),
     method: str = typer.Option("magnitude", "--method", "-m",
@@ -259,17 +272,7 @@ def prune_cmd(
         from tinydeploy.analysis.smart import smart_prune
         from tinydeploy.checkpoint import checkpoint_paths
 
-        ignored = _options_smart_ignores(
-            recipe=recipe != "recommended", schedule=schedule, lr_schedule=lr_schedule,
-            distill=distill, distill_temperature=distill_temperature,
-            distill_weight=distill_weight, teacher=teacher, qat_epochs=qat_epochs,
-            qat_lr=qat_lr, mask_learning=mask_learning, srste_decay=srste_decay,
-            weight_average=weight_average, nm_ramp=nm_ramp, augment=augment,
-            scope=scope != "global", layer_sparsity=layer_sparsity, layers=layers,
-            granularity=granularity != "unstructured", physically_remove=physically_remove,
-            at=at != "trained", rounds=rounds, prevent_collapse=prevent_collapse,
-            train_epochs=train_epochs, rewind_epoch=rewind_epoch,
-            score_samples=score_samples != 256)
+        ignored = _given(ctx, SMART_IGNORES)
         if ignored:
             raise TinydeployError(
                 f"--method smart has its own fine-tuning and allocation (per-layer scans, then "
