@@ -23,6 +23,7 @@ def out_option(default: str) -> Path:
     return typer.Option(Path(default), "--out", "-o", help="Run directory to write results into.")
 
 
-def comma_separated(text: str) -> list[str]:
-    """'a, b,,c' -> ['a', 'b', 'c']: the items of a comma-separated option, blanks dropped."""
-    return [item.strip() for item in text.split(",") if item.strip()]
+def comma_separated(text: str | None) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']: the items of a comma-separated option, blanks dropped
+    (an option left unset, None, has none)."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]

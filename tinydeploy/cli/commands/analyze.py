@@ -138,7 +138,7 @@ def sensitivity_cmd(
     ratios = mod.parse_grid(grid)
     ctx = _prepare(checkpoint, out, mod, force, threads, data_dir, eval_limit)
     data = mod.scan(ctx, sweep_dir=out / "sweep", ratios=ratios, method=method,
-                    layers=comma_separated(layers or "") or None, seed=seed,
+                    layers=comma_separated(layers) or None, seed=seed,
                     data_dir=data_dir, eval_limit=eval_limit, show_progress=not quiet)
     last = data["per_ratio"][-1]
     _finish(mod, data, out, f"validation ({len(ctx.val.y)} images): dense "

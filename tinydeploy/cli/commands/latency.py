@@ -62,7 +62,7 @@ def table_cmd(
     require_qemu(board)
     graph = read_tflite(tflite)
     shapes = layer_shapes(graph)
-    wanted = comma_separated(formats or "") or None
+    wanted = comma_separated(formats) or None
     table = build_table(shapes, board, params=None if synthetic else layer_params(graph),
                         formats=wanted, sparsities=grid, opt=opt, cache_dir=cache_dir,
                         executor=LocalExecutor(workers=workers))

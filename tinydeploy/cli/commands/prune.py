@@ -54,7 +54,8 @@ def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
     the value: `--scope global` too), as opposed to left at their defaults."""
     def given(name: str) -> bool:  # by name: typer vendors its own click (typer._click)
         source = ctx.get_parameter_source(name)
-        return source is not None and source.name != "DEFAULT"
+        assert source is not None, f"{name!r} is not an option of this command"
+        return source.name != "DEFAULT"
 
     return ["--" + name.replace("_", "-") for name in names if given(name)]
 
@@ -254,7 +255,7 @@ def prune_cmd(
                                   "allocation chooses what to prune in every layer)")
 
         check_targets(budget, speedup, max_flash, max_ram, min_accuracy)  # before any I/O
-        formats = comma_separated(latency_formats or "") or None
+        formats = comma_separated(latency_formats) or None
         _latency(checkpoint, out, board, budget, speedup, method, force, latency_cache,
                  formats, data_dir, max_flash=max_flash, max_ram=max_ram,
                  min_accuracy=min_accuracy, penalty=latency_penalty,
@@ -353,7 +354,7 @@ def _fractions(text: str | None, option: str) -> list[float]:
     from tinydeploy.errors import TinydeployError
 
     try:
-        return [float(v) for v in comma_separated(text or "")]
+        return [float(v) for v in comma_separated(text)]
     except ValueError:
         raise TinydeployError(f"{option} takes comma-separated fractions, got {text!r}") \
             from None
